@@ -1,0 +1,107 @@
+"""Code and environment capture, done once per process and cached.
+
+Code: the git commit, branch, dirty flag and a hash of ``git diff HEAD`` of
+the repository holding a function's source file, plus the source file,
+qualified name and a hash of the function's source. Environment: Python
+version, platform and every installed distribution with its version. Both are
+deduplicated by a hash of their content.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .model import CodeVersion, Environment
+
+_GIT_TIMEOUT = 5
+
+
+def _sha256(text: str | bytes) -> str:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _repo_root(path: Path) -> Path | None:
+    for parent in (path, *path.parents):
+        if (parent / ".git").exists():
+            return parent
+    return None
+
+
+def _git(root: Path, *args: str) -> bytes | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              timeout=_GIT_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=64)
+def git_state(root: Path) -> dict[str, Any]:
+    commit = _git(root, "rev-parse", "HEAD")
+    if commit is None:  # a repository with no commit yet, or no git
+        return {"repo_path": str(root)}
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    dirty = bool(status and status.strip())
+    diff = _git(root, "diff", "HEAD") if dirty else None
+    return {
+        "repo_path": str(root),
+        "git_commit": commit.decode().strip(),
+        "git_branch": branch.decode().strip() if branch else None,
+        "git_dirty": dirty,
+        "git_diff_hash": _sha256(diff) if diff else None,
+    }
+
+
+def code_version(fn: Callable[..., Any] | None = None, source_file: str | None = None) -> CodeVersion:
+    """The code version of ``fn`` (or of a source file, or of the main script)."""
+    fields: dict[str, Any] = {}
+    target = inspect.unwrap(fn) if fn is not None else None
+    if target is not None:
+        try:
+            source_file = inspect.getsourcefile(target) or source_file
+        except TypeError:
+            pass
+        fields["function"] = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}"
+        try:
+            fields["source_hash"] = _sha256(inspect.getsource(target))
+        except (OSError, TypeError):
+            pass
+    if source_file is None and sys.argv and sys.argv[0] and os.path.exists(sys.argv[0]):
+        source_file = sys.argv[0]
+    if source_file:
+        path = Path(source_file).resolve()
+        fields["source_file"] = str(path)
+        if "source_hash" not in fields and path.is_file():
+            fields["source_hash"] = _sha256(path.read_bytes())
+        root = _repo_root(path.parent)
+        if root is not None:
+            fields.update(git_state(root))
+    digest = _sha256(json.dumps(fields, sort_keys=True))
+    return CodeVersion(hash=digest, **fields)
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> Environment:
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            packages[name.lower()] = dist.version
+    packages = dict(sorted(packages.items()))
+    python_version = platform.python_version()
+    plat = platform.platform()
+    digest = _sha256(json.dumps([python_version, plat, packages]))
+    return Environment(hash=digest, python_version=python_version, platform=plat, packages=packages)

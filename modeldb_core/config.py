@@ -1,0 +1,116 @@
+"""Where settings come from, written once.
+
+Precedence for every setting: explicit argument > environment variable >
+config file > default.
+
+| setting        | environment            | config file key | default                         |
+| -------------- | ---------------------- | --------------- | ------------------------------- |
+| store URI      | ``MODELDB_URI``        | ``uri``         | ``sqlite:///~/.modeldb/modeldb.db`` |
+| disabled       | ``MODELDB_DISABLED``   | ``disabled``    | false                           |
+| artifact store | ``MODELDB_ARTIFACTS``  | ``artifacts``   | ``~/.modeldb/artifacts``        |
+| project        | ``MODELDB_PROJECT``    | ``project``     | ``default``                     |
+
+The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def home() -> Path:
+    return Path(os.path.expanduser("~")) / ".modeldb"
+
+
+def config_file_path() -> Path:
+    env = os.environ.get("MODELDB_CONFIG")
+    return Path(env).expanduser() if env else home() / "config.toml"
+
+
+def _read_config_file() -> dict[str, Any]:
+    path = config_file_path()
+    if not path.is_file():
+        return {}
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    with path.open("rb") as fh:
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationError("config file", str(path), f"is not valid TOML: {exc}") from None
+    # Accept both a flat file and a [modeldb] table.
+    return data.get("modeldb", data)
+
+
+def _setting(name: str, argument: Any, env_var: str, default: Any) -> Any:
+    if argument is not None:
+        return argument
+    if env_var in os.environ:
+        return os.environ[env_var]
+    file_value = _read_config_file().get(name)
+    if file_value is not None:
+        return file_value
+    return default
+
+
+def _as_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValidationError(field, value, "must be one of 1/0, true/false, yes/no, on/off")
+
+
+def normalize_uri(uri: str) -> str:
+    """Turn what a user typed into a SQLAlchemy URL.
+
+    A plain path means a SQLite file; ``postgresql://`` and ``postgres://``
+    mean psycopg 3.
+    """
+    uri = str(uri).strip()
+    if not uri:
+        raise ValidationError("store uri", uri, "must not be empty")
+    if "://" not in uri:
+        return "sqlite:///" + str(Path(uri).expanduser().resolve())
+    scheme, rest = uri.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql+psycopg://" + rest
+    if scheme == "sqlite" and rest.startswith("/~"):
+        return "sqlite:///" + str(Path(rest[1:]).expanduser())
+    return uri
+
+
+@dataclass(frozen=True)
+class Settings:
+    uri: str
+    disabled: bool
+    artifacts: Path
+    project: str
+
+
+def resolve(
+    uri: str | None = None,
+    disabled: bool | None = None,
+    artifacts: str | os.PathLike | None = None,
+    project: str | None = None,
+) -> Settings:
+    """Resolve every setting with the one precedence rule."""
+    default_uri = "sqlite:///" + str(home() / "modeldb.db")
+    return Settings(
+        uri=normalize_uri(_setting("uri", uri, "MODELDB_URI", default_uri)),
+        disabled=_as_bool("MODELDB_DISABLED", _setting("disabled", disabled, "MODELDB_DISABLED", False)),
+        artifacts=Path(_setting("artifacts", artifacts, "MODELDB_ARTIFACTS", home() / "artifacts")).expanduser(),
+        project=str(_setting("project", project, "MODELDB_PROJECT", "default")),
+    )

@@ -1,0 +1,87 @@
+"""The one error hierarchy of ModelDB.
+
+Every error a user can see is a ``ModelDBError``. Database driver errors never
+leak out of the store: ``modeldb_core.store`` translates them in one place.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ModelDBError(Exception):
+    """Base of every error raised by ModelDB."""
+
+
+class ValidationError(ModelDBError, ValueError):
+    """Bad input, rejected before anything is written.
+
+    ``field`` names what was wrong, ``value`` is what was given (shortened for
+    display) and ``problem`` says why it was refused.
+    """
+
+    def __init__(self, field: str, value: Any, problem: str):
+        self.field = field
+        self.value = value
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}: {problem} (got {shown})")
+
+
+class ParamConflictError(ValidationError):
+    """A parameter was logged again with a different value."""
+
+    def __init__(self, key: str, old: Any, new: Any):
+        self.old = old
+        self.new = new
+        super().__init__(
+            f"params.{key}", new,
+            f"already logged as {old!r} in this run; params are write-once",
+        )
+
+
+class NotFoundError(ModelDBError, LookupError):
+    """The run, artifact or project asked for does not exist."""
+
+    def __init__(self, kind: str, ident: Any):
+        self.kind = kind
+        self.ident = ident
+        super().__init__(f"no {kind} with id {ident!r}")
+
+
+class QueryError(ModelDBError, ValueError):
+    """A filter or sort expression that cannot be parsed or compiled.
+
+    ``position`` is the 0-based offset in ``text`` where the problem was found.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.text = text
+        self.position = position
+        self.message = message
+        if position is not None and text:
+            pointer = " " * position + "^"
+            super().__init__(f"{message} at position {position}\n  {text}\n  {pointer}")
+        else:
+            super().__init__(message)
+
+
+class StoreError(ModelDBError):
+    """The metadata store failed (database error, lost connection...)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or opened."""
+
+
+class SchemaError(StoreError):
+    """The database schema does not match this version of ModelDB."""
+
+
+class SchemaTooNewError(SchemaError):
+    """The database was written by a newer ModelDB; this code refuses to touch it."""
+
+
+class SchemaOutdatedError(SchemaError):
+    """The database schema is older than this code: run ``modeldb db upgrade``."""

@@ -1,0 +1,225 @@
+"""Content fingerprints of what runs read and write.
+
+What counts as an artifact (everything else is a plain param):
+- a ``pathlib.Path``, or a ``str`` containing a path separator or a file
+  suffix, that names an existing file or directory;
+- numpy arrays, pandas DataFrames and Series, scipy sparse matrices, bytes.
+
+The hashing rule: SHA-256 of the whole content up to ``FULL_HASH_LIMIT``
+bytes (256 MiB); beyond that, of the size, the first and last 16 MiB and 64
+evenly spaced 1 MiB blocks, recorded as ``fingerprint_method="sampled"``.
+In-memory values are named by content (``value:<kind>/<hash prefix>``), so the
+array one task returns and the next task reads are the same lineage node.
+Heavy libraries are never imported here: values are recognised by the module
+of their type.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from .model import ArtifactVersion
+from .validation import uri as validate_uri
+
+FULL_HASH_LIMIT = 256 * 1024 * 1024
+EDGE = 16 * 1024 * 1024
+BLOCK = 1024 * 1024
+BLOCKS = 64
+_CHUNK = 1024 * 1024
+
+
+def _root_module(obj: Any) -> str:
+    return type(obj).__module__.split(".", 1)[0]
+
+
+def looks_like_path(value: Any) -> bool:
+    if isinstance(value, Path):
+        return value.exists()
+    if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
+        return False
+    if "://" in value:
+        return value.startswith("file://") and os.path.exists(value[7:])
+    if os.sep not in value and "/" not in value and not os.path.splitext(value)[1]:
+        return False
+    return os.path.exists(value)
+
+
+def is_artifact(value: Any) -> bool:
+    module = _root_module(value)
+    if module == "numpy":
+        return type(value).__name__ in ("ndarray", "memmap")
+    if module == "pandas":
+        return type(value).__name__ in ("DataFrame", "Series")
+    if module == "scipy":
+        return hasattr(value, "tocsr") and hasattr(value, "shape")
+    if isinstance(value, (bytes, bytearray)):
+        return True
+    return looks_like_path(value)
+
+
+class _Hasher:
+    """SHA-256 over a byte stream of known size, full or sampled per the rule."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.sampled = size > FULL_HASH_LIMIT
+        self.digest = hashlib.sha256()
+        if self.sampled:
+            self.digest.update(f"size={size}".encode())
+
+    @property
+    def method(self) -> str:
+        return f"sampled:first+last {EDGE // BLOCK}MiB,{BLOCKS}x{BLOCK // BLOCK}MiB" if self.sampled else "full"
+
+    def ranges(self) -> list[tuple[int, int]]:
+        if not self.sampled:
+            return [(0, self.size)]
+        stride = (self.size - 2 * EDGE) // (BLOCKS + 1)
+        middle = [(EDGE + stride * (i + 1), BLOCK) for i in range(BLOCKS)]
+        return [(0, EDGE), *middle, (self.size - EDGE, EDGE)]
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self.digest.hexdigest()
+
+
+def _hash_buffer(buffer: memoryview, prefix: bytes = b"") -> tuple[str, str]:
+    """Hash ``prefix`` (what the bytes mean: dtype, shape, columns) then ``buffer``."""
+    hasher = _Hasher(buffer.nbytes)
+    hasher.digest.update(prefix)
+    for start, length in hasher.ranges():
+        hasher.digest.update(buffer[start:start + length])
+    return hasher.hexdigest(), hasher.method
+
+
+def hash_file(path: str | os.PathLike) -> tuple[str, str, int]:
+    size = os.path.getsize(path)
+    hasher = _Hasher(size)
+    with open(path, "rb") as fh:
+        for start, length in hasher.ranges():
+            fh.seek(start)
+            remaining = length
+            while remaining > 0:
+                chunk = fh.read(min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                hasher.digest.update(chunk)
+                remaining -= len(chunk)
+    return hasher.hexdigest(), hasher.method, size
+
+
+def _path_version(value: Any, kind: str | None) -> ArtifactVersion:
+    uri = validate_uri("artifact uri", value)
+    path = uri[len("file://"):]
+    if os.path.isdir(path):
+        digest = hashlib.sha256()
+        total, count, methods = 0, 0, set()
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                file_hash, method, size = hash_file(full)
+                digest.update(f"{os.path.relpath(full, path)}\0{file_hash}\n".encode())
+                total += size
+                count += 1
+                methods.add(method)
+        method = "full" if methods <= {"full"} else "sampled"
+        return ArtifactVersion(uri=uri, kind=kind or "directory", content_hash="sha256:" + digest.hexdigest(),
+                               size=total, metadata={"files": count}, fingerprint_method=method)
+    content_hash, method, size = hash_file(path)
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    return ArtifactVersion(uri=uri, kind=kind or "file", content_hash=content_hash, size=size,
+                           metadata={"format": suffix} if suffix else {}, fingerprint_method=method)
+
+
+def _numpy_version(array: Any) -> tuple[str, str, int, dict[str, Any]]:
+    import numpy as np  # already imported: the value is a numpy array
+
+    meta = {"shape": list(array.shape), "dtype": str(array.dtype)}
+    if array.dtype.hasobject:
+        content = repr(array.tolist()).encode()
+        digest, method = _hash_buffer(memoryview(content))
+        return digest, "repr:" + method, len(content), meta
+    contiguous = np.ascontiguousarray(array)
+    header = f"{contiguous.dtype.str}{contiguous.shape}".encode()
+    digest, method = _hash_buffer(memoryview(contiguous.reshape(-1).view(np.uint8)), prefix=header)
+    return digest, method, int(contiguous.nbytes), meta
+
+
+def _pandas_version(frame: Any) -> tuple[str, str, int, dict[str, Any]]:
+    import pandas as pd  # already imported: the value is a pandas object
+
+    is_frame = type(frame).__name__ == "DataFrame"
+    try:
+        hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+        body = memoryview(hashed).cast("B")
+        method_prefix = "pandas-rows:"
+    except TypeError:  # unhashable cells (lists, dicts): fall back to the CSV text
+        body = memoryview(frame.to_csv().encode())
+        method_prefix = "csv:"
+    if is_frame:
+        columns = [str(c) for c in frame.columns]
+        dtypes = {str(c): str(d) for c, d in frame.dtypes.items()}
+    else:
+        columns = [str(frame.name)]
+        dtypes = {str(frame.name): str(frame.dtype)}
+    header = repr((columns, sorted(dtypes.items()))).encode()
+    digest, method = _hash_buffer(body, prefix=header)
+    meta = {"shape": list(frame.shape), "columns": columns[:500], "dtypes": dict(list(dtypes.items())[:500])}
+    size = int(frame.memory_usage(deep=False).sum()) if is_frame else int(frame.memory_usage(deep=False))
+    return digest, method_prefix + method, size, meta
+
+
+def _sparse_version(matrix: Any) -> tuple[str, str, int, dict[str, Any]]:
+    csr = matrix.tocsr()
+    digest = hashlib.sha256(f"{csr.shape}{csr.dtype}".encode())
+    for part in (csr.data, csr.indices, csr.indptr):
+        digest.update(memoryview(part.tobytes()))
+    size = int(csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes)
+    return ("sha256:" + digest.hexdigest(), "full", size,
+            {"shape": list(csr.shape), "dtype": str(csr.dtype), "nnz": int(csr.nnz), "format": "sparse"})
+
+
+def fingerprint(value: Any, uri: str | None = None, kind: str | None = None) -> ArtifactVersion:
+    """The artifact version of ``value`` (a path, URI string, array, frame...)."""
+    module = _root_module(value)
+    if module == "numpy" and hasattr(value, "dtype"):
+        digest, method, size, meta = _numpy_version(value)
+        kind = kind or "ndarray"
+    elif module == "pandas" and hasattr(value, "shape"):
+        digest, method, size, meta = _pandas_version(value)
+        kind = kind or ("dataframe" if type(value).__name__ == "DataFrame" else "series")
+    elif module == "scipy" and hasattr(value, "tocsr"):
+        digest, method, size, meta = _sparse_version(value)
+        kind = kind or "sparse_matrix"
+    elif isinstance(value, (bytes, bytearray)):
+        digest, method = _hash_buffer(memoryview(bytes(value)))
+        size, meta, kind = len(value), {}, kind or "bytes"
+    elif isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        local = "://" not in text or text.startswith("file://")
+        if local and os.path.exists(text[7:] if text.startswith("file://") else text):
+            version = _path_version(text, kind)
+            if uri:
+                return ArtifactVersion(**{**version.__dict__, "uri": validate_uri("artifact uri", uri)})
+            return version
+        # Not readable from here (a table, a remote object, a file not yet written):
+        # the version is known only by its URI.
+        normalized = validate_uri("artifact uri", uri or text)
+        return ArtifactVersion(uri=normalized, kind=kind or ("file" if local else "uri"),
+                               content_hash="uri:" + hashlib.sha256(normalized.encode()).hexdigest(),
+                               fingerprint_method="uri-only")
+    else:
+        raise TypeError(f"cannot fingerprint a {type(value).__module__}.{type(value).__qualname__}")
+    name = uri or f"value:{kind}/{digest.split(':', 1)[1][:16]}"
+    return ArtifactVersion(uri=validate_uri("artifact uri", name) if uri else name, kind=kind,
+                           content_hash=digest, size=size, metadata=meta, fingerprint_method=method)
+
+
+def reference(version: ArtifactVersion) -> str:
+    """A short param value standing for an artifact argument."""
+    shape = version.metadata.get("shape")
+    shown = f" shape={tuple(shape)}" if shape is not None else ""
+    return f"<{version.kind} {version.content_hash[:19]}{shown}>" if version.uri.startswith("value:") \
+        else version.uri

@@ -1,0 +1,195 @@
+"""``@tracked_task``: any Python function becomes a tracked run.
+
+What a call records: its bound arguments with defaults applied as params
+(artifact-like arguments — existing paths, arrays, DataFrames — as input
+artifacts, with a short reference as the param), the return value as an
+output artifact when it is artifact-like (each artifact-like item of a
+returned tuple, list or dict too), status, timing, and the exception if it
+raised. ``inputs=`` / ``outputs=`` declare more: each item is either the name
+of one of the function's parameters (its value is fingerprinted: for outputs,
+after the call, so a file the function writes is hashed as written) or a
+path / URI.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Iterable, TypeVar, overload
+
+from . import fingerprint as fp
+from . import params as param_rule
+from . import validation
+from .client import get_client
+from .model import RunStatus
+from .run import ActiveRun, start_run, status_for
+from .safety import safe_call
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SKIP = {"self", "cls"}
+
+
+class _Call:
+    """What one call of a tracked function hands to tracking."""
+
+    def __init__(self, signature: inspect.Signature | None, args: tuple, kwargs: dict):
+        self.arguments: dict[str, Any] = {}
+        if signature is None:
+            return
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return  # the call itself will raise its own TypeError
+        bound.apply_defaults()
+        for name, value in bound.arguments.items():
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                self.arguments.update(value)
+            elif name not in _SKIP:
+                self.arguments[name] = value
+
+    def params_and_inputs(self, run: ActiveRun) -> None:
+        params: dict[str, Any] = {}
+        for name, value in self.arguments.items():
+            if safe_call("inspect an argument", fp.is_artifact, value, default=False):
+                version = safe_call("fingerprint an input", run.log_input, value, name=name)
+                params[name] = fp.reference(version) if version else param_rule.describe(value)
+            else:
+                params[name] = value
+        safe_call("record params", run.log_params, params)
+
+
+def _declared(items: Iterable[Any] | None, call: _Call) -> list[tuple[str | None, Any]]:
+    resolved = []
+    for item in items or ():
+        if isinstance(item, str) and item in call.arguments:
+            resolved.append((item, call.arguments[item]))
+        else:
+            resolved.append((None, item))
+    return resolved
+
+
+def _record_return(run: ActiveRun, result: Any) -> None:
+    if isinstance(result, dict):
+        items = [(f"return.{k}", v) for k, v in result.items() if isinstance(k, str)]
+    elif isinstance(result, (tuple, list)) and len(result) <= 100:
+        items = [(f"return[{i}]", v) for i, v in enumerate(result)]
+    else:
+        items = [("return", result)]
+    for name, value in items:
+        if fp.is_artifact(value):
+            run.log_output(value, name=name[:validation.MAX_KEY])
+
+
+class _Tracker:
+    """Starts and ends the run around each call of one function."""
+
+    def __init__(self, fn: Callable[..., Any], project: str | None, phase: str | None, name: str | None,
+                 inputs: Iterable[Any] | None, outputs: Iterable[Any] | None, capture_return: bool,
+                 tags: dict[str, Any] | None, sklearn_autolog: bool):
+        self.fn = fn
+        self.project = project
+        self.phase = validation.phase(phase)
+        self.name = validation.name("name", name or getattr(fn, "__qualname__", None) or repr(fn))
+        self.inputs = list(inputs or ())
+        self.outputs = list(outputs or ())
+        self.capture_return = capture_return
+        self.tags = tags
+        self.sklearn_autolog = sklearn_autolog
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.signature = None
+
+    def begin(self, args: tuple, kwargs: dict) -> tuple[ActiveRun, _Call] | None:
+        client = get_client()
+        if client.disabled:
+            return None
+        call = _Call(self.signature, args, kwargs)
+        run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
+                        code=self.fn, client=client)
+        call.params_and_inputs(run)
+        for name, item in _declared(self.inputs, call):
+            safe_call("record a declared input", run.log_input, item, name=name)
+        if self.sklearn_autolog:
+            safe_call("turn on scikit-learn logging", _sklearn_autolog)
+        run.activate()
+        return run, call
+
+    def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
+        run.deactivate()
+        if self.capture_return:
+            safe_call("record the return value", _record_return, run, result)
+        for name, item in _declared(self.outputs, call):
+            safe_call("record a declared output", run.log_output, item, name=name)
+        safe_call("end a run", run.end, RunStatus.SUCCEEDED)
+
+    def fail(self, run: ActiveRun, exc: BaseException) -> None:
+        run.deactivate()
+        safe_call("record a failed run", run.end, status_for(exc), error=exc)
+
+
+def _sklearn_autolog() -> None:
+    from .sklearn import autolog
+
+    autolog()
+
+
+@overload
+def tracked_task(fn: F) -> F: ...
+
+
+@overload
+def tracked_task(*, project: str | None = ..., phase: str | None = ..., name: str | None = ...,
+                 inputs: Iterable[Any] | None = ..., outputs: Iterable[Any] | None = ...,
+                 capture_return: bool = ..., tags: dict[str, Any] | None = ...,
+                 sklearn_autolog: bool = ...) -> Callable[[F], F]: ...
+
+
+def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str | None = None,
+                 name: str | None = None, inputs: Iterable[Any] | None = None,
+                 outputs: Iterable[Any] | None = None, capture_return: bool = True,
+                 tags: dict[str, Any] | None = None, sklearn_autolog: bool = False):
+    """Track every call of a function (sync or async) as a run. See the module docstring."""
+
+    def decorate(func: F) -> F:
+        tracker = _Tracker(func, project, phase, name, inputs, outputs, capture_return, tags,
+                           sklearn_autolog)
+
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                started = safe_call("start a run", tracker.begin, args, kwargs)
+                if started is None:
+                    return await func(*args, **kwargs)
+                run, call = started
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    tracker.fail(run, exc)
+                    raise
+                tracker.succeed(run, call, result)
+                return result
+
+            async_wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = safe_call("start a run", tracker.begin, args, kwargs)
+            if started is None:
+                return func(*args, **kwargs)
+            run, call = started
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                tracker.fail(run, exc)
+                raise
+            tracker.succeed(run, call, result)
+            return result
+
+        wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

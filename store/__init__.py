@@ -1,0 +1,18 @@
+"""The SQL store of ModelDB (installed as ``modeldb_core.store``).
+
+One interface (``MetadataStore``), one SQLAlchemy implementation; SQLite or
+PostgreSQL is only a matter of the URI.
+"""
+from __future__ import annotations
+
+from .interface import MetadataStore
+
+
+def open_store(uri: str, check_schema: bool = True) -> MetadataStore:
+    """Open the store at a SQLAlchemy URI (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+    from .sql_store import SqlStore
+
+    return SqlStore(uri, check_schema=check_schema)
+
+
+__all__ = ["MetadataStore", "open_store"]

@@ -1,0 +1,91 @@
+"""Engines for SQLite and PostgreSQL: the only place they differ is here.
+
+SQLite gets WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for
+write transactions so that concurrent writers queue on the busy timeout
+instead of failing with "database is locked" when a read upgrades to a write.
+Engines are disposed in forked children (Luigi and Airflow workers fork), so
+no connection is ever shared across processes.
+"""
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from modeldb_core.errors import ValidationError
+
+SQLITE_BUSY_TIMEOUT_S = 60
+WRITE = {"modeldb_write": True}
+
+_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _dispose_in_child() -> None:
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_dispose_in_child)
+
+
+def _sqlite_engine(url) -> Engine:
+    database = url.database
+    memory = database in (None, "", ":memory:")
+    if not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let us issue BEGIN ourselves (pysqlite's own BEGIN is always deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("modeldb_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url) -> Engine:
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def make_engine(uri: str) -> Engine:
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        engine = _sqlite_engine(url)
+    elif backend == "postgresql":
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        engine = _postgres_engine(url)
+    else:
+        raise ValidationError("store uri", uri, "must be a sqlite:/// or postgresql:// URL")
+    _engines.add(engine)
+    return engine

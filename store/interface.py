@@ -1,0 +1,99 @@
+"""The one interface every part of ModelDB uses to read and write metadata."""
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterable, Sequence
+
+from modeldb_core.model import (
+    ArtifactVersion, CodeVersion, Environment, LineageGraph, Metric, NewRun, Pipeline,
+    PipelineRun, Project, Run, RunDetail, RunUpdate,
+)
+
+
+class MetadataStore(abc.ABC):
+    """Writes and reads of the metadata model. Errors are ``ModelDBError``s."""
+
+    uri: str
+
+    # -- writes -----------------------------------------------------------
+    @abc.abstractmethod
+    def ensure_project(self, name: str) -> int: ...
+
+    @abc.abstractmethod
+    def ensure_pipeline(self, project: str, name: str, orchestrator: str,
+                        structure: dict[str, Any]) -> Pipeline: ...
+
+    @abc.abstractmethod
+    def ensure_pipeline_run(self, pipeline_id: int, external_id: str,
+                            started_at: float) -> PipelineRun: ...
+
+    @abc.abstractmethod
+    def end_pipeline_run(self, pipeline_run_id: int, status: str, ended_at: float) -> None: ...
+
+    @abc.abstractmethod
+    def ensure_code_version(self, code: CodeVersion) -> int: ...
+
+    @abc.abstractmethod
+    def ensure_environment(self, env: Environment) -> int: ...
+
+    @abc.abstractmethod
+    def create_run(self, new: NewRun) -> int: ...
+
+    @abc.abstractmethod
+    def create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+        """The bulk path: many finished or running runs in one transaction."""
+
+    @abc.abstractmethod
+    def update_run(self, run_id: int, update: RunUpdate) -> None:
+        """Write params, metrics, tags, notes, I/O edges and status in one transaction."""
+
+    @abc.abstractmethod
+    def reap(self, now: float, stale_after: float, host: str,
+             is_alive: Any) -> list[int]:
+        """Mark runs whose process is gone as killed; return their ids."""
+
+    # -- reads ------------------------------------------------------------
+    @abc.abstractmethod
+    def get_run(self, run_id: int) -> Run: ...
+
+    @abc.abstractmethod
+    def get_run_detail(self, run_id: int) -> RunDetail: ...
+
+    @abc.abstractmethod
+    def list_runs(self, project: str | None = None, limit: int = 100,
+                  offset: int = 0) -> list[Run]: ...
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]: ...
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: int, key: str) -> list[Metric]: ...
+
+    @abc.abstractmethod
+    def get_artifact_version(self, artifact_version_id: int) -> ArtifactVersion: ...
+
+    @abc.abstractmethod
+    def find_artifact_versions(self, uri_or_hash: str) -> list[ArtifactVersion]: ...
+
+    @abc.abstractmethod
+    def lineage(self, node: str, direction: str = "up", depth: int = 10) -> LineageGraph:
+        """Walk input/output edges from ``run:<id>`` or ``artifact:<id>``."""
+
+    # -- schema -----------------------------------------------------------
+    @abc.abstractmethod
+    def upgrade(self) -> str | None: ...
+
+    @abc.abstractmethod
+    def schema_revision(self) -> str | None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "MetadataStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__: Iterable[str] = ["MetadataStore"]

@@ -1,0 +1,194 @@
+"""The tables of the SQL store (SQLAlchemy Core).
+
+These are storage rows only; the domain model is ``modeldb_core.model``.
+Times are float POSIX seconds. Metric values that are NaN are stored as NULL
+(SQLite cannot keep a NaN), with ``is_nan`` telling them apart from a missing
+value; +/-inf are stored as they are on both databases.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
+    String, Table, Text, UniqueConstraint,
+)
+
+# Integer primary keys that are 64-bit on PostgreSQL and INTEGER (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Double = Float(precision=53).with_variant(Float(), "sqlite")
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+projects = Table(
+    "projects", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("description", Text),
+    Column("created_at", Double, nullable=False),
+)
+
+pipelines = Table(
+    "pipelines", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("orchestrator", String(50), nullable=False),
+    Column("structure_hash", String(80), nullable=False),
+    Column("structure", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("project_id", "name", "orchestrator", "structure_hash"),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pipeline_id", Id, ForeignKey("pipelines.id"), nullable=False),
+    Column("external_id", String(500), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("ended_at", Double),
+    UniqueConstraint("pipeline_id", "external_id"),
+)
+
+code_versions = Table(
+    "code_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("hash", String(80), nullable=False, unique=True),
+    Column("git_commit", String(64)),
+    Column("git_branch", String(250)),
+    Column("git_dirty", Boolean),
+    Column("git_diff_hash", String(80)),
+    Column("repo_path", Text),
+    Column("source_file", Text),
+    Column("function", String(500)),
+    Column("source_hash", String(80)),
+)
+
+environments = Table(
+    "environments", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("hash", String(80), nullable=False, unique=True),
+    Column("python_version", String(50), nullable=False),
+    Column("platform", String(250), nullable=False),
+    Column("packages", Text, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
+    Column("pipeline_run_id", Id, ForeignKey("pipeline_runs.id")),
+    Column("parent_run_id", Id, ForeignKey("runs.id")),
+    Column("name", String(500), nullable=False),
+    Column("phase", String(40)),
+    Column("status", String(20), nullable=False),
+    Column("orchestrator", String(50)),
+    Column("external_id", String(500)),
+    Column("try_number", Integer),
+    Column("user", String(250)),
+    Column("host", String(250)),
+    Column("pid", Integer),
+    Column("heartbeat_at", Double),
+    Column("started_at", Double, nullable=False),
+    Column("ended_at", Double),
+    Column("code_version_id", Id, ForeignKey("code_versions.id")),
+    Column("environment_id", Id, ForeignKey("environments.id")),
+    Column("error_type", String(250)),
+    Column("error_message", Text),
+    Column("error_traceback", Text),
+    Index(None, "project_id", "started_at"),
+    Index(None, "status"),
+    Index(None, "started_at"),
+    Index(None, "pipeline_run_id"),
+    Index(None, "parent_run_id"),
+    Index(None, "external_id"),
+)
+
+params = Table(
+    "params", metadata,
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    # value_json is the canonical JSON; value_text what is shown and compared as
+    # text; value_num the number, when it is one, for numeric comparison.
+    Column("value_json", Text, nullable=False),
+    Column("value_text", Text, nullable=False),
+    Column("value_num", Double),
+    Index(None, "key", "value_num"),
+    Index(None, "key", "value_text"),
+)
+
+metrics = Table(
+    "metrics", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Double, nullable=False),
+    Index(None, "run_id", "key", "step"),
+)
+
+# The last value of every metric of every run: what filters and sorts use.
+latest_metrics = Table(
+    "latest_metrics", metadata,
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Double),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Double, nullable=False),
+    Index(None, "key", "value"),
+)
+
+tags = Table(
+    "tags", metadata,
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+notes = Table(
+    "notes", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index(None, "run_id"),
+)
+
+artifacts = Table(
+    "artifacts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uri", String(2000), nullable=False, unique=True),
+    Column("kind", String(100), nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+artifact_versions = Table(
+    "artifact_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("artifact_id", Id, ForeignKey("artifacts.id"), nullable=False),
+    Column("content_hash", String(100), nullable=False),
+    Column("size", BigInteger),
+    Column("metadata", Text, nullable=False),
+    Column("fingerprint_method", String(100), nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("artifact_id", "content_hash"),
+    Index(None, "content_hash"),
+)
+
+run_io = Table(
+    "run_io", metadata,
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_version_id", Id, ForeignKey("artifact_versions.id"), primary_key=True),
+    Column("direction", String(10), primary_key=True),
+    Column("name", String(500)),
+    Column("created_at", Double, nullable=False),
+    Index(None, "artifact_version_id", "direction"),
+)

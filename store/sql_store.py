@@ -1,0 +1,502 @@
+"""The SQLAlchemy implementation of ``MetadataStore`` for SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from modeldb_core.errors import (
+    NotFoundError, ParamConflictError, StoreError, StoreUnavailableError,
+)
+from modeldb_core.model import (
+    ArtifactVersion, CodeVersion, Environment, LineageEdge, LineageGraph, LineageNode,
+    Metric, NewRun, Note, Pipeline, PipelineRun, Project, Run, RunDetail, RunIO,
+    RunStatus, RunUpdate,
+)
+
+from . import migrate
+from . import schema as t
+from .engine import WRITE, make_engine
+from .interface import MetadataStore
+
+_RETRYABLE = ("database is locked", "database table is locked", "deadlock detected",
+              "could not serialize", "busy")
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return any(word in message for word in _RETRYABLE)
+
+
+def encode_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=True,
+                      separators=(",", ":"))
+
+
+def encode_param(value: Any) -> dict[str, Any]:
+    """The three stored forms of a (JSON-able) param value."""
+    as_json = encode_json(value)
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value) if math.isfinite(value) else None
+    return {"value_json": as_json, "value_text": value if isinstance(value, str) else as_json,
+            "value_num": number}
+
+
+def _metric_row(run_id: int, m: Metric) -> dict[str, Any]:
+    nan = m.value != m.value
+    return {"run_id": run_id, "key": m.key, "value": None if nan else m.value,
+            "is_nan": nan, "step": m.step, "timestamp": m.timestamp}
+
+
+def _metric_value(value: float | None, is_nan: bool) -> float:
+    return math.nan if is_nan or value is None else value
+
+
+def _latest(metrics: Sequence[Metric]) -> dict[str, Metric]:
+    latest: dict[str, Metric] = {}
+    for m in metrics:
+        seen = latest.get(m.key)
+        if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
+            latest[m.key] = m
+    return latest
+
+
+class SqlStore(MetadataStore):
+    def __init__(self, uri: str, engine: Engine | None = None, check_schema: bool = True):
+        self.uri = uri
+        self.engine = engine or make_engine(uri)
+        self.dialect = self.engine.dialect.name
+        self._project_ids: dict[str, int] = {}
+        if check_schema:
+            with self._translated():
+                migrate.ensure_schema(self.engine)
+
+    # -- the one place database errors become ModelDB errors -----------------
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (StoreError, NotFoundError, ParamConflictError):
+            raise
+        except OperationalError as exc:
+            if _is_retryable(exc):
+                raise
+            raise StoreUnavailableError(f"cannot use the store at {self._shown_uri()}: {exc.orig}") from exc
+        except IntegrityError as exc:
+            raise StoreError(f"the store refused a write: {exc.orig}") from exc
+        except (DBAPIError, SQLAlchemyError) as exc:
+            raise StoreError(f"store error: {exc}") from exc
+
+    def _shown_uri(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _write(self, work, attempts: int = 8):
+        """Run ``work(conn)`` in one write transaction, retrying on lock contention."""
+        delay = 0.02
+        for attempt in range(attempts):
+            try:
+                with self._translated():
+                    with self.engine.connect().execution_options(**WRITE) as conn:
+                        with conn.begin():
+                            return work(conn)
+            except OperationalError as exc:
+                if attempt == attempts - 1 or not _is_retryable(exc):
+                    raise StoreError(f"the store stayed busy: {exc.orig}") from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._translated():
+            with self.engine.connect() as conn:
+                yield conn
+
+    def _insert(self, table):
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def _ensure(self, conn: Connection, table, values: dict[str, Any], keys: dict[str, Any]) -> int:
+        """Insert a row unless one with ``keys`` exists; return its id either way."""
+        where = and_(*[table.c[k] == v for k, v in keys.items()])
+        found = conn.execute(select(table.c.id).where(where)).scalar()
+        if found is not None:
+            return found
+        conn.execute(self._insert(table).values(**values, **keys).on_conflict_do_nothing())
+        return conn.execute(select(table.c.id).where(where)).scalar_one()
+
+    # -- writes -------------------------------------------------------------
+    def ensure_project(self, name: str) -> int:
+        return self._write(lambda conn: self._project_id(conn, name))
+
+    def _project_id(self, conn: Connection, name: str) -> int:
+        # Projects are never deleted, so their ids can be cached for the store's life.
+        found = self._project_ids.get(name)
+        if found is None:
+            found = self._ensure(conn, t.projects, {"created_at": time.time()}, {"name": name})
+            self._project_ids[name] = found
+        return found
+
+    def ensure_pipeline(self, project: str, name: str, orchestrator: str,
+                        structure: dict[str, Any]) -> Pipeline:
+        import hashlib
+
+        body = encode_json(structure)
+        digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+        def work(conn):
+            project_id = self._project_id(conn, project)
+            pid = self._ensure(conn, t.pipelines, {"structure": body, "created_at": time.time()},
+                               {"project_id": project_id, "name": name,
+                                "orchestrator": orchestrator, "structure_hash": digest})
+            return Pipeline(id=pid, project_id=project_id, name=name, orchestrator=orchestrator,
+                            structure_hash=digest, structure=structure)
+        return self._write(work)
+
+    def ensure_pipeline_run(self, pipeline_id: int, external_id: str,
+                            started_at: float) -> PipelineRun:
+        def work(conn):
+            rid = self._ensure(conn, t.pipeline_runs,
+                               {"status": RunStatus.RUNNING.value, "started_at": started_at},
+                               {"pipeline_id": pipeline_id, "external_id": external_id})
+            row = conn.execute(select(t.pipeline_runs).where(t.pipeline_runs.c.id == rid)).one()
+            return PipelineRun(**row._mapping)
+        return self._write(work)
+
+    def end_pipeline_run(self, pipeline_run_id: int, status: str, ended_at: float) -> None:
+        self._write(lambda conn: conn.execute(
+            update(t.pipeline_runs).where(t.pipeline_runs.c.id == pipeline_run_id)
+            .values(status=status, ended_at=ended_at)))
+
+    def ensure_code_version(self, code: CodeVersion) -> int:
+        values = {k: getattr(code, k) for k in (
+            "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
+            "source_file", "function", "source_hash")}
+        return self._write(lambda conn: self._ensure(conn, t.code_versions, values, {"hash": code.hash}))
+
+    def ensure_environment(self, env: Environment) -> int:
+        values = {"python_version": env.python_version, "platform": env.platform,
+                  "packages": encode_json(env.packages)}
+        return self._write(lambda conn: self._ensure(conn, t.environments, values, {"hash": env.hash}))
+
+    def _run_row(self, conn: Connection, new: NewRun, project_ids: dict[str, int]) -> dict[str, Any]:
+        if new.project not in project_ids:
+            project_ids[new.project] = self._project_id(conn, new.project)
+        row = {k: getattr(new, k) for k in (
+            "name", "phase", "status", "pipeline_run_id", "parent_run_id", "orchestrator",
+            "external_id", "try_number", "user", "host", "pid", "code_version_id",
+            "environment_id", "started_at", "ended_at")}
+        row["project_id"] = project_ids[new.project]
+        row["heartbeat_at"] = new.started_at
+        return row
+
+    def create_run(self, new: NewRun) -> int:
+        return self.create_runs([new])[0]
+
+    def create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+        def work(conn):
+            project_ids: dict[str, int] = {}
+            rows = [self._run_row(conn, new, project_ids) for new in new_runs]
+            if len(rows) == 1:
+                ids = [conn.execute(t.runs.insert().values(**rows[0])).inserted_primary_key[0]]
+            else:
+                ids = list(conn.execute(t.runs.insert().returning(t.runs.c.id, sort_by_parameter_order=True),
+                                        rows).scalars())
+            params, tags, metrics, latest = [], [], [], []
+            for run_id, new in zip(ids, new_runs):
+                params += [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in new.params.items()]
+                tags += [{"run_id": run_id, "key": k, "value": v} for k, v in new.tags.items()]
+                metrics += [_metric_row(run_id, m) for m in new.metrics]
+                latest += [_metric_row(run_id, m) for m in _latest(new.metrics).values()]
+            if params:
+                conn.execute(t.params.insert(), params)
+            if tags:
+                conn.execute(t.tags.insert(), tags)
+            if metrics:
+                conn.execute(t.metrics.insert(), metrics)
+                conn.execute(t.latest_metrics.insert(), latest)
+            return ids
+        return self._write(work)
+
+    def update_run(self, run_id: int, update_: RunUpdate) -> None:
+        if update_.is_empty():
+            return
+        self._write(lambda conn: self._apply(conn, run_id, update_))
+
+    def _apply(self, conn: Connection, run_id: int, u: RunUpdate) -> None:
+        if u.params:
+            self._write_params(conn, run_id, u.params)
+        if u.metrics:
+            conn.execute(t.metrics.insert(), [_metric_row(run_id, m) for m in u.metrics])
+            stmt = self._insert(t.latest_metrics)
+            newer = or_(stmt.excluded.step > t.latest_metrics.c.step,
+                        and_(stmt.excluded.step == t.latest_metrics.c.step,
+                             stmt.excluded.timestamp >= t.latest_metrics.c.timestamp))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={c: stmt.excluded[c] for c in ("value", "is_nan", "step", "timestamp")},
+                where=newer)
+            conn.execute(stmt, [_metric_row(run_id, m) for m in _latest(u.metrics).values()])
+        if u.tags:
+            stmt = self._insert(t.tags)
+            stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key"],
+                                              set_={"value": stmt.excluded.value})
+            conn.execute(stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in u.tags.items()])
+        if u.notes:
+            now = time.time()
+            conn.execute(t.notes.insert(), [{"run_id": run_id, "text": n, "created_at": now}
+                                            for n in u.notes])
+        for direction, items in (("input", u.inputs), ("output", u.outputs)):
+            if items:
+                self._write_io(conn, run_id, direction, items)
+        values: dict[str, Any] = {}
+        if u.status:
+            values.update(status=u.status, ended_at=u.ended_at, error_type=u.error_type,
+                          error_message=u.error_message, error_traceback=u.error_traceback)
+        if u.heartbeat_at or u.status:
+            values["heartbeat_at"] = u.heartbeat_at or u.ended_at
+        if values:
+            result = conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            if result.rowcount == 0:
+                raise NotFoundError("run", run_id)
+
+    def _write_params(self, conn: Connection, run_id: int, params: dict[str, Any]) -> None:
+        rows = [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in params.items()]
+        conn.execute(self._insert(t.params).on_conflict_do_nothing(), rows)
+        stored = dict(conn.execute(
+            select(t.params.c.key, t.params.c.value_json)
+            .where(t.params.c.run_id == run_id, t.params.c.key.in_(list(params)))).all())
+        for row in rows:
+            if stored.get(row["key"]) != row["value_json"]:
+                # Raising rolls the whole transaction back: nothing half-written.
+                raise ParamConflictError(row["key"], json.loads(stored[row["key"]]),
+                                         params[row["key"]])
+
+    def _write_io(self, conn: Connection, run_id: int, direction: str,
+                  items: Sequence[tuple[str | None, ArtifactVersion]]) -> None:
+        now = time.time()
+        for name, version in items:
+            artifact_id = self._ensure(conn, t.artifacts, {"kind": version.kind, "created_at": now},
+                                       {"uri": version.uri})
+            version_id = self._ensure(conn, t.artifact_versions, {
+                "size": version.size, "metadata": encode_json(version.metadata),
+                "fingerprint_method": version.fingerprint_method, "created_at": now,
+            }, {"artifact_id": artifact_id, "content_hash": version.content_hash})
+            conn.execute(self._insert(t.run_io).values(
+                run_id=run_id, artifact_version_id=version_id, direction=direction,
+                name=name, created_at=now).on_conflict_do_nothing())
+
+    def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[int]:
+        with self._read() as conn:
+            running = conn.execute(select(t.runs.c.id, t.runs.c.host, t.runs.c.pid,
+                                          t.runs.c.heartbeat_at)
+                                   .where(t.runs.c.status == RunStatus.RUNNING.value)).all()
+        dead = [r.id for r in running
+                if (r.host == host and r.pid is not None and not is_alive(r.pid))
+                or (r.heartbeat_at is not None and now - r.heartbeat_at > stale_after)]
+        if dead:
+            self._write(lambda conn: conn.execute(
+                update(t.runs).where(t.runs.c.id.in_(dead), t.runs.c.status == RunStatus.RUNNING.value)
+                .values(status=RunStatus.KILLED.value, ended_at=now,
+                        error_type="ProcessDied",
+                        error_message="the process running this run ended without finishing it")))
+        return dead
+
+    # -- reads ------------------------------------------------------------
+    def _runs_query(self):
+        return select(t.runs, t.projects.c.name.label("project")).join(
+            t.projects, t.projects.c.id == t.runs.c.project_id)
+
+    def get_run(self, run_id: int) -> Run:
+        with self._read() as conn:
+            row = conn.execute(self._runs_query().where(t.runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError("run", run_id)
+        return Run(**row._mapping)
+
+    def list_runs(self, project: str | None = None, limit: int = 100, offset: int = 0) -> list[Run]:
+        query = self._runs_query().order_by(t.runs.c.id.desc()).limit(limit).offset(offset)
+        if project is not None:
+            query = query.where(t.projects.c.name == project)
+        with self._read() as conn:
+            return [Run(**row._mapping) for row in conn.execute(query)]
+
+    def list_projects(self) -> list[Project]:
+        with self._read() as conn:
+            return [Project(**row._mapping) for row in
+                    conn.execute(select(t.projects).order_by(t.projects.c.name))]
+
+    def metric_history(self, run_id: int, key: str) -> list[Metric]:
+        with self._read() as conn:
+            rows = conn.execute(select(t.metrics).where(t.metrics.c.run_id == run_id,
+                                                        t.metrics.c.key == key)
+                                .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id))
+            return [Metric(key=r.key, value=_metric_value(r.value, r.is_nan), step=r.step,
+                           timestamp=r.timestamp) for r in rows]
+
+    def _version_query(self):
+        return select(t.artifact_versions, t.artifacts.c.uri, t.artifacts.c.kind).join(
+            t.artifacts, t.artifacts.c.id == t.artifact_versions.c.artifact_id)
+
+    @staticmethod
+    def _version(row) -> ArtifactVersion:
+        m = row._mapping
+        return ArtifactVersion(uri=m["uri"], kind=m["kind"], content_hash=m["content_hash"],
+                               size=m["size"], metadata=json.loads(m["metadata"]),
+                               fingerprint_method=m["fingerprint_method"], id=m["id"],
+                               artifact_id=m["artifact_id"], created_at=m["created_at"])
+
+    def get_artifact_version(self, artifact_version_id: int) -> ArtifactVersion:
+        with self._read() as conn:
+            row = conn.execute(self._version_query()
+                               .where(t.artifact_versions.c.id == artifact_version_id)).first()
+        if row is None:
+            raise NotFoundError("artifact version", artifact_version_id)
+        return self._version(row)
+
+    def find_artifact_versions(self, uri_or_hash: str) -> list[ArtifactVersion]:
+        query = self._version_query().where(or_(
+            t.artifacts.c.uri == uri_or_hash, t.artifact_versions.c.content_hash == uri_or_hash,
+        )).order_by(t.artifact_versions.c.id)
+        with self._read() as conn:
+            return [self._version(r) for r in conn.execute(query)]
+
+    def get_run_detail(self, run_id: int) -> RunDetail:
+        run = self.get_run(run_id)
+        with self._read() as conn:
+            params = {r.key: json.loads(r.value_json) for r in conn.execute(
+                select(t.params).where(t.params.c.run_id == run_id).order_by(t.params.c.key))}
+            latest = {r.key: _metric_value(r.value, r.is_nan) for r in conn.execute(
+                select(t.latest_metrics).where(t.latest_metrics.c.run_id == run_id)
+                .order_by(t.latest_metrics.c.key))}
+            history: dict[str, list[Metric]] = {}
+            for r in conn.execute(select(t.metrics).where(t.metrics.c.run_id == run_id)
+                                  .order_by(t.metrics.c.key, t.metrics.c.step, t.metrics.c.id)):
+                history.setdefault(r.key, []).append(Metric(
+                    key=r.key, value=_metric_value(r.value, r.is_nan), step=r.step,
+                    timestamp=r.timestamp))
+            tags = {r.key: r.value for r in conn.execute(
+                select(t.tags).where(t.tags.c.run_id == run_id).order_by(t.tags.c.key))}
+            notes = [Note(text=r.text, created_at=r.created_at, id=r.id) for r in conn.execute(
+                select(t.notes).where(t.notes.c.run_id == run_id).order_by(t.notes.c.id))]
+            io_rows = conn.execute(
+                self._version_query().add_columns(t.run_io.c.direction, t.run_io.c.name.label("io_name"))
+                .join(t.run_io, t.run_io.c.artifact_version_id == t.artifact_versions.c.id)
+                .where(t.run_io.c.run_id == run_id).order_by(t.run_io.c.created_at, t.artifacts.c.uri)).all()
+            code = env = None
+            if run.code_version_id:
+                row = conn.execute(select(t.code_versions)
+                                   .where(t.code_versions.c.id == run.code_version_id)).one()
+                code = CodeVersion(**row._mapping)
+            if run.environment_id:
+                row = conn.execute(select(t.environments)
+                                   .where(t.environments.c.id == run.environment_id)).one()
+                env = Environment(id=row.id, hash=row.hash, python_version=row.python_version,
+                                  platform=row.platform, packages=json.loads(row.packages))
+            children = list(conn.execute(select(t.runs.c.id).where(t.runs.c.parent_run_id == run_id)
+                                         .order_by(t.runs.c.id)).scalars())
+        ios = [RunIO(direction=r.direction, name=r.io_name, artifact=self._version(r)) for r in io_rows]
+        return RunDetail(run=run, params=params, metrics=latest, metric_history=history, tags=tags,
+                         notes=notes, inputs=[i for i in ios if i.direction == "input"],
+                         outputs=[i for i in ios if i.direction == "output"],
+                         code_version=code, environment=env, children=children)
+
+    def lineage(self, node: str, direction: str = "up", depth: int = 10) -> LineageGraph:
+        """Breadth-first over run_io, one query per level (a level is a set of nodes)."""
+        kind, _, raw = node.partition(":")
+        if kind not in ("run", "artifact") or not raw.isdigit():
+            from modeldb_core.errors import ValidationError
+            raise ValidationError("lineage node", node, "must be run:<id> or artifact:<id>")
+        if direction not in ("up", "down"):
+            from modeldb_core.errors import ValidationError
+            raise ValidationError("direction", direction, "must be 'up' or 'down'")
+        start = int(raw)
+        if kind == "run":
+            self.get_run(start)
+        else:
+            self.get_artifact_version(start)
+        # Upstream of a run are the versions it read; upstream of a version the runs that wrote it.
+        toward_run = "output" if direction == "up" else "input"
+        toward_artifact = "input" if direction == "up" else "output"
+        seen = {node: 0}
+        edges: list[LineageEdge] = []
+        frontier_runs = {start} if kind == "run" else set()
+        frontier_versions = {start} if kind == "artifact" else set()
+        with self._read() as conn:
+            for level in range(1, depth + 1):
+                next_runs: set[int] = set()
+                next_versions: set[int] = set()
+                if frontier_runs:
+                    for run_id, version_id in conn.execute(
+                            select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
+                                t.run_io.c.run_id.in_(frontier_runs),
+                                t.run_io.c.direction == toward_artifact)):
+                        key = f"artifact:{version_id}"
+                        edges.append(self._edge(f"run:{run_id}", key, direction))
+                        if key not in seen:
+                            seen[key] = level
+                            next_versions.add(version_id)
+                if frontier_versions:
+                    for run_id, version_id in conn.execute(
+                            select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
+                                t.run_io.c.artifact_version_id.in_(frontier_versions),
+                                t.run_io.c.direction == toward_run)):
+                        key = f"run:{run_id}"
+                        edges.append(self._edge(f"artifact:{version_id}", key, direction))
+                        if key not in seen:
+                            seen[key] = level
+                            next_runs.add(run_id)
+                frontier_runs, frontier_versions = next_runs, next_versions
+                if not frontier_runs and not frontier_versions:
+                    break
+            labels = self._labels(conn, seen)
+        nodes = [LineageNode(kind=k.split(":")[0], id=int(k.split(":")[1]), label=labels.get(k, k),
+                             depth=d) for k, d in sorted(seen.items(), key=lambda kv: (kv[1], kv[0]))]
+        return LineageGraph(root=node, nodes=nodes, edges=list(dict.fromkeys(edges)))
+
+    @staticmethod
+    def _edge(near: str, far: str, direction: str) -> LineageEdge:
+        # Edges always point the way data flows: producer -> artifact -> consumer.
+        if direction == "up":
+            return LineageEdge(source=far, target=near)
+        return LineageEdge(source=near, target=far)
+
+    def _labels(self, conn: Connection, seen: dict[str, int]) -> dict[str, str]:
+        run_ids = [int(k[4:]) for k in seen if k.startswith("run:")]
+        version_ids = [int(k[9:]) for k in seen if k.startswith("artifact:")]
+        labels: dict[str, str] = {}
+        for chunk in _chunks(run_ids):
+            for r in conn.execute(select(t.runs.c.id, t.runs.c.name).where(t.runs.c.id.in_(chunk))):
+                labels[f"run:{r.id}"] = r.name
+        for chunk in _chunks(version_ids):
+            for r in conn.execute(self._version_query().where(t.artifact_versions.c.id.in_(chunk))):
+                labels[f"artifact:{r.id}"] = f"{r.uri}@{r.content_hash.split(':')[-1][:12]}"
+        return labels
+
+    # -- schema -----------------------------------------------------------
+    def upgrade(self) -> str | None:
+        with self._translated():
+            return migrate.upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        with self._translated():
+            return migrate.current_revision(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _chunks(items: list[int], size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

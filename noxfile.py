@@ -1,0 +1,40 @@
+"""The test command: `nox` runs every suite, each in its own environment.
+
+Airflow 3.3 and Prefect 3.9 cannot share an environment (their FastAPI pins
+conflict), so they get a session each; everything else runs in `tests`.
+"""
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "prefect", "airflow"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
+    session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45")
+    session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
+                *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def prefect(session: nox.Session) -> None:
+    """Prefect 3.9 in its own environment."""
+    session.install("-e", ".[test,postgres,prefect]")
+    # Refuse a silently downgraded Prefect (a shared environment resolves 3.7).
+    session.run("python", "-c", "import prefect, sys; v = prefect.__version__; "
+                "sys.exit(0 if v.startswith('3.9') else f'prefect {v} installed, 3.9 required')")
+    session.run("pytest", "tests/prefect", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def airflow(session: nox.Session) -> None:
+    """Airflow 3.3 in its own environment."""
+    session.install("-e", ".[test,postgres,airflow,sklearn]")
+    session.run("pytest", "tests/airflow", *session.posargs)

@@ -1,0 +1,61 @@
+"""Schema creation, versions and refusal of newer schemas, on both databases."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+import pytest
+
+from modeldb_core.errors import SchemaOutdatedError, SchemaTooNewError
+from modeldb_core.store import migrate, open_store
+
+
+def test_fresh_database_is_created_at_head(store):
+    assert store.schema_revision() == migrate.HEAD
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"runs", "params", "metrics", "latest_metrics", "tags", "notes", "artifacts",
+            "artifact_versions", "run_io", "code_versions", "environments", "pipelines",
+            "pipeline_runs", "projects"} <= names
+
+
+def test_revision_list_matches_the_migration_scripts():
+    from alembic.script import ScriptDirectory
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
+    assert scripts.get_heads() == [migrate.HEAD]
+    ordered = [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert tuple(ordered) == migrate.REVISIONS
+
+
+def test_newer_schema_is_refused(store_uri):
+    open_store(store_uri).close()
+    engine = sa.create_engine(store_uri)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNewError, match="9999_future"):
+        open_store(store_uri)
+
+
+def test_foreign_tables_without_revision_are_refused(sqlite_uri):
+    engine = sa.create_engine(sqlite_uri)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE runs (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    with pytest.raises(SchemaOutdatedError):
+        open_store(sqlite_uri)
+
+
+def test_upgrade_is_idempotent(store):
+    assert store.upgrade() == migrate.HEAD
+    assert store.upgrade() == migrate.HEAD
+
+
+def test_sqlite_pragmas(sqlite_uri):
+    store = open_store(sqlite_uri)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30000
+    store.close()

@@ -267,3 +267,39 @@ class RunUpdate:
     def is_empty(self) -> bool:
         return not (self.params or self.metrics or self.tags or self.notes or self.inputs
                     or self.outputs or self.status or self.heartbeat_at)
+
+
+# -- read models of the web UI's summaries (added for issue 5) ----------------
+@dataclass(frozen=True)
+class MetricRange:
+    """How one metric key is spread over a project's runs (latest values)."""
+
+    runs: int
+    evaluation_runs: int
+    minimum: float | None
+    maximum: float | None
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """A project with its aggregates, as the projects overview shows it."""
+
+    project: Project
+    runs: int
+    pipelines: int
+    last_activity: float | None
+    orchestrators: list[str]
+    metrics: dict[str, MetricRange] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """One run as a point of a chart: a metric's latest value and the run's params."""
+
+    run_id: int
+    name: str
+    status: str
+    phase: str | None
+    started_at: float
+    value: float
+    params: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Sequence
 
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageGraph, Metric, NewRun, Pipeline,
-    PipelineRun, Project, Run, RunDetail, RunUpdate,
+    PipelineRun, Project, ProjectSummary, Run, RunDetail, RunIO, RunPoint, RunUpdate, Note,
 )
 
 
@@ -78,6 +78,24 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def lineage(self, node: str, direction: str = "up", depth: int = 10) -> LineageGraph:
         """Walk input/output edges from ``run:<id>`` or ``artifact:<id>``."""
+
+    # -- reads for the web UI (aggregates in a few statements, never one per run) --
+    def project_summaries(self) -> list[ProjectSummary]:
+        """Every project with run and pipeline counts, last activity, orchestrators, metric ranges."""
+        raise NotImplementedError
+
+    def run_points(self, project: str, metric: str, limit: int = 10_000,
+                   with_params: bool = True) -> list[RunPoint]:
+        """The latest value of ``metric`` for the newest ``limit`` runs of ``project`` that have it."""
+        raise NotImplementedError
+
+    def key_names(self, project: str | None = None) -> dict[str, list[str]]:
+        """The distinct ``metrics``, ``params`` and ``tags`` keys (of one project, or all)."""
+        raise NotImplementedError
+
+    def inputs_and_notes(self, run_ids: Sequence[int]) -> dict[int, tuple[list[RunIO], list[Note]]]:
+        """For each run id: the artifact versions it read and its notes."""
+        raise NotImplementedError
 
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -17,8 +17,8 @@ from modeldb_core.errors import (
 )
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageEdge, LineageGraph, LineageNode,
-    Metric, NewRun, Note, Pipeline, PipelineRun, Project, Run, RunDetail, RunIO,
-    RunStatus, RunUpdate,
+    Metric, MetricRange, NewRun, Note, Pipeline, PipelineRun, Project, ProjectSummary, Run,
+    RunDetail, RunIO, RunPoint, RunStatus, RunUpdate,
 )
 
 from . import migrate
@@ -483,6 +483,102 @@ class SqlStore(MetadataStore):
             for r in conn.execute(self._version_query().where(t.artifact_versions.c.id.in_(chunk))):
                 labels[f"artifact:{r.id}"] = f"{r.uri}@{r.content_hash.split(':')[-1][:12]}"
         return labels
+
+    # -- reads for the web UI ------------------------------------------------
+    def project_summaries(self) -> list[ProjectSummary]:
+        """Four grouped statements, whatever the number of runs."""
+        runs, lm = t.runs, t.latest_metrics
+        evaluation = func.sum(case((runs.c.phase == "evaluation", 1), else_=0))
+        with self._read() as conn:
+            projects = [Project(**r._mapping) for r in
+                        conn.execute(select(t.projects).order_by(t.projects.c.name))]
+            run_stats = {r.project_id: r for r in conn.execute(
+                select(runs.c.project_id, func.count().label("n"),
+                       func.max(func.coalesce(runs.c.ended_at, runs.c.started_at)).label("last"))
+                .group_by(runs.c.project_id))}
+            pipelines = dict(conn.execute(
+                select(t.pipelines.c.project_id, func.count(func.distinct(t.pipelines.c.name)))
+                .group_by(t.pipelines.c.project_id)).all())
+            orchestrators: dict[int, set[str]] = {}
+            for pid, name in conn.execute(
+                    select(runs.c.project_id, runs.c.orchestrator)
+                    .where(runs.c.orchestrator.is_not(None)).distinct()
+                    .union(select(t.pipelines.c.project_id, t.pipelines.c.orchestrator))):
+                orchestrators.setdefault(pid, set()).add(name)
+            metrics: dict[int, dict[str, MetricRange]] = {}
+            for r in conn.execute(
+                    select(runs.c.project_id, lm.c.key, func.count().label("n"),
+                           evaluation.label("ev"), func.min(lm.c.value).label("lo"),
+                           func.max(lm.c.value).label("hi"))
+                    .join(runs, runs.c.id == lm.c.run_id)
+                    .group_by(runs.c.project_id, lm.c.key)):
+                metrics.setdefault(r.project_id, {})[r.key] = MetricRange(
+                    runs=r.n, evaluation_runs=int(r.ev or 0), minimum=r.lo, maximum=r.hi)
+        out = []
+        for p in projects:
+            stats = run_stats.get(p.id)
+            out.append(ProjectSummary(
+                project=p, runs=stats.n if stats else 0, pipelines=pipelines.get(p.id, 0),
+                last_activity=stats.last if stats else None,
+                orchestrators=sorted(orchestrators.get(p.id, ())), metrics=metrics.get(p.id, {})))
+        return out
+
+    def _project_id_or_404(self, conn: Connection, project: str) -> int:
+        found = conn.execute(select(t.projects.c.id).where(t.projects.c.name == project)).scalar()
+        if found is None:
+            raise NotFoundError("project", project)
+        return found
+
+    def run_points(self, project: str, metric: str, limit: int = 10_000,
+                   with_params: bool = True) -> list[RunPoint]:
+        runs, lm = t.runs, t.latest_metrics
+        with self._read() as conn:
+            project_id = self._project_id_or_404(conn, project)
+            chosen = (select(runs.c.id, runs.c.name, runs.c.status, runs.c.phase, runs.c.started_at,
+                             lm.c.value, lm.c.is_nan)
+                      .join(lm, and_(lm.c.run_id == runs.c.id, lm.c.key == metric))
+                      .where(runs.c.project_id == project_id)
+                      .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit))
+            rows = conn.execute(chosen).all()
+            params: dict[int, dict[str, Any]] = {}
+            if with_params and rows:
+                ids = chosen.with_only_columns(runs.c.id).subquery()
+                for run_id, key, value in conn.execute(
+                        select(t.params.c.run_id, t.params.c.key, t.params.c.value_json)
+                        .where(t.params.c.run_id.in_(select(ids.c.id)))):
+                    params.setdefault(run_id, {})[key] = json.loads(value)
+        return [RunPoint(run_id=r.id, name=r.name, status=r.status, phase=r.phase,
+                         started_at=r.started_at, value=_metric_value(r.value, r.is_nan),
+                         params=params.get(r.id, {})) for r in reversed(rows)]
+
+    def key_names(self, project: str | None = None) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        with self._read() as conn:
+            project_id = self._project_id_or_404(conn, project) if project is not None else None
+            for name, table in (("metrics", t.latest_metrics), ("params", t.params), ("tags", t.tags)):
+                query = select(table.c.key).distinct().order_by(table.c.key)
+                if project_id is not None:
+                    query = query.join(t.runs, t.runs.c.id == table.c.run_id).where(
+                        t.runs.c.project_id == project_id)
+                out[name] = list(conn.execute(query).scalars())
+        return out
+
+    def inputs_and_notes(self, run_ids: Sequence[int]) -> dict[int, tuple[list[RunIO], list[Note]]]:
+        out: dict[int, tuple[list[RunIO], list[Note]]] = {int(i): ([], []) for i in run_ids}
+        if not out:
+            return out
+        with self._read() as conn:
+            for chunk in _chunks(list(out)):
+                for r in conn.execute(
+                        self._version_query().add_columns(t.run_io.c.run_id, t.run_io.c.name.label("io_name"))
+                        .join(t.run_io, t.run_io.c.artifact_version_id == t.artifact_versions.c.id)
+                        .where(t.run_io.c.run_id.in_(chunk), t.run_io.c.direction == "input")
+                        .order_by(t.run_io.c.run_id, t.artifacts.c.uri)):
+                    out[r.run_id][0].append(RunIO(direction="input", name=r.io_name, artifact=self._version(r)))
+                for r in conn.execute(select(t.notes).where(t.notes.c.run_id.in_(chunk))
+                                      .order_by(t.notes.c.id)):
+                    out[r.run_id][1].append(Note(text=r.text, created_at=r.created_at, id=r.id))
+        return out
 
     # -- schema -----------------------------------------------------------
     def upgrade(self) -> str | None:

@@ -144,6 +144,22 @@ class TrackingClient:
         """Mark runs whose process died as killed."""
         return self.store.reap(time.time(), STALE_AFTER_SECONDS, self.host, pid_alive)
 
+    def forked(self) -> "TrackingClient":
+        """The client of a forked child: this one's settings, store and cached ids, nothing open.
+
+        Settings given to ``configure()`` in the parent must hold in its workers
+        (Luigi and Airflow fork them); the store's engine was already disposed in
+        the child (store/engine.py), so no connection is shared across processes.
+        """
+        s = self.settings
+        child = TrackingClient(uri=s.uri, disabled=s.disabled, project=s.project,
+                               artifacts=str(s.artifacts))
+        child._store = self._store
+        child._code_ids = dict(self._code_ids)
+        child._environment_id = self._environment_id
+        child.seed = self.seed
+        return child
+
     def close(self) -> None:
         """End what this process left open (atexit), then release the store."""
         self._stop.set()
@@ -173,14 +189,16 @@ _client_lock = threading.Lock()
 
 
 def get_client() -> TrackingClient:
-    """This process's client (a new one after a fork)."""
+    """This process's client (after a fork, a new one with the parent's settings)."""
     global _client
     client = _client
     if client is not None and client.pid == os.getpid():
         return client
     with _client_lock:
-        if _client is None or _client.pid != os.getpid():
+        if _client is None:
             _client = TrackingClient()
+        elif _client.pid != os.getpid():
+            _client = _client.forked()
         return _client
 
 

@@ -1,0 +1,59 @@
+"""The ``modeldb`` command line.
+
+Start-up is kept cheap: this package imports only click and the light parts of
+``modeldb_core``; SQLAlchemy, the store and the query layer are imported inside
+the commands that need them. A ``ModelDBError`` becomes a one-line message on
+stderr and exit status 1, never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .context import Context
+
+
+class _Group(click.Group):
+    """Turns ModelDB errors into clean messages for every subcommand."""
+
+    def invoke(self, ctx: click.Context):
+        from modeldb_core.errors import ModelDBError
+
+        try:
+            return super().invoke(ctx)
+        except ModelDBError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except BrokenPipeError:
+            # `modeldb runs list --json | head` closed the pipe: not an error.
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--uri", envvar=None, metavar="URI",
+              help="Store to use (default: $MODELDB_URI, then the config file, "
+                   "then ~/.modeldb/modeldb.db).")
+@click.version_option(package_name="modeldb", prog_name="modeldb")
+@click.pass_context
+def cli(ctx: click.Context, uri: str | None) -> None:
+    """ModelDB: find, compare and trace every model run."""
+    ctx.obj = Context(uri)
+
+
+def _register() -> None:
+    from . import artifacts, db, lineage, projects, runs, server
+
+    for module in (runs, db, lineage, projects, artifacts, server):
+        module.register(cli)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="modeldb")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,157 @@
+"""The one place listings are written: a readable table, JSON or CSV.
+
+Every listing command builds rows (dicts) and a column list and hands them to
+``emit``. JSON and CSV are written row by row as the rows arrive, so a listing
+of a million runs never holds them all in memory; the table needs every row to
+size its columns, so it is only used for bounded listings.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+import click
+
+TABLE, JSON, CSV = "table", "json", "csv"
+MAX_CELL = 48
+
+
+def format_options(fn):
+    """``--json`` / ``--csv`` / ``--table`` on a listing command (table is the default)."""
+    fn = click.option("--table", "fmt", flag_value=TABLE, default=True,
+                      help="Print a readable table (default).")(fn)
+    fn = click.option("--csv", "fmt", flag_value=CSV, help="Print CSV.")(fn)
+    fn = click.option("--json", "fmt", flag_value=JSON, help="Print JSON.")(fn)
+    return fn
+
+
+def json_default(value: Any) -> Any:
+    if hasattr(value, "value") and hasattr(value, "name"):  # enums
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _json_safe(value: Any) -> Any:
+    # JSON has no NaN/inf: write them as strings a reader can still recognise.
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def dumps(value: Any, indent: int | None = None) -> str:
+    return json.dumps(_json_safe(value), default=json_default, ensure_ascii=False, indent=indent,
+                      allow_nan=False)
+
+
+def timestamp(value: float | None) -> str:
+    if value is None:
+        return ""
+    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cell(value: Any) -> str:
+    """How one value looks in a table or CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return dumps(value)
+    return str(value)
+
+
+def _clip(text: str, width: int = MAX_CELL) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def emit(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str = TABLE,
+         out=None, empty: str = "(nothing to show)") -> int:
+    """Write ``rows`` in ``fmt``; returns how many rows were written."""
+    out = out or sys.stdout
+    if fmt == JSON:
+        return _emit_json(rows, out)
+    if fmt == CSV:
+        return _emit_csv(rows, columns, out)
+    return _emit_table(list(rows), columns, out, empty)
+
+
+def _emit_json(rows: Iterable[dict[str, Any]], out) -> int:
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write(",\n " if count else "\n ")
+        out.write(dumps(row))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    out.flush()
+    return count
+
+
+def _emit_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], out) -> int:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+        count += 1
+    out.flush()
+    return count
+
+
+def _emit_table(rows: list[dict[str, Any]], columns: Sequence[str], out, empty: str) -> int:
+    if not rows:
+        out.write(empty + "\n")
+        return 0
+    text = [[_clip(cell(row.get(c))) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in text)) for i, c in enumerate(columns)]
+    numeric = [all(_looks_numeric(r[i]) for r in text) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        return "  ".join(parts).rstrip()
+
+    out.write(line(list(columns)) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for r in text:
+        out.write(line(r) + "\n")
+    out.flush()
+    return len(rows)
+
+
+def _looks_numeric(text: str) -> bool:
+    if not text:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def key_values(title: str, values: dict[str, Any], out=None) -> None:
+    """A titled block of ``key  value`` lines (for ``runs show``)."""
+    out = out or sys.stdout
+    if not values:
+        return
+    out.write(f"\n{title}\n")
+    width = min(max(len(str(k)) for k in values), 40)
+    for k, v in values.items():
+        out.write(f"  {str(k).ljust(width)}  {cell(v)}\n")

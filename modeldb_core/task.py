@@ -47,15 +47,19 @@ class _Call:
             elif name not in _SKIP:
                 self.arguments[name] = value
 
-    def params_and_inputs(self, run: ActiveRun) -> None:
+    def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+        """The call's params, and the artifact-like arguments to record as inputs."""
         params: dict[str, Any] = {}
+        inputs: list[tuple[str, Any]] = []
         for name, value in self.arguments.items():
             if safe_call("inspect an argument", fp.is_artifact, value, default=False):
-                version = safe_call("fingerprint an input", run.log_input, value, name=name)
+                version = safe_call("fingerprint an input", fp.fingerprint, value)
                 params[name] = fp.reference(version) if version else param_rule.describe(value)
-            else:
+                if version is not None:
+                    inputs.append((name, version))
+            elif validation.is_valid_key(name):
                 params[name] = value
-        safe_call("record params", run.log_params, params)
+        return params, inputs
 
 
 def _declared(items: Iterable[Any] | None, call: _Call) -> list[tuple[str | None, Any]]:
@@ -105,9 +109,11 @@ class _Tracker:
         if client.disabled:
             return None
         call = _Call(self.signature, args, kwargs)
+        params, inputs = call.params_and_inputs()
         run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
-                        code=self.fn, client=client)
-        call.params_and_inputs(run)
+                        params=params, code=self.fn, client=client)
+        for name, version in inputs:
+            safe_call("record an input", run.log_input, version, name=name)
         for name, item in _declared(self.inputs, call):
             safe_call("record a declared input", run.log_input, item, name=name)
         if self.sklearn_autolog:

@@ -43,6 +43,14 @@ def key(field: str, value: Any) -> str:
     return value
 
 
+def is_valid_key(value: Any) -> bool:
+    try:
+        key("key", value)
+    except ValidationError:
+        return False
+    return True
+
+
 def name(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, value, "must be a non-empty string")

@@ -75,9 +75,32 @@ class SqlStore(MetadataStore):
         self.engine = engine or make_engine(uri)
         self.dialect = self.engine.dialect.name
         self._project_ids: dict[str, int] = {}
+        self._prepare_statements()
         if check_schema:
             with self._translated():
                 migrate.ensure_schema(self.engine)
+
+    def _prepare_statements(self) -> None:
+        """Build the hot-path statements once: constructing them costs more than running them."""
+        latest = self._insert(t.latest_metrics)
+        newer = or_(latest.excluded.step > t.latest_metrics.c.step,
+                    and_(latest.excluded.step == t.latest_metrics.c.step,
+                         latest.excluded.timestamp >= t.latest_metrics.c.timestamp))
+        self._upsert_latest = latest.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={c: latest.excluded[c] for c in ("value", "is_nan", "step", "timestamp")},
+            where=newer)
+        tag = self._insert(t.tags)
+        self._upsert_tag = tag.on_conflict_do_update(index_elements=["run_id", "key"],
+                                                     set_={"value": tag.excluded.value})
+        self._insert_param = self._insert(t.params).on_conflict_do_nothing()
+        self._select_params = select(t.params.c.key, t.params.c.value_json).where(
+            t.params.c.run_id == bindparam("run"), t.params.c.key.in_(bindparam("keys", expanding=True)))
+        self._insert_io = self._insert(t.run_io).on_conflict_do_nothing()
+        self._insert_run = t.runs.insert()
+        self._insert_metric = t.metrics.insert()
+        self._insert_note = t.notes.insert()
+        self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
 
     # -- the one place database errors become ModelDB errors -----------------
     @contextlib.contextmanager
@@ -209,7 +232,7 @@ class SqlStore(MetadataStore):
             project_ids: dict[str, int] = {}
             rows = [self._run_row(conn, new, project_ids) for new in new_runs]
             if len(rows) == 1:
-                ids = [conn.execute(t.runs.insert().values(**rows[0])).inserted_primary_key[0]]
+                ids = [conn.execute(self._insert_run, rows[0]).inserted_primary_key[0]]
             else:
                 ids = list(conn.execute(t.runs.insert().returning(t.runs.c.id, sort_by_parameter_order=True),
                                         rows).scalars())
@@ -238,25 +261,14 @@ class SqlStore(MetadataStore):
         if u.params:
             self._write_params(conn, run_id, u.params)
         if u.metrics:
-            conn.execute(t.metrics.insert(), [_metric_row(run_id, m) for m in u.metrics])
-            stmt = self._insert(t.latest_metrics)
-            newer = or_(stmt.excluded.step > t.latest_metrics.c.step,
-                        and_(stmt.excluded.step == t.latest_metrics.c.step,
-                             stmt.excluded.timestamp >= t.latest_metrics.c.timestamp))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={c: stmt.excluded[c] for c in ("value", "is_nan", "step", "timestamp")},
-                where=newer)
-            conn.execute(stmt, [_metric_row(run_id, m) for m in _latest(u.metrics).values()])
+            conn.execute(self._insert_metric, [_metric_row(run_id, m) for m in u.metrics])
+            conn.execute(self._upsert_latest, [_metric_row(run_id, m) for m in _latest(u.metrics).values()])
         if u.tags:
-            stmt = self._insert(t.tags)
-            stmt = stmt.on_conflict_do_update(index_elements=["run_id", "key"],
-                                              set_={"value": stmt.excluded.value})
-            conn.execute(stmt, [{"run_id": run_id, "key": k, "value": v} for k, v in u.tags.items()])
+            conn.execute(self._upsert_tag, [{"run_id": run_id, "key": k, "value": v} for k, v in u.tags.items()])
         if u.notes:
             now = time.time()
-            conn.execute(t.notes.insert(), [{"run_id": run_id, "text": n, "created_at": now}
-                                            for n in u.notes])
+            conn.execute(self._insert_note, [{"run_id": run_id, "text": n, "created_at": now}
+                                             for n in u.notes])
         for direction, items in (("input", u.inputs), ("output", u.outputs)):
             if items:
                 self._write_io(conn, run_id, direction, items)
@@ -267,16 +279,14 @@ class SqlStore(MetadataStore):
         if u.heartbeat_at or u.status:
             values["heartbeat_at"] = u.heartbeat_at or u.ended_at
         if values:
-            result = conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            result = conn.execute(self._update_run, {"run_key": run_id, **values})
             if result.rowcount == 0:
                 raise NotFoundError("run", run_id)
 
     def _write_params(self, conn: Connection, run_id: int, params: dict[str, Any]) -> None:
         rows = [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in params.items()]
-        conn.execute(self._insert(t.params).on_conflict_do_nothing(), rows)
-        stored = dict(conn.execute(
-            select(t.params.c.key, t.params.c.value_json)
-            .where(t.params.c.run_id == run_id, t.params.c.key.in_(list(params)))).all())
+        conn.execute(self._insert_param, rows)
+        stored = dict(conn.execute(self._select_params, {"run": run_id, "keys": list(params)}).all())
         for row in rows:
             if stored.get(row["key"]) != row["value_json"]:
                 # Raising rolls the whole transaction back: nothing half-written.
@@ -293,9 +303,8 @@ class SqlStore(MetadataStore):
                 "size": version.size, "metadata": encode_json(version.metadata),
                 "fingerprint_method": version.fingerprint_method, "created_at": now,
             }, {"artifact_id": artifact_id, "content_hash": version.content_hash})
-            conn.execute(self._insert(t.run_io).values(
-                run_id=run_id, artifact_version_id=version_id, direction=direction,
-                name=name, created_at=now).on_conflict_do_nothing())
+            conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
+                                           "direction": direction, "name": name, "created_at": now})
 
     def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[int]:
         with self._read() as conn:

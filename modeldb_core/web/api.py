@@ -1,0 +1,84 @@
+"""The JSON API under ``/api/``: what the pages use, and what remote clients may use."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from . import compare as compare_
+from . import lineage as lineage_
+from . import projects as projects_
+from . import runs as runs_
+from . import table as table_
+from .encode import jsonable
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _store(request: Request):
+    return request.app.state.store.get()
+
+
+@router.get("/projects", summary="Every project with its aggregates")
+def list_projects(request: Request) -> list[dict[str, Any]]:
+    return jsonable(projects_.summaries(_store(request)))
+
+
+@router.get("/projects/{name}", summary="One project: aggregates and its metric, param and tag keys")
+def get_project(request: Request, name: str) -> dict[str, Any]:
+    return jsonable(projects_.summary(_store(request), name))
+
+
+@router.get("/projects/{name}/points",
+            summary="A metric's latest value for each run of a project, with the run's params "
+                    "(the timeline and meta-analysis charts)")
+def project_points(request: Request, name: str, metric: str,
+                   limit: int = Query(10_000, ge=1, le=100_000)) -> dict[str, Any]:
+    return projects_.points(_store(request), name, metric, limit=limit)
+
+
+@router.get("/runs", summary="Runs: filter language, free-text search, sorting, cursor paging")
+def list_runs(request: Request,
+              filter: str = Query("", description="query language, e.g. metrics.rmse < 30 and params.lr = 0.1"),
+              project: str | None = None,
+              q: str = Query("", description="free-text search"),
+              order: str = Query("", description="sort, e.g. 'metrics.rmse asc' or 'started_at desc'"),
+              cursor: str | None = None,
+              limit: int = Query(table_.DEFAULT_LIMIT, ge=1, le=table_.MAX_LIMIT)) -> dict[str, Any]:
+    state = table_.TableState(project=project, filter=filter, q=q, order=order, cursor=cursor,
+                              limit=limit)
+    store = _store(request)
+    page = table_.search(store, state)  # a QueryError becomes a 400 with its position
+    return {"runs": [{"run": jsonable(r.run), "params": jsonable(r.params),
+                      "metrics": jsonable(r.metrics), "tags": dict(r.tags)} for r in page.runs],
+            "next_cursor": page.next_cursor}
+
+
+@router.get("/runs/groups", summary="Runs grouped by a param or tag, with counts and aggregates")
+def group_runs(request: Request, group: str = Query(..., description="params.<key>, tags.<key> or a run field"),
+               filter: str = "", project: str | None = None, q: str = "",
+               metrics: list[str] = Query([], description="metrics to aggregate per group")) -> dict[str, Any]:
+    state = table_.TableState(project=project, filter=filter, q=q, group=group)
+    return {"group": group, "groups": table_.groups(_store(request), state, metrics)}
+
+
+@router.get("/runs/{run_id}", summary="Everything recorded about one run")
+def get_run(request: Request, run_id: int) -> dict[str, Any]:
+    return runs_.detail(_store(request), run_id)
+
+
+@router.get("/runs/{run_id}/metrics/{key}", summary="One metric's time series of a run")
+def metric_series(request: Request, run_id: int, key: str) -> dict[str, Any]:
+    return runs_.metric_series(_store(request), run_id, key)
+
+
+@router.get("/lineage", summary="The lineage graph around run:<id> or artifact:<id>")
+def lineage(request: Request, node: str,
+            direction: str = Query("both", description="up, down or both"),
+            depth: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
+    return lineage_.graph(_store(request), node, direction=direction, depth=depth)
+
+
+@router.get("/compare", summary="Runs side by side, with the differing rows marked")
+def compare(request: Request, ids: list[int] = Query(..., description="two or more run ids")) -> dict[str, Any]:
+    return compare_.compare(_store(request), ids)

@@ -1,0 +1,117 @@
+"""Building the ASGI app: one store, pages, the JSON API, static files, error pages."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from modeldb_core import __version__
+from modeldb_core.errors import ModelDBError, NotFoundError, QueryError, ValidationError
+
+HERE = Path(__file__).parent
+
+
+class StoreHolder:
+    """Opens the store on first use, so building the app touches no database."""
+
+    def __init__(self, uri: str | None):
+        self.uri = uri
+        self._store = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from modeldb_core import config
+                    from modeldb_core.store import open_store
+
+                    self._store = open_store(config.resolve(uri=self.uri).uri)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def local_path(request: Request) -> str:
+    """The request path below the mount point (``/api/...`` even under ``/modeldb``)."""
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    return path or "/"
+
+
+def wants_json(request: Request) -> bool:
+    return local_path(request).startswith("/api/")
+
+
+def build(uri: str | None = None) -> FastAPI:
+    from . import api, pages
+    from .render import Renderer
+
+    app = FastAPI(
+        title="ModelDB",
+        version=__version__,
+        description="Read-only JSON API over everything ModelDB recorded: projects, runs "
+                    "(filter language, sorting, paging), run detail, metric series, lineage, compare.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.store = StoreHolder(uri)
+    app.state.renderer = Renderer()
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    def error_page(request: Request, status: int, title: str, message: str,
+                   extra: dict[str, Any] | None = None):
+        if wants_json(request):
+            return JSONResponse({"error": {"status": status, "message": message, **(extra or {})}},
+                                status_code=status)
+        return app.state.renderer.page(request, "error.html", {"title": title, "message": message},
+                                       status_code=status)
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(request: Request, exc: NotFoundError):
+        return error_page(request, 404, "Not found", str(exc))
+
+    @app.exception_handler(QueryError)
+    def _query_error(request: Request, exc: QueryError):
+        return error_page(request, 400, "Bad query", str(exc),
+                          {"kind": "query", "query_message": exc.message, "text": exc.text,
+                           "position": exc.position})
+
+    @app.exception_handler(ValidationError)
+    def _invalid(request: Request, exc: ValidationError):
+        return error_page(request, 400, "Bad request", str(exc), {"field": exc.field})
+
+    @app.exception_handler(ModelDBError)
+    def _store_error(request: Request, exc: ModelDBError):
+        return error_page(request, 503, "Store unavailable", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def _bad_params(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                             for e in exc.errors())
+        if wants_json(request):
+            return JSONResponse({"error": {"status": 422, "message": problems}}, status_code=422)
+        # A page address with a malformed id names nothing: that is a 404 to a reader.
+        return error_page(request, 404, "Not found", f"nothing at this address ({problems})")
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException):
+        title = "Not found" if exc.status_code == 404 else "Error"
+        message = "nothing at this address" if exc.status_code == 404 else str(exc.detail)
+        return error_page(request, exc.status_code, title, message)
+
+    return app

@@ -1,0 +1,76 @@
+"""The HTML pages. Each reads what it needs and renders one template."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from . import compare as compare_
+from . import lineage as lineage_
+from . import projects as projects_
+from . import runs as runs_
+from . import table as table_
+
+router = APIRouter(include_in_schema=False)
+
+
+def _store(request: Request):
+    return request.app.state.store.get()
+
+
+def _page(request: Request, template: str, **context) -> HTMLResponse:
+    return request.app.state.renderer.page(request, template, context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def projects_page(request: Request):
+    return _page(request, "projects.html", title="Projects",
+                 projects=projects_.summaries(_store(request)))
+
+
+@router.get("/projects/{name}", response_class=HTMLResponse)
+def project_page(request: Request, name: str, metric: str = "", param: str = ""):
+    project = projects_.summary(_store(request), name)
+    keys = project["keys"]
+    main = project["main_metric"]["key"] if project["main_metric"] else ""
+    metric = metric if metric in keys["metrics"] else main
+    if param not in keys["params"]:
+        param = keys["params"][0] if keys["params"] else ""
+    return _page(request, "project.html", title=name, project=project, metric=metric,
+                 param=param)
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request, project: str | None = None, filter: str = "", q: str = "",
+              order: str = "", group: str = "", cols: str = "", col: list[str] = Query([]),
+              cursor: str | None = None,
+              limit: int = Query(table_.DEFAULT_LIMIT, ge=1, le=table_.MAX_LIMIT)):
+    # The column chooser sends one ``col`` per box; shared links carry ``cols=a,b``.
+    chosen = col or [c for c in cols.split(",") if c]
+    state = table_.TableState(project=project or None, filter=filter, q=q, order=order,
+                              group=group, cols=chosen,
+                              cursor=cursor or None, limit=limit)
+    data = table_.table(_store(request), state)
+    sort_key, descending = table_.parse_order(order)
+    return _page(request, "runs.html", title="Runs", t=data, state=state,
+                 sort_key=sort_key, descending=descending)
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: int):
+    run = runs_.detail(_store(request), run_id)
+    return _page(request, "run.html", title=f"Run {run_id}: {run['run']['name']}", r=run)
+
+
+@router.get("/lineage", response_class=HTMLResponse)
+def lineage_page(request: Request, node: str, direction: str = "both", depth: int = 10):
+    graph = lineage_.graph(_store(request), node, direction=direction, depth=depth)
+    root = next(n for n in graph["nodes"] if n["key"] == node)
+    return _page(request, "lineage.html", title=f"Lineage of {root['label']}", graph=graph,
+                 root=root, direction=direction, depth=depth)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, ids: list[int] = Query([]), only_differences: bool = False):
+    data = compare_.compare(_store(request), ids)  # fewer than two runs: a 400 page
+    return _page(request, "compare.html", title="Compare runs", c=data, ids=ids,
+                 only_differences=only_differences)

@@ -1,0 +1,76 @@
+"""The projects overview and a project's charts.
+
+A project's *main metric* is not declared anywhere, so it is inferred: the
+metric recorded by the most evaluation runs (then by the most runs), ties
+going to well-known names (rmse before accuracy before ...). Whether lower is
+better is read from its name (loss, error, mse, mae ... are minimised). The
+project page lets the user pick any other metric.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from modeldb_core.model import MetricRange, ProjectSummary, RunPoint
+from modeldb_core.store import MetadataStore
+
+from .encode import jsonable
+
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "mape", "perplexity", "latency", "duration",
+                    "seconds", "wer", "cer")
+_WELL_KNOWN = ("rmse", "accuracy", "f1", "roc_auc", "auc", "r2", "mae", "mse", "log_loss", "loss",
+               "precision", "recall")
+
+
+def goal(metric: str) -> str:
+    """``"min"`` when a lower value of ``metric`` is better, else ``"max"``."""
+    name = metric.lower()
+    return "min" if any(word in name for word in _LOWER_IS_BETTER) else "max"
+
+
+def main_metric(metrics: dict[str, MetricRange]) -> str | None:
+    if not metrics:
+        return None
+
+    def rank(key: str) -> tuple:
+        r = metrics[key]
+        known = _WELL_KNOWN.index(key.lower()) if key.lower() in _WELL_KNOWN else len(_WELL_KNOWN)
+        return (-r.evaluation_runs, -r.runs, known, key)
+
+    return min(metrics, key=rank)
+
+
+def best(r: MetricRange, direction: str) -> float | None:
+    return r.minimum if direction == "min" else r.maximum
+
+
+def summary_row(s: ProjectSummary) -> dict[str, Any]:
+    key = main_metric(s.metrics)
+    main = None
+    if key is not None:
+        direction = goal(key)
+        main = {"key": key, "goal": direction, "best": best(s.metrics[key], direction)}
+    return {"name": s.project.name, "id": s.project.id, "description": s.project.description,
+            "runs": s.runs, "pipelines": s.pipelines, "last_activity": s.last_activity,
+            "orchestrators": s.orchestrators, "main_metric": main,
+            "metrics": sorted(s.metrics)}
+
+
+def summaries(store: MetadataStore) -> list[dict[str, Any]]:
+    return [summary_row(s) for s in store.project_summaries()]
+
+
+def summary(store: MetadataStore, name: str) -> dict[str, Any]:
+    from modeldb_core.errors import NotFoundError
+
+    for s in store.project_summaries():
+        if s.project.name == name:
+            row = summary_row(s)
+            row["keys"] = store.key_names(name)
+            return row
+    raise NotFoundError("project", name)
+
+
+def points(store: MetadataStore, project: str, metric: str, limit: int = 10_000) -> dict[str, Any]:
+    found: list[RunPoint] = store.run_points(project, metric, limit=limit)
+    return {"project": project, "metric": metric, "goal": goal(metric),
+            "points": [jsonable(p) for p in found]}

@@ -1,0 +1,372 @@
+/* ModelDB UI: small SVG charts, the lineage graph and keyboard help. No library, no network
+   beyond this app's own /api/. Every recorded value is set as text (textContent / attributes),
+   never parsed as HTML. */
+(function () {
+  "use strict";
+  var base = document.body.getAttribute("data-base") || "";
+  var NS = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, parent) {
+    var node = document.createElementNS(NS, tag);
+    for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function text(tag, value, attrs, parent) {
+    var node = svg(tag, attrs, parent);
+    node.textContent = value;
+    return node;
+  }
+  function enc(v) { return encodeURIComponent(v); }
+  function num(v) {
+    if (typeof v === "number") return v;
+    if (v === "NaN") return NaN;
+    if (v === "Infinity") return Infinity;
+    if (v === "-Infinity") return -Infinity;
+    return Number(v);
+  }
+  function isNumber(v) { return typeof v === "number" && isFinite(v); }
+  function fmt(v) {
+    if (typeof v !== "number") return String(v);
+    if (!isFinite(v)) return String(v);
+    var a = Math.abs(v);
+    if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
+    return String(Math.round(v * 10000) / 10000);
+  }
+  function show(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+  function utc(ms, withSeconds) {
+    var s = new Date(ms).toISOString().replace("T", " ");
+    return withSeconds ? s.slice(0, 19) : s.slice(0, 16);
+  }
+  function message(container, words) {
+    container.textContent = "";
+    var p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = words;
+    container.appendChild(p);
+  }
+  function getJSON(path) {
+    return fetch(base + path, { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error((body && body.error && body.error.message) || ("HTTP " + r.status));
+        return body;
+      });
+    });
+  }
+
+  // -- tooltip ------------------------------------------------------------
+  var tip = document.getElementById("tooltip");
+  function showTip(lines, event) {
+    if (!tip) return;
+    tip.textContent = "";
+    lines.forEach(function (line, i) {
+      var div = document.createElement("div");
+      if (i === 0) div.className = "tip-title";
+      div.textContent = line;
+      tip.appendChild(div);
+    });
+    tip.hidden = false;
+    var x = event.clientX + 14, y = event.clientY + 14;
+    var w = tip.offsetWidth, h = tip.offsetHeight;
+    if (x + w > window.innerWidth - 8) x = event.clientX - w - 14;
+    if (y + h > window.innerHeight - 8) y = event.clientY - h - 14;
+    tip.style.left = Math.max(4, x) + "px";
+    tip.style.top = Math.max(4, y) + "px";
+  }
+  function hideTip() { if (tip) tip.hidden = true; }
+
+  // -- scales and ticks ------------------------------------------------------
+  function niceTicks(lo, hi, count) {
+    if (lo === hi) { lo -= 1; hi += 1; }
+    var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / count)));
+    var err = (hi - lo) / count / step;
+    if (err >= 7.5) step *= 10; else if (err >= 3.5) step *= 5; else if (err >= 1.5) step *= 2;
+    var ticks = [];
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Math.round(t / step) * step);
+    return ticks;
+  }
+  var TIME_STEPS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 604800, 2592000, 31536000];
+  function timeTicks(lo, hi, count) {
+    var span = (hi - lo) / 1000, step = TIME_STEPS[TIME_STEPS.length - 1];
+    for (var i = 0; i < TIME_STEPS.length; i++) if (span / TIME_STEPS[i] <= count) { step = TIME_STEPS[i]; break; }
+    var ms = step * 1000, ticks = [];
+    for (var t = Math.ceil(lo / ms) * ms; t <= hi; t += ms) ticks.push(t);
+    return { ticks: ticks, withSeconds: step < 60 };
+  }
+  function extent(values) {
+    var lo = Infinity, hi = -Infinity;
+    values.forEach(function (v) { if (isNumber(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } });
+    if (lo === Infinity) return [0, 1];
+    if (lo === hi) { var pad = Math.abs(lo) * 0.05 || 1; return [lo - pad, hi + pad]; }
+    var p = (hi - lo) * 0.04;
+    return [lo - p, hi + p];
+  }
+
+  /* One chart: points {x, y, tip: [lines], href}. opts: xKind "number" | "time" | "category",
+     categories, xLabel, yLabel, line (draw a path), height. */
+  function chart(container, points, opts) {
+    container.textContent = "";
+    var width = Math.max(320, container.clientWidth || 800), height = opts.height || 320;
+    var m = { left: 64, right: 16, top: 12, bottom: 44 };
+    var root = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height,
+      role: "img", class: "plot" }, container);
+    var shown = points.filter(function (p) { return isNumber(p.y) && (opts.xKind === "category" || isNumber(p.x)); });
+    var dropped = points.length - shown.length;
+    var xs = extent(shown.map(function (p) { return p.x; }));
+    if (opts.xKind === "category") xs = [-0.5, Math.max(0.5, opts.categories.length - 0.5)];
+    var ys = extent(shown.map(function (p) { return p.y; }));
+    var X = function (v) { return m.left + (v - xs[0]) / (xs[1] - xs[0]) * (width - m.left - m.right); };
+    var Y = function (v) { return height - m.bottom - (v - ys[0]) / (ys[1] - ys[0]) * (height - m.top - m.bottom); };
+    var axes = svg("g", { class: "axes" }, root);
+    niceTicks(ys[0], ys[1], 5).forEach(function (t) {
+      if (t < ys[0] || t > ys[1]) return;
+      svg("line", { x1: m.left, x2: width - m.right, y1: Y(t), y2: Y(t), class: "grid-line" }, axes);
+      text("text", fmt(t), { x: m.left - 6, y: Y(t) + 4, "text-anchor": "end" }, axes);
+    });
+    if (opts.xKind === "time") {
+      var tt = timeTicks(xs[0], xs[1], Math.max(2, Math.floor(width / 140)));
+      tt.ticks.forEach(function (t) {
+        text("text", utc(t, tt.withSeconds), { x: X(t), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
+      });
+    } else if (opts.xKind === "category") {
+      var every = Math.max(1, Math.ceil(opts.categories.length / Math.floor(width / 90)));
+      opts.categories.forEach(function (c, i) {
+        if (i % every) return;
+        var label = c.length > 14 ? c.slice(0, 13) + "…" : c;
+        text("text", label, { x: X(i), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
+      });
+    } else {
+      niceTicks(xs[0], xs[1], Math.max(2, Math.floor(width / 110))).forEach(function (t) {
+        if (t < xs[0] || t > xs[1]) return;
+        text("text", fmt(t), { x: X(t), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
+      });
+    }
+    svg("line", { x1: m.left, x2: width - m.right, y1: height - m.bottom, y2: height - m.bottom, class: "axis" }, axes);
+    svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: height - m.bottom, class: "axis" }, axes);
+    text("text", opts.xLabel || "", { x: (m.left + width - m.right) / 2, y: height - 6, "text-anchor": "middle", class: "label" }, axes);
+    text("text", opts.yLabel || "", { x: -(m.top + height - m.bottom) / 2, y: 14, transform: "rotate(-90)", "text-anchor": "middle", class: "label" }, axes);
+    if (opts.line && shown.length > 1) {
+      var d = shown.map(function (p, i) { return (i ? "L" : "M") + X(p.x).toFixed(1) + " " + Y(p.y).toFixed(1); }).join("");
+      svg("path", { d: d, class: "series" }, root);
+    }
+    var dots = svg("g", { class: "dots" }, root);
+    if (!opts.line || shown.length <= 400) {
+      shown.forEach(function (p, i) {
+        var c = svg("circle", { cx: X(p.x).toFixed(1), cy: Y(p.y).toFixed(1), r: opts.line ? 2.5 : 4,
+          "data-i": i, class: "dot" + (p.status ? " " + p.status : "") }, dots);
+        if (p.href) c.setAttribute("data-href", p.href);
+      });
+    }
+    dots.addEventListener("mousemove", function (event) {
+      var i = event.target.getAttribute("data-i");
+      if (i === null) return hideTip();
+      showTip(shown[+i].tip, event);
+    });
+    dots.addEventListener("mouseleave", hideTip);
+    dots.addEventListener("click", function (event) {
+      var href = event.target.getAttribute("data-href");
+      if (href) window.location.href = href;
+    });
+    if (dropped) {
+      var note = document.createElement("p");
+      note.className = "muted";
+      note.textContent = dropped + " point(s) not drawn (NaN, infinite or missing).";
+      container.appendChild(note);
+    }
+    return root;
+  }
+
+  function runTip(p, metric, value) {
+    var lines = [p.name + "  #" + p.run_id, metric + " = " + fmt(value), utc(p.started_at * 1000, true) + " UTC · " + p.status];
+    Object.keys(p.params || {}).sort().forEach(function (k) {
+      var v = show(p.params[k]);
+      lines.push(k + " = " + (v.length > 60 ? v.slice(0, 59) + "…" : v));
+    });
+    return lines;
+  }
+
+  // -- project page ------------------------------------------------------------
+  function projectPage() {
+    var timeline = document.getElementById("timeline");
+    var meta = document.getElementById("meta");
+    if (!timeline) return;
+    var project = timeline.getAttribute("data-project"), metric = timeline.getAttribute("data-metric");
+    message(timeline, "Loading…");
+    getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric)).then(function (data) {
+      var pts = data.points.map(function (p) {
+        var y = num(p.value);
+        return { x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
+                 tip: runTip(p, metric, y), raw: p };
+      });
+      chart(timeline, pts, { xKind: "time", xLabel: "run start (UTC)", yLabel: metric });
+      timeline.setAttribute("data-points", String(pts.length));
+      if (meta) metaChart(meta, pts, metric);
+    }).catch(function (err) { message(timeline, "Cannot load the timeline: " + err.message); });
+  }
+
+  function metaChart(container, pts, metric) {
+    var param = container.getAttribute("data-param");
+    if (!param) return message(container, "No run of this project has params.");
+    var withParam = pts.filter(function (p) { return Object.prototype.hasOwnProperty.call(p.raw.params, param); });
+    if (!withParam.length) return message(container, "No run with " + metric + " has the param " + param + ".");
+    var numeric = withParam.every(function (p) { return isNumber(p.raw.params[param]); });
+    var categories = [];
+    if (!numeric) {
+      var seen = {};
+      withParam.forEach(function (p) { var k = show(p.raw.params[param]); if (!seen[k]) { seen[k] = 1; categories.push(k); } });
+      categories.sort();
+    }
+    var index = {};
+    categories.forEach(function (c, i) { index[c] = i; });
+    var placed = withParam.map(function (p) {
+      var v = p.raw.params[param];
+      // A little horizontal jitter keeps runs with the same category apart.
+      var x = numeric ? v : index[show(v)] + ((p.raw.run_id * 7919) % 100 - 50) / 250;
+      return { x: x, y: p.y, status: p.status, href: p.href, tip: p.tip };
+    });
+    chart(container, placed, { xKind: numeric ? "number" : "category", categories: categories,
+                               xLabel: param, yLabel: metric });
+    container.setAttribute("data-points", String(placed.length));
+  }
+
+  // -- run page: one chart per metric series ----------------------------------------
+  function seriesCharts() {
+    var boxes = document.querySelectorAll("[data-series]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var key = box.getAttribute("data-series"), run = box.getAttribute("data-run");
+      getJSON("/api/runs/" + enc(run) + "/metrics/" + enc(key)).then(function (data) {
+        var pts = data.points.map(function (p) {
+          var y = num(p.value);
+          return { x: p.step, y: y, tip: [key, "step " + p.step, "value " + fmt(y), utc(p.timestamp * 1000, true) + " UTC"] };
+        });
+        chart(box, pts, { xKind: "number", xLabel: "step", yLabel: key, line: true, height: 220 });
+      }).catch(function (err) { message(box, "Cannot load " + key + ": " + err.message); });
+    });
+  }
+
+  // -- graphs (lineage, estimator steps): columns of boxes joined by curves --------------
+  function drawGraph(container, nodes, edges, opts) {
+    container.textContent = "";
+    var colW = 230, boxW = 190, boxH = 40, rowH = 58, pad = 20;
+    var columns = {}, order = [];
+    nodes.forEach(function (n) {
+      if (!columns[n.column]) { columns[n.column] = []; order.push(n.column); }
+      columns[n.column].push(n);
+    });
+    order.sort(function (a, b) { return a - b; });
+    var rows = 0;
+    order.forEach(function (c) { rows = Math.max(rows, columns[c].length); });
+    var width = pad * 2 + order.length * colW - (colW - boxW), height = pad * 2 + rows * rowH;
+    var root = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, class: "graph" }, container);
+    var defs = svg("defs", {}, root);
+    var marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, defs);
+    svg("path", { d: "M0 0 L10 5 L0 10 z", class: "arrow-head" }, marker);
+    var where = {};
+    order.forEach(function (c, ci) {
+      var col = columns[c], top = pad + (rows - col.length) * rowH / 2;
+      col.forEach(function (n, ri) { where[n.key] = { x: pad + ci * colW, y: top + ri * rowH }; });
+    });
+    var lines = svg("g", { class: "edges" }, root);
+    edges.forEach(function (e) {
+      var a = where[e.source], b = where[e.target];
+      if (!a || !b) return;
+      var x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2, mid = (x1 + x2) / 2;
+      if (x2 <= x1) { x1 = a.x + boxW / 2; y1 = a.y + boxH; x2 = b.x + boxW / 2; y2 = b.y; mid = null; }
+      var d = mid === null ? "M" + x1 + " " + y1 + " L" + x2 + " " + y2
+        : "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + x2 + " " + y2;
+      svg("path", { d: d, class: "edge", "marker-end": "url(#arrow)" }, lines);
+    });
+    var boxes = svg("g", { class: "nodes" }, root);
+    nodes.forEach(function (n) {
+      var at = where[n.key];
+      var g = svg("g", { class: "node " + n.kind + (n.root ? " root" : "") + (n.status ? " " + n.status : ""),
+        transform: "translate(" + at.x + "," + at.y + ")", "data-key": n.key }, boxes);
+      if (n.href) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "link"); g.setAttribute("data-href", n.href); }
+      var r = n.kind === "run" || n.kind === "step" ? 3 : 14;
+      svg("rect", { width: boxW, height: boxH, rx: r, ry: r }, g);
+      var label = n.label.length > 28 ? n.label.slice(0, 27) + "…" : n.label;
+      text("text", label, { x: 8, y: 16, class: "node-label" }, g);
+      text("text", n.sub || "", { x: 8, y: 32, class: "node-sub" }, g);
+      text("title", n.title || n.label, {}, g);
+    });
+    function follow(event) {
+      var g = event.target.closest ? event.target.closest("[data-href]") : null;
+      if (g) window.location.href = g.getAttribute("data-href");
+    }
+    boxes.addEventListener("click", follow);
+    boxes.addEventListener("keydown", function (event) { if (event.key === "Enter") follow(event); });
+    return root;
+  }
+
+  function lineagePage() {
+    var box = document.getElementById("lineage");
+    if (!box) return;
+    var node = box.getAttribute("data-node"), direction = box.getAttribute("data-direction"), depth = box.getAttribute("data-depth");
+    getJSON("/api/lineage?node=" + enc(node) + "&direction=" + enc(direction) + "&depth=" + enc(depth)).then(function (g) {
+      var nodes = g.nodes.map(function (n) {
+        var sub = n.kind === "run" ? [n.orchestrator, n.status, "#" + n.id].filter(Boolean).join(" · ") : "artifact version #" + n.id;
+        return { key: n.key, kind: n.kind, label: n.label, sub: sub, column: n.depth, root: n.key === g.root,
+                 status: n.status, title: n.label + (n.project ? " (" + n.project + ")" : ""),
+                 href: base + "/lineage?node=" + enc(n.key) + "&direction=" + enc(direction) + "&depth=" + enc(depth) };
+      });
+      if (nodes.length === 1) message(box, "Nothing upstream or downstream was recorded for this node.");
+      else drawGraph(box, nodes, g.edges, {});
+    }).catch(function (err) { message(box, "Cannot load the lineage: " + err.message); });
+  }
+
+  function estimatorGraph() {
+    var box = document.getElementById("estimator-graph"), data = document.getElementById("estimator-data");
+    if (!box || !data) return;
+    try {
+      var g = JSON.parse(data.textContent);
+      drawGraph(box, g.nodes.map(function (n) {
+        return { key: n.key, kind: "step", label: n.label, sub: n.sub || "", column: n.column, title: n.title || n.label };
+      }), g.edges, {});
+    } catch (err) { message(box, "Cannot draw the estimator: " + err.message); }
+  }
+
+  // -- forms and the keyboard ----------------------------------------------------
+  function forms() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-autosubmit]"), function (s) {
+      s.addEventListener("change", function () { s.form.submit(); });
+    });
+    var compare = document.getElementById("compare-form");
+    if (compare) compare.addEventListener("submit", function (event) {
+      if (compare.querySelectorAll("input[name=ids]:checked").length < 2) {
+        event.preventDefault();
+        var hint = compare.querySelector(".table-actions .muted");
+        if (hint) hint.textContent = "Select at least two runs to compare.";
+      }
+    });
+    var table = document.getElementById("runs-table");
+    if (table) table.addEventListener("keydown", function (event) {
+      var row = event.target.closest ? event.target.closest("tbody tr") : null;
+      if (!row) return;
+      var next = null;
+      if (event.key === "ArrowDown") next = row.nextElementSibling;
+      else if (event.key === "ArrowUp") next = row.previousElementSibling;
+      else if (event.key === "Enter" && event.target.type === "checkbox") {
+        var link = row.querySelector("a.run-link");
+        if (link) { event.preventDefault(); window.location.href = link.href; }
+        return;
+      } else return;
+      event.preventDefault();
+      if (next) { var box = next.querySelector("input[type=checkbox]"); if (box) box.focus(); }
+    });
+  }
+
+  function start() {
+    forms();
+    projectPage();
+    seriesCharts();
+    lineagePage();
+    estimatorGraph();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+  window.ModelDB = { chart: chart, drawGraph: drawGraph };
+})();

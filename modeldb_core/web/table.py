@@ -1,0 +1,186 @@
+"""The runs table: its state (all in the URL), columns, rows, groups.
+
+Filtering, sorting, grouping and free-text search are the query layer's
+(``modeldb_core.query``); this module only turns the URL into its arguments
+and its answer into cells.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeldb_core.errors import QueryError
+from modeldb_core.store import MetadataStore
+
+from .encode import duration, jsonable, show, when
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+# Columns that are not params, metrics or tags: key -> (label, sort expression or None).
+BASE_COLUMNS: dict[str, tuple[str, str | None]] = {
+    "id": ("Id", "id"),
+    "name": ("Name", "name"),
+    "project": ("Project", "project"),
+    "phase": ("Phase", "phase"),
+    "status": ("Status", "status"),
+    "orchestrator": ("Orchestrator", "orchestrator"),
+    "external_id": ("External id", "external_id"),
+    "inputs": ("Input data", None),
+    "notes": ("Notes", None),
+    "started_at": ("Started (UTC)", "started_at"),
+    "ended_at": ("Ended (UTC)", "ended_at"),
+    "duration": ("Duration", "duration"),
+    "user": ("User", "user"),
+}
+DEFAULT_BASE = ["id", "name", "phase", "status", "orchestrator", "inputs", "notes", "started_at",
+                "duration"]
+KEY_COLUMNS = 4  # params and metrics shown by default (the most common on the page)
+
+
+@dataclass
+class TableState:
+    project: str | None = None
+    filter: str = ""
+    q: str = ""
+    order: str = ""
+    group: str = ""
+    cols: list[str] = field(default_factory=list)
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+    def params(self) -> dict[str, Any]:
+        """The URL query of this state (what makes a view shareable)."""
+        return {"project": self.project, "filter": self.filter, "q": self.q, "order": self.order,
+                "group": self.group, "cols": ",".join(self.cols) if self.cols else None,
+                "cursor": self.cursor, "limit": self.limit if self.limit != DEFAULT_LIMIT else None}
+
+
+def parse_order(order: str) -> tuple[str, bool]:
+    """``"metrics.rmse desc"`` -> (``"metrics.rmse"``, descending)."""
+    parts = order.strip().split()
+    if not parts:
+        return "", False
+    return parts[0], len(parts) > 1 and parts[1].lower() == "desc"
+
+
+def search(store: MetadataStore, state: TableState):
+    """One page of runs from the query layer (raises QueryError on a bad filter or sort)."""
+    from modeldb_core.query import search_runs
+
+    return search_runs(state.filter or None, project=state.project, search=state.q or None,
+                       order_by=state.order or None, limit=state.limit, cursor=state.cursor,
+                       store=store)
+
+
+def _literal(value: Any) -> str | None:
+    """``value`` written in the filter language (None: it has no literal)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return None
+
+
+def group_filter(state: TableState, value: Any) -> str | None:
+    """The filter that narrows the table to one group."""
+    from modeldb_core.query import parse_field
+
+    field = str(parse_field(state.group))
+    if value is None:
+        condition = f"{field} is null"
+    else:
+        literal = _literal(value)
+        if literal is None:
+            return None
+        condition = f"{field} = {literal}"
+    return f"({state.filter}) and {condition}" if state.filter.strip() else condition
+
+
+def groups(store: MetadataStore, state: TableState, metrics: list[str] = ()) -> list[dict[str, Any]]:
+    """The groups of the whole result (not just this page), with metric aggregates."""
+    from modeldb_core.query import group_runs
+
+    found = group_runs(state.group, state.filter or None, metrics=list(metrics),
+                       project=state.project, search=state.q or None, store=store)
+    out = []
+    for g in found:
+        aggregates = {}
+        for key, stats in g.metrics.items():
+            if stats.count:
+                aggregates[f"{key} mean"] = stats.mean
+                aggregates[f"{key} min"] = stats.min
+                aggregates[f"{key} max"] = stats.max
+        out.append({"value": jsonable(g.value), "count": g.count, "aggregates": jsonable(aggregates),
+                    "filter": group_filter(state, g.value)})
+    return out
+
+
+def _cells(row, extras) -> dict[str, Any]:
+    run = row.run
+    inputs, notes = extras
+    cells: dict[str, Any] = {
+        "id": run.id, "name": run.name, "project": run.project, "phase": run.phase or "",
+        "status": run.status, "orchestrator": run.orchestrator or "",
+        "external_id": run.external_id or "",
+        "inputs": [{"name": i.name, "uri": i.artifact.uri,
+                    "short_hash": i.artifact.content_hash.split(":")[-1][:12],
+                    "artifact_version_id": i.artifact.id} for i in inputs],
+        "notes": " / ".join(n.text for n in notes),
+        "started_at": when(run.started_at), "ended_at": when(run.ended_at),
+        "duration": duration(run.duration), "user": run.user or "",
+    }
+    for prefix, values in (("params", row.params), ("metrics", row.metrics), ("tags", row.tags)):
+        for key, value in values.items():
+            cells[f"{prefix}.{key}"] = show(value)
+    return cells
+
+
+def _default_columns(rows) -> list[str]:
+    params: Counter = Counter()
+    metrics: Counter = Counter()
+    for row in rows:
+        params.update(row.params.keys())
+        metrics.update(row.metrics.keys())
+    pick = lambda c: [k for k, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:KEY_COLUMNS]]
+    return (DEFAULT_BASE[:6] + [f"params.{k}" for k in pick(params)]
+            + [f"metrics.{k}" for k in pick(metrics)] + DEFAULT_BASE[6:])
+
+
+def column(key: str) -> dict[str, Any]:
+    if key in BASE_COLUMNS:
+        label, sort = BASE_COLUMNS[key]
+        return {"key": key, "label": label, "sort": sort, "group": None}
+    prefix, _, name = key.partition(".")
+    return {"key": key, "label": name, "group": prefix, "sort": key}
+
+
+def table(store: MetadataStore, state: TableState) -> dict[str, Any]:
+    """Everything the runs page shows; a bad filter comes back as ``error``, not raised."""
+    out: dict[str, Any] = {"state": state, "rows": [], "next_cursor": None, "error": None,
+                           "groups": None, "columns": [], "available": []}
+    try:
+        page = search(store, state)
+        if state.group:
+            shown_metrics = [c.split(".", 1)[1] for c in (state.cols or _default_columns(page.runs))
+                             if c.startswith("metrics.")]
+            out["groups"] = groups(store, state, shown_metrics[:3])
+    except QueryError as exc:
+        out["error"] = {"message": exc.message, "text": exc.text, "position": exc.position,
+                        "full": str(exc)}
+        page = None
+    rows = list(page.runs) if page else []
+    extras = store.inputs_and_notes([r.run.id for r in rows]) if rows else {}
+    chosen = state.cols or _default_columns(rows)
+    seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
+    for row in rows:
+        for prefix, values in (("params", row.params), ("metrics", row.metrics), ("tags", row.tags)):
+            seen.update(dict.fromkeys(f"{prefix}.{k}" for k in sorted(values)))
+    seen.update(dict.fromkeys(chosen))
+    out["columns"] = [column(k) for k in chosen]
+    out["available"] = [column(k) for k in seen]
+    out["rows"] = [_cells(r, extras.get(r.run.id, ([], []))) for r in rows]
+    out["next_cursor"] = page.next_cursor if page else None
+    return out

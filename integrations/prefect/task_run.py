@@ -1,0 +1,234 @@
+"""Task-run state hooks: each attempt of a Prefect task run becomes one ModelDB run.
+
+``on_running`` starts the run (params from the task run context, defaults
+included; artifact-like arguments and the outputs of upstream task runs as
+inputs; declared inputs), makes it the current run so ``modeldb_core.log_metric``
+inside the task logs into it, and ``on_completion`` / ``on_failure`` end it
+(the result's fingerprints as outputs). A retry enters Running again for the
+same task run: the attempt before it is ended as ``failed`` with the error
+Prefect is retrying, tagged ``prefect.retried``, and a new run starts with the
+next try number. Every hook goes through ``safe_call``; Prefect also logs and
+ignores a hook that raises, so a task's state and result never change.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from modeldb_core import fingerprint as fp
+from modeldb_core import params as param_rule
+from modeldb_core.model import RunStatus
+from modeldb_core.run import start_run, status_for
+from modeldb_core.safety import safe_call
+
+from . import flow_run, values
+from .flow_run import Attempt, FlowRunRecord
+
+# task_inputs keys that are ordering or nesting, not data flowing into the task.
+_NOT_DATA = frozenset({"wait_for", "__parents__"})
+
+
+def _tags(task_run: Any) -> dict[str, str]:
+    return {
+        "prefect.flow_run_id": str(task_run.flow_run_id),
+        "prefect.task_run_id": str(task_run.id),
+        "prefect.task_run_name": str(task_run.name),
+        "prefect.task_key": str(task_run.task_key),
+    }
+
+
+def _parameters(task_run: Any) -> dict[str, Any]:
+    """The bound parameters (defaults applied by Prefect) from the task run context."""
+    from prefect.context import TaskRunContext
+
+    context = TaskRunContext.get()
+    if context is None or context.task_run is None or context.task_run.id != task_run.id:
+        return {}
+    raw = dict(context.parameters or {})
+    return safe_call("resolve the task's parameters", values.resolved, raw, default=raw)
+
+
+def _phase(record: FlowRunRecord, task: Any) -> str | None:
+    options = record.options
+    if task.name in options.phases:
+        return options.phases[task.name]
+    # A function that is also @tracked_task carries its own phase.
+    tracker = getattr(task.fn, "__modeldb_tracker__", None)
+    return getattr(tracker, "phase", None) or options.phase
+
+
+def _declared(run: Any, items: tuple[Any, ...], parameters: dict[str, Any], log: Callable) -> list:
+    versions = []
+    for item in items:
+        if isinstance(item, str) and item in parameters:
+            version = safe_call("record a declared artifact", log, parameters[item], name=item)
+        else:
+            version = safe_call("record a declared artifact", log, item)
+        if version is not None:
+            versions.append(version)
+    return versions
+
+
+def _start(task: Any, task_run: Any, state: Any) -> None:
+    record = flow_run.get(task_run.flow_run_id)
+    if record is None:
+        return
+    with record.lock:
+        previous = record.attempts.pop(task_run.id, None)
+    if previous is not None:
+        _end_retried(previous)
+    parameters = _parameters(task_run)
+    params, artifacts = values.split_parameters(parameters)
+    run = start_run(task.name, project=record.project, phase=_phase(record, task),
+                    params=params, tags=_tags(task_run), parent=True,
+                    pipeline_run_id=record.pipeline_run_id, orchestrator=flow_run.ORCHESTRATOR,
+                    external_id=str(task_run.id), try_number=task_run.run_count, code=task.fn,
+                    started_at=state.timestamp.timestamp())
+    with record.lock:
+        record.attempts[task_run.id] = Attempt(run, task_run, task_run.run_count)
+    for name, value in artifacts:
+        version = safe_call("fingerprint an input", run.log_input, value, name=name)
+        safe_call("record params", run.log_param, name,
+                  fp.reference(version) if version is not None else param_rule.describe(value))
+    # Lineage: the upstream task runs whose results feed this one (Prefect's task_inputs).
+    for name, references in (task_run.task_inputs or {}).items():
+        if name in _NOT_DATA:
+            continue
+        for reference in references:
+            if getattr(reference, "input_type", None) != "task_run":
+                continue
+            for version in record.outputs.get(reference.id, ()):
+                run.log_input(version, name=name)
+    _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
+    # A function that is also @tracked_task logs into this run instead of starting another.
+    run.provided_for = (task.fn,)
+    run.activate()
+
+
+def _end_retried(attempt: Attempt) -> None:
+    """The attempt before a retry: failed, but not the task run's final word."""
+    run, failure = attempt.run, attempt.failure
+    run.deactivate()
+    error = values.state_value(failure) if failure is not None else None
+    run.set_tags({"prefect.retried": "true",
+                  "prefect.state": getattr(failure, "name", None) or "Retrying"})
+    message = getattr(failure, "message", None) or f"attempt {attempt.try_number} failed; Prefect retried it"
+    run.end(RunStatus.FAILED, error=error if isinstance(error, BaseException) else None,
+            message=message)
+
+
+def _take(task_run: Any) -> tuple[FlowRunRecord, Attempt] | tuple[None, None]:
+    record = flow_run.get(task_run.flow_run_id)
+    if record is None:
+        return None, None
+    with record.lock:
+        attempt = record.attempts.pop(task_run.id, None)
+    if attempt is None:
+        return None, None
+    attempt.run.deactivate()
+    return record, attempt
+
+
+def _completed(task: Any, task_run: Any, state: Any) -> None:
+    record, attempt = _take(task_run)
+    if attempt is None:
+        return
+    run = attempt.run
+    produced = []
+    if record.options.capture_results:
+        value = values.state_value(state)
+        for name, version in safe_call("fingerprint the result", values.result_versions, value,
+                                       default=[]):
+            run.log_output(version, name=name)
+            produced.append(version)
+    parameters = _parameters(task_run)
+    produced += _declared(run, record.options.outputs.get(task.name, ()), parameters, run.log_output)
+    record.outputs[task_run.id] = produced
+    run.set_tag("prefect.state", state.name)
+    run.end(RunStatus.SUCCEEDED)
+
+
+def _failed(task: Any, task_run: Any, state: Any) -> None:
+    record, attempt = _take(task_run)
+    if attempt is None:
+        return
+    error = values.state_value(state)
+    attempt.run.set_tag("prefect.state", state.name)
+    attempt.run.end(RunStatus.FAILED, error=error if isinstance(error, BaseException) else None,
+                    message=state.message)
+
+
+def end_left_open(record: FlowRunRecord, flow_status: str, flow_state: Any) -> None:
+    """End the attempts no task hook ended: cancelled and crashed task runs, or a flow that stopped."""
+    with record.lock:
+        left = list(record.attempts.values())
+        record.attempts.clear()
+    for attempt in left:
+        state = getattr(attempt.task_run, "state", None)
+        if state is not None and state.is_cancelled():
+            status, reason = RunStatus.KILLED.value, state
+        elif state is not None and state.is_crashed():
+            status, reason = crash_status(state), state
+        elif flow_status in (RunStatus.KILLED.value, RunStatus.FAILED.value):
+            status, reason = RunStatus.KILLED.value, flow_state
+        else:
+            status, reason = RunStatus.KILLED.value, None
+        error = values.state_value(reason) if reason is not None else None
+        message = getattr(reason, "message", None) or "the flow run ended before this task run did"
+        run = attempt.run
+        safe_call("record the task run's state", run.set_tag, "prefect.state",
+                  getattr(state, "name", None) or "unknown")
+        safe_call("end a task run", run.end, status,
+                  error=error if isinstance(error, BaseException) else None, message=message)
+
+
+def crash_status(state: Any) -> str:
+    """``killed`` for a run stopped by an interrupt, exit or signal; ``failed`` for other crashes."""
+    from prefect.exceptions import TerminationSignal
+
+    error = values.state_value(state)
+    if not isinstance(error, BaseException) or isinstance(error, TerminationSignal):
+        return RunStatus.KILLED.value
+    return status_for(error)
+
+
+# -- the hooks Prefect calls: (task, task_run, state) ------------------------
+def on_running(task: Any, task_run: Any, state: Any) -> None:
+    safe_call("record a Prefect task run starting", _start, task, task_run, state)
+
+
+def on_completion(task: Any, task_run: Any, state: Any) -> None:
+    safe_call("record a Prefect task run's result", _completed, task, task_run, state)
+
+
+def on_failure(task: Any, task_run: Any, state: Any) -> None:
+    safe_call("record a failed Prefect task run", _failed, task, task_run, state)
+
+
+on_running.__name__ = "modeldb_task_running"
+on_completion.__name__ = "modeldb_task_completed"
+on_failure.__name__ = "modeldb_task_failed"
+
+
+def _note_failure(task_run: Any, state: Any) -> None:
+    record = flow_run.get(task_run.flow_run_id)
+    attempt = record.attempts.get(task_run.id) if record is not None else None
+    if attempt is not None:
+        attempt.failure = state
+
+
+def observing_retries(condition: Callable[..., Any] | None) -> Callable[..., Any]:
+    """A ``retry_condition_fn`` that notes the failed attempt, then answers as ``condition`` would.
+
+    Prefect asks it exactly when a failed attempt may be retried, with the
+    failed state (the exception in it); no state hook sees that state.
+    """
+    if getattr(condition, "__modeldb_observer__", False):
+        return condition  # type: ignore[return-value]
+
+    def retry_condition(task: Any, task_run: Any, state: Any) -> Any:
+        safe_call("note a failed attempt", _note_failure, task_run, state)
+        # Prefect's own rule without a condition: retry.
+        return True if condition is None else condition(task, task_run, state)
+
+    retry_condition.__modeldb_observer__ = True  # type: ignore[attr-defined]
+    return retry_condition

@@ -1,0 +1,53 @@
+"""Native scikit-learn logging: ``from modeldb_core.sklearn import autolog; autolog()``.
+
+Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
+``@tracked_task(sklearn_autolog=True)``), ModelDB records:
+
+- **Every outermost fit** (``fit``, ``fit_transform``, ``fit_predict`` of any
+  estimator, scikit-learn's or the user's own) as one run. The fits a
+  Pipeline, ColumnTransformer, FeatureUnion, search or other meta-estimator
+  makes inside it are part of that run, not runs of their own; so are fits in
+  other threads while it runs (joblib workers). A fit inside an active run
+  (a ``@tracked_task``, ``start_run``) is a child run of it.
+  Phase ``training``; ``feature_engineering`` for a transformer fit alone.
+- **Params**: ``get_params(deep=True)`` with nested step names as keys
+  (``preprocess__num__scaler__with_mean``); estimators as their class path,
+  lists of steps as ``[[name, class], ...]``.
+- **Tags**: ``sklearn.estimator_class``, ``sklearn.estimator_module``,
+  ``sklearn.version``, ``sklearn.method``, ``sklearn.features_in`` /
+  ``sklearn.features_out`` (JSON lists, cut to fit a tag, with
+  ``sklearn.n_features_in`` / ``sklearn.n_features_out``), and
+  ``sklearn.pipeline_graph``: the structure as compact JSON
+  ``{"nodes": [{"id", "label", "class", "module", "columns"?}], "edges": [[a, b]], "root"}``
+  (format in :mod:`modeldb_core.sklearn.graph`; node ids are the
+  ``get_params`` prefixes; a graph over 5,000 characters goes to the artifact
+  store and ``sklearn.pipeline_graph_artifact`` holds its hash).
+- **Metrics**: ``fit_time_s``; ``training_score`` (the estimator's own
+  ``score``) and for regressors ``training_r2_score``,
+  ``training_mean_squared_error``, ``training_mean_absolute_error``, for
+  classifiers ``training_accuracy_score`` and weighted
+  ``training_precision_score`` / ``training_recall_score`` / ``training_f1_score``.
+  After the fit, a ``sklearn.metrics`` function called on the model's
+  predictions is logged on the model's run under its name
+  (see :mod:`modeldb_core.sklearn.evaluation`).
+- **Inputs**: ``X_train`` and ``y_train`` fingerprinted by
+  :mod:`modeldb_core.fingerprint` (numpy, pandas, scipy sparse; lists as
+  arrays): full SHA-256 up to 256 MiB, sampled beyond, the method recorded.
+  ``X_eval`` / ``y_eval`` for post-training metrics.
+- **Output** ``model``: the fitted estimator pickled (protocol 5) into the
+  content-addressed artifact store (:mod:`modeldb_core.artifact_store`), with
+  its hash, size, format, class and library versions; nothing is unpickled to
+  show it.
+- **Searches** (``GridSearchCV``, ``RandomizedSearchCV``, ``Halving*SearchCV``):
+  one child run per candidate (see :mod:`modeldb_core.sklearn.search`), the
+  best marked ``sklearn.best_candidate = "true"``.
+- A failing fit is recorded as ``failed`` (error type, message, traceback)
+  and its exception re-raised unchanged; an error in logging is reported once
+  and never breaks ``fit``. ``autolog(disable=True)`` puts every original
+  method and function back.
+"""
+from __future__ import annotations
+
+from .recorder import autolog, is_enabled, run_of, settings
+
+__all__ = ["autolog", "is_enabled", "run_of", "settings"]

@@ -1,0 +1,154 @@
+"""Putting hooks on estimator methods, and taking every one of them off again.
+
+Every subclass of ``sklearn.base.BaseEstimator`` that defines one of the
+hooked methods in its own class body gets a wrapper in its place: the classes
+that exist when ``autolog()`` is called (found through ``__subclasses__``), and
+the ones defined later (sklearn modules imported afterwards, the user's own
+estimators), through a ``BaseEstimator.__init_subclass__`` hook. A class that
+inherits the method is covered by its parent's wrapper, so ``self`` may be any
+subclass.
+
+Methods that scikit-learn exposes conditionally (``available_if``, so that
+``hasattr(pipeline, "predict_proba")`` follows the final step) keep their
+descriptor: the wrapper sits behind it and is only handed out when the
+original would have been. ``unpatch_all`` puts back the exact objects that
+were there.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable
+
+# hook(name, estimator, bound_original, args, kwargs) -> result
+Hook = Callable[[str, Any, Callable[..., Any], tuple, dict], Any]
+
+_lock = threading.RLock()
+# (class, attribute name) -> the object that was in the class __dict__
+_originals: dict[tuple[type, str], Any] = {}
+_hooks: dict[str, Hook] = {}
+_subclass_hook_installed = False
+
+
+class _Guarded:
+    """A conditional-method descriptor with the hook behind it."""
+
+    __slots__ = ("original", "name", "__wrapped__")
+
+    def __init__(self, original: Any, name: str):
+        self.original = original
+        self.name = name
+        self.__wrapped__ = original
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        bound = self.original.__get__(obj, owner)  # raises AttributeError when unavailable
+        if obj is None:
+            return bound
+        hook = _hooks.get(self.name)
+        if hook is None:
+            return bound
+        name = self.name
+
+        @functools.wraps(bound)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return hook(name, obj, bound, args, kwargs)
+
+        return call
+
+
+def _function_wrapper(original: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hook = _hooks.get(name)
+        bound = original.__get__(self, type(self))
+        if hook is None:
+            return bound(*args, **kwargs)
+        return hook(name, self, bound, args, kwargs)
+
+    wrapper.__modeldb_patched__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _patch_class(cls: type) -> None:
+    for name in _hooks:
+        if (cls, name) in _originals or name not in cls.__dict__:
+            continue
+        original = cls.__dict__[name]
+        if isinstance(original, (staticmethod, classmethod)):
+            continue
+        if callable(original) and hasattr(original, "__get__") and type(original).__name__ == "function":
+            replacement: Any = _function_wrapper(original, name)
+        elif hasattr(original, "__get__"):
+            replacement = _Guarded(original, name)
+        else:
+            continue
+        try:
+            setattr(cls, name, replacement)
+        except (TypeError, AttributeError):  # a class that refuses new attributes
+            continue
+        _originals[(cls, name)] = original
+
+
+def _all_subclasses(root: type) -> list[type]:
+    seen: dict[type, None] = {}
+    stack = [root]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in seen:
+                seen[sub] = None
+                stack.append(sub)
+    return list(seen)
+
+
+def patch_all(hooks: dict[str, Hook]) -> None:
+    """Hook ``hooks``' methods on every estimator class, now and as new ones are defined."""
+    global _subclass_hook_installed
+    from sklearn.base import BaseEstimator
+
+    with _lock:
+        _hooks.update(hooks)
+        for cls in [BaseEstimator, *_all_subclasses(BaseEstimator)]:
+            _patch_class(cls)
+        if not _subclass_hook_installed:
+            _install_subclass_hook(BaseEstimator)
+            _subclass_hook_installed = True
+
+
+def _install_subclass_hook(base: type) -> None:
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        # The parent's hook (scikit-learn's metadata routing) runs first, unchanged.
+        super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        if _hooks:
+            with _lock:
+                _patch_class(cls)
+
+    __init_subclass__.__modeldb_patched__ = True  # type: ignore[attr-defined]
+    base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+
+
+def unpatch_all() -> None:
+    """Put every original method back and stop hooking new classes."""
+    global _subclass_hook_installed
+    with _lock:
+        for (cls, name), original in list(_originals.items()):
+            try:
+                setattr(cls, name, original)
+            except (TypeError, AttributeError):
+                pass
+        _originals.clear()
+        _hooks.clear()
+        if _subclass_hook_installed:
+            from sklearn.base import BaseEstimator
+
+            if "__init_subclass__" in BaseEstimator.__dict__:
+                delattr(BaseEstimator, "__init_subclass__")
+            _subclass_hook_installed = False
+
+
+def patched_count() -> int:
+    return len(_originals)
+
+
+def original_of(cls: type, name: str) -> Any:
+    """The method ``cls`` had before patching (or its current one)."""
+    return _originals.get((cls, name), cls.__dict__.get(name))

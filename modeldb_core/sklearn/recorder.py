@@ -1,0 +1,398 @@
+"""``autolog()``: every outermost scikit-learn fit becomes a run (see the package docstring)."""
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from ..client import get_client
+from ..model import RunStatus
+from ..safety import report, safe_call
+from . import describe, evaluation, graph, patching, search
+
+FIT_METHODS = ("fit", "fit_transform", "fit_predict")
+PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+PICKLE_PROTOCOL = 5
+
+GRAPH_TAG = "sklearn.pipeline_graph"
+GRAPH_ARTIFACT_TAG = "sklearn.pipeline_graph_artifact"
+
+_DEFAULTS: dict[str, Any] = {
+    "log_models": True,
+    "log_datasets": True,
+    "log_training_metrics": True,
+    "log_post_training_metrics": True,
+    "max_tuning_runs": None,
+    "project": None,
+}
+_settings: dict[str, Any] = dict(_DEFAULTS)
+_enabled = False
+_enable_lock = threading.Lock()
+
+
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0       # hooked fit calls in progress in this thread
+        self.predicting = 0  # hooked predict calls in progress in this thread
+        self.busy = 0        # autolog's own work (training score, serialization) in progress
+
+
+_local = _Local()
+# Fits in progress in any thread: a fit in another thread meanwhile (a joblib
+# worker thread of a meta-estimator) is part of that fit, not a new run.
+_active_fits = 0
+_active_lock = threading.Lock()
+# Fitted models -> their run, so that their predictions can be traced to it.
+_models: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_models_lock = threading.Lock()
+
+_SKIP_FRAMES = tuple(os.path.join(p, "") for p in (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # modeldb_core
+))
+
+
+def _user_file() -> str | None:
+    """The file of the first frame outside scikit-learn, joblib, the stdlib wrappers and ModelDB."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith(_SKIP_FRAMES) or f"{os.sep}sklearn{os.sep}" in filename
+                or f"{os.sep}joblib{os.sep}" in filename or filename.startswith("<frozen")
+                or filename.endswith((f"{os.sep}functools.py", f"{os.sep}contextlib.py"))):
+            return filename if os.path.exists(filename) else None
+        frame = frame.f_back
+    return None
+
+
+def _data_args(estimator: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    X = args[0] if args else kwargs.get("X", kwargs.get("raw_documents"))
+    y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+    return X, y
+
+
+def _as_artifact(value: Any) -> Any:
+    """Lists become arrays so they can be fingerprinted; arrays, frames and sparse matrices stay."""
+    from ..fingerprint import is_artifact
+
+    if value is None or is_artifact(value):
+        return value
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - something array-like that numpy refuses
+        return None
+    return array if array.dtype != object or array.size <= 1_000_000 else None
+
+
+class _FitSession:
+    """One outermost fit being recorded."""
+
+    def __init__(self, run: Any, estimator: Any, method: str, X: Any, y: Any, kwargs: dict,
+                 user_file: str | None):
+        self.run = run
+        self.estimator = estimator
+        self.method = method
+        self.X = X
+        self.y = y
+        self.kwargs = kwargs
+        self.user_file = user_file
+        self.started_at = time.time()
+
+    @classmethod
+    def begin(cls, estimator: Any, method: str, args: tuple, kwargs: dict) -> "_FitSession | None":
+        client = get_client()
+        if client.disabled:
+            return None
+        from ..run import start_run
+
+        import sklearn
+
+        kind = type(estimator)
+        phase = "feature_engineering" if describe.is_transformer_only(estimator) else "training"
+        tags = {
+            "sklearn.estimator_class": kind.__qualname__,
+            "sklearn.estimator_module": graph._public_module(kind),
+            "sklearn.version": sklearn.__version__,
+            "sklearn.method": method,
+            "sklearn.autolog": "true",
+        }
+        user_file = _user_file()
+        run = start_run(kind.__name__, project=_settings["project"], phase=phase,
+                        params=describe.hyperparameters(estimator), tags=tags, parent=True,
+                        code=user_file, client=client)
+        X, y = _data_args(estimator, args, kwargs)
+        session = cls(run, estimator, method, X, y, kwargs, user_file)
+        if _settings["log_datasets"] and run.id is not None:
+            for name, value in (("X_train", X), ("y_train", y)):
+                value = safe_call("read training data", _as_artifact, value)
+                if value is not None:
+                    safe_call("fingerprint training data", run.log_input, value, name=name)
+        run.activate()
+        return session
+
+    # -- the end of the fit -------------------------------------------------
+    def succeed(self, result: Any, fit_time: float) -> None:
+        run = self.run
+        try:
+            safe_call("record the fit time", run.log_metric, "fit_time_s", fit_time)
+            safe_call("describe the estimator", self._describe_structure)
+            if search.is_search(self.estimator):
+                safe_call("record the search candidates", self._record_search)
+            if _settings["log_training_metrics"] and self.method != "fit_transform":
+                safe_call("compute the training score", self._training_metrics)
+            if _settings["log_models"] and run.id is not None:
+                safe_call("save the fitted model", self._save_model)
+        finally:
+            safe_call("end a run", run.end, RunStatus.SUCCEEDED)
+        with _models_lock:
+            _models[self.estimator] = run
+        if self.method == "fit_predict" and _settings["log_post_training_metrics"]:
+            evaluation.remember(result, run, self.X)
+
+    def fail(self, exc: BaseException) -> None:
+        from ..run import status_for
+
+        try:
+            safe_call("describe the estimator", self._describe_structure)
+        finally:
+            safe_call("record a failed run", self.run.end, status_for(exc), error=exc)
+
+    def _describe_structure(self) -> None:
+        run, est = self.run, self.estimator
+        tags: dict[str, str] = {}
+        names_in = safe_call("read feature names", describe.features_in, est)
+        if names_in:
+            tags["sklearn.features_in"] = describe.json_list(names_in)
+        n_in = getattr(est, "n_features_in_", None)
+        if isinstance(n_in, int) or hasattr(n_in, "__index__"):
+            tags["sklearn.n_features_in"] = str(int(n_in))
+        names_out = safe_call("read feature names", describe.features_out, est)
+        if names_out:
+            tags["sklearn.features_out"] = describe.json_list(names_out)
+            tags["sklearn.n_features_out"] = str(len(names_out))
+        safe_call("record feature names", run.set_tags, tags)
+        safe_call("record the pipeline graph", self._record_graph)
+
+    def _record_graph(self) -> None:
+        import json
+
+        structure = graph.build(self.estimator)
+        text = json.dumps(structure, separators=(",", ":"), default=str)
+        if len(text) <= 5000:
+            self.run.set_tag(GRAPH_TAG, text)
+            return
+        from ..artifact_store import ArtifactStore
+
+        blob = ArtifactStore(self.run.client.settings.artifacts).put_json(
+            structure, {"what": "sklearn pipeline graph"})
+        self.run.set_tag(GRAPH_ARTIFACT_TAG, blob.content_hash)
+        self.run.log_output(blob.artifact_version("pipeline_graph"), name="pipeline_graph")
+
+    def _record_search(self) -> None:
+        client = self.run.client
+        context = {
+            "started_at": self.started_at, "user": client.user, "host": client.host, "pid": client.pid,
+            "code_version_id": safe_call("read the code version", client.code_version_id, None, self.user_file),
+            "environment_id": safe_call("read the environment", client.environment_id),
+        }
+        search.record(self.estimator, self.run, context, _settings["max_tuning_runs"])
+
+    def _training_metrics(self) -> None:
+        """Score the model on its training data; one predict serves every derived metric."""
+        from sklearn.base import is_classifier, is_regressor
+
+        est, X, y, run = self.estimator, self.X, self.y, self.run
+        if y is None or X is None:
+            return
+        weight = self.kwargs.get("sample_weight")
+        _local.busy += 1
+        try:
+            if hasattr(est, "score"):
+                value = safe_call("compute the training score", _score, est, X, y, weight)
+                if value is not None:
+                    run.log_metric("training_score", value)
+            if not (is_regressor(est) or is_classifier(est)) or not hasattr(est, "predict"):
+                return
+            predicted = est.predict(X)
+            import sklearn.metrics as m
+
+            functions: dict[str, Callable[..., Any]]
+            if is_regressor(est):
+                functions = {"r2_score": m.r2_score, "mean_squared_error": m.mean_squared_error,
+                             "mean_absolute_error": m.mean_absolute_error}
+                options: dict[str, Any] = {}
+            else:
+                functions = {"accuracy_score": m.accuracy_score, "precision_score": m.precision_score,
+                             "recall_score": m.recall_score, "f1_score": m.f1_score}
+                options = {"average": "weighted", "zero_division": 0}
+            for name, function in functions.items():
+                original = evaluation._patched_functions.get(name, function)
+                extra = options if name != "accuracy_score" else {}
+                value = safe_call(f"compute training {name}", original, y, predicted,
+                                  sample_weight=weight, **extra)
+                if value is not None and not hasattr(value, "__len__"):
+                    run.log_metric(f"training_{name}", float(value))
+        finally:
+            _local.busy -= 1
+
+    def _save_model(self) -> None:
+        from ..artifact_store import ArtifactStore
+
+        est = self.estimator
+        description = {
+            "format": "pickle", "pickle_protocol": PICKLE_PROTOCOL, "kind": "model",
+            "flavor": "sklearn", "class": graph.class_path(est),
+            "library_versions": describe.library_versions(),
+        }
+        store = ArtifactStore(self.run.client.settings.artifacts)
+        _local.busy += 1
+        started = time.perf_counter()
+        try:
+            blob = store.put_stream(lambda sink: pickle.dump(est, sink, protocol=PICKLE_PROTOCOL), description)
+        finally:
+            _local.busy -= 1
+        seconds = time.perf_counter() - started
+        self.serialize_seconds = seconds
+        version = blob.artifact_version("model", {"serialize_seconds": round(seconds, 6)})
+        self.run.log_output(version, name="model")
+
+
+def _score(est: Any, X: Any, y: Any, weight: Any) -> float | None:
+    value = est.score(X, y) if weight is None else est.score(X, y, sample_weight=weight)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- the hooks ----------------------------------------------------------------
+def _on_call(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    if method in FIT_METHODS:
+        return _on_fit(method, estimator, bound, args, kwargs)
+    return _on_predict(method, estimator, bound, args, kwargs)
+
+
+def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    global _active_fits
+    local = _local
+    outermost = _enabled and local.depth == 0 and local.busy == 0 and _active_fits == 0
+    session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, args, kwargs) \
+        if outermost else None
+    local.depth += 1
+    with _active_lock:
+        _active_fits += 1
+    try:
+        started = time.perf_counter()
+        try:
+            result = bound(*args, **kwargs)
+        except BaseException as exc:
+            if session is not None:
+                session.run.deactivate()
+                safe_call("record a failed fit", session.fail, exc)
+            raise
+        fit_time = time.perf_counter() - started
+        if session is not None:
+            session.run.deactivate()
+            safe_call("record a fit", session.succeed, result, fit_time)
+        return result
+    finally:
+        local.depth -= 1
+        with _active_lock:
+            _active_fits -= 1
+
+
+def _on_predict(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    local = _local
+    if local.depth or local.busy or local.predicting or _active_fits or not _enabled:
+        return bound(*args, **kwargs)
+    local.predicting += 1
+    try:
+        result = bound(*args, **kwargs)
+    finally:
+        local.predicting -= 1
+    if _settings["log_post_training_metrics"]:
+        safe_call("remember a prediction", _remember, estimator, result, args, kwargs)
+    return result
+
+
+def _remember(estimator: Any, result: Any, args: tuple, kwargs: dict) -> None:
+    with _models_lock:
+        run = _models.get(estimator)
+    if run is not None:
+        evaluation.remember(result, run, args[0] if args else kwargs.get("X"))
+
+
+def _metrics_active() -> bool:
+    return _enabled and not _local.busy and not _local.depth and not _active_fits
+
+
+def _metrics_record_data() -> bool:
+    return bool(_settings["log_datasets"])
+
+
+# -- the switch ---------------------------------------------------------------
+def autolog(disable: bool = False, *, log_models: bool | None = None, log_datasets: bool | None = None,
+            log_training_metrics: bool | None = None, log_post_training_metrics: bool | None = None,
+            max_tuning_runs: int | None | str = "keep", project: str | None = None) -> None:
+    """Record every outermost scikit-learn fit as a run; ``disable=True`` puts the originals back.
+
+    Options left out keep their current value (defaults on the first call):
+    ``log_models`` (save the fitted model in the artifact store), ``log_datasets``
+    (fingerprint training and evaluation data as inputs), ``log_training_metrics``
+    (the training score and, for regressors and classifiers, standard metrics
+    on the training data), ``log_post_training_metrics`` (``sklearn.metrics``
+    calls on a model's predictions), ``max_tuning_runs`` (at most this many
+    candidate child runs per search, the best ranked; ``None`` for all) and
+    ``project`` (for fits outside any run; inside a run its project is used).
+    Calling it again is cheap and never patches twice.
+    """
+    global _enabled
+    with _enable_lock:
+        if disable:
+            if _enabled:
+                patching.unpatch_all()
+                evaluation.unpatch_metrics()
+                with _models_lock:
+                    _models.clear()
+            _enabled = False
+            return
+        for key, value in (("log_models", log_models), ("log_datasets", log_datasets),
+                           ("log_training_metrics", log_training_metrics),
+                           ("log_post_training_metrics", log_post_training_metrics), ("project", project)):
+            if value is not None:
+                _settings[key] = value
+        if max_tuning_runs != "keep":
+            if max_tuning_runs is not None and (isinstance(max_tuning_runs, bool)
+                                                or not isinstance(max_tuning_runs, int) or max_tuning_runs < 0):
+                from ..errors import ValidationError
+
+                raise ValidationError("max_tuning_runs", max_tuning_runs, "must be a whole number >= 0 or None")
+            _settings["max_tuning_runs"] = max_tuning_runs
+        if _enabled:
+            return
+        hooks = {name: _on_call for name in (*FIT_METHODS, *PREDICT_METHODS)}
+        patching.patch_all(hooks)
+        try:
+            evaluation.patch_metrics(_metrics_active, _metrics_record_data)
+        except Exception as exc:  # noqa: BLE001 - fits are still recorded without it
+            report("hook the sklearn.metrics functions", exc)
+        _enabled = True
+
+
+def is_enabled() -> bool:
+    return _enabled
+
+
+def settings() -> dict[str, Any]:
+    return dict(_settings)
+
+
+def run_of(estimator: Any) -> Any:
+    """The run that recorded ``estimator``'s last outermost fit (an ``ActiveRun``), if any."""
+    with _models_lock:
+        return _models.get(estimator)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageGraph, Metric, NewRun, Pipeline,
@@ -95,6 +95,19 @@ class MetadataStore(abc.ABC):
 
     def inputs_and_notes(self, run_ids: Sequence[int]) -> dict[int, tuple[list[RunIO], list[Note]]]:
         """For each run id: the artifact versions it read and its notes."""
+        raise NotImplementedError
+
+    # -- search (the query layer: modeldb_core.query, compiled by store/query.py) --
+    def search_runs(self, query: Any, limit: int | None = 100, offset: int = 0) -> list[Any]:
+        """Runs matching a ``RunQuery``, sorted, as ``RunRecord``s (params, metrics, tags)."""
+        raise NotImplementedError
+
+    def stream_runs(self, query: Any, batch: int = 1000) -> Iterator[Any]:
+        """Every run matching a ``RunQuery``, read ``batch`` at a time."""
+        raise NotImplementedError
+
+    def group_runs(self, query: Any, by: Any, metrics: Sequence[str] = ()) -> list[Any]:
+        """``RunGroup``s: run count and metric count/min/max/mean per value of ``by``."""
         raise NotImplementedError
 
     # -- schema -----------------------------------------------------------

@@ -589,6 +589,25 @@ class SqlStore(MetadataStore):
                     out[r.run_id][1].append(Note(text=r.text, created_at=r.created_at, id=r.id))
         return out
 
+    # -- search (compiled in store/query.py) ----------------------------------
+    def search_runs(self, query, limit: int | None = 100, offset: int = 0):
+        from . import query as compiled
+
+        with self._read() as conn:
+            return compiled.search(conn, query, limit, offset)
+
+    def stream_runs(self, query, batch: int = 1000):
+        from . import query as compiled
+
+        with self._read() as conn:
+            yield from compiled.stream(conn, query, batch)
+
+    def group_runs(self, query, by, metrics=()):
+        from . import query as compiled
+
+        with self._read() as conn:
+            return compiled.group(conn, query, by, metrics)
+
     # -- schema -----------------------------------------------------------
     def upgrade(self) -> str | None:
         with self._translated():

@@ -15,19 +15,119 @@ def runs_group() -> None:
     """List, inspect and compare runs."""
 
 
+def search_options(fn):
+    """--project, --filter, --search: the same selection on every command that lists runs."""
+    fn = click.option("--search", "-s", metavar="TEXT",
+                      help="Free text over run names, notes and tags.")(fn)
+    fn = click.option("--filter", "-f", "filter_", metavar="FILTER",
+                      help='e.g. \'metrics.rmse < 0.9 and params.model = "rf"\'.')(fn)
+    fn = click.option("--project", "-p", help="Only runs of this project.")(fn)
+    return fn
+
+
 @runs_group.command("list")
-@click.option("--project", "-p", help="Only runs of this project.")
+@search_options
+@click.option("--sort", "-o", "sort", multiple=True, metavar="KEY",
+              help="Sort key, e.g. metrics.rmse, -metrics.rmse or 'params.lr desc'; repeat or "
+                   "comma-separate for several (missing values last; default newest first).")
+@click.option("--group-by", "-g", metavar="FIELD",
+              help="Group by a param, tag or run field and aggregate metrics per group.")
+@click.option("--metric", "-m", "metric_keys", multiple=True, metavar="KEY",
+              help="Metric to aggregate per group (default: metrics named in --filter/--sort).")
+@click.option("--column", "-c", "extra_columns", multiple=True, metavar="FIELD",
+              help="Extra column, e.g. params.lr or metrics.rmse (fields in --filter/--sort are shown).")
 @click.option("--limit", "-n", type=int, default=None,
               help="At most this many runs (default 100 for the table, all for --json/--csv; 0 = all).")
+@click.option("--cursor", metavar="CURSOR", help="Continue a listing where the previous page ended.")
 @format_options
 @click.pass_obj
-def list_runs(obj, project, limit, fmt) -> None:
-    """List runs, newest first."""
+def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_columns, limit,
+              cursor, fmt) -> None:
+    """List runs matching a filter, sorted, as a table, JSON or CSV.
+
+    \b
+    Filter language:
+      metrics.rmse < 0.9 and params.model = "rf" and tags.team = "pricing"
+      status = "failed" or (phase in ("training", "evaluation") and started >= "2026-11-01")
+      params.lr is not null and name like "train%"
+    Operators: = != < <= > >= like, not like, in (...), not in (...), is null, is not null,
+    and, or, not, parentheses. Params compare as numbers when both sides are numbers.
+    """
+    from modeldb_core.query import build_query, group_runs, search_runs, stream_runs
+    from modeldb_core.query.language import fields_of, parse_field
+
+    query = build_query(filter_, project=project, search=search, order_by=list(sort) or None)
+    if group_by:
+        metrics = list(metric_keys) or [f.key for f in _named(query) if f.kind == "metric"]
+        _print_groups(obj, group_by, filter_, project, search, metrics, fmt)
+        return
     obj.reap_quietly()
+    shown = [parse_field(c) for c in extra_columns] + _named(query)
+    columns, extra = _columns(shown)
     if limit is None:
         limit = 100 if fmt == output.TABLE else 0
-    runs = obj.store.list_runs(project=project, limit=limit or 10**12)
-    output.emit((run_summary(r) for r in runs), RUN_COLUMNS, fmt, empty="No runs.")
+    if limit < 0:
+        raise click.BadParameter("must be 0 (all) or more", param_hint="--limit")
+    more = None
+    if limit == 0 and not cursor:
+        records = stream_runs(filter_, project=project, search=search, order_by=list(sort) or None,
+                              store=obj.store)
+    else:
+        page = search_runs(filter_, project=project, search=search, order_by=list(sort) or None,
+                           limit=limit or 1_000_000, cursor=cursor, store=obj.store)
+        records, more = page.runs, page.next_cursor
+    if fmt == output.JSON:
+        rows = (_json_row(r) for r in records)
+    else:
+        rows = (_row(r, extra) for r in records)
+    output.emit(rows, columns, fmt, empty="No runs match." if (filter_ or search or project)
+                else "No runs.")
+    if more and fmt == output.TABLE:
+        click.echo(f"(more runs: --limit to show more, or --cursor {more} for the next page)",
+                   err=True)
+
+
+def _named(query) -> list:
+    from modeldb_core.query.language import fields_of
+
+    named = fields_of(query.filter) + [k.field for k in query.order]
+    return list(dict.fromkeys(f for f in named if f.kind != "attr" or f.key not in _BASE_ATTRS))
+
+
+_BASE_ATTRS = {"id", "project", "name", "phase", "status", "started", "duration"}
+
+
+def _columns(fields) -> tuple[list[str], list]:
+    extra = list(dict.fromkeys(fields))
+    return RUN_COLUMNS + [str(f) for f in extra], extra
+
+
+def _row(record, extra) -> dict:
+    row = run_summary(record.run)
+    for f in extra:
+        value = record.value(f)
+        if f.kind == "attr" and f.attribute.type == "time":
+            value = output.timestamp(value)
+        row[str(f)] = value
+    return row
+
+
+def _json_row(record) -> dict:
+    from .views import run_dict
+
+    return {**run_dict(record.run), "duration": record.run.duration, "params": record.params,
+            "metrics": record.metrics, "tags": record.tags}
+
+
+def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> None:
+    from modeldb_core.query import group_runs
+
+    groups = group_runs(group_by, filter_, metrics=metrics, project=project, search=search,
+                        store=obj.store)
+    columns = [group_by, "runs"]
+    for key in metrics:
+        columns += [f"{key}.count", f"{key}.min", f"{key}.max", f"{key}.mean"]
+    output.emit((g.to_dict(group_by) for g in groups), columns, fmt, empty="No runs match.")
 
 
 @runs_group.command("show")

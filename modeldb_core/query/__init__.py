@@ -1,0 +1,186 @@
+"""Search runs: the one query layer under the CLI, the Python API and the web UI.
+
+    import modeldb_core
+    page = modeldb_core.search_runs('metrics.rmse < 0.9 and params.model = "rf"',
+                                    order_by="metrics.rmse", limit=20)
+    for rec in page.runs:
+        print(rec.id, rec.params["model"], rec.metrics["rmse"])
+    page.to_dataframe()          # with pandas installed
+    more = modeldb_core.search_runs(..., cursor=page.next_cursor)
+
+The filter language is described in ``modeldb_core.query.language``. The
+search is compiled by the store into one parameterized SQL statement.
+Importing this package is cheap: it loads no database code until a search runs.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from modeldb_core.errors import QueryError, ValidationError
+
+from .fields import Field
+from .language import SortKey, parse_field, parse_filter, parse_sort
+from .records import MetricStats, RunGroup, RunPage, RunQuery, RunRecord
+
+if TYPE_CHECKING:
+    from modeldb_core.store import MetadataStore
+
+MAX_LIMIT = 1_000_000
+SortSpec = "str | list[str] | None"
+
+
+def build_query(filter: str | None = None, *, project: str | None = None, search: str | None = None,
+                order_by: str | Sequence[str] | None = None) -> RunQuery:
+    """Parse the pieces of a search into a ``RunQuery`` (raises ``QueryError`` on bad input)."""
+    if project is not None and not isinstance(project, str):
+        raise ValidationError("project", project, "must be a project name")
+    if search is not None and not isinstance(search, str):
+        raise ValidationError("search", search, "must be text")
+    return RunQuery(filter=parse_filter(filter), project=project,
+                    search=search if search and search.strip() else None,
+                    order=tuple(parse_sort(order_by)))
+
+
+def _resolve_store(store: Any) -> tuple["MetadataStore", bool]:
+    """The store to search and whether we opened it (and must close it)."""
+    if store is None:
+        from modeldb_core.client import get_client
+
+        return get_client().store, False
+    if isinstance(store, str):
+        from modeldb_core.config import normalize_uri
+        from modeldb_core.store import open_store
+
+        return open_store(normalize_uri(store)), True
+    return store, False
+
+
+def _fingerprint(query: RunQuery) -> str:
+    return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(query: RunQuery, offset: int) -> str:
+    body = json.dumps({"o": offset, "q": _fingerprint(query)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(query: RunQuery, cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        offset, fingerprint = int(body["o"]), str(body["q"])
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise QueryError(f"not a cursor returned by search_runs: {cursor[:40]!r}") from None
+    if fingerprint != _fingerprint(query) or offset < 0:
+        raise QueryError("this cursor belongs to a different search (filter, project, search "
+                         "and order_by must stay the same between pages)")
+    return offset
+
+
+def _check_limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError("limit", limit, f"must be a whole number from 1 to {MAX_LIMIT}")
+    return limit
+
+
+def search_runs(filter: str | None = None, *, project: str | None = None, search: str | None = None,
+                order_by: str | list[str] | None = None, limit: int = 100, cursor: str | None = None,
+                store=None) -> RunPage:
+    """Runs matching ``filter``, sorted by ``order_by``, one page at a time.
+
+    ``filter``: e.g. ``metrics.rmse < 0.9 and params.model = "rf"``. ``search``:
+    free text over run names, notes and tags. ``order_by``: ``"metrics.rmse"``,
+    ``"-metrics.rmse"`` / ``"metrics.rmse desc"``, several keys comma-separated or
+    as a list; missing values sort last; default newest first. ``cursor``: the
+    ``next_cursor`` of the previous page. ``store``: a store or URI (default:
+    the configured one).
+    """
+    limit = _check_limit(limit)
+    query = build_query(filter, project=project, search=search, order_by=order_by)
+    offset = _decode_cursor(query, cursor) if cursor else 0
+    opened, owned = _resolve_store(store)
+    try:
+        records = opened.search_runs(query, limit=limit + 1, offset=offset)
+    finally:
+        if owned:
+            opened.close()
+    more = len(records) > limit
+    return RunPage(runs=records[:limit],
+                   next_cursor=_encode_cursor(query, offset + limit) if more else None)
+
+
+def stream_runs(filter: str | None = None, *, project: str | None = None, search: str | None = None,
+                order_by: str | list[str] | None = None, batch: int = 1000,
+                store=None) -> Iterator[RunRecord]:
+    """Every matching run, read from the database ``batch`` at a time (constant memory)."""
+    query = build_query(filter, project=project, search=search, order_by=order_by)
+    opened, owned = _resolve_store(store)
+    try:
+        yield from opened.stream_runs(query, batch=batch)
+    finally:
+        if owned:
+            opened.close()
+
+
+def group_runs(group_by: str, filter: str | None = None, *, metrics: str | Sequence[str] = (),
+               project: str | None = None, search: str | None = None,
+               store=None) -> list[RunGroup]:
+    """Runs grouped by a param, tag or run field, with count/min/max/mean of ``metrics`` per group.
+
+    ``group_runs("params.model", "phase = 'training'", metrics=["rmse"])``
+    """
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    keys = [_metric_key(m) for m in metrics]
+    by = parse_field(group_by)
+    query = build_query(filter, project=project, search=search)
+    opened, owned = _resolve_store(store)
+    try:
+        return opened.group_runs(query, by, keys)
+    finally:
+        if owned:
+            opened.close()
+
+
+def _metric_key(name: str) -> str:
+    """``rmse`` or ``metrics.rmse`` -> ``rmse``."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("metric", name, "must be a metric name such as rmse")
+    name = name.strip()
+    if name.startswith(("metrics.", "metric.")):
+        field = parse_field(name)
+        return field.key
+    return name
+
+
+def best_run(metric: str, *, maximize: bool = False, filter: str | None = None,
+             project: str | None = None, store=None) -> RunRecord | None:
+    """The run with the lowest (or, with ``maximize``, highest) latest value of ``metric``.
+
+    Runs whose latest value is NaN, or that never logged the metric, are not candidates.
+    """
+    from .language import And, Compare
+
+    key = _metric_key(metric)
+    field = Field("metric", key)
+    has_value = Compare(field, ">=", -math.inf)
+    user = parse_filter(filter)
+    query = RunQuery(filter=has_value if user is None else And((user, has_value)), project=project,
+                     order=(SortKey(field, descending=maximize),))
+    opened, owned = _resolve_store(store)
+    try:
+        found = opened.search_runs(query, limit=1)
+    finally:
+        if owned:
+            opened.close()
+    return found[0] if found else None
+
+
+__all__ = ["Field", "MetricStats", "RunGroup", "RunPage", "RunQuery", "RunRecord", "SortKey",
+           "best_run", "build_query", "group_runs", "parse_filter", "parse_sort", "search_runs",
+           "stream_runs"]

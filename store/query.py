@@ -1,0 +1,353 @@
+"""Compile a parsed run search into ONE parameterized SQLAlchemy Core statement.
+
+Every keyed field the search names (``params.model``, ``metrics.rmse``...) is
+one join of its table on ``(run_id, key)``, so a run matches or sorts on it
+with no query per run. Fields a matching run must have (comparisons at the
+top level of the filter) are inner joins; the others are outer joins, so
+``is null`` and "missing values last" work. Every value from the user is a
+bound parameter; keys are bound too. Nothing here builds SQL text.
+
+The page's params, latest metrics and tags are then read in batches of run
+ids (one query per table per 500 runs), never per run.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import (
+    and_, exists, false, func, not_, or_, select, true,
+)
+from sqlalchemy.engine import Connection
+
+from modeldb_core.errors import QueryError
+from modeldb_core.model import Run
+from modeldb_core.query.fields import ATTR, METRIC, PARAM, TAG, Field
+from modeldb_core.query.language import (
+    And, Compare, In, IsNull, Node, Not, Or, SortKey, fields_of, required_fields,
+)
+from modeldb_core.query.records import MetricStats, RunGroup, RunQuery, RunRecord
+
+from . import schema as t
+
+_KEYED = {PARAM: t.params, METRIC: t.latest_metrics, TAG: t.tags}
+# Run columns that are never NULL: sorting on them needs no "missing last" term.
+_NOT_NULL = {"id", "name", "status", "started_at", "project"}
+BATCH = 500
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Compiler:
+    def __init__(self, query: RunQuery):
+        self.query = query
+        self.required = required_fields(query.filter)
+        self.aliases: dict[Field, Any] = {}
+        self.joins: list[tuple[Any, Any, bool]] = []
+
+    # -- joins -----------------------------------------------------------
+    def alias(self, f: Field):
+        found = self.aliases.get(f)
+        if found is None:
+            table = _KEYED[f.kind]
+            found = table.alias(f"{f.kind[0]}{len(self.aliases)}")
+            on = and_(found.c.run_id == t.runs.c.id, found.c.key == f.key)
+            self.joins.append((found, on, f in self.required))
+            self.aliases[f] = found
+        return found
+
+    def from_clause(self):
+        joined = t.runs.join(t.projects, t.projects.c.id == t.runs.c.project_id)
+        for alias, on, inner in self.joins:
+            joined = joined.join(alias, on, isouter=not inner)
+        return joined
+
+    # -- columns -----------------------------------------------------------
+    @staticmethod
+    def attribute(f: Field):
+        column = f.attribute.column
+        if column == "project":
+            return t.projects.c.name
+        if column == "duration":
+            return t.runs.c.ended_at - t.runs.c.started_at
+        if column == "pipeline":
+            return (select(t.pipelines.c.name)
+                    .join(t.pipeline_runs, t.pipeline_runs.c.pipeline_id == t.pipelines.c.id)
+                    .where(t.pipeline_runs.c.id == t.runs.c.pipeline_run_id)
+                    .scalar_subquery())
+        return t.runs.c[column]
+
+    # -- predicates ----------------------------------------------------------
+    def predicate(self, node: Node):
+        if isinstance(node, And):
+            return and_(*[self.predicate(n) for n in node.items])
+        if isinstance(node, Or):
+            return or_(*[self.predicate(n) for n in node.items])
+        if isinstance(node, Not):
+            return not_(self.predicate(node.item))
+        if isinstance(node, IsNull):
+            if node.field.kind == ATTR:
+                column = self.attribute(node.field)
+            else:
+                column = self.alias(node.field).c.run_id
+            return column.is_not(None) if node.negated else column.is_(None)
+        if isinstance(node, In):
+            return self.membership(node)
+        return self.comparison(node)
+
+    def membership(self, node: In):
+        f = node.field
+        if f.kind == PARAM:
+            a = self.alias(f)
+            numbers = [float(v) for v in node.values if _is_number(v)]
+            texts = [_param_text(v) for v in node.values if not _is_number(v)]
+            parts = []
+            if numbers:
+                parts.append(a.c.value_num.in_(numbers))
+            if texts:
+                parts.append(a.c.value_text.in_(texts))
+            test = or_(*parts)
+            present = a.c.run_id.is_not(None)
+        elif f.kind == METRIC:
+            a = self.alias(f)
+            test = a.c.value.in_([float(v) for v in node.values])
+            present = a.c.value.is_not(None)
+        elif f.kind == TAG:
+            a = self.alias(f)
+            test = a.c.value.in_(list(node.values))
+            present = a.c.value.is_not(None)
+        else:
+            column = self.attribute(f)
+            test = column.in_(list(node.values))
+            present = column.is_not(None)
+        # ``not in`` keeps SQL's rule: a run without the field matches neither.
+        return and_(present, not_(test)) if node.negated else test
+
+    def comparison(self, node: Compare):
+        f, op, value = node.field, node.op, node.value
+        if f.kind == PARAM:
+            a = self.alias(f)
+            if op in ("like", "notlike"):
+                column = a.c.value_text
+            elif _is_number(value):
+                column, value = a.c.value_num, float(value)
+                if math.isnan(value):
+                    return false() if op != "!=" else a.c.value_num.is_not(None)
+            else:
+                column, value = a.c.value_text, _param_text(value)
+        elif f.kind == METRIC:
+            a = self.alias(f)
+            column = a.c.value
+            value = float(value)
+            if math.isnan(value):
+                # NaN equals nothing, not even NaN, except through the stored flag.
+                if op == "=":
+                    return a.c.is_nan == true()
+                if op == "!=":
+                    return and_(a.c.run_id.is_not(None), a.c.is_nan == false())
+                return false()
+        elif f.kind == TAG:
+            column = self.alias(f).c.value
+        else:
+            column = self.attribute(f)
+        return _apply(column, op, value)
+
+    # -- statement -----------------------------------------------------------
+    def where(self):
+        q = self.query
+        parts = []
+        if q.filter is not None:
+            parts.append(self.predicate(q.filter))
+        if q.project is not None:
+            parts.append(t.projects.c.name == q.project)
+        if q.search:
+            parts.append(_search(q.search))
+        return parts
+
+    def order_by(self) -> list:
+        keys: list[SortKey] = list(self.query.order)
+        clauses = []
+        for key in keys:
+            for column, nullable in self.sort_columns(key.field):
+                clause = column.desc() if key.descending else column.asc()
+                clauses.append(clause.nulls_last() if nullable else clause)
+        last_desc = keys[0].descending if keys else True
+        if not keys or keys[-1].field != Field(ATTR, "id"):
+            clauses.append(t.runs.c.id.desc() if last_desc else t.runs.c.id.asc())
+        return clauses
+
+    def sort_columns(self, f: Field) -> list[tuple[Any, bool]]:
+        required = f in self.required
+        if f.kind == PARAM:
+            a = self.alias(f)
+            # Numbers first (in numeric order), then text, then runs without the param.
+            return [(a.c.value_num, True), (a.c.value_text, not required)]
+        if f.kind in (METRIC, TAG):
+            return [(self.alias(f).c.value, not required)]
+        column = f.attribute.column
+        return [(self.attribute(f), not required and column not in _NOT_NULL)]
+
+    def select_runs(self):
+        # Aliases must exist before the FROM clause is built.
+        for f in fields_of(self.query.filter):
+            if f.kind != ATTR:
+                self.alias(f)
+        where = self.where()
+        order = self.order_by()
+        stmt = (select(t.runs, t.projects.c.name.label("project"))
+                .select_from(self.from_clause()).order_by(*order))
+        if where:
+            stmt = stmt.where(*where)
+        return stmt
+
+
+def _param_text(value: Any) -> str:
+    # How encode_param stores a non-number: strings as they are, the rest as JSON.
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _apply(column, op: str, value: Any):
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "like":
+        # Case-insensitive on both databases (PostgreSQL's LIKE is not).
+        return column.ilike(value)
+    if op == "notlike":
+        return column.not_ilike(value)
+    raise QueryError(f"unknown operator {op!r}")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search(text: str):
+    """Free text over run names, notes, tag keys and tag values (case-insensitive)."""
+    pattern = f"%{_escape_like(text.strip())}%"
+    return or_(
+        t.runs.c.name.ilike(pattern, escape="\\"),
+        exists().where(t.notes.c.run_id == t.runs.c.id, t.notes.c.text.ilike(pattern, escape="\\")),
+        exists().where(t.tags.c.run_id == t.runs.c.id,
+                       or_(t.tags.c.value.ilike(pattern, escape="\\"),
+                           t.tags.c.key.ilike(pattern, escape="\\"))),
+    )
+
+
+def compile_search(query: RunQuery, limit: int | None = None, offset: int = 0):
+    """The one statement that selects the matching runs, sorted, paged."""
+    stmt = _Compiler(query).select_runs()
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt
+
+
+# -- reading results -------------------------------------------------------
+
+
+def _metric_value(value: float | None, is_nan: bool) -> float:
+    return math.nan if is_nan or value is None else value
+
+
+def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
+    """Params, latest metrics and tags of ``runs``: one query per table per batch."""
+    out: list[RunRecord] = []
+    for start in range(0, len(runs), BATCH):
+        chunk = runs[start:start + BATCH]
+        ids = [r.id for r in chunk]
+        params: dict[int, dict[str, Any]] = {i: {} for i in ids}
+        metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        loads = json.loads
+        for run_id, key, value_json in conn.execute(
+                select(t.params.c.run_id, t.params.c.key, t.params.c.value_json)
+                .where(t.params.c.run_id.in_(ids)).order_by(t.params.c.run_id, t.params.c.key)):
+            params[run_id][key] = loads(value_json)
+        for run_id, key, value, is_nan in conn.execute(
+                select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value,
+                       t.latest_metrics.c.is_nan)
+                .where(t.latest_metrics.c.run_id.in_(ids))
+                .order_by(t.latest_metrics.c.run_id, t.latest_metrics.c.key)):
+            metrics[run_id][key] = _metric_value(value, is_nan)
+        for run_id, key, value in conn.execute(
+                select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value)
+                .where(t.tags.c.run_id.in_(ids)).order_by(t.tags.c.run_id, t.tags.c.key)):
+            tags[run_id][key] = value
+        out += [RunRecord(run=r, params=params[r.id], metrics=metrics[r.id], tags=tags[r.id])
+                for r in chunk]
+    return out
+
+
+def search(conn: Connection, query: RunQuery, limit: int | None, offset: int = 0) -> list[RunRecord]:
+    rows = conn.execute(compile_search(query, limit, offset))
+    return attach(conn, [Run(**row._mapping) for row in rows])
+
+
+def stream(conn: Connection, query: RunQuery, batch: int = 1000) -> Iterator[RunRecord]:
+    """Every matching run, read ``batch`` rows at a time (server-side cursor on PostgreSQL)."""
+    result = conn.execution_options(yield_per=batch).execute(compile_search(query))
+    for rows in result.partitions():
+        yield from attach(conn, [Run(**row._mapping) for row in rows])
+
+
+def group(conn: Connection, query: RunQuery, by: Field, metrics: Iterable[str]) -> list[RunGroup]:
+    """Count runs and aggregate metrics per value of ``by``, in one statement."""
+    if by.kind == METRIC:
+        raise QueryError(f"cannot group by {by}: group by a param, a tag or a run field "
+                         "(status, phase, project...) and aggregate metrics")
+    compiler = _Compiler(query)
+    for f in fields_of(query.filter):
+        if f.kind != ATTR:
+            compiler.alias(f)
+    if by.kind == PARAM:
+        a = compiler.alias(by)
+        key_column = a.c.value_json
+        order = [func.max(a.c.value_num).asc().nulls_last(), key_column.asc().nulls_last()]
+    elif by.kind == TAG:
+        key_column = compiler.alias(by).c.value
+        order = [key_column.asc().nulls_last()]
+    else:
+        key_column = compiler.attribute(by)
+        order = [key_column.asc().nulls_last()]
+    metric_keys = list(dict.fromkeys(metrics))
+    columns = [key_column.label("group_value"), func.count(t.runs.c.id).label("runs")]
+    for i, key in enumerate(metric_keys):
+        value = compiler.alias(Field(METRIC, key)).c.value
+        columns += [func.count(value).label(f"n{i}"), func.min(value).label(f"lo{i}"),
+                    func.max(value).label(f"hi{i}"), func.avg(value).label(f"avg{i}")]
+    where = compiler.where()
+    stmt = select(*columns).select_from(compiler.from_clause()).group_by(key_column).order_by(*order)
+    if where:
+        stmt = stmt.where(*where)
+    groups = []
+    for row in conn.execute(stmt):
+        value = row.group_value
+        if by.kind == PARAM and value is not None:
+            value = json.loads(value)
+        stats = {}
+        for i, key in enumerate(metric_keys):
+            mean = row._mapping[f"avg{i}"]
+            stats[key] = MetricStats(count=row._mapping[f"n{i}"], min=row._mapping[f"lo{i}"],
+                                     max=row._mapping[f"hi{i}"],
+                                     mean=float(mean) if mean is not None else None)
+        groups.append(RunGroup(value=value, count=row.runs, metrics=stats))
+    return groups
+
+
+__all__ = ["attach", "compile_search", "group", "search", "stream"]

@@ -1,0 +1,282 @@
+"""Luigi events → ModelDB runs.
+
+Each handler runs in the process Luigi fires the event in: ``START``,
+``PROCESSING_TIME``, ``SUCCESS``, ``FAILURE`` and ``PROGRESS`` in the process
+running the task (a forked child when ``workers > 1``); the dependency events,
+``BROKEN_TASK``, ``TIMEOUT`` and ``PROCESS_FAILURE`` in the scheduling
+process. The run of a task is kept, per process, in ``_open`` by task id
+between its ``START`` and its end. Every handler body goes through
+``safe_call``: a store error is logged and the task succeeds or fails on its
+own merits.
+"""
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import numbers
+import time
+from typing import Any, Callable
+
+from modeldb_core import validation
+from modeldb_core.client import TrackingClient, get_client
+from modeldb_core.model import RunStatus, RunUpdate
+from modeldb_core.run import ActiveRun, start_run
+from modeldb_core.safety import report, safe_call
+
+from . import builds, targets
+
+PROCESSING_METRIC = "luigi.processing_seconds"
+
+
+class Options:
+    """What ``track()`` was told."""
+
+    project: str | None = None
+    default_phase: str | None = None
+
+
+options = Options()
+_open: dict[str, ActiveRun] = {}
+_code_of: dict[type, Any] = {}
+
+
+# -- what a task says about itself ------------------------------------------------
+def wanted(task: Any) -> bool:
+    return getattr(task, "modeldb_track", True) is not False
+
+
+def params_of(task: Any) -> dict[str, Any]:
+    """The significant, non-private parameters, typed as Luigi parsed them."""
+    from luigi.freezing import recursively_unfreeze
+    from luigi.parameter import ParameterVisibility
+
+    values = getattr(task, "param_kwargs", {}) or {}
+    found = {}
+    for name, param in task.get_params():
+        if not param.significant or name not in values:
+            continue
+        if getattr(param, "visibility", None) == ParameterVisibility.PRIVATE:
+            continue
+        found[name] = recursively_unfreeze(values[name])
+    return found
+
+
+def phase_of(task: Any) -> str | None:
+    """``modeldb_phase`` (parameter or attribute), else a ``phase`` parameter holding a
+    phase name, else the default given to ``track()`` (none unless told)."""
+    values = getattr(task, "param_kwargs", {}) or {}
+    declared = values.get("modeldb_phase", getattr(task, "modeldb_phase", None))
+    if declared is not None:
+        try:
+            return validation.phase(declared)
+        except Exception as exc:  # noqa: BLE001 - a wrong phase is logged, never fatal
+            report(f"use the phase of Luigi task {task.task_family}", exc)
+            return options.default_phase
+    candidate = values.get("phase")
+    if candidate is not None:
+        try:
+            return validation.phase(candidate)
+        except Exception:  # noqa: BLE001 - the task's own "phase" means something else
+            pass
+    return options.default_phase
+
+
+def code_of(task: Any) -> Any:
+    """The task class's source file (its module), for the run's code version."""
+    cls = type(task)
+    found = _code_of.get(cls)
+    if found is None:
+        try:
+            found = inspect.getsourcefile(cls)
+        except (TypeError, OSError):
+            found = None
+        if not found:
+            found = getattr(cls, "run", None) or cls
+        _code_of[cls] = found
+    return found
+
+
+# -- runs -------------------------------------------------------------------------
+def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -> ActiveRun:
+    build = safe_call("find the Luigi build", builds.current, client, task, options.project)
+    run = start_run(task.task_family,
+                    project=builds._project_of(task, build.project if build else options.project, client),
+                    phase=phase_of(task), params=safe_call("read the task's parameters", params_of, task,
+                                                           default={}),
+                    parent=None, pipeline_run_id=build.pipeline_run_id if build else None,
+                    orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
+                    started_at=started_at, client=client)
+    for name, target in safe_call("read the task's inputs", targets.inputs, task, default=[]):
+        version = safe_call("fingerprint an input", targets.version_of, target)
+        if version is not None:
+            safe_call("record an input", run.log_input, version, name=name)
+    return run
+
+
+def _record_outputs(run: ActiveRun, task: Any) -> None:
+    for name, target in safe_call("read the task's outputs", targets.outputs, task, default=[]):
+        version = safe_call("fingerprint an output", targets.version_of, target)
+        if version is not None:
+            safe_call("record an output", run.log_output, version, name=name)
+
+
+def _in_task_process() -> bool:
+    from luigi.worker import TaskProcess
+
+    return isinstance(multiprocessing.current_process(), TaskProcess)
+
+
+def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
+            error: BaseException | None = None, message: str | None = None) -> None:
+    run.deactivate()
+    run.end(status, error=error, message=message)
+    build = builds.current(client, task, options.project)
+    if status != RunStatus.SUCCEEDED.value:
+        builds.finish(client, build, RunStatus.FAILED.value)
+    elif build is not None and task.task_id in build.root_ids:
+        builds.finish(client, build, RunStatus.SUCCEEDED.value)
+    if _in_task_process():
+        # A forked worker exits with os._exit: release its connections now.
+        client.store.close()
+
+
+def _guard(what: str, fn: Callable[..., None]) -> Callable[..., None]:
+    def handler(task: Any, *args: Any, **kwargs: Any) -> None:
+        client = get_client()
+        if client.disabled or not wanted(task):
+            return
+        safe_call(what, fn, client, task, *args, **kwargs)
+
+    handler.__name__ = handler.__qualname__ = f"modeldb_{fn.__name__.lstrip('_')}"
+    handler.__doc__ = fn.__doc__
+    return handler
+
+
+# -- the handlers -----------------------------------------------------------------
+def _start(client: TrackingClient, task: Any) -> None:
+    """START: open the run, record the inputs as read now, make it the current run."""
+    previous = _open.pop(task.task_id, None)
+    if previous is not None:  # a retry in the same process: the last try was not ended
+        previous.deactivate()
+        previous.end(RunStatus.KILLED, message="Luigi started the task again")
+    run = _begin(client, task)
+    _open[task.task_id] = run
+    run.activate()
+
+
+def _processing_time(client: TrackingClient, task: Any, seconds: Any) -> None:
+    """PROCESSING_TIME: how long run() took, as Luigi measured it."""
+    run = _open.get(task.task_id)
+    if run is not None and isinstance(seconds, numbers.Real):
+        run.log_metric(PROCESSING_METRIC, float(seconds))
+
+
+def _success(client: TrackingClient, task: Any) -> None:
+    """SUCCESS: record the outputs as written and end the run."""
+    run = _open.pop(task.task_id, None) or _begin(client, task)
+    _record_outputs(run, task)
+    _finish(client, task, run, RunStatus.SUCCEEDED.value)
+
+
+def _failure(client: TrackingClient, task: Any, exception: BaseException | None = None) -> None:
+    """FAILURE: end the run with the exception (also when it failed before START)."""
+    run = _open.pop(task.task_id, None) or _begin(client, task)
+    error = exception if isinstance(exception, BaseException) else None
+    _finish(client, task, run, RunStatus.FAILED.value, error=error,
+            message=None if error else str(exception))
+
+
+def _broken(client: TrackingClient, task: Any, exception: BaseException | None = None) -> None:
+    """BROKEN_TASK: complete() or requires() raised while scheduling: a failed run."""
+    run = _begin(client, task)
+    run.set_tag("luigi.event", "broken_task")
+    error = exception if isinstance(exception, BaseException) else None
+    _finish(client, task, run, RunStatus.FAILED.value, error=error,
+            message=None if error else str(exception))
+
+
+def _died(kind: str) -> Callable[..., None]:
+    def handler(client: TrackingClient, task: Any, message: Any = None) -> None:
+        """TIMEOUT / PROCESS_FAILURE: the worker process of the task is gone."""
+        text = str(message or f"Luigi reported a {kind.lower()}")
+        now = time.time()
+        run = _open.pop(task.task_id, None)
+        if run is not None:
+            run.deactivate()
+            run.end(RunStatus.FAILED, message=text)
+        else:
+            _mark_dead(client, task, kind, text, now)
+        builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
+
+    handler.__name__ = f"_{kind.lower()}"
+    return handler
+
+
+def _mark_dead(client: TrackingClient, task: Any, kind: str, text: str, now: float) -> None:
+    """The run was opened in the dead child: find it by reaping, then say why it ended."""
+    reaped: list[int] = []
+    for _ in range(20):  # a terminated child may take a moment to be gone
+        reaped = client.reap()
+        mine = [rid for rid in reaped if client.store.get_run(rid).external_id == task.task_id]
+        if mine:
+            for rid in mine:
+                client.store.update_run(rid, RunUpdate(
+                    status=RunStatus.FAILED.value, ended_at=now, error_type=f"luigi.{kind}",
+                    error_message=text))
+            return
+        time.sleep(0.05)
+    # Nothing was running: the child died before START. Still, the task failed.
+    run = _begin(client, task, started_at=now)
+    run.set_tag("luigi.event", kind.lower())
+    run.end(RunStatus.FAILED, message=text)
+
+
+def _progress(client: TrackingClient, task: Any, *args: Any, **kwargs: Any) -> None:
+    """PROGRESS: numbers a task reports (a dict argument or keywords) become metrics."""
+    run = _open.get(task.task_id)
+    if run is None:
+        return
+    values: dict[str, Any] = {}
+    for arg in args:
+        if isinstance(arg, dict):
+            values.update(arg)
+    values.update(kwargs)
+    for key, value in values.items():
+        if isinstance(key, str) and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            safe_call("record a progress metric", run.log_metric, key, value)
+
+
+def _dependency(client: TrackingClient, task: Any, *args: Any) -> None:
+    """DEPENDENCY_DISCOVERED: open the build here, before workers fork, so they share it."""
+    builds.current(client, task, options.project)
+
+
+def _present(client: TrackingClient, task: Any) -> None:
+    """DEPENDENCY_PRESENT: a complete root means the build has nothing to do."""
+    build = builds.current(client, task, options.project)
+    if build is not None and task.task_id in build.root_ids:
+        builds.finish(client, build, RunStatus.SUCCEEDED.value)
+
+
+def _missing(client: TrackingClient, task: Any) -> None:
+    """DEPENDENCY_MISSING: an external input is absent (or complete() raised)."""
+    builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
+
+
+def handlers() -> dict[str, Callable[..., None]]:
+    """Event name → handler, built once."""
+    from luigi.event import Event
+
+    return {
+        Event.START: _guard("record a Luigi task start", _start),
+        Event.PROCESSING_TIME: _guard("record a Luigi processing time", _processing_time),
+        Event.SUCCESS: _guard("record a Luigi task success", _success),
+        Event.FAILURE: _guard("record a Luigi task failure", _failure),
+        Event.BROKEN_TASK: _guard("record a broken Luigi task", _broken),
+        Event.TIMEOUT: _guard("record a Luigi task timeout", _died("Timeout")),
+        Event.PROCESS_FAILURE: _guard("record a dead Luigi worker", _died("ProcessFailure")),
+        Event.PROGRESS: _guard("record Luigi progress", _progress),
+        Event.DEPENDENCY_DISCOVERED: _guard("record a Luigi dependency", _dependency),
+        Event.DEPENDENCY_PRESENT: _guard("record a complete Luigi task", _present),
+        Event.DEPENDENCY_MISSING: _guard("record a missing Luigi dependency", _missing),
+    }

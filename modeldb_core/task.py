@@ -21,7 +21,7 @@ from . import params as param_rule
 from . import validation
 from .client import get_client
 from .model import RunStatus
-from .run import ActiveRun, start_run, status_for
+from .run import ActiveRun, active_run, start_run, status_for
 from .safety import safe_call
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +33,7 @@ class _Call:
 
     def __init__(self, signature: inspect.Signature | None, args: tuple, kwargs: dict):
         self.arguments: dict[str, Any] = {}
+        self.provided = False  # True when logging into a run an orchestrator started
         if signature is None:
             return
         try:
@@ -109,6 +110,17 @@ class _Tracker:
         if client.disabled:
             return None
         call = _Call(self.signature, args, kwargs)
+        provided = _provided_run(self.fn)
+        if provided is not None:
+            # An orchestrator already records this very call (the Airflow listener
+            # started the task instance's run, params included): log into it.
+            call.provided = True
+            for name, item in _declared(self.inputs, call):
+                safe_call("record a declared input", provided.log_input, item, name=name)
+            if self.sklearn_autolog:
+                safe_call("turn on scikit-learn logging", _sklearn_autolog)
+            provided.activate()
+            return provided, call
         params, inputs = call.params_and_inputs()
         run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
                         params=params, code=self.fn, client=client)
@@ -123,15 +135,35 @@ class _Tracker:
 
     def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
         run.deactivate()
+        if call.provided:
+            # The orchestrator records the return value and ends its own run.
+            for name, item in _declared(self.outputs, call):
+                safe_call("record a declared output", run.log_output, item, name=name)
+            return
         if self.capture_return:
             safe_call("record the return value", _record_return, run, result)
         for name, item in _declared(self.outputs, call):
             safe_call("record a declared output", run.log_output, item, name=name)
         safe_call("end a run", run.end, RunStatus.SUCCEEDED)
 
-    def fail(self, run: ActiveRun, exc: BaseException) -> None:
+    def fail(self, run: ActiveRun, exc: BaseException, call: _Call | None = None) -> None:
         run.deactivate()
+        if call is not None and call.provided:
+            return  # the orchestrator ends its own run with the error
         safe_call("record a failed run", run.end, status_for(exc), error=exc)
+
+
+def _provided_run(fn: Callable[..., Any]) -> ActiveRun | None:
+    """The current run, if an orchestrator started it for a call of ``fn``.
+
+    An integration that starts a task's run itself (the Airflow listener) sets
+    ``run.provided_for`` to the callables it will call; a tracked function among
+    them then logs into that run instead of starting a second one.
+    """
+    run = active_run()
+    if run is not None and not run.ended and fn in getattr(run, "provided_for", ()):
+        return run
+    return None
 
 
 def _sklearn_autolog() -> None:
@@ -171,12 +203,13 @@ def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str 
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as exc:
-                    tracker.fail(run, exc)
+                    tracker.fail(run, exc, call)
                     raise
                 tracker.succeed(run, call, result)
                 return result
 
             async_wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
+            async_wrapper.__modeldb_tracker__ = tracker  # type: ignore[attr-defined]
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
@@ -188,12 +221,13 @@ def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str 
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                tracker.fail(run, exc)
+                tracker.fail(run, exc, call)
                 raise
             tracker.succeed(run, call, result)
             return result
 
         wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
+        wrapper.__modeldb_tracker__ = tracker  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     if fn is not None:

@@ -8,6 +8,7 @@ no connection is ever shared across processes.
 """
 from __future__ import annotations
 
+import math
 import os
 import weakref
 from pathlib import Path
@@ -20,6 +21,24 @@ from modeldb_core.errors import ValidationError
 
 SQLITE_BUSY_TIMEOUT_S = 60
 WRITE = {"modeldb_write": True}
+# Optional bound (seconds) on how long one store call may wait: the SQLite busy
+# timeout, the PostgreSQL connect and statement timeouts. Orchestrator workers
+# set it low so a slow or dead store cannot hold a task (see integrations/airflow).
+TIMEOUT_ENV = "MODELDB_STORE_TIMEOUT"
+
+
+def store_timeout() -> float | None:
+    """``$MODELDB_STORE_TIMEOUT`` in seconds, or None when unset (the defaults apply)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationError(TIMEOUT_ENV, raw, "must be a number of seconds") from None
+    if not value > 0:
+        raise ValidationError(TIMEOUT_ENV, raw, "must be more than 0 seconds")
+    return value
 
 _engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
@@ -38,9 +57,10 @@ def _sqlite_engine(url) -> Engine:
     memory = database in (None, "", ":memory:")
     if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    busy = store_timeout() or SQLITE_BUSY_TIMEOUT_S
     engine = create_engine(
         url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        connect_args={"timeout": busy, "check_same_thread": False},
         poolclass=StaticPool if memory else None,
     )
 
@@ -52,7 +72,7 @@ def _sqlite_engine(url) -> Engine:
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -67,12 +87,18 @@ def _sqlite_engine(url) -> Engine:
 
 
 def _postgres_engine(url) -> Engine:
+    connect_args: dict = {"connect_timeout": 10}
+    bound = store_timeout()
+    if bound is not None:
+        # libpq takes whole seconds (minimum 2); statement_timeout is in milliseconds.
+        connect_args = {"connect_timeout": max(2, math.ceil(bound)),
+                        "options": f"-c statement_timeout={int(bound * 1000)}"}
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        connect_args={"connect_timeout": 10},
+        connect_args=connect_args,
     )
 
 

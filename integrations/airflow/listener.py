@@ -1,0 +1,213 @@
+"""The listener: Airflow task-instance and DAG-run events become ModelDB runs.
+
+- DAG -> pipeline (its task graph as structure), DAG run -> pipeline run.
+- Task instance try -> run: external id ``<dag>/<run>/<task>[i]`` plus the
+  try number (one run per try), params, inputs, the return value and
+  outlets as outputs; a try that fails and will be retried ends ``failed``
+  with the tag ``airflow.will_retry=true`` (not a final failure).
+- The run is made current (``run.activate()``) before the task body runs, so
+  ``modeldb_core.log_metric`` inside the task lands on it.
+
+Task hooks run in the worker process, in the thread that runs the task.
+Every hook catches and logs its own errors and waits on the store at most
+``[modeldb] timeout`` seconds (see ``guard``).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+from modeldb_core.model import RunStatus
+from modeldb_core.safety import safe_call
+
+from . import dag as dag_rules
+from . import settings as settings_mod
+from .guard import guard
+from .task_instance import ORCHESTRATOR, TaskRecord, callable_chain
+
+_RETRY = "up_for_retry"
+
+
+class _State:
+    """Per-process memory: settings, pipelines and pipeline runs seen, runs in flight."""
+
+    def __init__(self) -> None:
+        self.settings: settings_mod.TrackingSettings | None = None
+        self.pipelines: dict[tuple, Any] = {}
+        self.pipeline_runs: dict[tuple, Any] = {}
+        self.open: dict[tuple, tuple[TaskRecord, Any]] = {}
+        self.lock = threading.Lock()
+
+    def config(self) -> settings_mod.TrackingSettings:
+        if self.settings is None:
+            self.settings = settings_mod.load()
+            settings_mod.bound_store_calls(self.settings)
+        return self.settings
+
+
+_state = _State()
+
+
+def reset() -> None:
+    """Forget cached settings, pipelines and runs (after the configuration changed)."""
+    global _state
+    _state = _State()
+
+
+def _pipeline_run(client: Any, dag: Any, run_id: str, started_at: float | None = None) -> Any:
+    """The pipeline run of a DAG run (and its pipeline), from cache or the store."""
+    shape = dag_rules.structure(dag)
+    pkey = (client.settings.uri, client.settings.project, dag.dag_id, dag_rules.structure_key(shape))
+    pipeline = _state.pipelines.get(pkey)
+    if pipeline is None:
+        pipeline = client.pipeline(client.settings.project, dag.dag_id, ORCHESTRATOR, shape)
+        _state.pipelines[pkey] = pipeline
+    rkey = (client.settings.uri, pipeline.id, run_id)
+    prun = _state.pipeline_runs.get(rkey)
+    if prun is None:
+        prun = client.pipeline_run(pipeline, run_id, started_at=started_at)
+        _state.pipeline_runs[rkey] = prun
+    return prun
+
+
+def _timestamp(value: Any) -> float | None:
+    try:
+        return value.timestamp() if value is not None else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# -- task instances -----------------------------------------------------------
+def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str | None,
+           tags: dict[str, Any], started_at: float, dag_run_start: float | None) -> Any:
+    import modeldb_core
+    from modeldb_core.client import get_client
+
+    client = get_client()
+    if client.disabled:
+        return None
+    prun = _pipeline_run(client, record.dag, record.run_id, dag_run_start)
+    run = modeldb_core.start_run(
+        record.task_id, phase=phase, params=params, tags=tags, parent=None,
+        pipeline_run_id=prun.id, orchestrator=ORCHESTRATOR, external_id=record.external_id,
+        try_number=record.try_number, code=record.callable or getattr(record.dag, "fileloc", None),
+        started_at=started_at, client=client)
+    for name, version in inputs:
+        safe_call("record an input", run.log_input, version, name=name)
+    return run
+
+
+def _task_started(ti: Any) -> None:
+    settings = _state.config()
+    dag = ti.task.dag
+    if dag is None or not dag_rules.tracked(dag, settings):
+        return
+    g = guard()
+    if g.paused:
+        return
+    started_at = time.time()
+    record = TaskRecord(ti)
+    params, inputs = record.params_and_inputs()
+    phase = record.phase(record.dag_params())
+    run = g.call("start the run of an Airflow task", settings.timeout, settings.cooldown, _start,
+                 record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
+    if run is None:
+        return
+    # A @tracked_task under @task logs into this run instead of starting its own.
+    run.provided_for = callable_chain(record.callable) if record.callable is not None else ()
+    record.capture_result()
+    run.activate()
+    with _state.lock:
+        _state.open[record.key] = (record, run)
+
+
+def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> None:
+    key = (ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", None), getattr(ti, "try_number", None))
+    with _state.lock:
+        found = _state.open.pop(key, None)
+    if found is None:
+        return
+    record, run = found
+    run.deactivate()
+    settings = _state.config()
+    state = str(getattr(getattr(ti, "state", None), "value", getattr(ti, "state", "")) or "")
+    tags = {"airflow.state": state or status}
+    if status == RunStatus.FAILED.value:
+        tags["airflow.will_retry"] = "true" if state == _RETRY else "false"
+    outputs = record.outputs() if status == RunStatus.SUCCEEDED.value else []
+
+    def end() -> None:
+        run.set_tags(tags)
+        for name, version in outputs:
+            run.log_output(version, name=name)
+        if isinstance(error, BaseException):
+            run.end(status, error=error)
+        else:
+            run.end(status, message=str(error) if error else None)
+
+    guard().call("end the run of an Airflow task", settings.timeout, settings.cooldown, end)
+
+
+def _safely(what: str, fn: Any, *args: Any) -> None:
+    # Airflow logs a listener's exception too, but tracking must never even
+    # look like a task problem: report it once ourselves and return.
+    safe_call(what, fn, *args)
+
+
+class ModelDBListener:
+    """The pluggy hook implementations Airflow calls (registered by the plugin)."""
+
+    @hookimpl
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        if hasattr(task_instance, "get_template_context"):  # a worker-side runtime TI
+            _safely("track an Airflow task", _task_started, task_instance)
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        _safely("end an Airflow task's run", _finish, task_instance, RunStatus.SUCCEEDED.value)
+
+    @hookimpl
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any,
+                                error: None | str | BaseException) -> None:
+        _safely("end an Airflow task's run", _finish, task_instance, RunStatus.FAILED.value, error)
+
+    @hookimpl
+    def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
+        _safely("end an Airflow task's run", _finish, task_instance, RunStatus.SKIPPED.value)
+
+    @hookimpl
+    def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
+        _safely("track an Airflow DAG run", _dag_run_event, dag_run, None)
+
+    @hookimpl
+    def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
+        _safely("end an Airflow DAG run", _dag_run_event, dag_run, RunStatus.SUCCEEDED.value)
+
+    @hookimpl
+    def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
+        _safely("end an Airflow DAG run", _dag_run_event, dag_run, RunStatus.FAILED.value)
+
+
+def _dag_run_event(dag_run: Any, status: str | None) -> None:
+    settings = _state.config()
+    dag = getattr(dag_run, "dag", None)
+    if dag is None or not dag_rules.tracked(dag, settings):
+        return
+
+    def record() -> None:
+        from modeldb_core.client import get_client
+
+        client = get_client()
+        if client.disabled:
+            return
+        prun = _pipeline_run(client, dag, dag_run.run_id, _timestamp(getattr(dag_run, "start_date", None)))
+        if status is not None:
+            client.end_pipeline_run(prun.id, status)
+
+    guard().call("record an Airflow DAG run", settings.timeout, settings.cooldown, record)
+
+
+listener = ModelDBListener()

@@ -1,0 +1,277 @@
+"""One Airflow task instance try, recorded as one ModelDB run.
+
+Everything here runs inside the listener, in the worker process that runs
+the task. What is read from Airflow (ids, arguments, params, inlets and
+outlets, the return value) is gathered in the hook's own thread; only the
+store calls go through the guard.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+from typing import Any, Iterable
+
+from modeldb_core import fingerprint as fp
+from modeldb_core import params as param_rule
+from modeldb_core import validation
+from modeldb_core.model import ArtifactVersion
+
+from . import dag as dag_rules
+
+ORCHESTRATOR = "airflow"
+# Context entries Airflow injects into a callable by name: never user params.
+_CONTEXT_NAMES = {
+    "ti", "task_instance", "dag", "dag_run", "task", "params", "conf", "ds", "ds_nodash", "ts",
+    "ts_nodash", "ts_nodash_with_tz", "logical_date", "data_interval_start", "data_interval_end",
+    "run_id", "macros", "var", "conn", "outlets", "inlets", "outlet_events", "inlet_events",
+    "triggering_asset_events", "map_index_template", "prev_data_interval_start_success",
+    "prev_data_interval_end_success", "prev_start_date_success", "prev_end_date_success",
+    "start_date", "test_mode", "expanded_ti_count", "templates_dict", "task_reschedule_count",
+}
+_PYTHON_FIELDS = {"op_args", "op_kwargs", "templates_dict"}
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def external_id(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:
+    """``<dag>/<run>/<task>`` (``[i]`` appended for a mapped task); the try is ``try_number``."""
+    base = f"{dag_id}/{run_id}/{task_id}"
+    return f"{base}[{map_index}]" if map_index is not None and map_index >= 0 else base
+
+
+def callable_chain(fn: Any) -> tuple[Any, ...]:
+    """``fn`` and every function it wraps (``functools.wraps`` keeps ``__wrapped__``)."""
+    chain = []
+    while fn is not None and fn not in chain and len(chain) < 20:
+        chain.append(fn)
+        fn = getattr(fn, "__wrapped__", None)
+    return tuple(chain)
+
+
+def tracker_of(fn: Any) -> Any:
+    """The ``@tracked_task`` settings riding on a task's callable, if any."""
+    for item in callable_chain(fn):
+        tracker = getattr(item, "__modeldb_tracker__", None)
+        if tracker is not None:
+            return tracker
+    return None
+
+
+def value_version(value: Any, kind: str = "xcom") -> ArtifactVersion | None:
+    """The artifact version of a value passed between tasks.
+
+    Files, arrays and frames are fingerprinted by content as everywhere in
+    ModelDB; any other value by its canonical JSON, named ``value:xcom/<hash>``,
+    so the value one task returns and the next task receives are one node.
+    """
+    if value is None:
+        return None
+    if fp.is_artifact(value):
+        return fp.fingerprint(value)
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=lambda v: _ADDRESS.sub("", f"<{type(v).__module__}.{type(v).__qualname__}> {v!r}"))
+    data = text.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    return ArtifactVersion(uri=f"value:{kind}/{digest[:16]}", kind=kind, content_hash="sha256:" + digest,
+                           size=len(data), metadata={"type": type(value).__qualname__})
+
+
+def lineage_item(item: Any) -> tuple[str | None, Any] | None:
+    """An inlet or outlet (Asset, File-like, URI string) as ``(name, uri)``."""
+    uri = getattr(item, "uri", None)
+    if uri is None and isinstance(item, str):
+        uri = item
+    if uri is None and hasattr(item, "url"):
+        uri = item.url
+    if not uri:
+        return None
+    name = getattr(item, "name", None)
+    return (name if isinstance(name, str) and validation.is_valid_key(name) else None), uri
+
+
+def _xcom_fed(value: Any) -> bool:
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    return next(iter(XComArg.iter_xcom_references(value)), None) is not None
+
+
+class TaskRecord:
+    """What one try of one task instance hands to tracking."""
+
+    def __init__(self, ti: Any):
+        task = ti.task
+        self.ti = ti
+        self.task = task
+        self.dag = task.dag
+        self.dag_id: str = ti.dag_id
+        self.task_id: str = ti.task_id
+        self.run_id: str = ti.run_id
+        self.map_index: int | None = getattr(ti, "map_index", None)
+        self.try_number: int | None = getattr(ti, "try_number", None)
+        self.callable = getattr(task, "python_callable", None)
+        self.tracker = tracker_of(self.callable) if self.callable is not None else None
+        self.external_id = external_id(self.dag_id, self.run_id, self.task_id, self.map_index)
+        self.result: Any = None
+        self.has_result = False
+        self._context: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number)
+
+    # -- who and what ------------------------------------------------------
+    def tags(self) -> dict[str, Any]:
+        tags = {"airflow.dag_id": self.dag_id, "airflow.task_id": self.task_id,
+                "airflow.run_id": self.run_id, "airflow.try_number": self.try_number,
+                "airflow.operator": type(self.task).__name__}
+        if self.map_index is not None and self.map_index >= 0:
+            tags["airflow.map_index"] = self.map_index
+        if self.tracker is not None and self.tracker.tags:
+            tags.update(self.tracker.tags)
+        return tags
+
+    def phase(self, params: dict[str, Any]) -> str | None:
+        """``@tracked_task(phase=)``, then the ``modeldb_phase`` param, then a DAG tag
+        ``phase:<phase>``, then the words of the task id (see the README)."""
+        if self.tracker is not None and self.tracker.phase:
+            return self.tracker.phase
+        if params.get(dag_rules.PHASE_PARAM):
+            return validation.phase(params[dag_rules.PHASE_PARAM])
+        return dag_rules.tag_phase(self.dag) or dag_rules.guessed_phase(self.task_id)
+
+    def context(self) -> dict[str, Any]:
+        if self._context is None:
+            try:
+                self._context = self.ti.get_template_context()
+            except Exception:  # noqa: BLE001 - no context: params fall back to the defaults
+                self._context = {}
+        return self._context
+
+    def dag_params(self) -> dict[str, Any]:
+        """The DAG and task params as this run resolved them (run conf included)."""
+        params = self.context().get("params") or getattr(self.task, "params", None) or {}
+        return {str(k): params[k] for k in list(params.keys())}
+
+    def dag_run_start(self) -> float | None:
+        try:
+            return self.context()["dag_run"].start_date.timestamp()
+        except Exception:  # noqa: BLE001
+            return None
+
+    # -- params and inputs -------------------------------------------------
+    def arguments(self) -> dict[str, Any]:
+        """The callable's arguments, bound by name with defaults applied (context names left out)."""
+        args = list(getattr(self.task, "op_args", None) or ())
+        kwargs = dict(getattr(self.task, "op_kwargs", None) or {})
+        try:
+            signature = inspect.signature(self.callable)
+            bound = signature.bind_partial(*args, **kwargs)
+            bound.apply_defaults()
+        except (TypeError, ValueError):
+            named = {f"arg{i}": v for i, v in enumerate(args)}
+            named.update(kwargs)
+            return named
+        out: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                out.update({k: v for k, v in value.items() if k not in _CONTEXT_NAMES})
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+            elif name not in _CONTEXT_NAMES and name not in ("self", "cls"):
+                out[name] = value
+        return out
+
+    def xcom_fed_names(self) -> set[str]:
+        """Which arguments came from an upstream task's XCom (read off the DAG as written)."""
+        original = self.dag.task_dict.get(self.task_id) if self.dag is not None else None
+        if original is None or self.callable is None:
+            return set()
+        sources: dict[Any, Any] = {}
+        expand = getattr(original, "expand_input", None)
+        if expand is not None and isinstance(getattr(expand, "value", None), dict):
+            sources.update(expand.value)  # mapped: the expanded arguments
+            partial = getattr(original, "partial_kwargs", None) or {}
+            sources.update(partial.get("op_kwargs") or {})
+            positional = list(partial.get("op_args") or ())
+        else:
+            sources.update(getattr(original, "op_kwargs", None) or {})
+            positional = list(getattr(original, "op_args", None) or ())
+        try:
+            names = list(inspect.signature(self.callable).parameters)
+        except (TypeError, ValueError):
+            names = []
+        for i, value in enumerate(positional):
+            sources[names[i] if i < len(names) else f"arg{i}"] = value
+        return {name for name, value in sources.items() if _xcom_fed(value)}
+
+    def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str | None, ArtifactVersion]]]:
+        params: dict[str, Any] = {}
+        inputs: list[tuple[str | None, ArtifactVersion]] = []
+        if self.callable is not None:
+            fed = self.xcom_fed_names()
+            for name, value in self.arguments().items():
+                if not validation.is_valid_key(name):
+                    continue
+                if fp.is_artifact(value) or name in fed:
+                    version = value_version(value)
+                    if version is not None:
+                        inputs.append((name, version))
+                        params[name] = fp.reference(version) if fp.is_artifact(value) \
+                            else param_rule.normalize(value)
+                        continue
+                params[name] = value
+            templates = getattr(self.task, "templates_dict", None)
+            if templates:
+                params["templates_dict"] = templates
+        for field in getattr(self.task, "template_fields", ()) or ():
+            if field in _PYTHON_FIELDS and self.callable is not None:
+                continue
+            value = getattr(self.task, field, None)
+            if value is not None and value != "" and validation.is_valid_key(field):
+                params.setdefault(field, value)
+        for name, value in self.dag_params().items():
+            if name != dag_rules.PHASE_PARAM:
+                params.setdefault(f"params.{name}", value)
+        inputs.extend(self.declared("inlets"))
+        return params, inputs
+
+    def declared(self, which: str) -> list[tuple[str | None, ArtifactVersion]]:
+        """Inlets or outlets (Assets, URIs, File-likes) as artifact versions."""
+        found = []
+        items: Iterable[Any] = getattr(self.task, which, None) or ()
+        for item in items:
+            named = lineage_item(item)
+            if named is None:
+                continue
+            name, uri = named
+            # A file keeps the kind "file" so a Luigi or Prefect task that reads the same
+            # path joins the same lineage node; any other Asset URI is an "asset".
+            kind = None if uri.startswith("file://") or "://" not in uri else "asset"
+            found.append((name, fp.fingerprint(uri, kind=kind)))
+        return found
+
+    # -- the result ------------------------------------------------------------
+    def capture_result(self) -> None:
+        """Keep the return value as ``execute`` hands it to XCom, without reading XCom back."""
+        task = self.task
+        original = task.execute
+
+        def execute(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            self.result, self.has_result = result, True
+            return result
+
+        # The worker runs a per-try copy of the operator (``prepare_for_execution``),
+        # so this shadows ``execute`` on that copy only.
+        task.execute = execute
+
+    def outputs(self) -> list[tuple[str | None, ArtifactVersion]]:
+        outputs: list[tuple[str | None, ArtifactVersion]] = []
+        if self.has_result and getattr(self.task, "do_xcom_push", True):
+            version = value_version(self.result)
+            if version is not None:
+                outputs.append(("return_value", version))
+        outputs.extend(self.declared("outlets"))
+        return outputs

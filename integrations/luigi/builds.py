@@ -55,6 +55,7 @@ class Build:
     root_ids: tuple[str, ...]
     started_at: float
     explicit: bool
+    store_uri: str = ""
     pid: int = field(default_factory=os.getpid)
     ended: bool = False
     failed: bool = False
@@ -81,7 +82,11 @@ def structure(roots: Iterable[Any]) -> dict[str, Any]:
             continue
         seen.add(task.task_id)
         families.add(task.task_family)
-        for dep in flatten(task.requires()):
+        try:
+            deps = flatten(task.requires())
+        except Exception:  # noqa: BLE001 - Luigi reports a broken requires() itself
+            deps = []
+        for dep in deps:
             if hasattr(dep, "task_family"):
                 edges.add((dep.task_family, task.task_family))
                 stack.append(dep)
@@ -104,7 +109,7 @@ def open_build(client: TrackingClient, roots: list[Any], external_id: str, expli
     prun = client.pipeline_run(pipeline, external_id, started_at=started)
     return Build(pipeline_id=pipeline.id, pipeline_run_id=prun.id, external_id=external_id,
                  project=project, root_ids=tuple(r.task_id for r in roots), started_at=started,
-                 explicit=explicit)
+                 explicit=explicit, store_uri=client.settings.uri)
 
 
 def new_external_id(client: TrackingClient) -> str:
@@ -186,7 +191,7 @@ def current(client: TrackingClient, task: Any, project: str | None = None) -> Bu
                 root = adding
             if root is None:
                 root = adding if adding is not None else task
-            close_stale(client)
+            safe_call("end the previous Luigi builds", close_stale, client)
             build = open_build(client, [root], key, explicit=False, project=project)
             _by_worker[key] = build
     return build
@@ -208,16 +213,16 @@ def close_stale(client: TrackingClient) -> None:
     """End the fallback builds this process opened and nobody ended (the build is over)."""
     pid = os.getpid()
     for key, build in list(_by_worker.items()):
-        if build.pid != pid:
-            _by_worker.pop(key, None)  # inherited from the parent: its business
+        if build.pid != pid or build.store_uri != client.settings.uri:
+            _by_worker.pop(key, None)  # the parent's business, or another store's
             continue
+        _by_worker.pop(key, None)
         if not build.ended:
             prun = client.store.ensure_pipeline_run(build.pipeline_id, build.external_id,
                                                     build.started_at)
             # A forked worker may have ended it already (the root ran there).
             if prun.status == RunStatus.RUNNING.value:
                 client.end_pipeline_run(build.pipeline_run_id, RunStatus.FAILED.value)
-        _by_worker.pop(key, None)
 
 
 def _at_exit() -> None:

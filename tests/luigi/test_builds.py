@@ -1,0 +1,177 @@
+"""Builds as pipeline runs, forked workers, and the events that end a run abnormally."""
+from __future__ import annotations
+
+import os
+import time
+
+import luigi
+from sqlalchemy import select
+
+from modeldb_core.integrations import luigi as mdb_luigi
+from modeldb_core.store import schema as t
+
+BUILD = {"local_scheduler": True, "no_lock": True, "log_level": "WARNING"}
+
+try:  # forked workers inherit it instead of each importing it (seconds each)
+    import sklearn.linear_model  # noqa: F401
+except ImportError:
+    pass
+
+
+def pipeline_runs(client) -> list[dict]:
+    store = client.store
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(t.pipeline_runs, t.pipelines.c.name, t.pipelines.c.structure,
+                                   t.pipelines.c.orchestrator)
+                            .join(t.pipelines, t.pipelines.c.id == t.pipeline_runs.c.pipeline_id)
+                            .order_by(t.pipeline_runs.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def test_workers_3_every_run_lands_from_forked_processes(luigi_tracking, pipeline, folder, by_name):
+    assert luigi.build([pipeline.Report(folder=folder)], workers=3, **BUILD) is True
+
+    runs = by_name(luigi_tracking)
+    assert {n: len(v) for n, v in runs.items()} == {
+        "RawData": 1, "CleanData": 1, "Features": 1, "TrainModel": 3, "Report": 1}
+    every = [r for v in runs.values() for r in v]
+    assert all(r.status == "succeeded" for r in every)
+    pids = {r.pid for r in every}
+    assert os.getpid() not in pids and len(pids) == 7       # each task ran in its own child
+    assert len({r.pipeline_run_id for r in every}) == 1
+    store = luigi_tracking.store
+    trains = [store.get_run_detail(r.id) for r in runs["TrainModel"]]
+    assert sorted(d.params["C"] for d in trains) == [0.1, 1.0, 10.0]
+    assert all("accuracy" in d.metrics and len(d.outputs) == 1 for d in trains)
+    # The report's lineage reaches the raw data through all three models.
+    report = runs["Report"][0].id
+    keys = {f"{n.kind}:{n.id}" for n in store.lineage(f"run:{report}", direction="up", depth=10).nodes}
+    assert {f"run:{r.id}" for r in every} <= keys
+
+    [prun] = pipeline_runs(luigi_tracking)
+    assert prun["status"] == "succeeded" and prun["orchestrator"] == "luigi"
+    assert prun["name"] == "Report" and prun["external_id"].startswith("Worker(")
+
+
+def test_plain_build_is_one_pipeline_run_with_the_root_structure(luigi_tracking, pipeline, folder):
+    assert luigi.build([pipeline.TrainModel(folder=folder)], **BUILD)
+    assert luigi.build([pipeline.TrainModel(folder=folder, C=2.0, fail=True)], **BUILD) is False
+    assert luigi.build([pipeline.TrainModel(folder=folder)], **BUILD)   # complete: nothing to do
+
+    first, failed, noop = pipeline_runs(luigi_tracking)
+    import json
+    structure = json.loads(first["structure"])
+    assert structure["tasks"] == ["CleanData", "Features", "RawData", "TrainModel"]
+    assert structure["edges"] == [["CleanData", "Features"], ["Features", "TrainModel"],
+                                  ["RawData", "CleanData"]]
+    assert first["name"] == "TrainModel" and first["status"] == "succeeded"
+    assert first["pipeline_id"] == failed["pipeline_id"]            # same structure, same version
+    assert failed["status"] == "failed"
+    assert noop["status"] == "succeeded"
+    assert first["started_at"] <= first["ended_at"]
+
+
+def test_build_wrapper_groups_exactly_and_returns_what_luigi_returns(tracking, pipeline, folder, by_name):
+    mdb_luigi.untrack()
+    try:
+        result = mdb_luigi.build([pipeline.TrainModel(folder=folder, C=0.1), pipeline.CleanData(folder=folder, seed=8)],
+                                 project="churn", pipeline="nightly", **BUILD)
+        assert result is True
+        detailed = mdb_luigi.build([pipeline.TrainModel(folder=folder, C=5.0, fail=True)], project="churn",
+                                   detailed_summary=True, **BUILD)
+        assert detailed.scheduling_succeeded is False
+        assert detailed.status.name == "FAILED"
+    finally:
+        mdb_luigi.untrack()
+
+    nightly, failed = pipeline_runs(tracking)
+    assert nightly["name"] == "nightly" and nightly["status"] == "succeeded"
+    assert failed["name"] == "TrainModel" and failed["status"] == "failed"
+    runs = by_name(tracking, project="churn")
+    assert sorted(runs) == ["CleanData", "Features", "RawData", "TrainModel"]
+    assert len(runs["CleanData"]) == 2 and len(runs["RawData"]) == 2      # seeds 7 and 8
+    assert {r.pipeline_run_id for v in runs.values() for r in v} == {nightly["id"], failed["id"]}
+    assert [r.status for r in runs["TrainModel"]] == ["succeeded", "failed"]
+
+
+def test_config_switch_turns_tracking_on_without_code(tracking, pipeline, folder, by_name):
+    from luigi.configuration import get_config
+
+    mdb_luigi.untrack()
+    config = get_config()
+    if not config.has_section("worker"):
+        config.add_section("worker")
+    config.set("worker", "task_process_context", "modeldb_core.integrations.luigi.TrackingContext")
+    try:
+        assert luigi.build([pipeline.CleanData(folder=folder)], **BUILD)
+    finally:
+        config.remove_option("worker", "task_process_context")
+        mdb_luigi.untrack()
+    runs = by_name(tracking)
+    assert [r.status for r in runs["RawData"] + runs["CleanData"]] == ["succeeded", "succeeded"]
+    assert runs["RawData"][0].pipeline_run_id == runs["CleanData"][0].pipeline_run_id
+
+
+class Sleepy(luigi.Task):
+    folder = luigi.Parameter()
+    worker_timeout = 0.5
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "never.txt"))
+
+    def run(self):
+        time.sleep(30)
+
+
+class Crash(luigi.Task):
+    folder = luigi.Parameter()
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "crash.txt"))
+
+    def run(self):
+        os._exit(3)
+
+
+def test_timeout_and_dead_worker_end_the_run_failed(luigi_tracking, folder, by_name):
+    started = time.time()
+    assert luigi.build([Sleepy(folder=folder)], **BUILD) is False
+    assert luigi.build([Crash(folder=folder)], workers=2, **BUILD) is False
+    assert time.time() - started < 20
+
+    store = luigi_tracking.store
+    sleepy = store.get_run_detail(by_name(luigi_tracking)["Sleepy"][0].id)
+    assert sleepy.run.status == "failed" and sleepy.run.error_type == "luigi.Timeout"
+    assert "timed out" in sleepy.run.error_message
+    crash = store.get_run_detail(by_name(luigi_tracking)["Crash"][0].id)
+    assert crash.run.status == "failed" and crash.run.error_type == "luigi.ProcessFailure"
+    assert "exit code 3" in crash.run.error_message
+    assert [p["status"] for p in pipeline_runs(luigi_tracking)] == ["failed", "failed"]
+
+
+class Broken(luigi.Task):
+    def requires(self):
+        raise RuntimeError("cannot reach the warehouse")
+
+
+def test_untracked_tasks_and_broken_tasks(luigi_tracking, pipeline, folder, by_name):
+    class Quiet(luigi.Task):
+        modeldb_track = False
+        folder = luigi.Parameter()
+
+        def output(self):
+            return luigi.LocalTarget(os.path.join(self.folder, "quiet.txt"))
+
+        def run(self):
+            with self.output().open("w") as fh:
+                fh.write("x")
+
+    assert luigi.build([Quiet(folder=folder)], **BUILD)
+    assert luigi.build([Broken()], **BUILD) is False
+    runs = by_name(luigi_tracking)
+    assert "Quiet" not in runs
+    [broken] = runs["Broken"]
+    assert broken.status == "failed"
+    detail = luigi_tracking.store.get_run_detail(broken.id)
+    assert detail.tags["luigi.event"] == "broken_task"
+    assert detail.run.error_message == "cannot reach the warehouse"

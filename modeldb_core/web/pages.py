@@ -28,15 +28,18 @@ def projects_page(request: Request):
 
 
 @router.get("/projects/{name}", response_class=HTMLResponse)
-def project_page(request: Request, name: str, metric: str = "", param: str = ""):
+def project_page(request: Request, name: str, metric: str = "", y: str = "", x: str = ""):
+    """``metric``: the timeline's; ``y`` against ``x``: the meta-analysis chart's (the page
+    picks a hyperparameter that varies across the runs when ``x`` is not given)."""
     project = projects_.summary(_store(request), name)
     keys = project["keys"]
     main = project["main_metric"]["key"] if project["main_metric"] else ""
     metric = metric if metric in keys["metrics"] else main
-    if param not in keys["params"]:
-        param = keys["params"][0] if keys["params"] else ""
-    return _page(request, "project.html", title=name, project=project, metric=metric,
-                 param=param)
+    explicit_y = y in keys["metrics"]
+    y = y if explicit_y else metric
+    x = x if x in keys["params"] else ""
+    return _page(request, "project.html", title=name, project=project, metric=metric, y=y, x=x,
+                 explicit_y=explicit_y)
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -35,7 +35,7 @@ BASE_COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 DEFAULT_BASE = ["id", "name", "phase", "status", "orchestrator", "inputs", "notes", "started_at",
                 "duration"]
-KEY_COLUMNS = 4  # params and metrics shown by default (the most common on the page)
+KEY_COLUMNS = 3  # params and metrics shown by default (the most common on the page)
 
 
 @dataclass
@@ -65,12 +65,18 @@ def parse_order(order: str) -> tuple[str, bool]:
 
 
 def search(store: MetadataStore, state: TableState):
-    """One page of runs from the query layer (raises QueryError on a bad filter or sort)."""
+    """One page of runs from the query layer (raises QueryError on a bad filter or sort).
+
+    Grouped, the group field sorts first, so each group's runs sit together
+    (and pages cut through groups, never mix them up).
+    """
     from modeldb_core.query import search_runs
 
+    order = state.order or None
+    if state.group:
+        order = f"{state.group}, {state.order}" if state.order else state.group
     return search_runs(state.filter or None, project=state.project, search=state.q or None,
-                       order_by=state.order or None, limit=state.limit, cursor=state.cursor,
-                       store=store)
+                       order_by=order, limit=state.limit, cursor=state.cursor, store=store)
 
 
 def _literal(value: Any) -> str | None:
@@ -138,15 +144,43 @@ def _cells(row, extras) -> dict[str, Any]:
     return cells
 
 
+def _pathlike(value: Any) -> bool:
+    return isinstance(value, str) and ("://" in value or value.startswith("/"))
+
+
 def _default_columns(rows) -> list[str]:
+    """The base columns plus the params and metrics most runs on the page have.
+
+    Params holding paths or URIs (artifact references) are already in "Input
+    data", so hyperparameters go first.
+    """
     params: Counter = Counter()
+    paths: set[str] = set()
     metrics: Counter = Counter()
     for row in rows:
         params.update(row.params.keys())
         metrics.update(row.metrics.keys())
-    pick = lambda c: [k for k, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:KEY_COLUMNS]]
-    return (DEFAULT_BASE[:6] + [f"params.{k}" for k in pick(params)]
-            + [f"metrics.{k}" for k in pick(metrics)] + DEFAULT_BASE[6:])
+        paths.update(k for k, v in row.params.items() if _pathlike(v))
+    chosen_params = sorted(params, key=lambda k: (k in paths, -params[k], k))[:KEY_COLUMNS]
+    chosen_metrics = sorted(metrics, key=lambda k: (-metrics[k], k))[:KEY_COLUMNS]
+    return (DEFAULT_BASE[:6] + [f"params.{k}" for k in chosen_params]
+            + [f"metrics.{k}" for k in chosen_metrics] + DEFAULT_BASE[6:])
+
+
+def _mark_groups(state: TableState, records, out: dict[str, Any]) -> None:
+    """Give the first row of each group a header: its value and run count."""
+    from modeldb_core.query import parse_field
+
+    field = parse_field(state.group)
+    counts = {show(g["value"]) if g["value"] is not None else None: g["count"]
+              for g in out["groups"] or []}
+    previous: Any = object()
+    for record, row in zip(records, out["rows"]):
+        value = record.value(field)
+        shown = show(value) if value is not None else None
+        if shown != previous:
+            row["group_header"] = {"value": shown, "count": counts.get(shown)}
+            previous = shown
 
 
 def column(key: str) -> dict[str, Any]:
@@ -182,5 +216,7 @@ def table(store: MetadataStore, state: TableState) -> dict[str, Any]:
     out["columns"] = [column(k) for k in chosen]
     out["available"] = [column(k) for k in seen]
     out["rows"] = [_cells(r, extras.get(r.run.id, ([], []))) for r in rows]
+    if state.group and rows:
+        _mark_groups(state, rows, out)
     out["next_cursor"] = page.next_cursor if page else None
     return out

@@ -190,27 +190,86 @@
   }
 
   // -- project page ------------------------------------------------------------
+  function pointsOf(project, metric) {
+    return getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric)).then(function (data) {
+      return data.points.map(function (p) {
+        var y = num(p.value);
+        return { x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
+                 tip: runTip(p, metric, y), raw: p };
+      });
+    });
+  }
+
+  /* Params worth a meta-analysis: set on 2+ runs with 2+ values, not file paths; numbers first. */
+  function candidateParams(pts) {
+    var stats = {};
+    pts.forEach(function (p) {
+      Object.keys(p.raw.params || {}).forEach(function (k) {
+        var v = p.raw.params[k], st = stats[k] || (stats[k] = { n: 0, values: {}, numeric: true, path: false });
+        st.n += 1;
+        st.values[show(v)] = 1;
+        if (!isNumber(v)) st.numeric = false;
+        if (typeof v === "string" && (v.indexOf("://") > 0 || v.charAt(0) === "/")) st.path = true;
+      });
+    });
+    return Object.keys(stats).filter(function (k) {
+      var st = stats[k];
+      return st.n >= 2 && Object.keys(st.values).length >= 2 && !st.path;
+    }).sort(function (a, b) {
+      var A = stats[a], B = stats[b];
+      return (B.numeric - A.numeric) || (B.n - A.n) || (a < b ? -1 : 1);
+    });
+  }
+
   function projectPage() {
     var timeline = document.getElementById("timeline");
     var meta = document.getElementById("meta");
     if (!timeline) return;
     var project = timeline.getAttribute("data-project"), metric = timeline.getAttribute("data-metric");
+    var cache = {};
+    function load(m) { return cache[m] || (cache[m] = pointsOf(project, m)); }
     message(timeline, "Loading…");
-    getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric)).then(function (data) {
-      var pts = data.points.map(function (p) {
-        var y = num(p.value);
-        return { x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
-                 tip: runTip(p, metric, y), raw: p };
-      });
+    load(metric).then(function (pts) {
       chart(timeline, pts, { xKind: "time", xLabel: "run start (UTC)", yLabel: metric });
       timeline.setAttribute("data-points", String(pts.length));
-      if (meta) metaChart(meta, pts, metric);
     }).catch(function (err) { message(timeline, "Cannot load the timeline: " + err.message); });
+    if (meta) metaPanel(meta, load);
   }
 
-  function metaChart(container, pts, metric) {
-    var param = container.getAttribute("data-param");
-    if (!param) return message(container, "No run of this project has params.");
+  function metaPanel(meta, load) {
+    var y = meta.getAttribute("data-metric"), x = meta.getAttribute("data-param");
+    var explicit = meta.getAttribute("data-explicit") === "true";
+    var ySelect = document.getElementById("y-select"), xSelect = document.getElementById("x-select");
+    var metrics = ySelect ? Array.prototype.map.call(ySelect.options, function (o) { return o.value; }) : [y];
+    function draw(metric, pts, param) {
+      if (ySelect) ySelect.value = metric;
+      if (xSelect) xSelect.value = param;
+      try {  // keep the chosen pair in the address, so the view can be shared
+        var url = new URL(window.location.href);
+        url.searchParams.set("y", metric);
+        url.searchParams.set("x", param);
+        window.history.replaceState(null, "", url.toString());
+      } catch (e) { /* an old browser: the selects still show the state */ }
+      metaChart(meta, pts, metric, param);
+    }
+    // Without a chosen hyperparameter, look for a metric whose runs have one that varies.
+    var order = explicit || x ? [y] : [y].concat(metrics.filter(function (m) { return m !== y; }).slice(0, 12));
+    function attempt(i) {
+      if (i >= order.length) return load(y).then(function (pts) {
+        if (x) return metaChart(meta, pts, y, x);
+        message(meta, "No hyperparameter varies across the runs that logged " + y + ".");
+      });
+      return load(order[i]).then(function (pts) {
+        var param = x || candidateParams(pts)[0];
+        if (param) return draw(order[i], pts, param);
+        return attempt(i + 1);
+      });
+    }
+    message(meta, "Loading…");
+    attempt(0).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); });
+  }
+
+  function metaChart(container, pts, metric, param) {
     var withParam = pts.filter(function (p) { return Object.prototype.hasOwnProperty.call(p.raw.params, param); });
     if (!withParam.length) return message(container, "No run with " + metric + " has the param " + param + ".");
     var numeric = withParam.every(function (p) { return isNumber(p.raw.params[param]); });
@@ -231,6 +290,8 @@
     chart(container, placed, { xKind: numeric ? "number" : "category", categories: categories,
                                xLabel: param, yLabel: metric });
     container.setAttribute("data-points", String(placed.length));
+    container.setAttribute("data-param", param);
+    container.setAttribute("data-metric", metric);
   }
 
   // -- run page: one chart per metric series ----------------------------------------
@@ -249,15 +310,44 @@
   }
 
   // -- graphs (lineage, estimator steps): columns of boxes joined by curves --------------
+  /* Layers by longest path along the edges (so every edge points right), then rows ordered by
+     where their predecessors sit, which keeps most edges straight. */
+  function layers(nodes, edges) {
+    var layer = {}, preds = {};
+    nodes.forEach(function (n) { layer[n.key] = 0; preds[n.key] = []; });
+    edges.forEach(function (e) { if (preds[e.target] && e.source in layer) preds[e.target].push(e.source); });
+    for (var pass = 0; pass < nodes.length; pass++) {
+      var changed = false;
+      edges.forEach(function (e) {
+        if (!(e.source in layer) || !(e.target in layer)) return;
+        if (layer[e.target] < layer[e.source] + 1 && layer[e.source] + 1 < nodes.length) { layer[e.target] = layer[e.source] + 1; changed = true; }
+      });
+      if (!changed) break;
+    }
+    nodes.forEach(function (n) { n.column = layer[n.key]; });
+    return preds;
+  }
+
   function drawGraph(container, nodes, edges, opts) {
     container.textContent = "";
-    var colW = 230, boxW = 190, boxH = 40, rowH = 58, pad = 20;
+    var preds = layers(nodes, edges);
+    var colW = 210, boxW = 176, boxH = 40, rowH = 56, pad = 16;
     var columns = {}, order = [];
     nodes.forEach(function (n) {
       if (!columns[n.column]) { columns[n.column] = []; order.push(n.column); }
       columns[n.column].push(n);
     });
     order.sort(function (a, b) { return a - b; });
+    var rowOf = {};
+    order.forEach(function (c) {
+      var col = columns[c];
+      col.forEach(function (n, i) {
+        var ps = preds[n.key].filter(function (k) { return k in rowOf; });
+        n.rank = ps.length ? ps.reduce(function (a, k) { return a + rowOf[k]; }, 0) / ps.length : i;
+      });
+      col.sort(function (a, b) { return a.rank - b.rank || (a.key < b.key ? -1 : 1); });
+      col.forEach(function (n, i) { rowOf[n.key] = i; });
+    });
     var rows = 0;
     order.forEach(function (c) { rows = Math.max(rows, columns[c].length); });
     var width = pad * 2 + order.length * colW - (colW - boxW), height = pad * 2 + rows * rowH;
@@ -288,7 +378,7 @@
       if (n.href) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "link"); g.setAttribute("data-href", n.href); }
       var r = n.kind === "run" || n.kind === "step" ? 3 : 14;
       svg("rect", { width: boxW, height: boxH, rx: r, ry: r }, g);
-      var label = n.label.length > 28 ? n.label.slice(0, 27) + "…" : n.label;
+      var label = n.label.length > 25 ? n.label.slice(0, 24) + "…" : n.label;
       text("text", label, { x: 8, y: 16, class: "node-label" }, g);
       text("text", n.sub || "", { x: 8, y: 32, class: "node-sub" }, g);
       text("title", n.title || n.label, {}, g);
@@ -309,8 +399,15 @@
     getJSON("/api/lineage?node=" + enc(node) + "&direction=" + enc(direction) + "&depth=" + enc(depth)).then(function (g) {
       var nodes = g.nodes.map(function (n) {
         var sub = n.kind === "run" ? [n.orchestrator, n.status, "#" + n.id].filter(Boolean).join(" · ") : "artifact version #" + n.id;
-        return { key: n.key, kind: n.kind, label: n.label, sub: sub, column: n.depth, root: n.key === g.root,
-                 status: n.status, title: n.label + (n.project ? " (" + n.project + ")" : ""),
+        var label = n.label;
+        if (n.kind === "artifact") {
+          // "file:///data/x/train.csv@abc123" reads best as "train.csv@abc123"; the tooltip keeps it whole.
+          var at = label.lastIndexOf("@"), uri = at > 0 ? label.slice(0, at) : label;
+          var tail = uri.replace(/\/+$/, "").split("/").pop() || uri;
+          label = tail + (at > 0 ? label.slice(at, at + 9) : "");
+        }
+        return { key: n.key, kind: n.kind, label: label, sub: sub, root: n.key === g.root,
+                 status: n.status, title: n.label + (n.project ? " (" + n.project + ")" : ""), depth: n.depth,
                  href: base + "/lineage?node=" + enc(n.key) + "&direction=" + enc(direction) + "&depth=" + enc(depth) };
       });
       if (nodes.length === 1) message(box, "Nothing upstream or downstream was recorded for this node.");
@@ -324,7 +421,7 @@
     try {
       var g = JSON.parse(data.textContent);
       drawGraph(box, g.nodes.map(function (n) {
-        return { key: n.key, kind: "step", label: n.label, sub: n.sub || "", column: n.column, title: n.title || n.label };
+        return { key: n.key, kind: "step", label: n.label, sub: n.sub || "", title: n.title || n.label };
       }), g.edges, {});
     } catch (err) { message(box, "Cannot draw the estimator: " + err.message); }
   }
@@ -347,15 +444,19 @@
       var row = event.target.closest ? event.target.closest("tbody tr") : null;
       if (!row) return;
       var next = null;
-      if (event.key === "ArrowDown") next = row.nextElementSibling;
-      else if (event.key === "ArrowUp") next = row.previousElementSibling;
+      var step = null;
+      if (event.key === "ArrowDown") step = "nextElementSibling";
+      else if (event.key === "ArrowUp") step = "previousElementSibling";
       else if (event.key === "Enter" && event.target.type === "checkbox") {
         var link = row.querySelector("a.run-link");
         if (link) { event.preventDefault(); window.location.href = link.href; }
         return;
-      } else return;
+      }
+      if (!step) return;
       event.preventDefault();
-      if (next) { var box = next.querySelector("input[type=checkbox]"); if (box) box.focus(); }
+      // Group header rows have nothing to select: skip them.
+      for (next = row[step]; next && !next.querySelector("input[type=checkbox]"); next = next[step]) { /* skip */ }
+      if (next) next.querySelector("input[type=checkbox]").focus();
     });
   }
 

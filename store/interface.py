@@ -110,6 +110,15 @@ class MetadataStore(abc.ABC):
         """``RunGroup``s: run count and metric count/min/max/mean per value of ``by``."""
         raise NotImplementedError
 
+    def list_artifacts(self, search: str | None = None, kind: str | None = None,
+                       limit: int = 100) -> list[dict[str, Any]]:
+        """Artifacts (uri, kind, number of versions, newest version), newest first."""
+        raise NotImplementedError
+
+    def artifact_uses(self, version_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The runs that wrote and read each artifact version."""
+        raise NotImplementedError
+
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

@@ -351,3 +351,41 @@ def group(conn: Connection, query: RunQuery, by: Field, metrics: Iterable[str]) 
 
 
 __all__ = ["attach", "compile_search", "group", "search", "stream"]
+
+
+# -- artifacts -------------------------------------------------------------
+
+
+def list_artifacts(conn: Connection, search: str | None = None, kind: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+    """Artifacts with their number of versions and their newest version, newest first."""
+    av = t.artifact_versions
+    newest = (select(av.c.artifact_id, func.count(av.c.id).label("versions"),
+                     func.max(av.c.id).label("latest_version_id"))
+              .group_by(av.c.artifact_id).subquery())
+    stmt = (select(t.artifacts.c.id, t.artifacts.c.uri, t.artifacts.c.kind, newest.c.versions,
+                   newest.c.latest_version_id, av.c.content_hash, av.c.size, av.c.created_at)
+            .join(newest, newest.c.artifact_id == t.artifacts.c.id)
+            .join(av, av.c.id == newest.c.latest_version_id)
+            .order_by(newest.c.latest_version_id.desc()).limit(limit))
+    if search:
+        stmt = stmt.where(t.artifacts.c.uri.ilike(f"%{_escape_like(search)}%", escape="\\"))
+    if kind:
+        stmt = stmt.where(t.artifacts.c.kind == kind)
+    return [dict(row._mapping) for row in conn.execute(stmt)]
+
+
+def artifact_uses(conn: Connection, version_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Which runs wrote (output) and read (input) each artifact version."""
+    out: list[dict[str, Any]] = []
+    ids = list(version_ids)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start:start + BATCH]
+        stmt = (select(t.run_io.c.artifact_version_id, t.run_io.c.direction, t.run_io.c.name,
+                       t.runs.c.id.label("run_id"), t.runs.c.name.label("run_name"),
+                       t.runs.c.status, t.runs.c.started_at)
+                .join(t.runs, t.runs.c.id == t.run_io.c.run_id)
+                .where(t.run_io.c.artifact_version_id.in_(chunk))
+                .order_by(t.run_io.c.artifact_version_id, t.run_io.c.direction.desc(), t.runs.c.id))
+        out += [dict(row._mapping) for row in conn.execute(stmt)]
+    return out

@@ -608,6 +608,18 @@ class SqlStore(MetadataStore):
         with self._read() as conn:
             return compiled.group(conn, query, by, metrics)
 
+    def list_artifacts(self, search: str | None = None, kind: str | None = None, limit: int = 100):
+        from . import query as compiled
+
+        with self._read() as conn:
+            return compiled.list_artifacts(conn, search, kind, limit)
+
+    def artifact_uses(self, version_ids):
+        from . import query as compiled
+
+        with self._read() as conn:
+            return compiled.artifact_uses(conn, version_ids)
+
     # -- schema -----------------------------------------------------------
     def upgrade(self) -> str | None:
         with self._translated():

@@ -1,8 +1,127 @@
-"""Filled in below."""
+"""``modeldb lineage``: walk input/output edges up (where it came from) or down (what it fed)."""
 from __future__ import annotations
 
 import click
 
+from . import output
+
+FORMATS = ("table", "json", "dot", "mermaid")
+
+
+def resolve_node(store, text: str) -> str:
+    """``run:12``, ``artifact:5``, ``12`` (a run), or an artifact URI / content hash (newest version)."""
+    text = text.strip()
+    kind, sep, raw = text.partition(":")
+    if sep and kind in ("run", "artifact") and raw.isdigit():
+        return text
+    if text.isdigit():
+        return f"run:{text}"
+    versions = store.find_artifact_versions(text)
+    if not versions:
+        from modeldb_core.errors import NotFoundError
+
+        raise NotFoundError("run or artifact", text)
+    return f"artifact:{max(v.id for v in versions)}"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(graph) -> str:
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for n in graph.nodes:
+        key = f"{n.kind}:{n.id}"
+        if n.kind == "run":
+            shape, label = "box", f"run {n.id}\n{n.label}"
+        else:
+            shape, label = "ellipse", n.label
+        style = ", style=bold" if key == graph.root else ""
+        lines.append(f"  {_dot_quote(key)} [shape={shape}, label={_dot_quote(label)}{style}];")
+    for e in graph.edges:
+        lines.append(f"  {_dot_quote(e.source)} -> {_dot_quote(e.target)};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _mermaid_id(key: str) -> str:
+    return key.replace(":", "_")
+
+
+def _mermaid_label(text: str) -> str:
+    # Mermaid labels are quoted; quotes and angle brackets become entities.
+    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;")
+            .replace(">", "#gt;"))
+
+
+def to_mermaid(graph) -> str:
+    lines = ["flowchart LR"]
+    for n in graph.nodes:
+        key = _mermaid_id(f"{n.kind}:{n.id}")
+        if n.kind == "run":
+            lines.append(f'  {key}["run {n.id}: {_mermaid_label(n.label)}"]')
+        else:
+            lines.append(f'  {key}(["{_mermaid_label(n.label)}"])')
+    for e in graph.edges:
+        lines.append(f"  {_mermaid_id(e.source)} --> {_mermaid_id(e.target)}")
+    return "\n".join(lines)
+
+
+def to_json(graph) -> dict:
+    return {"root": graph.root,
+            "nodes": [{"key": f"{n.kind}:{n.id}", "kind": n.kind, "id": n.id, "label": n.label,
+                       "depth": n.depth} for n in graph.nodes],
+            "edges": [{"source": e.source, "target": e.target} for e in graph.edges]}
+
+
+@click.command("lineage")
+@click.argument("node", metavar="RUN_OR_ARTIFACT")
+@click.option("--up", "direction", flag_value="up", default=True,
+              help="Upstream: the data and runs it came from (default).")
+@click.option("--down", "direction", flag_value="down", help="Downstream: everything it fed.")
+@click.option("--depth", "-d", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="How many edges to follow.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.pass_obj
+def lineage(obj, node: str, direction: str, depth: int, fmt: str, as_json: bool) -> None:
+    """Walk lineage from RUN_OR_ARTIFACT: run:ID, artifact:ID, a run id, or an artifact URI/hash.
+
+    Edges point the way data flows (producer -> artifact -> consumer), across
+    pipelines and orchestrators: the same file written by an Airflow task and
+    read by a Prefect flow is one node.
+    """
+    store = obj.store
+    root = resolve_node(store, node)
+    graph = store.lineage(root, direction=direction, depth=depth)
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(output.dumps(to_json(graph), indent=2))
+    elif fmt == "dot":
+        click.echo(to_dot(graph))
+    elif fmt == "mermaid":
+        click.echo(to_mermaid(graph))
+    else:
+        _table(graph, direction)
+
+
+def _table(graph, direction: str) -> None:
+    # For each node, the neighbours one step closer to the root: how it was reached.
+    via: dict[str, list[str]] = {}
+    for e in graph.edges:
+        near, far = (e.target, e.source) if direction == "up" else (e.source, e.target)
+        via.setdefault(far, []).append(near)
+    depth = {f"{n.kind}:{n.id}": n.depth for n in graph.nodes}
+    rows = []
+    for n in graph.nodes:
+        key = f"{n.kind}:{n.id}"
+        parents = sorted({p for p in via.get(key, []) if depth.get(p) == n.depth - 1})
+        rows.append({"depth": n.depth, "node": key, "label": n.label,
+                     "reached from": ", ".join(parents)})
+    word = "upstream of" if direction == "up" else "downstream of"
+    click.echo(f"Lineage {word} {graph.root}: {len(graph.nodes) - 1} node(s), {len(graph.edges)} edge(s)")
+    output.emit(rows, ["depth", "node", "label", "reached from"], output.TABLE)
+
 
 def register(cli: click.Group) -> None:
-    pass
+    cli.add_command(lineage)

@@ -77,7 +77,11 @@ def cell(value: Any) -> str:
 
 def _clip(text: str, width: int = MAX_CELL) -> str:
     text = text.replace("\n", " ")
-    return text if len(text) <= width else text[:width - 1] + "…"
+    if len(text) <= width:
+        return text
+    # Keep both ends: paths and hashes differ at the end, names at the start.
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[-(width - 1 - head):]
 
 
 def emit(rows: Iterable[dict[str, Any]], columns: Sequence[str], fmt: str = TABLE,

@@ -199,6 +199,68 @@ def print_detail(detail, out=None) -> None:
                 w(f"    {line}\n")
 
 
+@runs_group.command("compare")
+@click.argument("run_ids", type=int, nargs=-1, required=True)
+@click.option("--all", "show_all", is_flag=True, help="Show every row, not only those that differ.")
+@format_options
+@click.pass_obj
+def compare_runs(obj, run_ids, show_all, fmt) -> None:
+    """Runs side by side: params, metrics, code, packages, inputs (rows that differ)."""
+    from modeldb_core.query.compare import MISSING, compare
+
+    if len(run_ids) < 2:
+        raise click.UsageError("give at least two run ids to compare")
+    comparison = compare([obj.store.get_run_detail(i) for i in run_ids])
+    rows = comparison.rows if show_all else comparison.differing()
+    heads = [f"run {i}" for i in run_ids]
+    if fmt == output.JSON:
+        click.echo(output.dumps({
+            "runs": list(run_ids),
+            "rows": [{"section": r.section, "key": r.key, "differs": r.differs,
+                      "values": [None if v is MISSING else v for v in r.values]} for r in rows],
+        }, indent=2))
+        return
+    table = []
+    for r in rows:
+        row = {"section": r.section, "key": r.key}
+        row.update({h: ("-" if v is MISSING else v) for h, v in zip(heads, r.values)})
+        table.append(row)
+    output.emit(table, ["section", "key", *heads], fmt,
+                empty="The runs do not differ." if not show_all else "Nothing recorded.")
+
+
+@runs_group.command("diff")
+@click.argument("run_a", type=int)
+@click.argument("run_b", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def diff_runs(obj, run_a: int, run_b: int, as_json: bool) -> None:
+    """What changed from run A to run B, in the style of a code diff."""
+    from modeldb_core.query.compare import diff
+
+    a, b = obj.store.get_run_detail(run_a), obj.store.get_run_detail(run_b)
+    changes = diff(a, b)
+    if as_json:
+        click.echo(output.dumps({"a": run_a, "b": run_b, "changes": [
+            {"section": c.section, "key": c.key, "change": c.kind, "old": c.old, "new": c.new}
+            for c in changes]}, indent=2))
+        return
+    click.secho(f"--- run {run_a} ({a.run.name})", bold=True)
+    click.secho(f"+++ run {run_b} ({b.run.name})", bold=True)
+    if not changes:
+        click.echo("(no differences in params, metrics, code, packages or data)")
+        return
+    section = None
+    for c in changes:
+        if c.section != section:
+            section = c.section
+            click.secho(f"@@ {section} @@", fg="cyan")
+        if c.kind in ("removed", "changed"):
+            click.secho(f"-{c.key}: {output.cell(c.old)}", fg="red")
+        if c.kind in ("added", "changed"):
+            click.secho(f"+{c.key}: {output.cell(c.new)}", fg="green")
+
+
 @runs_group.command("reap")
 @click.pass_obj
 def reap_runs(obj) -> None:
@@ -210,5 +272,33 @@ def reap_runs(obj) -> None:
         click.echo("No dead runs found.")
 
 
+@click.command("best")
+@click.option("--metric", "-m", required=True, help="The metric to rank by, e.g. rmse.")
+@click.option("--max", "maximize", is_flag=True, help="Higher is better (default: lower is better).")
+@search_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def best(obj, metric, maximize, project, filter_, search, as_json) -> None:
+    """The run with the best latest value of a metric."""
+    from modeldb_core.query import best_run
+
+    if search:
+        raise click.UsageError("best takes --filter and --project, not --search")
+    found = best_run(metric, maximize=maximize, filter=filter_, project=project, store=obj.store)
+    if found is None:
+        raise click.ClickException(f"no run has a value for metric {metric!r}"
+                                   + (" matching the filter" if filter_ or project else ""))
+    if as_json:
+        click.echo(output.dumps(_json_row(found), indent=2))
+        return
+    key = metric.split(".", 1)[1] if metric.startswith("metrics.") else metric
+    way = "highest" if maximize else "lowest"
+    click.echo(f"Best run by {key} ({way}): run {found.id} {found.name} "
+               f"[{found.project}] {key}={output.cell(found.metrics.get(key))}")
+    output.key_values("Params", found.params)
+    output.key_values("Metrics", found.metrics)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(runs_group)
+    cli.add_command(best)

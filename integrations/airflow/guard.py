@@ -80,3 +80,9 @@ def guard() -> Guard:
     if _guard is None or _guard.pid != os.getpid():
         _guard = Guard()
     return _guard
+
+
+def reset() -> None:
+    """Start over: a new store thread, tracking not paused (tests, reconfiguration)."""
+    global _guard
+    _guard = None

@@ -24,17 +24,17 @@ def list_projects(request: Request) -> list[dict[str, Any]]:
     return jsonable(projects_.summaries(_store(request)))
 
 
-@router.get("/projects/{name}", summary="One project: aggregates and its metric, param and tag keys")
-def get_project(request: Request, name: str) -> dict[str, Any]:
-    return jsonable(projects_.summary(_store(request), name))
-
-
-@router.get("/projects/{name}/points",
+@router.get("/projects/{name:path}/points",
             summary="A metric's latest value for each run of a project, with the run's params "
                     "(the timeline and meta-analysis charts)")
 def project_points(request: Request, name: str, metric: str,
                    limit: int = Query(10_000, ge=1, le=100_000)) -> dict[str, Any]:
     return projects_.points(_store(request), name, metric, limit=limit)
+
+
+@router.get("/projects/{name:path}", summary="One project: aggregates and its metric, param and tag keys")
+def get_project(request: Request, name: str) -> dict[str, Any]:
+    return jsonable(projects_.summary(_store(request), name))
 
 
 @router.get("/runs", summary="Runs: filter language, free-text search, sorting, cursor paging")
@@ -67,7 +67,7 @@ def get_run(request: Request, run_id: int) -> dict[str, Any]:
     return runs_.detail(_store(request), run_id)
 
 
-@router.get("/runs/{run_id}/metrics/{key}", summary="One metric's time series of a run")
+@router.get("/runs/{run_id}/metrics/{key:path}", summary="One metric's time series of a run")
 def metric_series(request: Request, run_id: int, key: str) -> dict[str, Any]:
     return runs_.metric_series(_store(request), run_id, key)
 

@@ -27,7 +27,7 @@ def projects_page(request: Request):
                  projects=projects_.summaries(_store(request)))
 
 
-@router.get("/projects/{name}", response_class=HTMLResponse)
+@router.get("/projects/{name:path}", response_class=HTMLResponse)
 def project_page(request: Request, name: str, metric: str = "", y: str = "", x: str = ""):
     """``metric``: the timeline's; ``y`` against ``x``: the meta-analysis chart's (the page
     picks a hyperparameter that varies across the runs when ``x`` is not given)."""

@@ -1,7 +1,8 @@
 """Putting hooks on estimator methods, and taking every one of them off again.
 
-Every subclass of ``sklearn.base.BaseEstimator`` that defines one of the
-hooked methods in its own class body gets a wrapper in its place: the classes
+Every subclass of ``sklearn.base.BaseEstimator`` (and every base class of
+one, so mixins like ``TransformerMixin`` too) that defines one of the hooked
+methods in its own class body gets a wrapper in its place: the classes
 that exist when ``autolog()`` is called (found through ``__subclasses__``), and
 the ones defined later (sklearn modules imported afterwards, the user's own
 estimators), through a ``BaseEstimator.__init_subclass__`` hook. A class that
@@ -100,6 +101,17 @@ def _all_subclasses(root: type) -> list[type]:
     return list(seen)
 
 
+def _with_bases(classes: list[type]) -> list[type]:
+    """The classes and every base they have: mixins (``TransformerMixin.fit_transform``,
+    ``ClusterMixin.fit_predict``) define methods estimators inherit without being estimators."""
+    seen: dict[type, None] = {}
+    for cls in classes:
+        for klass in cls.__mro__:
+            if klass is not object:
+                seen[klass] = None
+    return list(seen)
+
+
 def patch_all(hooks: dict[str, Hook]) -> None:
     """Hook ``hooks``' methods on every estimator class, now and as new ones are defined."""
     global _subclass_hook_installed
@@ -107,7 +119,7 @@ def patch_all(hooks: dict[str, Hook]) -> None:
 
     with _lock:
         _hooks.update(hooks)
-        for cls in [BaseEstimator, *_all_subclasses(BaseEstimator)]:
+        for cls in _with_bases([BaseEstimator, *_all_subclasses(BaseEstimator)]):
             _patch_class(cls)
         if not _subclass_hook_installed:
             _install_subclass_hook(BaseEstimator)
@@ -120,7 +132,8 @@ def _install_subclass_hook(base: type) -> None:
         super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
         if _hooks:
             with _lock:
-                _patch_class(cls)
+                for klass in _with_bases([cls]):
+                    _patch_class(klass)
 
     __init_subclass__.__modeldb_patched__ = True  # type: ignore[attr-defined]
     base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]

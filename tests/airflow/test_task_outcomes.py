@@ -1,0 +1,130 @@
+"""Failures, retries, mapped tasks, other operators, and which DAGs are tracked."""
+from __future__ import annotations
+
+import datetime
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="mdb_failing", schedule=None)
+def failing():
+    @task
+    def load_rows() -> list:
+        return [1, 2, 3]
+
+    @task
+    def explode(rows: list) -> int:
+        raise ValueError(f"cannot handle {len(rows)} rows")
+
+    explode(load_rows())
+
+
+@dag(dag_id="mdb_retrying", schedule=None)
+def retrying():
+    @task(retries=2, retry_delay=datetime.timedelta(0))
+    def flaky_fetch(**context) -> str:
+        if context["ti"].try_number < 2:
+            raise ConnectionError("upstream not ready")
+        return "fetched"
+
+    flaky_fetch()
+
+
+@dag(dag_id="mdb_mapped", schedule=None)
+def mapped():
+    @task
+    def shards() -> list:
+        return [1, 2, 3]
+
+    @task(params={"modeldb_phase": "monitoring"})
+    def check_shard(shard: int) -> int:
+        return shard * 10
+
+    check_shard.expand(shard=shards())
+
+
+@dag(dag_id="mdb_tagged", schedule=None, tags=["modeldb", "phase:deployment"], params={"env": "prod"})
+def tagged():
+    BashOperator(task_id="publish", bash_command="echo publishing to {{ params.env }}")
+
+
+@dag(dag_id="mdb_untagged", schedule=None)
+def untagged():
+    @task
+    def anything() -> int:
+        return 1
+
+    anything()
+
+
+FAILING, RETRYING, MAPPED, TAGGED, UNTAGGED = failing(), retrying(), mapped(), tagged(), untagged()
+
+
+def test_a_failing_task_is_a_failed_run_with_its_error_and_the_dag_run_fails(airflow_tracking, run_dag):
+    dr = run_dag(FAILING)
+    assert dr.state == "failed"                           # Airflow's own outcome is untouched
+    store = airflow_tracking.store
+    runs = {r.name: r for r in store.list_runs(limit=10)}
+    assert runs["load_rows"].status == "succeeded"
+    failed = store.get_run_detail(runs["explode"].id)
+    assert failed.run.status == "failed"
+    assert failed.run.error_type == "ValueError"
+    assert failed.run.error_message == "cannot handle 3 rows"
+    assert failed.tags["airflow.will_retry"] == "false"
+    assert failed.outputs == []
+    # The list one task returned is the list the next one received: one lineage node.
+    loaded = store.get_run_detail(runs["load_rows"].id)
+    assert failed.inputs[0].artifact.id == loaded.outputs[0].artifact.id
+
+    from sqlalchemy import select
+
+    from modeldb_core.store import schema as t
+    with store.engine.connect() as conn:
+        status = conn.execute(select(t.pipeline_runs.c.status).where(
+            t.pipeline_runs.c.id == failed.run.pipeline_run_id)).scalar_one()
+    assert status == "failed"
+
+
+def test_each_try_is_its_own_run_and_a_retried_failure_is_not_final(airflow_tracking, run_dag):
+    dr = run_dag(RETRYING)
+    assert dr.state == "success"
+    store = airflow_tracking.store
+    tries = sorted(store.list_runs(limit=10), key=lambda r: r.try_number)
+    assert [r.try_number for r in tries] == [1, 2]
+    assert {r.external_id for r in tries} == {f"mdb_retrying/{dr.run_id}/flaky_fetch"}
+    first, second = (store.get_run_detail(r.id) for r in tries)
+    assert first.run.status == "failed"
+    assert first.run.error_type == "ConnectionError"
+    assert first.tags["airflow.will_retry"] == "true"
+    assert first.tags["airflow.state"] == "up_for_retry"
+    assert second.run.status == "succeeded"
+    assert second.outputs[0].name == "return_value"
+
+
+def test_every_map_index_is_its_own_run(airflow_tracking, run_dag):
+    dr = run_dag(MAPPED)
+    assert dr.state == "success"
+    store = airflow_tracking.store
+    runs = [r for r in store.list_runs(limit=20) if r.name == "check_shard"]
+    assert sorted(r.external_id for r in runs) == [
+        f"mdb_mapped/{dr.run_id}/check_shard[{i}]" for i in range(3)]
+    details = sorted((store.get_run_detail(r.id) for r in runs), key=lambda d: d.params["shard"])
+    assert [d.params["shard"] for d in details] == [1, 2, 3]
+    assert [d.tags["airflow.map_index"] for d in details] == ["0", "1", "2"]
+    assert {d.run.phase for d in details} == {"monitoring"}        # the modeldb_phase param
+    assert len({d.outputs[0].artifact.content_hash for d in details}) == 3
+
+
+def test_only_tagged_dags_are_tracked_when_so_configured(airflow_tracking, run_dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__MODELDB__TRACK", "tagged")
+    assert run_dag(UNTAGGED).state == "success"
+    assert run_dag(TAGGED).state == "success"
+    store = airflow_tracking.store
+    runs = store.list_runs(limit=10)
+    assert [r.name for r in runs] == ["publish"]
+    publish = store.get_run_detail(runs[0].id)
+    assert publish.run.phase == "deployment"                      # the DAG tag phase:deployment
+    assert publish.params["bash_command"] == "echo publishing to prod"   # a rendered templated field
+    assert publish.params["params.env"] == "prod"
+    assert publish.tags["airflow.operator"] == "BashOperator"

@@ -101,6 +101,13 @@ class SqlStore(MetadataStore):
         self._insert_metric = t.metrics.insert()
         self._insert_note = t.notes.insert()
         self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
+        # Lineage edges: one artifact and one version lookup per edge (Luigi writes many).
+        self._select_artifact = select(t.artifacts.c.id).where(t.artifacts.c.uri == bindparam("uri"))
+        self._insert_artifact = self._insert(t.artifacts).on_conflict_do_nothing()
+        self._select_version = select(t.artifact_versions.c.id).where(
+            t.artifact_versions.c.artifact_id == bindparam("artifact"),
+            t.artifact_versions.c.content_hash == bindparam("hash"))
+        self._insert_version = self._insert(t.artifact_versions).on_conflict_do_nothing()
 
     # -- the one place database errors become ModelDB errors -----------------
     @contextlib.contextmanager
@@ -297,12 +304,20 @@ class SqlStore(MetadataStore):
                   items: Sequence[tuple[str | None, ArtifactVersion]]) -> None:
         now = time.time()
         for name, version in items:
-            artifact_id = self._ensure(conn, t.artifacts, {"kind": version.kind, "created_at": now},
-                                       {"uri": version.uri})
-            version_id = self._ensure(conn, t.artifact_versions, {
-                "size": version.size, "metadata": encode_json(version.metadata),
-                "fingerprint_method": version.fingerprint_method, "created_at": now,
-            }, {"artifact_id": artifact_id, "content_hash": version.content_hash})
+            # Same rule as _ensure, with statements built once (building them cost 2 ms an edge).
+            artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar()
+            if artifact_id is None:
+                conn.execute(self._insert_artifact, {"uri": version.uri, "kind": version.kind,
+                                                     "created_at": now})
+                artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar_one()
+            key = {"artifact": artifact_id, "hash": version.content_hash}
+            version_id = conn.execute(self._select_version, key).scalar()
+            if version_id is None:
+                conn.execute(self._insert_version, {
+                    "artifact_id": artifact_id, "content_hash": version.content_hash,
+                    "size": version.size, "metadata": encode_json(version.metadata),
+                    "fingerprint_method": version.fingerprint_method, "created_at": now})
+                version_id = conn.execute(self._select_version, key).scalar_one()
             conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
                                            "direction": direction, "name": name, "created_at": now})
 
@@ -607,6 +622,18 @@ class SqlStore(MetadataStore):
 
         with self._read() as conn:
             return compiled.group(conn, query, by, metrics)
+
+    def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+        """``create_runs`` for thousands of runs: driver-level executemany (see store/bulk.py)."""
+        from . import bulk
+
+        def work(conn):
+            project_ids: dict[str, int] = {}
+            for new in new_runs:
+                if new.project not in project_ids:
+                    project_ids[new.project] = self._project_id(conn, new.project)
+            return bulk.insert_runs(conn, new_runs, project_ids)
+        return self._write(work)
 
     def list_artifacts(self, search: str | None = None, kind: str | None = None, limit: int = 100):
         from . import query as compiled

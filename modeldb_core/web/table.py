@@ -144,6 +144,34 @@ def _cells(row, extras) -> dict[str, Any]:
     return cells
 
 
+_KEYS_TTL = 30.0
+_keys_cache: dict[tuple[int, str | None], tuple[float, dict[str, list[str]]]] = {}
+
+
+def known_keys(store: MetadataStore, project: str | None) -> dict[str, list[str]]:
+    """The param, metric and tag keys the column chooser and group-by offer.
+
+    Keys change rarely and listing them scans the key columns, so they are
+    kept for a few seconds per store and project.
+    """
+    import time
+
+    from modeldb_core.errors import NotFoundError
+
+    now = time.monotonic()
+    key = (id(store), project)
+    cached = _keys_cache.get(key)
+    if cached is None or now - cached[0] > _KEYS_TTL:
+        try:
+            found = store.key_names(project)
+        except NotFoundError:
+            found = {"params": [], "metrics": [], "tags": []}
+        if len(_keys_cache) > 256:
+            _keys_cache.clear()
+        _keys_cache[key] = cached = (now, found)
+    return cached[1]
+
+
 def _pathlike(value: Any) -> bool:
     return isinstance(value, str) and ("://" in value or value.startswith("/"))
 
@@ -209,9 +237,8 @@ def table(store: MetadataStore, state: TableState) -> dict[str, Any]:
     extras = store.inputs_and_notes([r.run.id for r in rows]) if rows else {}
     chosen = state.cols or _default_columns(rows)
     seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
-    for row in rows:
-        for prefix, values in (("params", row.params), ("metrics", row.metrics), ("tags", row.tags)):
-            seen.update(dict.fromkeys(f"{prefix}.{k}" for k in sorted(values)))
+    for prefix, keys in known_keys(store, state.project).items():
+        seen.update(dict.fromkeys(f"{prefix}.{k}" for k in keys))
     seen.update(dict.fromkeys(chosen))
     out["columns"] = [column(k) for k in chosen]
     out["available"] = [column(k) for k in seen]

@@ -102,3 +102,96 @@ def app_client(recorded):
     uri, _ = recorded
     with TestClient(create_app(uri)) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session (Playwright cannot download its own)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """(base URL, ids): the app served by uvicorn in a thread over a populated SQLite store."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from modeldb_core.web import create_app
+
+    folder = tmp_path_factory.mktemp("ui-site")
+    uri = f"sqlite:///{folder / 'modeldb.db'}"
+    old_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(folder)
+    try:
+        ids = populate(uri, folder)
+    finally:
+        if old_home is not None:
+            os.environ["HOME"] = old_home
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the UI server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", ids
+    server.should_exit = True
+    thread.join(10)
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+@pytest.fixture
+def page(browser, site):
+    """A fresh page that fails the test on any console error, page error or outside request."""
+    base, _ = site
+    context = browser.new_context(viewport={"width": 1366, "height": 820})
+    problems: list[str] = []
+    opened = context.new_page()
+    opened.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+              if m.type == "error" else None)
+    opened.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def only_local(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            problems.append(f"request outside the app: {route.request.url}")
+            route.abort()
+
+    opened.route("**/*", only_local)
+    opened.set_default_timeout(10_000)
+    yield opened
+    context.close()
+    assert not problems, problems
+
+
+@pytest.fixture
+def shot(page):
+    """``shot("name")`` saves a full-page screenshot under test-artifacts/ui/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def save(name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    return save

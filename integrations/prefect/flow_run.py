@@ -50,11 +50,18 @@ class Options:
         return cls(
             project=project,
             phase=validation.phase(phase),
-            phases={str(k): validation.phase(v) for k, v in (phases or {}).items()},
+            phases={str(k): _phase(f"phases[{k!r}]", v) for k, v in (phases or {}).items()},
             inputs={str(k): _items(f"inputs[{k!r}]", v) for k, v in (inputs or {}).items()},
             outputs={str(k): _items(f"outputs[{k!r}]", v) for k, v in (outputs or {}).items()},
             capture_results=bool(capture_results),
         )
+
+
+def _phase(field_name: str, value: Any) -> str:
+    try:
+        return validation.phase(value)
+    except ValidationError as exc:
+        raise ValidationError(field_name, value, exc.problem) from None
 
 
 def _items(field_name: str, value: Any) -> tuple[Any, ...]:

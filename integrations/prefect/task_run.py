@@ -17,7 +17,7 @@ from typing import Any, Callable
 from modeldb_core import fingerprint as fp
 from modeldb_core import params as param_rule
 from modeldb_core.model import RunStatus
-from modeldb_core.run import start_run, status_for
+from modeldb_core.run import active_run, start_run, status_for
 from modeldb_core.safety import safe_call
 
 from . import flow_run, values
@@ -73,13 +73,22 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
     if record is None:
         return
     with record.lock:
-        previous = record.attempts.pop(task_run.id, None)
+        previous = record.attempts.get(task_run.id)
+        if previous is not None and previous.try_number == task_run.run_count:
+            # Not a new attempt: when a BaseException escapes a task, Prefect runs the
+            # hooks of the state it is still in (Running) once more before the crash.
+            return
+        record.attempts.pop(task_run.id, None)
     if previous is not None:
         _end_retried(previous)
     parameters = _parameters(task_run)
     params, artifacts = values.split_parameters(parameters)
+    # Nest under the run the task was called from (a task inside a task, a tracked
+    # function calling the flow), but never under one that already ended.
+    current = active_run()
+    parent = current if current is not None and not current.ended else None
     run = start_run(task.name, project=record.project, phase=_phase(record, task),
-                    params=params, tags=_tags(task_run), parent=True,
+                    params=params, tags=_tags(task_run), parent=parent,
                     pipeline_run_id=record.pipeline_run_id, orchestrator=flow_run.ORCHESTRATOR,
                     external_id=str(task_run.id), try_number=task_run.run_count, code=task.fn,
                     started_at=state.timestamp.timestamp())
@@ -172,13 +181,22 @@ def end_left_open(record: FlowRunRecord, flow_status: str, flow_state: Any) -> N
             status, reason = RunStatus.KILLED.value, flow_state
         else:
             status, reason = RunStatus.KILLED.value, None
-        error = values.state_value(reason) if reason is not None else None
-        message = getattr(reason, "message", None) or "the flow run ended before this task run did"
         run = attempt.run
+        run.deactivate()
         safe_call("record the task run's state", run.set_tag, "prefect.state",
                   getattr(state, "name", None) or "unknown")
-        safe_call("end a task run", run.end, status,
-                  error=error if isinstance(error, BaseException) else None, message=message)
+        safe_call("end a task run", run.end, status, message=_reason(reason))
+
+
+def _reason(state: Any) -> str:
+    """Prefect's reason for a state (its message), with the exception behind it if any."""
+    if state is None:
+        return "the flow run ended before this task run did"
+    message = getattr(state, "message", None) or getattr(state, "name", "")
+    error = values.state_value(state)
+    if isinstance(error, BaseException):
+        message += f" ({type(error).__name__}: {error})" if str(error) else f" ({type(error).__name__})"
+    return message
 
 
 def crash_status(state: Any) -> str:

@@ -1,0 +1,364 @@
+"""Real Prefect 3.9 flows, run against the session's Prefect test server, tracked into real stores."""
+from __future__ import annotations
+
+import logging
+import os
+
+import pandas as pd
+import pytest
+from prefect import flow, task
+from prefect.states import Cancelled
+from sqlalchemy import select
+
+import modeldb_core
+from modeldb_core.integrations.prefect import track, tracked_flow
+from modeldb_core.store import schema
+
+
+# -- helpers -------------------------------------------------------------------
+@pytest.fixture
+def sqlite_tracking(sqlite_uri):
+    client = modeldb_core.configure(uri=sqlite_uri)
+    yield client
+    client.close()
+
+
+def flow_run_id(state) -> str:
+    return str(state.state_details.flow_run_id)
+
+
+def task_runs(client, state, name=None):
+    """The runs of one flow run, found through the query layer, oldest first."""
+    page = modeldb_core.search_runs(f'tags."prefect.flow_run_id" = "{flow_run_id(state)}"',
+                                    order_by="id", limit=1000, store=client.store)
+    return [client.store.get_run_detail(r.id) for r in page.runs if name is None or r.name == name]
+
+
+def pipeline_run(client, state):
+    """(pipeline name, orchestrator, pipeline run status, ended) of a flow run."""
+    pr, p = schema.pipeline_runs, schema.pipelines
+    with client.store.engine.connect() as conn:
+        row = conn.execute(select(p.c.name, p.c.orchestrator, p.c.structure, pr.c.status, pr.c.ended_at)
+                           .join(p, p.c.id == pr.c.pipeline_id)
+                           .where(pr.c.external_id == flow_run_id(state))).one()
+    return row
+
+
+# -- a data prep -> features -> train flow --------------------------------------
+@task
+def prepare(raw_path: str, out_path: str, min_price: float = 100.0) -> str:
+    frame = pd.read_csv(raw_path)
+    frame[frame.price >= min_price].to_csv(out_path, index=False)
+    return out_path
+
+
+@task
+def featurize(prepared_path: str, squared: bool = True) -> pd.DataFrame:
+    frame = pd.read_csv(prepared_path)
+    frame["area_sq"] = frame.area ** 2 if squared else frame.area
+    return frame
+
+
+@task
+def train(features: pd.DataFrame, model_path: str, alpha: float = 0.5) -> dict:
+    slope = float((features.price / features.area).mean())
+    modeldb_core.log_metric("rmse", 12.5)
+    with open(model_path, "w") as fh:
+        fh.write(f"slope={slope} alpha={alpha}\n")
+    return {"slope": slope, "rows": len(features)}
+
+
+@flow
+def house_prices(raw_path: str, work_dir: str) -> dict:
+    prepared = prepare(raw_path, os.path.join(work_dir, "prepared.csv"))
+    features = featurize(prepared)
+    return train(features, os.path.join(work_dir, "model.txt"))
+
+
+tracked_house_prices = track(
+    house_prices, project="houses", phase="data_prep",
+    phases={"featurize": "feature_engineering", "train": "training"},
+    inputs={"prepare": ["warehouse://sales.listings"]}, outputs={"train": ["model_path"]})
+
+
+def test_prep_features_train_flow_with_lineage_through_the_query_layer(tracking, tmp_path):
+    raw = tmp_path / "raw.csv"
+    raw.write_text("area,price\n50,90\n60,150\n80,200\n")
+
+    state = tracked_house_prices(str(raw), str(tmp_path), return_state=True)
+
+    assert state.is_completed()
+    assert state.result() == {"slope": 2.5, "rows": 2}
+    name, orchestrator, structure, status, ended = pipeline_run(tracking, state)
+    assert (name, orchestrator, status) == ("house-prices", "prefect", "succeeded") and ended
+    assert '"prepare"' in structure and '"train"' in structure and house_prices.version in structure
+
+    runs = {d.run.name: d for d in task_runs(tracking, state)}
+    assert sorted(runs) == ["featurize", "prepare", "train"]
+    for detail in runs.values():
+        run = detail.run
+        assert (run.status, run.orchestrator, run.project, run.try_number) == ("succeeded", "prefect", "houses", 1)
+        assert run.external_id == detail.tags["prefect.task_run_id"]
+        assert detail.tags["prefect.flow_run_id"] == flow_run_id(state)
+        assert detail.tags["prefect.state"] == "Completed"
+    assert len({d.run.pipeline_run_id for d in runs.values()}) == 1
+    assert {n: d.run.phase for n, d in runs.items()} == {
+        "prepare": "data_prep", "featurize": "feature_engineering", "train": "training"}
+    # Actual parameters, defaults included; paths are recorded as the file they name.
+    assert runs["prepare"].params == {"raw_path": f"file://{raw}", "out_path": str(tmp_path / "prepared.csv"),
+                                      "min_price": 100.0}
+    assert runs["featurize"].params["squared"] is True
+    assert runs["train"].params["alpha"] == 0.5
+    assert runs["train"].metrics == {"rmse": 12.5}
+    assert runs["prepare"].code_version.function.endswith("prepare")
+
+    def uris(ios):
+        return {(io.name, io.artifact.uri) for io in ios}
+
+    assert uris(runs["prepare"].inputs) == {("raw_path", f"file://{raw}"), (None, "warehouse://sales.listings")}
+    assert uris(runs["prepare"].outputs) == {("return", f"file://{tmp_path}/prepared.csv")}
+    assert ("prepared_path", f"file://{tmp_path}/prepared.csv") in uris(runs["featurize"].inputs)
+    [frame_out] = runs["featurize"].outputs
+    assert frame_out.artifact.kind == "dataframe" and frame_out.artifact.metadata["shape"] == [2, 3]
+    assert ("features", frame_out.artifact.uri) in uris(runs["train"].inputs)
+    assert ("model_path", f"file://{tmp_path}/model.txt") in uris(runs["train"].outputs)
+
+    # The query a user runs: what does the trained model come from?
+    graph = tracking.store.lineage(f"run:{runs['train'].run.id}", direction="up")
+    labels = {n.label for n in graph.nodes}
+    assert {"train", "featurize", "prepare"} <= labels
+    assert any(label.startswith(f"file://{raw}@") for label in labels)
+    assert any(label.startswith("warehouse://sales.listings@") for label in labels)
+    frame_node = next(n for n in graph.nodes if n.label.startswith(frame_out.artifact.uri))
+    prepare_node = next(n for n in graph.nodes if n.label == "prepare")
+    assert (f"run:{runs['featurize'].run.id}", f"artifact:{frame_node.id}") in {
+        (e.source, e.target) for e in graph.edges}
+    assert prepare_node.depth == 4  # train <- frame <- featurize <- prepared.csv <- prepare
+
+
+# -- failures, retries, crashes, cancellation ---------------------------------
+@task
+def explode(rows: int = 3):
+    raise ValueError(f"cannot split {rows} rows")
+
+
+@flow
+def failing_flow():
+    return explode()
+
+
+def test_failing_task_is_a_failed_run_and_the_flow_state_is_unchanged(sqlite_tracking):
+    untracked = failing_flow(return_state=True)
+    state = track(failing_flow, project="fails")(return_state=True)
+
+    assert state.is_failed() and untracked.is_failed()
+    assert state.name == untracked.name
+    with pytest.raises(ValueError, match="cannot split 3 rows"):
+        state.result()
+    [detail] = task_runs(sqlite_tracking, state)
+    assert detail.run.status == "failed"
+    assert detail.params == {"rows": 3}
+    assert detail.run.error_type == "ValueError"
+    assert detail.run.error_message == "cannot split 3 rows"
+    assert "raise ValueError" in detail.run.error_traceback
+    assert detail.outputs == []
+    assert pipeline_run(sqlite_tracking, state).status == "failed"
+
+
+attempts: dict[str, int] = {}
+
+
+@task(retries=2)
+def flaky_now(key: str) -> int:
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] == 1:
+        raise ConnectionError("feature store timed out")
+    return 7
+
+
+@task(retries=1, retry_delay_seconds=0.2)
+def flaky_later(key: str) -> int:
+    attempts[key] = attempts.get(key, 0) + 1
+    if attempts[key] == 1:
+        raise TimeoutError("warehouse busy")
+    return 8
+
+
+@tracked_flow(project="retries")
+@flow
+def retrying_flow(key: str) -> int:
+    return flaky_now(key + "-now") + flaky_later(key + "-later")
+
+
+def test_each_retry_attempt_is_a_run_and_the_retry_is_not_a_final_failure(sqlite_tracking):
+    state = retrying_flow("r1", return_state=True)
+
+    assert state.result() == 15
+    assert pipeline_run(sqlite_tracking, state).status == "succeeded"
+    for name, error_type, message in (("flaky_now", "ConnectionError", "feature store timed out"),
+                                      ("flaky_later", "TimeoutError", "warehouse busy")):
+        first, second = task_runs(sqlite_tracking, state, name)
+        assert (first.run.try_number, first.run.status) == (1, "failed")
+        assert (second.run.try_number, second.run.status) == (2, "succeeded")
+        assert first.run.external_id == second.run.external_id  # one Prefect task run
+        assert (first.run.error_type, first.run.error_message) == (error_type, message)
+        assert first.tags["prefect.retried"] == "true"
+        assert "prefect.retried" not in second.tags
+        assert second.params == first.params
+        assert second.outputs and not first.outputs
+
+
+@task
+def interrupted():
+    raise SystemExit(3)
+
+
+@task
+def over_budget():
+    return Cancelled(message="budget exceeded")
+
+
+@task
+def fine() -> int:
+    return 1
+
+
+@flow
+def crashing_flow():
+    fine()
+    interrupted()
+
+
+@flow
+def cancelling_flow():
+    fine()
+    over_budget()
+    return 1
+
+
+def test_crashed_task_run_is_killed_with_the_reason(sqlite_tracking):
+    with pytest.raises(SystemExit):
+        track(crashing_flow, project="crash")()
+    runs = {r.name: sqlite_tracking.store.get_run_detail(r.id)
+            for r in modeldb_core.search_runs(project="crash", store=sqlite_tracking.store).runs}
+    assert runs["fine"].run.status == "succeeded"
+    crashed = runs["interrupted"].run
+    assert crashed.status == "killed"
+    assert "system exit" in crashed.error_message
+    assert runs["interrupted"].tags["prefect.state"] == "Crashed"
+    _, _, _, status, ended = pipeline_run(sqlite_tracking, _state_of(crashed))
+    assert status == "killed" and ended
+
+
+def _state_of(run):
+    """A stand-in for a flow state, to look a pipeline run up by the run's flow run id."""
+    class _Details:
+        flow_run_id = None
+
+    class _State:
+        state_details = _Details()
+
+    detail = modeldb_core.get_client().store.get_run_detail(run.id)
+    _State.state_details.flow_run_id = detail.tags["prefect.flow_run_id"]
+    return _State()
+
+
+def test_cancelled_task_run_is_killed_with_the_reason(sqlite_tracking):
+    state = track(cancelling_flow, project="cancel")(return_state=True)
+    assert state.is_completed() and state.result() == 1
+    runs = {d.run.name: d for d in task_runs(sqlite_tracking, state)}
+    assert runs["fine"].run.status == "succeeded"
+    assert runs["over_budget"].run.status == "killed"
+    assert runs["over_budget"].run.error_message == "budget exceeded"
+    assert runs["over_budget"].tags["prefect.state"] == "Cancelled"
+    assert pipeline_run(sqlite_tracking, state).status == "succeeded"
+
+
+# -- mapped tasks -------------------------------------------------------------
+@task
+def shards(n: int) -> list[int]:
+    return list(range(1, n + 1))
+
+
+@task
+def square(x: int, offset: int = 0) -> int:
+    return x * x + offset
+
+
+@tracked_flow(project="mapped", phase="feature_engineering")
+@flow
+def mapped_flow(n: int = 3) -> list[int]:
+    numbers = shards.submit(n)
+    return [f.result() for f in square.map(numbers)]
+
+
+def test_mapped_task_runs_are_one_run_each_with_lineage_to_the_upstream(sqlite_tracking):
+    state = mapped_flow(return_state=True)
+    assert state.result() == [1, 4, 9]
+    [upstream] = task_runs(sqlite_tracking, state, "shards")
+    mapped = task_runs(sqlite_tracking, state, "square")
+    assert len(mapped) == 3
+    assert len({d.run.external_id for d in mapped}) == 3
+    assert sorted(d.params["x"] for d in mapped) == [1, 2, 3]
+    assert all(d.params["offset"] == 0 and d.run.phase == "feature_engineering" for d in mapped)
+    produced = {io.artifact.id for io in upstream.outputs}
+    assert len(produced) == 1
+    for detail in mapped:
+        assert {io.artifact.id for io in detail.inputs if io.name == "x"} == produced
+        graph = sqlite_tracking.store.lineage(f"run:{detail.run.id}", direction="up")
+        assert f"run:{upstream.run.id}" in {f"{n.kind}:{n.id}" for n in graph.nodes}
+
+
+# -- tracking never breaks the flow -------------------------------------------
+@flow
+def plain_flow(n: int = 4) -> list[int]:
+    return [f.result() for f in square.map(shards(n), offset=1)]
+
+
+def test_unreachable_store_changes_nothing_in_the_flow(tmp_path, caplog):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the database's folder should be")
+    client = modeldb_core.configure(uri=f"sqlite:///{blocked}/sub/modeldb.db")
+    try:
+        with caplog.at_level(logging.WARNING, logger="modeldb"):
+            state = track(plain_flow, project="down")(return_state=True)
+    finally:
+        client.close()
+    untracked = plain_flow(return_state=True)
+    assert state.is_completed() and state.name == untracked.name == "Completed"
+    assert state.result() == untracked.result() == [2, 5, 10, 17]
+    assert any("ModelDB could not" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_hook_is_logged_and_the_result_passes_through(sqlite_tracking, monkeypatch, caplog):
+    from modeldb_core.integrations.prefect import values
+
+    def broken(value):
+        raise RuntimeError("fingerprint backend down")
+
+    monkeypatch.setattr(values, "result_versions", broken)
+    with caplog.at_level(logging.WARNING, logger="modeldb"):
+        state = track(plain_flow, project="hookfail")(n=2, return_state=True)
+    assert state.result() == [2, 5]
+    assert any("fingerprint backend down" in r.getMessage() for r in caplog.records)
+    runs = task_runs(sqlite_tracking, state)
+    assert len(runs) == 3 and all(d.run.status == "succeeded" for d in runs)
+
+
+def test_untracked_flows_and_tasks_are_left_alone(sqlite_tracking):
+    track(plain_flow)  # installs the task wrappers in this process
+    assert plain_flow(n=2) == [2, 5]
+    assert square.fn(3) == 9 and square(3) == 9  # outside any flow
+    assert modeldb_core.search_runs(store=sqlite_tracking.store).runs == []
+    assert not any(getattr(h, "__name__", "").startswith("modeldb") for h in square.on_running_hooks)
+
+
+def test_bad_options_are_refused_with_the_field_named():
+    from modeldb_core.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="phases"):
+        track(plain_flow, phases={"square": "pretraining"})
+    with pytest.raises(ValidationError, match="inputs"):
+        track(plain_flow, inputs={"square": "data.csv"})
+    with pytest.raises(TypeError, match="Prefect flow"):
+        track(square)

@@ -28,6 +28,7 @@ _EXPORTS = {
     "configure": "client",
     "get_client": "client",
     "search_runs": "query",
+    "log_runs": "bulk",
     "open_store": "store",
     "ModelDBError": "errors",
     "ValidationError": "errors",

@@ -103,11 +103,12 @@ class SqlStore(MetadataStore):
         self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
         # Lineage edges: one artifact and one version lookup per edge (Luigi writes many).
         self._select_artifact = select(t.artifacts.c.id).where(t.artifacts.c.uri == bindparam("uri"))
-        self._insert_artifact = self._insert(t.artifacts).on_conflict_do_nothing()
+        self._insert_artifact = self._insert(t.artifacts).on_conflict_do_nothing().returning(t.artifacts.c.id)
         self._select_version = select(t.artifact_versions.c.id).where(
             t.artifact_versions.c.artifact_id == bindparam("artifact"),
             t.artifact_versions.c.content_hash == bindparam("hash"))
-        self._insert_version = self._insert(t.artifact_versions).on_conflict_do_nothing()
+        self._insert_version = self._insert(t.artifact_versions).on_conflict_do_nothing().returning(
+            t.artifact_versions.c.id)
 
     # -- the one place database errors become ModelDB errors -----------------
     @contextlib.contextmanager
@@ -305,19 +306,22 @@ class SqlStore(MetadataStore):
         now = time.time()
         for name, version in items:
             # Same rule as _ensure, with statements built once (building them cost 2 ms an edge).
+            # A new row's id comes back from its INSERT; a concurrent writer's from the SELECT after.
             artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar()
             if artifact_id is None:
-                conn.execute(self._insert_artifact, {"uri": version.uri, "kind": version.kind,
-                                                     "created_at": now})
-                artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar_one()
+                artifact_id = conn.execute(self._insert_artifact, {
+                    "uri": version.uri, "kind": version.kind, "created_at": now}).scalar()
+                if artifact_id is None:
+                    artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar_one()
             key = {"artifact": artifact_id, "hash": version.content_hash}
             version_id = conn.execute(self._select_version, key).scalar()
             if version_id is None:
-                conn.execute(self._insert_version, {
+                version_id = conn.execute(self._insert_version, {
                     "artifact_id": artifact_id, "content_hash": version.content_hash,
                     "size": version.size, "metadata": encode_json(version.metadata),
-                    "fingerprint_method": version.fingerprint_method, "created_at": now})
-                version_id = conn.execute(self._select_version, key).scalar_one()
+                    "fingerprint_method": version.fingerprint_method, "created_at": now}).scalar()
+                if version_id is None:
+                    version_id = conn.execute(self._select_version, key).scalar_one()
             conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
                                            "direction": direction, "name": name, "created_at": now})
 
@@ -632,6 +636,9 @@ class SqlStore(MetadataStore):
             for new in new_runs:
                 if new.project not in project_ids:
                     project_ids[new.project] = self._project_id(conn, new.project)
+            if self.dialect == "sqlite":
+                # A bigger page cache for this connection: index pages stay in memory.
+                conn.exec_driver_sql(bulk.SQLITE_CACHE_PRAGMA)
             return bulk.insert_runs(conn, new_runs, project_ids)
         return self._write(work)
 

@@ -212,31 +212,40 @@ class _FitSession:
         weight = self.kwargs.get("sample_weight")
         _local.busy += 1
         try:
-            if hasattr(est, "score"):
-                value = safe_call("compute the training score", _score, est, X, y, weight)
-                if value is not None:
-                    run.log_metric("training_score", value)
-            if not (is_regressor(est) or is_classifier(est)) or not hasattr(est, "predict"):
-                return
-            predicted = est.predict(X)
+            predicts = (is_regressor(est) or is_classifier(est)) and hasattr(est, "predict")
+            predicted = safe_call("predict the training data", est.predict, X) if predicts else None
+            predicts = predicts and predicted is not None
+            standard = _standard_score(est) if predicts else None
             import sklearn.metrics as m
 
-            functions: dict[str, Callable[..., Any]]
-            if is_regressor(est):
+            functions: dict[str, Callable[..., Any]] = {}
+            options: dict[str, Any] = {}
+            if predicts and is_regressor(est):
                 functions = {"r2_score": m.r2_score, "mean_squared_error": m.mean_squared_error,
                              "mean_absolute_error": m.mean_absolute_error}
-                options: dict[str, Any] = {}
-            else:
+            elif predicts:
                 functions = {"accuracy_score": m.accuracy_score, "precision_score": m.precision_score,
                              "recall_score": m.recall_score, "f1_score": m.f1_score}
                 options = {"average": "weighted", "zero_division": 0}
+            values: dict[str, float] = {}
             for name, function in functions.items():
                 original = evaluation._patched_functions.get(name, function)
-                extra = options if name != "accuracy_score" else {}
+                extra = options if name in ("precision_score", "recall_score", "f1_score") else {}
                 value = safe_call(f"compute training {name}", original, y, predicted,
                                   sample_weight=weight, **extra)
                 if value is not None and not hasattr(value, "__len__"):
-                    run.log_metric(f"training_{name}", float(value))
+                    values[name] = float(value)
+            # The default score *is* R² / accuracy of these predictions: no second predict.
+            if standard in values:
+                score = values[standard]
+            elif hasattr(est, "score"):
+                score = safe_call("compute the training score", _score, est, X, y, weight)
+            else:
+                score = None
+            if score is not None:
+                run.log_metric("training_score", score)
+            for name, value in values.items():
+                run.log_metric(f"training_{name}", value)
         finally:
             _local.busy -= 1
 
@@ -260,6 +269,21 @@ class _FitSession:
         self.serialize_seconds = seconds
         version = blob.artifact_version("model", {"serialize_seconds": round(seconds, 6)})
         self.run.log_output(version, name="model")
+
+
+def _standard_score(est: Any) -> str | None:
+    """``r2_score`` / ``accuracy_score`` when ``est.score`` is scikit-learn's default one."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    target = est
+    if type(est).__name__ == "Pipeline" and hasattr(est, "_final_estimator"):
+        target = est._final_estimator  # Pipeline.score is the final step's score of the transformed X
+    score = getattr(type(target), "score", None)
+    if score is RegressorMixin.score:
+        return "r2_score"
+    if score is ClassifierMixin.score:
+        return "accuracy_score"
+    return None
 
 
 def _score(est: Any, X: Any, y: Any, weight: Any) -> float | None:

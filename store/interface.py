@@ -85,8 +85,9 @@ class MetadataStore(abc.ABC):
         raise NotImplementedError
 
     def run_points(self, project: str, metric: str, limit: int = 10_000,
-                   with_params: bool = True) -> list[RunPoint]:
-        """The latest value of ``metric`` for the newest ``limit`` runs of ``project`` that have it."""
+                   with_params: bool | Sequence[str] = True) -> list[RunPoint]:
+        """The latest value of ``metric`` for the newest ``limit`` runs of ``project`` that have it,
+        oldest first, with all their params (``True``), none, or only the keys listed."""
         raise NotImplementedError
 
     def key_names(self, project: str | None = None) -> dict[str, list[str]]:

@@ -304,26 +304,38 @@ class SqlStore(MetadataStore):
     def _write_io(self, conn: Connection, run_id: int, direction: str,
                   items: Sequence[tuple[str | None, ArtifactVersion]]) -> None:
         now = time.time()
+        # What a run writes is mostly new, what it reads mostly known: try the likely
+        # statement first (one round trip either way when the guess is right).
+        new_first = direction == "output"
         for name, version in items:
-            # Same rule as _ensure, with statements built once (building them cost 2 ms an edge).
-            # A new row's id comes back from its INSERT; a concurrent writer's from the SELECT after.
-            artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar()
-            if artifact_id is None:
-                artifact_id = conn.execute(self._insert_artifact, {
-                    "uri": version.uri, "kind": version.kind, "created_at": now}).scalar()
-                if artifact_id is None:
-                    artifact_id = conn.execute(self._select_artifact, {"uri": version.uri}).scalar_one()
-            key = {"artifact": artifact_id, "hash": version.content_hash}
-            version_id = conn.execute(self._select_version, key).scalar()
-            if version_id is None:
-                version_id = conn.execute(self._insert_version, {
+            artifact_id = self._row_id(
+                conn, self._select_artifact, {"uri": version.uri}, self._insert_artifact,
+                {"uri": version.uri, "kind": version.kind, "created_at": now}, new_first)
+            version_id = self._row_id(
+                conn, self._select_version, {"artifact": artifact_id, "hash": version.content_hash},
+                self._insert_version, {
                     "artifact_id": artifact_id, "content_hash": version.content_hash,
                     "size": version.size, "metadata": encode_json(version.metadata),
-                    "fingerprint_method": version.fingerprint_method, "created_at": now}).scalar()
-                if version_id is None:
-                    version_id = conn.execute(self._select_version, key).scalar_one()
+                    "fingerprint_method": version.fingerprint_method, "created_at": now}, new_first)
             conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
                                            "direction": direction, "name": name, "created_at": now})
+
+    @staticmethod
+    def _row_id(conn: Connection, find, find_params: dict[str, Any], insert, insert_params: dict[str, Any],
+                new_first: bool) -> int:
+        """The id of a unique row, inserting it if missing (``_ensure`` with statements built once).
+
+        The INSERT returns the new row's id, or nothing when the row exists
+        (written before, or by a concurrent writer): then the SELECT finds it.
+        """
+        if not new_first:
+            found = conn.execute(find, find_params).scalar()
+            if found is not None:
+                return found
+        found = conn.execute(insert, insert_params).scalar()
+        if found is not None:
+            return found
+        return conn.execute(find, find_params).scalar_one()
 
     def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[int]:
         with self._read() as conn:
@@ -558,7 +570,7 @@ class SqlStore(MetadataStore):
         return found
 
     def run_points(self, project: str, metric: str, limit: int = 10_000,
-                   with_params: bool = True) -> list[RunPoint]:
+                   with_params: bool | Sequence[str] = True) -> list[RunPoint]:
         runs, lm = t.runs, t.latest_metrics
         with self._read() as conn:
             project_id = self._project_id_or_404(conn, project)
@@ -571,9 +583,11 @@ class SqlStore(MetadataStore):
             params: dict[int, dict[str, Any]] = {}
             if with_params and rows:
                 ids = chosen.with_only_columns(runs.c.id).subquery()
-                for run_id, key, value in conn.execute(
-                        select(t.params.c.run_id, t.params.c.key, t.params.c.value_json)
-                        .where(t.params.c.run_id.in_(select(ids.c.id)))):
+                query = (select(t.params.c.run_id, t.params.c.key, t.params.c.value_json)
+                         .where(t.params.c.run_id.in_(select(ids.c.id))))
+                if not isinstance(with_params, bool):  # only these keys
+                    query = query.where(t.params.c.key.in_(list(with_params)))
+                for run_id, key, value in conn.execute(query):
                     params.setdefault(run_id, {})[key] = json.loads(value)
         return [RunPoint(run_id=r.id, name=r.name, status=r.status, phase=r.phase,
                          started_at=r.started_at, value=_metric_value(r.value, r.is_nan),

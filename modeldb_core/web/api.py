@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from . import compare as compare_
 from . import lineage as lineage_
@@ -28,8 +29,12 @@ def list_projects(request: Request) -> list[dict[str, Any]]:
             summary="A metric's latest value for each run of a project, with the run's params "
                     "(the timeline and meta-analysis charts)")
 def project_points(request: Request, name: str, metric: str,
-                   limit: int = Query(10_000, ge=1, le=100_000)) -> dict[str, Any]:
-    return projects_.points(_store(request), name, metric, limit=limit)
+                   limit: int = Query(10_000, ge=1, le=100_000, description="newest runs first"),
+                   params: list[str] = Query([], description="params to include with each point"),
+                   all_params: bool = Query(False, description="include every param of each run")):
+    chosen: bool | list[str] = True if all_params else (params or False)
+    # Returned as a ready response: 10,000 points skip per-item response validation.
+    return JSONResponse(projects_.points(_store(request), name, metric, limit=limit, params=chosen))
 
 
 @router.get("/projects/{name:path}", summary="One project: aggregates and its metric, param and tag keys")

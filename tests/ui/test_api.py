@@ -31,13 +31,22 @@ def test_project_detail_lists_its_keys(app_client):
 
 def test_points_give_each_runs_metric_and_params(app_client, recorded):
     _, ids = recorded
-    body = app_client.get(f"/api/projects/{PROJECT}/points", params={"metric": "auc"}).json()
+    url = f"/api/projects/{PROJECT}/points"
+    body = app_client.get(url, params={"metric": "auc", "all_params": True}).json()
     by_run = {p["run_id"]: p for p in body["points"]}
     assert set(by_run) == {ids["train0"], ids["train1"], ids["train2"], ids["eval"], ids["xss"], ids["child"]}
-    assert by_run[ids["train1"]]["params"]["learning_rate"] == 0.05
+    assert by_run[ids["train1"]]["params"] == {"learning_rate": 0.05, "max_depth": 5, "model": "gbm"}
     assert by_run[ids["train1"]]["value"] == 0.75
     starts = [p["started_at"] for p in body["points"]]
     assert starts == sorted(starts)
+    # The timeline asks for no params, the meta-analysis for one; limit keeps the newest runs.
+    bare = app_client.get(url, params={"metric": "auc"}).json()["points"]
+    assert all(p["params"] == {} for p in bare)
+    one = app_client.get(url, params={"metric": "auc", "params": ["max_depth"], "limit": 3}).json()["points"]
+    assert [p["run_id"] for p in one] == [ids["eval"], ids["xss"], ids["child"]]
+    assert all(set(p["params"]) <= {"max_depth"} for p in one)
+    nan = app_client.get(url, params={"metric": "calibration"}).json()["points"]
+    assert [p["value"] for p in nan] == ["NaN"]
 
 
 def test_runs_filter_sort_and_cursor_paging(app_client, recorded):

@@ -32,7 +32,8 @@ def test_projects_summary_then_project_charts(page, site, shot):
     timeline.first.hover()
     tip = page.locator("#tooltip")
     tip.wait_for(state="visible")
-    assert "learning_rate = 0.1" in tip.inner_text()
+    # Params are fetched on the first hover.
+    page.wait_for_function("document.getElementById('tooltip').textContent.includes('learning_rate = 0.1')")
     shot("02-project")
     timeline.first.click()
     page.wait_for_url(re.compile(rf"/runs/{ids['train0']}$"))

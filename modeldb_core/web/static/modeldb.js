@@ -161,12 +161,18 @@
         if (p.href) c.setAttribute("data-href", p.href);
       });
     }
+    var hovered = null;
     dots.addEventListener("mousemove", function (event) {
       var i = event.target.getAttribute("data-i");
-      if (i === null) return hideTip();
-      showTip(shown[+i].tip, event);
+      if (i === null) { hovered = null; return hideTip(); }
+      var p = shown[+i];
+      hovered = p;
+      showTip(p.tip, event);
+      if (p.more) p.more().then(function (lines) {
+        if (hovered === p) showTip(p.tip.concat(lines), event);
+      }, function () { /* the tooltip keeps what it has */ });
     });
-    dots.addEventListener("mouseleave", hideTip);
+    dots.addEventListener("mouseleave", function () { hovered = null; hideTip(); });
     dots.addEventListener("click", function (event) {
       var href = event.target.getAttribute("data-href");
       if (href) window.location.href = href;
@@ -181,21 +187,30 @@
   }
 
   function runTip(p, metric, value) {
-    var lines = [p.name + "  #" + p.run_id, metric + " = " + fmt(value), utc(p.started_at * 1000, true) + " UTC · " + p.status];
-    Object.keys(p.params || {}).sort().forEach(function (k) {
-      var v = show(p.params[k]);
-      lines.push(k + " = " + (v.length > 60 ? v.slice(0, 59) + "…" : v));
-    });
-    return lines;
+    return [p.name + "  #" + p.run_id, metric + " = " + fmt(value), utc(p.started_at * 1000, true) + " UTC · " + p.status];
   }
 
   // -- project page ------------------------------------------------------------
-  function pointsOf(project, metric) {
-    return getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric)).then(function (data) {
+  var paramsCache = {};
+  /* A run's params, fetched when its point is first hovered (the points themselves stay small). */
+  function paramLines(runId) {
+    if (!paramsCache[runId]) paramsCache[runId] = getJSON("/api/runs/" + enc(runId)).then(function (d) {
+      var keys = Object.keys(d.params).sort();
+      if (!keys.length) return ["(no params)"];
+      return keys.map(function (k) {
+        var v = show(d.params[k]);
+        return k + " = " + (v.length > 60 ? v.slice(0, 59) + "…" : v);
+      });
+    });
+    return paramsCache[runId];
+  }
+
+  function pointsOf(project, metric, query) {
+    return getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric) + (query || "")).then(function (data) {
       return data.points.map(function (p) {
         var y = num(p.value);
         return { x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
-                 tip: runTip(p, metric, y), raw: p };
+                 tip: runTip(p, metric, y), raw: p, more: function () { return paramLines(p.run_id); } };
       });
     });
   }
@@ -226,22 +241,20 @@
     var meta = document.getElementById("meta");
     if (!timeline) return;
     var project = timeline.getAttribute("data-project"), metric = timeline.getAttribute("data-metric");
-    var cache = {};
-    function load(m) { return cache[m] || (cache[m] = pointsOf(project, m)); }
     message(timeline, "Loading…");
-    load(metric).then(function (pts) {
+    pointsOf(project, metric).then(function (pts) {
       chart(timeline, pts, { xKind: "time", xLabel: "run start (UTC)", yLabel: metric });
       timeline.setAttribute("data-points", String(pts.length));
     }).catch(function (err) { message(timeline, "Cannot load the timeline: " + err.message); });
-    if (meta) metaPanel(meta, load);
+    if (meta) metaPanel(meta, project);
   }
 
-  function metaPanel(meta, load) {
+  function metaPanel(meta, project) {
     var y = meta.getAttribute("data-metric"), x = meta.getAttribute("data-param");
     var explicit = meta.getAttribute("data-explicit") === "true";
     var ySelect = document.getElementById("y-select"), xSelect = document.getElementById("x-select");
     var metrics = ySelect ? Array.prototype.map.call(ySelect.options, function (o) { return o.value; }) : [y];
-    function draw(metric, pts, param) {
+    function draw(metric, param) {
       if (ySelect) ySelect.value = metric;
       if (xSelect) xSelect.value = param;
       try {  // keep the chosen pair in the address, so the view can be shared
@@ -250,19 +263,18 @@
         url.searchParams.set("x", param);
         window.history.replaceState(null, "", url.toString());
       } catch (e) { /* an old browser: the selects still show the state */ }
-      metaChart(meta, pts, metric, param);
-    }
-    // Without a chosen hyperparameter, look for a metric whose runs have one that varies.
-    var order = explicit || x ? [y] : [y].concat(metrics.filter(function (m) { return m !== y; }).slice(0, 12));
-    function attempt(i) {
-      if (i >= order.length) return load(y).then(function (pts) {
-        if (x) return metaChart(meta, pts, y, x);
-        message(meta, "No hyperparameter varies across the runs that logged " + y + ".");
+      return pointsOf(project, metric, "&params=" + enc(param)).then(function (pts) {
+        metaChart(meta, pts, metric, param);
       });
-      return load(order[i]).then(function (pts) {
-        var param = x || candidateParams(pts)[0];
-        if (param) return draw(order[i], pts, param);
-        return attempt(i + 1);
+    }
+    if (x) { message(meta, "Loading…"); return draw(y, x).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); }); }
+    // No hyperparameter chosen: sample the newest runs of each metric for one that varies.
+    var order = explicit ? [y] : [y].concat(metrics.filter(function (m) { return m !== y; }).slice(0, 12));
+    function attempt(i) {
+      if (i >= order.length) return message(meta, "No hyperparameter varies across the runs that logged " + y + ".");
+      return pointsOf(project, order[i], "&limit=500&all_params=true").then(function (sample) {
+        var param = candidateParams(sample)[0];
+        return param ? draw(order[i], param) : attempt(i + 1);
       });
     }
     message(meta, "Loading…");
@@ -285,7 +297,7 @@
       var v = p.raw.params[param];
       // A little horizontal jitter keeps runs with the same category apart.
       var x = numeric ? v : index[show(v)] + ((p.raw.run_id * 7919) % 100 - 50) / 250;
-      return { x: x, y: p.y, status: p.status, href: p.href, tip: p.tip };
+      return { x: x, y: p.y, status: p.status, href: p.href, tip: p.tip, more: p.more };
     });
     chart(container, placed, { xKind: numeric ? "number" : "category", categories: categories,
                                xLabel: param, yLabel: metric });

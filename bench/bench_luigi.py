@@ -1,0 +1,109 @@
+"""The cost of Luigi tracking, printed: tracked vs untracked ``luigi.build`` of 200 trivial tasks.
+
+    python bench/bench_luigi.py [--tasks 200] [--repeat 3] [--uri sqlite:///...]
+
+Each build runs a fresh copy of the pipeline (a root task requiring N-1
+leaves, each writing a small LocalTarget) in a new folder, so every task runs.
+Untracked and tracked builds alternate; the medians are compared. The first
+tracked build of a process also captures the environment and the code
+version once: it is reported apart, as "first build".
+
+Target (issue 6): at most 2 ms of tracking per task.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import luigi
+
+BUILD = {"local_scheduler": True, "no_lock": True, "log_level": "ERROR", "workers": 1}
+
+
+class Leaf(luigi.Task):
+    folder = luigi.Parameter()
+    index = luigi.IntParameter()
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, f"leaf-{self.index}.txt"))
+
+    def run(self):
+        with self.output().open("w") as fh:
+            fh.write(f"leaf {self.index}\n")
+
+
+class Root(luigi.Task):
+    folder = luigi.Parameter()
+    leaves = luigi.IntParameter()
+
+    def requires(self):
+        return [Leaf(folder=self.folder, index=i) for i in range(self.leaves)]
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "root.txt"))
+
+    def run(self):
+        with self.output().open("w") as fh:
+            fh.write(str(len(self.input())))
+
+
+def one_build(base: Path, tasks: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one build (CPU time is what other load on the machine cannot inflate)."""
+    folder = tempfile.mkdtemp(dir=base)
+    start, cpu = time.perf_counter(), time.process_time()
+    assert luigi.build([Root(folder=folder, leaves=tasks - 1)], **BUILD)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--uri", default=None, help="store URI (default: a SQLite file in a temp dir)")
+    args = parser.parse_args()
+
+    import modeldb_core
+    from modeldb_core.integrations import luigi as mdb_luigi
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        client = modeldb_core.configure(uri=args.uri or f"sqlite:///{base / 'modeldb.db'}")
+        one_build(base, 10)  # warm Luigi itself up
+        mdb_luigi.track()
+        first = one_build(base, args.tasks)[0]
+        mdb_luigi.untrack()
+
+        untracked, tracked = [], []
+        for _ in range(args.repeat):
+            untracked.append(one_build(base, args.tasks))
+            mdb_luigi.track()
+            tracked.append(one_build(base, args.tasks))
+            mdb_luigi.untrack()
+
+        runs = len(client.store.list_runs(limit=100_000))
+        expected = args.tasks * (args.repeat + 1)
+        assert runs == expected, f"{runs} runs recorded, {expected} expected"
+        client.close()
+
+    print(f"luigi.build of {args.tasks} trivial tasks, workers=1, store {'given' if args.uri else 'SQLite'}, "
+          f"{args.repeat} builds each (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    costs = {}
+    for index, clock in ((0, "wall"), (1, "CPU")):
+        plain = statistics.median(s[index] for s in untracked)
+        with_tracking = statistics.median(s[index] for s in tracked)
+        costs[clock] = (with_tracking - plain) / args.tasks * 1000
+        print(f"  {clock:4}  untracked median {plain * 1000:8.1f} ms ({plain / args.tasks * 1000:.2f} ms/task)"
+              f"   tracked median {with_tracking * 1000:8.1f} ms ({with_tracking / args.tasks * 1000:.2f} ms/task)")
+    print(f"  first tracked build (captures environment and code once): {first * 1000:.1f} ms wall")
+    for clock, cost in costs.items():
+        print(f"  tracking cost per task ({clock}): {cost:.2f} ms  (target <= 2 ms: "
+              f"{'met' if cost <= 2 else 'NOT met'})")
+    print(f"  all {runs} runs landed")
+
+
+if __name__ == "__main__":
+    main()

@@ -292,9 +292,12 @@ class ProjectSummary:
     metrics: dict[str, MetricRange] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunPoint:
-    """One run as a point of a chart: a metric's latest value and the run's params."""
+    """One run as a point of a chart: a metric's latest value and the run's params.
+
+    Not frozen: a chart reads 10,000 of them, and frozen init costs three times as much.
+    """
 
     run_id: int
     name: str

@@ -589,9 +589,10 @@ class SqlStore(MetadataStore):
                     query = query.where(t.params.c.key.in_(list(with_params)))
                 for run_id, key, value in conn.execute(query):
                     params.setdefault(run_id, {})[key] = json.loads(value)
-        return [RunPoint(run_id=r.id, name=r.name, status=r.status, phase=r.phase,
-                         started_at=r.started_at, value=_metric_value(r.value, r.is_nan),
-                         params=params.get(r.id, {})) for r in reversed(rows)]
+        # Tuples, not Row attributes: this loop runs 10,000 times for one chart.
+        return [RunPoint(run_id, name, status, phase, started_at,
+                         math.nan if is_nan or value is None else value, params.get(run_id, {}))
+                for run_id, name, status, phase, started_at, value, is_nan in reversed(rows)]
 
     def key_names(self, project: str | None = None) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

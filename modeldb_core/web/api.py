@@ -26,8 +26,12 @@ def list_projects(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/projects/{name:path}/points",
-            summary="A metric's latest value for each run of a project, with the run's params "
-                    "(the timeline and meta-analysis charts)")
+            summary="A metric's latest value for each run of a project (the timeline and "
+                    "meta-analysis charts)",
+            description="Points as columns, oldest run first: `points.run_id[i]`, `name[i]`, "
+                        "`status[i]`, `started_at[i]`, `value[i]` (and `params[i]` when asked) "
+                        "describe one run. NaN and infinities are the strings \"NaN\", \"Infinity\", "
+                        "\"-Infinity\".")
 def project_points(request: Request, name: str, metric: str,
                    limit: int = Query(10_000, ge=1, le=100_000, description="newest runs first"),
                    params: list[str] = Query([], description="params to include with each point"),

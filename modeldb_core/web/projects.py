@@ -72,9 +72,20 @@ def summary(store: MetadataStore, name: str) -> dict[str, Any]:
 
 def points(store: MetadataStore, project: str, metric: str, limit: int = 10_000,
            params: bool | list[str] = False) -> dict[str, Any]:
-    """The chart points of a project: built as plain dicts, 10,000 of them in a few ms."""
+    """The chart points of a project, oldest run first, as columns.
+
+    One list per field (``run_id[i]``, ``value[i]``... describe point ``i``):
+    10,000 points encode several times faster than 10,000 objects.
+    """
     found: list[RunPoint] = store.run_points(project, metric, limit=limit, with_params=params)
-    return {"project": project, "metric": metric, "goal": goal(metric),
-            "points": [{"run_id": p.run_id, "name": p.name, "status": p.status, "phase": p.phase,
-                        "started_at": p.started_at, "value": number(p.value),
-                        "params": jsonable(p.params) if p.params else {}} for p in found]}
+    columns: dict[str, Any] = {
+        "run_id": [p.run_id for p in found],
+        "name": [p.name for p in found],
+        "status": [p.status for p in found],
+        "started_at": [p.started_at for p in found],
+        "value": [number(p.value) for p in found],
+    }
+    if params:
+        columns["params"] = [jsonable(p.params) for p in found]
+    return {"project": project, "metric": metric, "goal": goal(metric), "count": len(found),
+            "points": columns}

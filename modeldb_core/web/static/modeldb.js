@@ -207,11 +207,15 @@
 
   function pointsOf(project, metric, query) {
     return getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric) + (query || "")).then(function (data) {
-      return data.points.map(function (p) {
-        var y = num(p.value);
-        return { x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
-                 tip: runTip(p, metric, y), raw: p, more: function () { return paramLines(p.run_id); } };
-      });
+      var c = data.points, out = [];
+      for (var i = 0; i < data.count; i++) {
+        var p = { run_id: c.run_id[i], name: c.name[i], status: c.status[i], started_at: c.started_at[i],
+                  params: c.params ? c.params[i] : {} };
+        var y = num(c.value[i]);
+        out.push({ x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
+                   tip: runTip(p, metric, y), raw: p, more: paramLines.bind(null, p.run_id) });
+      }
+      return out;
     });
   }
 

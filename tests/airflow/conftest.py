@@ -10,6 +10,7 @@ the ~3.5 s start once.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ def pytest_configure(config):
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        # The API server signs its JWTs with this (a deployment sets its own).
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
     })
 
 

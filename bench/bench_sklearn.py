@@ -13,7 +13,7 @@ Prints, for the same fit (same data, same random_state, one thread):
   at most 5 % of the fit time;
 - the same comparison by medians of whole calls (noisier on a shared machine);
 - with ``mlflow`` importable (or ``--mlflow``), the same fit under
-  ``mlflow.sklearn.autolog()`` (file store in a temp dir) and the ratio of its
+  ``mlflow.sklearn.autolog()`` (SQLite store in a temp dir, defaults otherwise) and the ratio of its
   whole-call time to ModelDB's.
 
 The first tracked call in a process also captures the environment and the
@@ -54,96 +54,134 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def bench_modeldb(X, y, repeats: int, workdir: Path) -> dict:
-    import modeldb_core as mdb
-    from modeldb_core.sklearn import autolog, run_of
+class ModelDB:
+    """Fits under ModelDB's autolog, into a SQLite store and an artifact store in ``workdir``."""
 
-    client = mdb.configure(uri=f"sqlite:///{workdir / 'modeldb.db'}", artifacts=str(workdir / "artifacts"))
-    from sklearn.linear_model import Ridge
+    def __init__(self, workdir: Path):
+        import modeldb_core as mdb
 
-    plain, tracked, added, serialization, model_sizes = [], [], [], [], []
-    # Warm-up: the process's first run captures environment and code version.
-    autolog()
-    first = timed(lambda: Ridge().fit(X[:50], y[:50]))
-    autolog(disable=True)
-    for _ in range(repeats):
-        plain.append(timed(lambda: model().fit(X, y)))
+        self.client = mdb.configure(uri=f"sqlite:///{workdir / 'modeldb.db'}",
+                                    artifacts=str(workdir / "artifacts"))
+
+    def fit(self, X, y, factory) -> dict:
+        from modeldb_core.sklearn import autolog
+
         autolog()
-        estimator = model()
-        total = timed(lambda: estimator.fit(X, y))
-        autolog(disable=True)
-        detail = client.store.get_run_detail(run_of_last(client))
-        inner = detail.metrics["fit_time_s"]
-        (saved,) = [io.artifact for io in detail.outputs if io.name == "model"]
-        serial = saved.metadata["serialize_seconds"]
-        tracked.append(total)
-        serialization.append(serial)
-        added.append(total - inner - serial)
-        model_sizes.append(saved.size)
-    client.close()
-    return {"plain": plain, "tracked": tracked, "added": added, "serialization": serialization,
-            "first_run": first, "model_size": model_sizes[-1]}
+        try:
+            estimator = factory()
+            total = timed(lambda: estimator.fit(X, y))
+        finally:
+            autolog(disable=True)
+        last = max(r.id for r in self.client.store.list_runs(limit=5))
+        detail = self.client.store.get_run_detail(last)
+        saved = [io.artifact for io in detail.outputs if io.name == "model"]
+        serial = saved[0].metadata["serialize_seconds"] if saved else 0.0
+        return {"total": total, "added": total - detail.metrics["fit_time_s"] - serial,
+                "serialization": serial, "size": saved[0].size if saved else 0}
 
 
-def run_of_last(client) -> int:
-    return max(r.id for r in client.store.list_runs(limit=5))
+class MLflow:
+    """Fits under ``mlflow.sklearn.autolog()`` into a file store in ``workdir``."""
 
-
-def bench_mlflow(X, y, repeats: int, workdir: Path) -> list[float] | None:
-    try:
+    def __init__(self, workdir: Path):
         import mlflow
+
+        # SQLite like ModelDB's store (mlflow 3 refuses new file stores); artifacts in workdir, not the cwd.
+        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+            "bench", artifact_location=(workdir / "mlartifacts").as_uri()))
+
+    def runs(self) -> int:
+        import mlflow
+
+        return len(mlflow.search_runs(search_all_experiments=True))
+
+    def fit(self, X, y, factory) -> float:
         import mlflow.sklearn
+
+        mlflow.sklearn.autolog(silent=True)
+        try:
+            estimator = factory()
+            return timed(lambda: estimator.fit(X, y))
+        finally:
+            mlflow.sklearn.autolog(disable=True)
+
+
+def mlflow_importable() -> bool:
+    try:
+        import mlflow.sklearn  # noqa: F401
     except ImportError:
-        return None
-    mlflow.set_tracking_uri("file://" + str(workdir / "mlruns"))
-    mlflow.sklearn.autolog(silent=True)
+        return False
+    return True
+
+
+def run(X, y, repeats: int, workdir: Path, with_mlflow: bool) -> dict:
     from sklearn.linear_model import Ridge
 
-    Ridge().fit(X[:50], y[:50])  # warm-up
-    times = []
-    for _ in range(repeats):
-        times.append(timed(lambda: model().fit(X, y)))
-    mlflow.sklearn.autolog(disable=True)
-    return times
+    modeldb = ModelDB(workdir)
+    ml = MLflow(workdir) if with_mlflow else None
+    small = (X[:200], y[:200])
+    # Warm-up: imports, caches, and the process's first run (environment + code capture).
+    model().fit(*small)
+    first = timed(lambda: modeldb.fit(*small, Ridge))
+    if ml:
+        ml.fit(*small, Ridge)
+    out: dict = {"plain": [], "modeldb": [], "mlflow": [], "first_run": first}
+    for _ in range(repeats):  # interleaved, so a busy neighbour slows all three alike
+        out["plain"].append(timed(lambda: model().fit(X, y)))
+        out["modeldb"].append(modeldb.fit(X, y, model))
+        if ml:
+            out["mlflow"].append(ml.fit(X, y, model))
+    modeldb.client.close()
+    if ml:
+        out["mlflow_runs"] = ml.runs()
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mlflow", action="store_true", help="fail if mlflow is not importable")
+    parser.add_argument("--rows", type=int, default=ROWS, help="a smaller size for a quick check")
+    parser.add_argument("--trees", type=int, default=TREES)
     args = parser.parse_args()
+    globals().update(ROWS=args.rows, TREES=args.trees)
     X, y = data()
-    with tempfile.TemporaryDirectory(prefix="modeldb-bench-") as tmp:
-        work = Path(tmp)
-        result = bench_modeldb(X, y, args.repeats, work)
-        ml = bench_mlflow(X, y, args.repeats, work)
-    if args.mlflow and ml is None:
+    with_mlflow = mlflow_importable()
+    if args.mlflow and not with_mlflow:
         sys.exit("mlflow is not importable")
+    with tempfile.TemporaryDirectory(prefix="modeldb-bench-") as tmp:
+        result = run(X, y, args.repeats, Path(tmp), with_mlflow)
 
     med = statistics.median
     fit = med(result["plain"])
-    added = med(result["added"])
-    serial = med(result["serialization"])
+    runs = result["modeldb"]
+    added = med(r["added"] for r in runs)
+    serial = med(r["serialization"] for r in runs)
+    whole = med(r["total"] for r in runs)
+    show = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
     print(f"RandomForestRegressor(n_estimators={TREES}) on {ROWS:,} x {COLUMNS}, {args.repeats} repeats, "
           f"sklearn {__import__('sklearn').__version__}, {os.cpu_count()} cores")
-    print(f"  plain fit (median)                       {fit:8.3f} s   runs: "
-          + ", ".join(f"{t:.3f}" for t in result["plain"]))
+    print(f"  plain fit (median)                       {fit:8.3f} s   runs: {show(result['plain'])}")
     print(f"  autolog added, without serialization     {added:8.3f} s   = {100 * added / fit:5.2f} % of the fit "
-          f"(target <= 5 %)   runs: " + ", ".join(f"{t:.3f}" for t in result["added"]))
+          f"(target <= 5 %)   runs: {show(r['added'] for r in runs)}")
     print(f"  model serialization (pickle+hash+write)  {serial:8.3f} s   = {100 * serial / fit:5.2f} % "
-          f"({result['model_size'] / 1e6:.1f} MB model)")
-    print(f"  whole call under autolog (median)        {med(result['tracked']):8.3f} s   "
-          f"= {100 * (med(result['tracked']) / fit - 1):+5.2f} % vs plain, serialization included")
+          f"({runs[-1]['size'] / 1e6:.1f} MB model)")
+    print(f"  whole call under autolog (median)        {whole:8.3f} s   = {100 * (whole / fit - 1):+5.2f} % vs plain,"
+          f" serialization included   runs: {show(r['total'] for r in runs)}")
     print(f"  first tracked call of the process        {result['first_run']:8.3f} s   "
           "(environment + code capture, once per process)")
-    if ml is None:
+    if not with_mlflow:
         print("  mlflow: not importable (pip install mlflow to compare)")
     else:
         import mlflow
 
-        print(f"  mlflow {mlflow.__version__} sklearn autolog (median)  {med(ml):8.3f} s   "
-              f"= {100 * (med(ml) / fit - 1):+5.2f} % vs plain; mlflow / ModelDB whole call = "
-              f"{med(ml) / med(result['tracked']):.2f}x   runs: " + ", ".join(f"{t:.3f}" for t in ml))
+        ml = med(result["mlflow"])
+        print(f"  mlflow {mlflow.__version__} sklearn autolog (median)  {ml:8.3f} s   = {100 * (ml / fit - 1):+5.2f} % "
+              f"vs plain   runs: {show(result['mlflow'])}")
+        print(f"  mlflow runs recorded: {result['mlflow_runs']} (warm-up included)")
+        print(f"  mlflow / ModelDB, whole call: {ml / whole:.2f}x;  added time: mlflow {ml - fit:.3f} s, "
+              f"ModelDB {whole - fit:.3f} s (both by medians)")
 
 
 if __name__ == "__main__":

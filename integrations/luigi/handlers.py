@@ -38,6 +38,8 @@ class Options:
 options = Options()
 _open: dict[str, ActiveRun] = {}
 _code_of: dict[type, Any] = {}
+_param_names: dict[type, tuple[str, ...]] = {}
+_builds_of: dict[str, "builds.Build | None"] = {}
 
 
 # -- what a task says about itself ------------------------------------------------
@@ -45,19 +47,29 @@ def wanted(task: Any) -> bool:
     return getattr(task, "modeldb_track", True) is not False
 
 
+def _recorded_names(cls: type) -> tuple[str, ...]:
+    """The parameters of a task class that are recorded: significant and not private."""
+    names = _param_names.get(cls)
+    if names is None:
+        from luigi.parameter import ParameterVisibility
+
+        names = tuple(name for name, param in cls.get_params()
+                      if param.significant and getattr(param, "visibility", None) != ParameterVisibility.PRIVATE)
+        _param_names[cls] = names
+    return names
+
+
 def params_of(task: Any) -> dict[str, Any]:
     """The significant, non-private parameters, typed as Luigi parsed them."""
-    from luigi.freezing import recursively_unfreeze
-    from luigi.parameter import ParameterVisibility
+    from luigi.freezing import FrozenOrderedDict, recursively_unfreeze
 
     values = getattr(task, "param_kwargs", {}) or {}
     found = {}
-    for name, param in task.get_params():
-        if not param.significant or name not in values:
-            continue
-        if getattr(param, "visibility", None) == ParameterVisibility.PRIVATE:
-            continue
-        found[name] = recursively_unfreeze(values[name])
+    for name in _recorded_names(type(task)):
+        if name in values:
+            value = values[name]
+            # Dict and list parameters arrive frozen; params are plain JSON.
+            found[name] = recursively_unfreeze(value) if isinstance(value, (FrozenOrderedDict, tuple)) else value
     return found
 
 
@@ -99,6 +111,7 @@ def code_of(task: Any) -> Any:
 # -- runs -------------------------------------------------------------------------
 def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -> ActiveRun:
     build = safe_call("find the Luigi build", builds.current, client, task, options.project)
+    _builds_of[task.task_id] = build
     run = start_run(task.task_family,
                     project=builds._project_of(task, build.project if build else options.project, client),
                     phase=phase_of(task), params=safe_call("read the task's parameters", params_of, task,
@@ -130,7 +143,7 @@ def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
             error: BaseException | None = None, message: str | None = None) -> None:
     run.deactivate()
     run.end(status, error=error, message=message)
-    build = builds.current(client, task, options.project)
+    build = _builds_of.pop(task.task_id, None) or builds.current(client, task, options.project)
     if status != RunStatus.SUCCEEDED.value:
         builds.finish(client, build, RunStatus.FAILED.value)
     elif build is not None and task.task_id in build.root_ids:

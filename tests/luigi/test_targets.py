@@ -1,0 +1,100 @@
+"""Targets that are not local files, the optional mixin, PROGRESS, and the event-less phase default."""
+from __future__ import annotations
+
+import os
+
+import luigi
+from luigi.mock import MockTarget
+
+from modeldb_core.integrations import luigi as mdb_luigi
+from modeldb_core.integrations.luigi import targets
+
+BUILD = {"local_scheduler": True, "no_lock": True, "log_level": "WARNING"}
+
+
+class Extract(luigi.Task):
+    key = luigi.Parameter()
+    settings = luigi.DictParameter(default={"limit": 5, "cols": ["a", "b"]})
+
+    def output(self):
+        return MockTarget(f"/warehouse/{self.key}.csv")
+
+    def run(self):
+        with self.output().open("w") as fh:
+            fh.write("a,b\n1,2\n")
+
+
+class Load(mdb_luigi.TrackedTask, luigi.Task):
+    key = luigi.Parameter()
+    folder = luigi.Parameter()
+    modeldb_phase = "deployment"
+    modeldb_project = "warehouse"
+
+    def requires(self):
+        return [Extract(key=self.key)]
+
+    def output(self):
+        return {"table": luigi.LocalTarget(os.path.join(self.folder, "table.csv")),
+                "copies": [luigi.LocalTarget(os.path.join(self.folder, f"copy-{i}.csv")) for i in range(2)]}
+
+    def run(self):
+        with self.input()[0].open("r") as fh:
+            text = fh.read()
+        for i, target in enumerate(luigi.task.flatten(self.output())):
+            with target.open("w") as out:
+                out.write(text)
+            self.trigger_event(luigi.Event.PROGRESS, self, {"written": i + 1, "note": "not a number"})
+        self.modeldb_run.log_metric("rows", 1)
+
+
+def test_mock_targets_by_uri_nested_outputs_mixin_and_progress(luigi_tracking, folder, by_name):
+    from luigi.mock import MockFileSystem
+
+    MockFileSystem().clear()  # an in-memory file system shared by the whole process
+    assert luigi.build([Load(key="orders", folder=folder)], **BUILD)
+
+    # Extract declares no project: it takes the build's, which is the root's (Load's).
+    assert by_name(luigi_tracking) == {}
+    extract = by_name(luigi_tracking, project="warehouse")["Extract"][0]
+    detail = luigi_tracking.store.get_run_detail(extract.id)
+    assert detail.params == {"key": "orders", "settings": {"limit": 5, "cols": ["a", "b"]}}
+    assert detail.run.phase is None                        # the documented default: no phase
+    [out] = detail.outputs
+    assert out.artifact.uri == "mock:///warehouse/orders.csv"
+    assert out.artifact.kind == "MockTarget"
+    assert out.artifact.fingerprint_method == "uri-only"
+    assert out.artifact.metadata["target"] == "luigi.mock.MockTarget"
+
+    load = by_name(luigi_tracking, project="warehouse")["Load"][0]
+    detail = luigi_tracking.store.get_run_detail(load.id)
+    assert detail.run.phase == "deployment"
+    assert [(i.name, i.artifact.uri) for i in detail.inputs] == [("Extract[0]", "mock:///warehouse/orders.csv")]
+    assert sorted(o.name for o in detail.outputs) == ["copies[0]", "copies[1]", "table"]
+    assert detail.metrics["written"] == 3 and detail.metrics["rows"] == 1
+    assert [m.value for m in detail.metric_history["written"]] == [1, 2, 3]
+    # Extract's output and Load's input are one lineage node.
+    up = luigi_tracking.store.lineage(f"run:{load.id}", direction="up", depth=2)
+    assert f"run:{extract.id}" in {f"{n.kind}:{n.id}" for n in up.nodes}
+
+
+def test_target_uris_never_hold_a_repr():
+    class Table(luigi.Target):
+        def __init__(self):
+            self.host, self.database, self.table, self.password = "db.internal", "sales", "orders", "hunter2"
+
+        def exists(self):
+            return False
+
+    class Opaque(luigi.Target):
+        password = "hunter2"
+
+        def exists(self):
+            return True
+
+        def __repr__(self):
+            return f"Opaque(password={self.password})"
+
+    assert targets.uri_of(Table()) == "table://db.internal/sales/orders"
+    opaque = targets.uri_of(Opaque())
+    assert opaque.startswith("opaque://") and "hunter2" not in opaque
+    assert targets.uri_of(MockTarget("s3://bucket/key")) == "s3://bucket/key"

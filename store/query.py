@@ -25,7 +25,7 @@ from modeldb_core.errors import QueryError
 from modeldb_core.model import Run
 from modeldb_core.query.fields import ATTR, METRIC, PARAM, TAG, Field
 from modeldb_core.query.language import (
-    And, Compare, In, IsNull, Node, Not, Or, SortKey, fields_of, required_fields,
+    And, Compare, In, IsNull, Node, Not, Or, SortKey, required_fields,
 )
 from modeldb_core.query.records import MetricStats, RunGroup, RunQuery, RunRecord
 
@@ -42,9 +42,18 @@ def _is_number(value: Any) -> bool:
 
 
 class _Compiler:
-    def __init__(self, query: RunQuery):
+    """Keyed fields that are sorted on (or grouped/aggregated) are joined once; keyed
+    fields that are only filtered on become correlated ``EXISTS`` on their
+    ``(run_id, key)`` primary key. That lets the database walk the sort key's
+    ``(key, value)`` index in order and stop at the page's last row, instead of
+    collecting every run that passes a broad filter and sorting them all.
+    """
+
+    def __init__(self, query: RunQuery, joined: Iterable[Field] = ()):
         self.query = query
         self.required = required_fields(query.filter)
+        named = [*joined, *(k.field for k in query.order)]
+        self.joined = dict.fromkeys(f for f in named if f.kind != ATTR)
         self.aliases: dict[Field, Any] = {}
         self.joins: list[tuple[Any, Any, bool]] = []
 
@@ -81,6 +90,14 @@ class _Compiler:
         return t.runs.c[column]
 
     # -- predicates ----------------------------------------------------------
+    def keyed(self, f: Field, condition) -> Any:
+        """``condition(row)`` on the field's row: on the joined alias, or inside EXISTS."""
+        if f in self.joined:
+            a = self.alias(f)
+            return condition(a)
+        row = _KEYED[f.kind].alias()
+        return exists().where(row.c.run_id == t.runs.c.id, row.c.key == f.key, condition(row))
+
     def predicate(self, node: Node):
         if isinstance(node, And):
             return and_(*[self.predicate(n) for n in node.items])
@@ -89,71 +106,33 @@ class _Compiler:
         if isinstance(node, Not):
             return not_(self.predicate(node.item))
         if isinstance(node, IsNull):
-            if node.field.kind == ATTR:
-                column = self.attribute(node.field)
-            else:
-                column = self.alias(node.field).c.run_id
-            return column.is_not(None) if node.negated else column.is_(None)
+            f = node.field
+            if f.kind == ATTR:
+                column = self.attribute(f)
+                return column.is_not(None) if node.negated else column.is_(None)
+            if f in self.joined:
+                column = self.alias(f).c.run_id
+                return column.is_not(None) if node.negated else column.is_(None)
+            present = self.keyed(f, lambda row: true())
+            return present if node.negated else not_(present)
         if isinstance(node, In):
             return self.membership(node)
         return self.comparison(node)
 
     def membership(self, node: In):
         f = node.field
-        if f.kind == PARAM:
-            a = self.alias(f)
-            numbers = [float(v) for v in node.values if _is_number(v)]
-            texts = [_param_text(v) for v in node.values if not _is_number(v)]
-            parts = []
-            if numbers:
-                parts.append(a.c.value_num.in_(numbers))
-            if texts:
-                parts.append(a.c.value_text.in_(texts))
-            test = or_(*parts)
-            present = a.c.run_id.is_not(None)
-        elif f.kind == METRIC:
-            a = self.alias(f)
-            test = a.c.value.in_([float(v) for v in node.values])
-            present = a.c.value.is_not(None)
-        elif f.kind == TAG:
-            a = self.alias(f)
-            test = a.c.value.in_(list(node.values))
-            present = a.c.value.is_not(None)
-        else:
+        if f.kind == ATTR:
             column = self.attribute(f)
             test = column.in_(list(node.values))
-            present = column.is_not(None)
-        # ``not in`` keeps SQL's rule: a run without the field matches neither.
-        return and_(present, not_(test)) if node.negated else test
+            # ``not in`` keeps SQL's rule: a run without the field matches neither.
+            return and_(column.is_not(None), not_(test)) if node.negated else test
+        return self.keyed(f, lambda row: _membership(row, f, node))
 
     def comparison(self, node: Compare):
-        f, op, value = node.field, node.op, node.value
-        if f.kind == PARAM:
-            a = self.alias(f)
-            if op in ("like", "notlike"):
-                column = a.c.value_text
-            elif _is_number(value):
-                column, value = a.c.value_num, float(value)
-                if math.isnan(value):
-                    return false() if op != "!=" else a.c.value_num.is_not(None)
-            else:
-                column, value = a.c.value_text, _param_text(value)
-        elif f.kind == METRIC:
-            a = self.alias(f)
-            column = a.c.value
-            value = float(value)
-            if math.isnan(value):
-                # NaN equals nothing, not even NaN, except through the stored flag.
-                if op == "=":
-                    return a.c.is_nan == true()
-                if op == "!=":
-                    return and_(a.c.run_id.is_not(None), a.c.is_nan == false())
-                return false()
-        elif f.kind == TAG:
-            column = self.alias(f).c.value
-        else:
-            column = self.attribute(f)
-        return _apply(column, op, value)
+        f = node.field
+        if f.kind == ATTR:
+            return _apply(self.attribute(f), node.op, node.value)
+        return self.keyed(f, lambda row: _comparison(row, f, node.op, node.value))
 
     # -- statement -----------------------------------------------------------
     def where(self):
@@ -191,10 +170,9 @@ class _Compiler:
         return [(self.attribute(f), not required and column not in _NOT_NULL)]
 
     def select_runs(self):
-        # Aliases must exist before the FROM clause is built.
-        for f in fields_of(self.query.filter):
-            if f.kind != ATTR:
-                self.alias(f)
+        # Every alias must exist before the FROM clause is built.
+        for f in self.joined:
+            self.alias(f)
         where = self.where()
         order = self.order_by()
         stmt = (select(t.runs, t.projects.c.name.label("project"))
@@ -202,6 +180,46 @@ class _Compiler:
         if where:
             stmt = stmt.where(*where)
         return stmt
+
+
+def _membership(row, f: Field, node: In):
+    if f.kind == PARAM:
+        numbers = [float(v) for v in node.values if _is_number(v)]
+        texts = [_param_text(v) for v in node.values if not _is_number(v)]
+        parts = []
+        if numbers:
+            parts.append(row.c.value_num.in_(numbers))
+        if texts:
+            parts.append(row.c.value_text.in_(texts))
+        test, present = or_(*parts), row.c.run_id.is_not(None)
+    elif f.kind == METRIC:
+        test, present = row.c.value.in_([float(v) for v in node.values]), row.c.value.is_not(None)
+    else:
+        test, present = row.c.value.in_(list(node.values)), row.c.value.is_not(None)
+    return and_(present, not_(test)) if node.negated else test
+
+
+def _comparison(row, f: Field, op: str, value: Any):
+    if f.kind == PARAM:
+        if op in ("like", "notlike"):
+            return _apply(row.c.value_text, op, value)
+        if _is_number(value):
+            value = float(value)
+            if math.isnan(value):
+                return false() if op != "!=" else row.c.value_num.is_not(None)
+            return _apply(row.c.value_num, op, value)
+        return _apply(row.c.value_text, op, _param_text(value))
+    if f.kind == METRIC:
+        value = float(value)
+        if math.isnan(value):
+            # NaN equals nothing, not even NaN, except through the stored flag.
+            if op == "=":
+                return row.c.is_nan == true()
+            if op == "!=":
+                return and_(row.c.run_id.is_not(None), row.c.is_nan == false())
+            return false()
+        return _apply(row.c.value, op, value)
+    return _apply(row.c.value, op, value)
 
 
 def _param_text(value: Any) -> str:
@@ -265,6 +283,17 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else value
 
 
+def param_value(value_json: str, value_text: str, value_num: float | None) -> Any:
+    """The param as logged, from its stored forms; skips the JSON parser for the common cases."""
+    if value_json[:1] == '"':
+        return value_text  # strings are stored as themselves in value_text
+    if value_num is not None:
+        if "." in value_json or "e" in value_json or "E" in value_json:
+            return value_num
+        return int(value_json)
+    return json.loads(value_json)
+
+
 def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
     """Params, latest metrics and tags of ``runs``: one query per table per batch."""
     out: list[RunRecord] = []
@@ -274,11 +303,11 @@ def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
         params: dict[int, dict[str, Any]] = {i: {} for i in ids}
         metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        loads = json.loads
-        for run_id, key, value_json in conn.execute(
-                select(t.params.c.run_id, t.params.c.key, t.params.c.value_json)
+        for run_id, key, value_json, value_text, value_num in conn.execute(
+                select(t.params.c.run_id, t.params.c.key, t.params.c.value_json, t.params.c.value_text,
+                       t.params.c.value_num)
                 .where(t.params.c.run_id.in_(ids)).order_by(t.params.c.run_id, t.params.c.key)):
-            params[run_id][key] = loads(value_json)
+            params[run_id][key] = param_value(value_json, value_text, value_num)
         for run_id, key, value, is_nan in conn.execute(
                 select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value,
                        t.latest_metrics.c.is_nan)
@@ -311,10 +340,8 @@ def group(conn: Connection, query: RunQuery, by: Field, metrics: Iterable[str]) 
     if by.kind == METRIC:
         raise QueryError(f"cannot group by {by}: group by a param, a tag or a run field "
                          "(status, phase, project...) and aggregate metrics")
-    compiler = _Compiler(query)
-    for f in fields_of(query.filter):
-        if f.kind != ATTR:
-            compiler.alias(f)
+    metric_keys = list(dict.fromkeys(metrics))
+    compiler = _Compiler(query, joined=[by, *(Field(METRIC, k) for k in metric_keys)])
     if by.kind == PARAM:
         a = compiler.alias(by)
         key_column = a.c.value_json
@@ -325,7 +352,6 @@ def group(conn: Connection, query: RunQuery, by: Field, metrics: Iterable[str]) 
     else:
         key_column = compiler.attribute(by)
         order = [key_column.asc().nulls_last()]
-    metric_keys = list(dict.fromkeys(metrics))
     columns = [key_column.label("group_value"), func.count(t.runs.c.id).label("runs")]
     for i, key in enumerate(metric_keys):
         value = compiler.alias(Field(METRIC, key)).c.value

@@ -48,8 +48,12 @@ def _json_safe(value: Any) -> Any:
 
 
 def dumps(value: Any, indent: int | None = None) -> str:
-    return json.dumps(_json_safe(value), default=json_default, ensure_ascii=False, indent=indent,
-                      allow_nan=False)
+    try:
+        return json.dumps(value, default=json_default, ensure_ascii=False, indent=indent,
+                          allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the rare, slower path
+        return json.dumps(_json_safe(value), default=json_default, ensure_ascii=False,
+                          indent=indent, allow_nan=False)
 
 
 def timestamp(value: float | None) -> str:

@@ -113,9 +113,8 @@ def _row(record, extra) -> dict:
 
 
 def _json_row(record) -> dict:
-    from .views import run_dict
-
-    return {**run_dict(record.run), "duration": record.run.duration, "params": record.params,
+    # vars(), not dataclasses.asdict: a Run holds only plain values, and asdict deep-copies.
+    return {**vars(record.run), "duration": record.run.duration, "params": record.params,
             "metrics": record.metrics, "tags": record.tags}
 
 

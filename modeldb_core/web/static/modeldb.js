@@ -219,7 +219,8 @@
     });
   }
 
-  /* Params worth a meta-analysis: set on 2+ runs with 2+ values, not file paths; numbers first. */
+  /* Params worth a meta-analysis, best first: set on 2+ runs with 2+ values and not file paths;
+     a number that takes many values on many runs beats a flag or a label. */
   function candidateParams(pts) {
     var stats = {};
     pts.forEach(function (p) {
@@ -231,13 +232,13 @@
         if (typeof v === "string" && (v.indexOf("://") > 0 || v.charAt(0) === "/")) st.path = true;
       });
     });
-    return Object.keys(stats).filter(function (k) {
-      var st = stats[k];
-      return st.n >= 2 && Object.keys(st.values).length >= 2 && !st.path;
-    }).sort(function (a, b) {
-      var A = stats[a], B = stats[b];
-      return (B.numeric - A.numeric) || (B.n - A.n) || (a < b ? -1 : 1);
+    var found = [];
+    Object.keys(stats).forEach(function (k) {
+      var st = stats[k], distinct = Object.keys(st.values).length;
+      if (st.n < 2 || distinct < 2 || st.path) return;
+      found.push({ param: k, score: Math.min(distinct, 10) * st.n * (st.numeric ? 2 : 1) });
     });
+    return found.sort(function (a, b) { return (b.score - a.score) || (a.param < b.param ? -1 : 1); });
   }
 
   function projectPage() {
@@ -272,17 +273,24 @@
       });
     }
     if (x) { message(meta, "Loading…"); return draw(y, x).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); }); }
-    // No hyperparameter chosen: sample the newest runs of each metric for one that varies.
-    var order = explicit ? [y] : [y].concat(metrics.filter(function (m) { return m !== y; }).slice(0, 12));
-    function attempt(i) {
-      if (i >= order.length) return message(meta, "No hyperparameter varies across the runs that logged " + y + ".");
-      return pointsOf(project, order[i], "&limit=500&all_params=true").then(function (sample) {
-        var param = candidateParams(sample)[0];
-        return param ? draw(order[i], param) : attempt(i + 1);
-      });
-    }
+    // No hyperparameter chosen: sample the newest runs of the metric (and, unless the metric was
+    // chosen, of the others too) for the pair whose hyperparameter varies the most.
+    var order = explicit ? [y] : [y].concat(metrics.filter(function (m) { return m !== y; }).slice(0, 11));
     message(meta, "Loading…");
-    attempt(0).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); });
+    Promise.all(order.map(function (m) {
+      return pointsOf(project, m, "&limit=500&all_params=true").then(function (sample) {
+        var best = candidateParams(sample)[0];
+        if (!best) return null;
+        // The page's metric first; timings (fit_time_s, mean_fit_time...) say little about a model.
+        var weight = (m === y ? 1.5 : 1) * (/time|duration|seconds|_s$/.test(m) ? 0.25 : 1);
+        return { metric: m, param: best.param, score: best.score * weight };
+      });
+    })).then(function (found) {
+      var best = null;
+      found.forEach(function (f) { if (f && (!best || f.score > best.score)) best = f; });
+      if (!best) return message(meta, "No hyperparameter varies across the runs that logged " + y + ".");
+      return draw(best.metric, best.param);
+    }).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); });
   }
 
   function metaChart(container, pts, metric, param) {
@@ -347,7 +355,7 @@
   function drawGraph(container, nodes, edges, opts) {
     container.textContent = "";
     var preds = layers(nodes, edges);
-    var colW = 210, boxW = 176, boxH = 40, rowH = 56, pad = 16;
+    var colW = 196, boxW = 164, boxH = 40, rowH = 56, pad = 16;
     var columns = {}, order = [];
     nodes.forEach(function (n) {
       if (!columns[n.column]) { columns[n.column] = []; order.push(n.column); }
@@ -367,7 +375,10 @@
     var rows = 0;
     order.forEach(function (c) { rows = Math.max(rows, columns[c].length); });
     var width = pad * 2 + order.length * colW - (colW - boxW), height = pad * 2 + rows * rowH;
-    var root = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, class: "graph" }, container);
+    // Shrink a wide graph to the page (down to 70%), scroll beyond that.
+    var room = container.clientWidth || width, scale = width > room ? Math.max(0.7, room / width) : 1;
+    var root = svg("svg", { width: Math.round(width * scale), height: Math.round(height * scale),
+      viewBox: "0 0 " + width + " " + height, class: "graph" }, container);
     var defs = svg("defs", {}, root);
     var marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, defs);
     svg("path", { d: "M0 0 L10 5 L0 10 z", class: "arrow-head" }, marker);
@@ -394,7 +405,7 @@
       if (n.href) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "link"); g.setAttribute("data-href", n.href); }
       var r = n.kind === "run" || n.kind === "step" ? 3 : 14;
       svg("rect", { width: boxW, height: boxH, rx: r, ry: r }, g);
-      var label = n.label.length > 25 ? n.label.slice(0, 24) + "…" : n.label;
+      var label = n.label.length > 23 ? n.label.slice(0, 22) + "…" : n.label;
       text("text", label, { x: 8, y: 16, class: "node-label" }, g);
       text("text", n.sub || "", { x: 8, y: 32, class: "node-sub" }, g);
       text("title", n.title || n.label, {}, g);

@@ -4,7 +4,7 @@
 costs more than SQLite itself at thousands of runs a second. Here every
 INSERT is still compiled by SQLAlchemy Core from the table definitions, once
 per database; the rows are then built as plain tuples and handed to the
-driver's ``executemany`` in one transaction. On SQLite the run ids are
+driver (SQLite's ``executemany``) in one transaction. On SQLite the run ids are
 assigned inside the write lock (``BEGIN IMMEDIATE``), so no RETURNING round
 trip is needed; PostgreSQL takes them from the sequence with RETURNING.
 """
@@ -92,8 +92,20 @@ def _metric_order(row: tuple):
     return (row[1], value is None, value if value is not None else 0.0)
 
 
-def _as_dicts(columns: tuple[str, ...], rows: list[tuple]) -> list[dict[str, Any]]:
-    return [dict(zip(columns, row)) for row in rows]
+def _copy(conn: Connection, table, columns: tuple[str, ...], rows: list) -> None:
+    """PostgreSQL's COPY FROM STDIN through psycopg, in the connection's transaction.
+
+    The statement names only the table and columns of our own schema, composed
+    as quoted identifiers; the values travel as COPY data, never as SQL text.
+    """
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[str, int]) -> list[int]:
@@ -119,9 +131,13 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
             row[0] = run_id
         conn.exec_driver_sql(_insert_sql(conn, t.runs, _RUN_COLUMNS), [tuple(r) for r in run_rows])
     else:
-        columns = _RUN_COLUMNS[1:]
-        ids = list(conn.execute(t.runs.insert().returning(t.runs.c.id, sort_by_parameter_order=True),
-                                _as_dicts(columns, [tuple(r[1:]) for r in run_rows])).scalars())
+        # Ids from the table's own sequence, then every row through COPY.
+        ids = list(conn.execute(
+            select(func.nextval(func.pg_get_serial_sequence(t.runs.name, t.runs.c.id.name)))
+            .select_from(func.generate_series(1, len(run_rows)))).scalars())
+        for row, run_id in zip(run_rows, ids):
+            row[0] = run_id
+        _copy(conn, t.runs, _RUN_COLUMNS, run_rows)
     params, metrics, latest, tags = [], [], [], []
     for run_id, new in zip(ids, new_runs):
         for key, value in new.params.items():
@@ -145,5 +161,5 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
         if sqlite:
             conn.exec_driver_sql(_insert_sql(conn, table, columns), rows)
         else:
-            conn.execute(table.insert(), _as_dicts(columns, rows))
+            _copy(conn, table, columns, rows)
     return ids

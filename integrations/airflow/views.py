@@ -7,7 +7,8 @@ instance) into the ModelDB runs recorded for them: a page listing each run
 with links to its detail and its lineage, or straight to the run when a
 task instance has one.
 """
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI must see the real Request type
+# of the route functions defined inside links_app().
 
 import html
 import threading

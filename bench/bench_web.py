@@ -119,7 +119,7 @@ def main() -> None:
             "timeline, 10,000 points": timed(
                 client, "/api/projects/project-0/points?metric=accuracy&limit=10000", args.repeat),
         }
-        points = len(client.get("/api/projects/project-0/points?metric=accuracy&limit=10000").json()["points"])
+        points = client.get("/api/projects/project-0/points?metric=accuracy&limit=10000").json()["count"]
         other = {
             "runs table, project + group by param": timed(
                 client, "/runs?project=project-1&group=params.model", max(5, args.repeat // 3)),

@@ -8,6 +8,8 @@ What counts as an artifact (everything else is a plain param):
 The hashing rule: SHA-256 of the whole content up to ``FULL_HASH_LIMIT``
 bytes (256 MiB); beyond that, of the size, the first and last 16 MiB and 64
 evenly spaced 1 MiB blocks, recorded as ``fingerprint_method="sampled"``.
+A pandas frame over the limit hashes the rows those byte ranges cover (by
+its average row size) rather than every row (``pandas-rows:sampled-rows:...``).
 In-memory values are named by content (``value:<kind>/<hash prefix>``), so the
 array one task returns and the next task reads are the same lineage node.
 Heavy libraries are never imported here: values are recognised by the module
@@ -151,10 +153,19 @@ def _pandas_version(frame: Any) -> tuple[str, str, int, dict[str, Any]]:
     import pandas as pd  # already imported: the value is a pandas object
 
     is_frame = type(frame).__name__ == "DataFrame"
+    # Hashing every row of a large frame costs as much as reading it: hash the
+    # rows under the same first/last/blocks rule, and say so in the method.
+    row_ranges, sampled_rows = _sampled_rows(frame)
     try:
-        hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+        if row_ranges is None:
+            hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+        else:
+            import numpy as np
+
+            hashed = np.concatenate([pd.util.hash_pandas_object(frame.iloc[a:b], index=True).to_numpy()
+                                     for a, b in row_ranges] + [np.array([len(frame)], dtype=np.uint64)])
         body = memoryview(hashed).cast("B")
-        method_prefix = "pandas-rows:"
+        method_prefix = "pandas-rows:" + sampled_rows
     except TypeError:  # unhashable cells (lists, dicts): fall back to the CSV text
         body = memoryview(frame.to_csv().encode())
         method_prefix = "csv:"
@@ -169,6 +180,27 @@ def _pandas_version(frame: Any) -> tuple[str, str, int, dict[str, Any]]:
     meta = {"shape": list(frame.shape), "columns": columns[:500], "dtypes": dict(list(dtypes.items())[:500])}
     size = int(frame.memory_usage(deep=False).sum()) if is_frame else int(frame.memory_usage(deep=False))
     return digest, method_prefix + method, size, meta
+
+
+def _sampled_rows(frame: Any) -> tuple[list[tuple[int, int]] | None, str]:
+    """Row ranges to hash for a frame over ``FULL_HASH_LIMIT`` bytes (``None``: every row).
+
+    The byte rule in rows: the rows of the first and last 16 MiB and of 64
+    evenly spaced 1 MiB blocks, by the frame's average row size.
+    """
+    n = len(frame)
+    size = int(frame.memory_usage(deep=False).sum()) if hasattr(frame, "columns") \
+        else int(frame.memory_usage(deep=False))
+    if size <= FULL_HASH_LIMIT or n < 2:
+        return None, ""
+    per_row = max(size / n, 1.0)
+    edge, block = max(int(EDGE / per_row), 1), max(int(BLOCK / per_row), 1)
+    if 2 * edge + BLOCKS * block >= n:
+        return None, ""
+    stride = (n - 2 * edge) // (BLOCKS + 1)
+    middle = [(edge + stride * (i + 1), edge + stride * (i + 1) + block) for i in range(BLOCKS)]
+    return ([(0, edge), *middle, (n - edge, n)],
+            f"sampled-rows:first+last {EDGE // BLOCK}MiB,{BLOCKS}x{BLOCK // BLOCK}MiB:")
 
 
 def _sparse_version(matrix: Any) -> tuple[str, str, int, dict[str, Any]]:

@@ -8,7 +8,9 @@ Untracked and tracked builds alternate; the medians are compared. The first
 tracked build of a process also captures the environment and the code
 version once: it is reported apart, as "first build".
 
-Target (issue 6): at most 2 ms of tracking per task.
+Target (issue 6): at most 2 ms of tracking per task. On a shared machine the
+wall time of both builds stretches with the load (printed); the CPU time of
+this process and the best of the repeats are the steadier figures.
 """
 from __future__ import annotations
 
@@ -93,11 +95,12 @@ def main() -> None:
           f"{args.repeat} builds each (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     costs = {}
     for index, clock in ((0, "wall"), (1, "CPU")):
-        plain = statistics.median(s[index] for s in untracked)
-        with_tracking = statistics.median(s[index] for s in tracked)
-        costs[clock] = (with_tracking - plain) / args.tasks * 1000
-        print(f"  {clock:4}  untracked median {plain * 1000:8.1f} ms ({plain / args.tasks * 1000:.2f} ms/task)"
-              f"   tracked median {with_tracking * 1000:8.1f} ms ({with_tracking / args.tasks * 1000:.2f} ms/task)")
+        for how, pick in (("median", statistics.median), ("best", min)):
+            plain = pick(s[index] for s in untracked)
+            with_tracking = pick(s[index] for s in tracked)
+            costs[f"{clock}, {how}"] = (with_tracking - plain) / args.tasks * 1000
+            print(f"  {clock:4} {how:6}  untracked {plain * 1000:8.1f} ms ({plain / args.tasks * 1000:.2f} ms/task)"
+                  f"   tracked {with_tracking * 1000:8.1f} ms ({with_tracking / args.tasks * 1000:.2f} ms/task)")
     print(f"  first tracked build (captures environment and code once): {first * 1000:.1f} ms wall")
     for clock, cost in costs.items():
         print(f"  tracking cost per task ({clock}): {cost:.2f} ms  (target <= 2 ms: "

@@ -75,7 +75,7 @@ def test_build_wrapper_groups_exactly_and_returns_what_luigi_returns(tracking, p
     mdb_luigi.untrack()
     try:
         result = mdb_luigi.build([pipeline.TrainModel(folder=folder, C=0.1), pipeline.CleanData(folder=folder, seed=8)],
-                                 project="churn", pipeline="nightly", **BUILD)
+                                 project="churn", pipeline="nightly", workers=2, **BUILD)
         assert result is True
         detailed = mdb_luigi.build([pipeline.TrainModel(folder=folder, C=5.0, fail=True)], project="churn",
                                    detailed_summary=True, **BUILD)

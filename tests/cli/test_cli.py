@@ -224,3 +224,40 @@ def test_console_script_errors_without_traceback(sqlite_uri, tmp_path):
     assert done.returncode == 0
     for command in ("runs", "best", "lineage", "projects", "artifacts", "db", "demo", "ui"):
         assert command in done.stdout
+
+
+def test_demo_then_query_it(sqlite_uri, tmp_path, modeldb):
+    exe = os.path.join(os.path.dirname(sys.executable), "modeldb")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    done = subprocess.run([exe, "--uri", sqlite_uri, "demo"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Best:" in done.stdout
+    code, out, _ = modeldb("--uri", sqlite_uri, "best", "--metric", "rmse", "--json")
+    assert code == 0 and json.loads(out)["name"] == "evaluate_model"
+
+
+def test_ui_serves_the_store(sqlite_uri, tmp_path):
+    import urllib.request
+
+    exe = os.path.join(os.path.dirname(sys.executable), "modeldb")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([exe, "--uri", sqlite_uri, "ui", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -127,7 +127,10 @@ def finish(flow_run_id: Any) -> FlowRunRecord | None:
 
 
 def _close_all_at_exit() -> None:
-    """A flow whose end Prefect never reported (no terminal hook fired) is not left running."""
+    """Write what is queued; a flow whose end Prefect never reported (no terminal hook fired)
+    is not left running."""
+    from . import writer
+
     with _records_lock:
         left = list(_records.values())
         _records.clear()
@@ -136,8 +139,10 @@ def _close_all_at_exit() -> None:
         for attempt in list(record.attempts.values()):
             safe_call("end a task run left open", attempt.run.end, RunStatus.KILLED, message=message)
         if record.pipeline_run_id is not None:
+            safe_call("write the task runs left", writer.drain)
             safe_call("end a flow run left open", get_client().end_pipeline_run,
                       record.pipeline_run_id, RunStatus.KILLED.value)
+    safe_call("write the task runs left", writer.drain)
 
 
 atexit.register(_close_all_at_exit)

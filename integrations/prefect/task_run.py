@@ -4,7 +4,9 @@
 included; artifact-like arguments and the outputs of upstream task runs as
 inputs; declared inputs), makes it the current run so ``modeldb_core.log_metric``
 inside the task logs into it, and ``on_completion`` / ``on_failure`` end it
-(the result's fingerprints as outputs). A retry enters Running again for the
+(the result's fingerprints as outputs). The hooks only check, fingerprint
+and buffer: the store writes are made in order by one writer thread (see
+``writer``), so a task run waits on no database. A retry enters Running again for the
 same task run: the attempt before it is ended as ``failed`` with the error
 Prefect is retrying, tagged ``prefect.retried``, and a new run starts with the
 next try number. Every hook goes through ``safe_call``; Prefect also logs and
@@ -17,10 +19,11 @@ from typing import Any, Callable
 from modeldb_core import fingerprint as fp
 from modeldb_core import params as param_rule
 from modeldb_core.model import RunStatus
-from modeldb_core.run import active_run, start_run, status_for
+from modeldb_core.client import get_client
+from modeldb_core.run import active_run, status_for
 from modeldb_core.safety import safe_call
 
-from . import flow_run, values
+from . import flow_run, values, writer
 from .flow_run import Attempt, FlowRunRecord
 
 # task_inputs keys that are ordering or nesting, not data flowing into the task.
@@ -87,11 +90,11 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
     # function calling the flow), but never under one that already ended.
     current = active_run()
     parent = current if current is not None and not current.ended else None
-    run = start_run(task.name, project=record.project, phase=_phase(record, task),
-                    params=params, tags=_tags(task_run), parent=parent,
-                    pipeline_run_id=record.pipeline_run_id, orchestrator=flow_run.ORCHESTRATOR,
-                    external_id=str(task_run.id), try_number=task_run.run_count, code=task.fn,
-                    started_at=state.timestamp.timestamp())
+    run = writer.start(task.name, project=record.project, phase=_phase(record, task),
+                       params=params, tags=_tags(task_run), parent=parent,
+                       pipeline_run_id=record.pipeline_run_id, orchestrator=flow_run.ORCHESTRATOR,
+                       external_id=str(task_run.id), try_number=task_run.run_count, code=task.fn,
+                       started_at=state.timestamp.timestamp(), client=get_client())
     with record.lock:
         record.attempts[task_run.id] = Attempt(run, task_run, task_run.run_count)
     for name, value in artifacts:
@@ -149,8 +152,9 @@ def _completed(task: Any, task_run: Any, state: Any) -> None:
                                        default=[]):
             run.log_output(version, name=name)
             produced.append(version)
-    parameters = _parameters(task_run)
-    produced += _declared(run, record.options.outputs.get(task.name, ()), parameters, run.log_output)
+    declared = record.options.outputs.get(task.name, ())
+    if declared:
+        produced += _declared(run, declared, _parameters(task_run), run.log_output)
     record.outputs[task_run.id] = produced
     run.set_tag("prefect.state", state.name)
     run.end(RunStatus.SUCCEEDED)

@@ -1,0 +1,134 @@
+"""Task-run store writes off the task's thread: one writer thread per process, in order.
+
+Why: inside a Prefect process the task's thread shares the GIL with Prefect's
+own threads (event and log workers, its event loop). Every database statement
+releases the GIL and has to win it back, so the two transactions a run needs
+(create, then end) cost several milliseconds when made from the task's thread,
+against well under one in a quiet process. The hooks therefore only validate,
+fingerprint and buffer (all in memory, where errors still surface at once), and
+hand the writes to this thread. The writes of one process run in submission
+order, so a run is created before it is ended and an upstream run's outputs
+are stored before the flow's end is.
+
+The flow's terminal hook waits (``drain``) until everything submitted is
+written, so when a flow call returns its runs are in the store; so does the
+process at exit. ``PendingRun`` is a run whose writes all go through this thread.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+from modeldb_core import params as param_rule
+from modeldb_core import validation
+from modeldb_core.client import TrackingClient
+from modeldb_core.model import NewRun
+from modeldb_core.run import ActiveRun
+from modeldb_core.safety import safe_call
+
+# Submissions beyond this many wait for the thread (a slow store slows the flow, never loses runs).
+MAX_QUEUED = 10_000
+# How long a flow's end waits for the writes before it: a store has its own timeouts.
+WAIT_SECONDS = 120.0
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._queue: queue.Queue = queue.Queue(maxsize=MAX_QUEUED)
+        self.thread = threading.Thread(target=self._loop, name="modeldb-prefect-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``fn(*args, **kwargs)`` on the writer thread; a failure is logged as ``what``."""
+        self._queue.put((what, fn, args, kwargs))
+
+    def drain(self, timeout: float = WAIT_SECONDS) -> bool:
+        """Wait until everything submitted so far is written; False if that took too long."""
+        if threading.current_thread() is self.thread:
+            return True
+        done = threading.Event()
+        self._queue.put(("", done.set, (), {}))
+        return done.wait(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            what, fn, args, kwargs = self._queue.get()
+            safe_call(what or "write tracking data", fn, *args, **kwargs)
+
+
+_writer: Writer | None = None
+_writer_lock = threading.Lock()
+
+
+def get_writer() -> Writer:
+    """This process's writer (a forked child starts its own: threads do not survive a fork)."""
+    global _writer
+    found = _writer
+    if found is not None and found.pid == os.getpid():
+        return found
+    with _writer_lock:
+        if _writer is None or _writer.pid != os.getpid():
+            _writer = Writer()
+        return _writer
+
+
+def drain() -> bool:
+    found = _writer
+    if found is None or found.pid != os.getpid():
+        return True
+    return found.drain()
+
+
+class PendingRun(ActiveRun):
+    """A run whose store writes all go through the writer thread, its creation first.
+
+    Logging into it (params, metrics, tags, inputs, outputs, ``end``) buffers in
+    memory at once, as for any run; each flush is handed to the writer, which
+    runs it after the row exists. So ``end`` records the moment it was called,
+    and a task logging many metrics never waits for the store.
+    """
+
+    def flush(self, heartbeat: bool = False) -> None:
+        writer = get_writer()
+        if threading.current_thread() is writer.thread:
+            ActiveRun.flush(self, heartbeat=heartbeat)
+        else:
+            writer.submit("write a run", ActiveRun.flush, self, heartbeat=heartbeat)
+
+
+def start(name: str, *, project: str, phase: str | None, params: dict[str, Any], tags: dict[str, Any],
+          parent: ActiveRun | None, pipeline_run_id: int | None, orchestrator: str,
+          external_id: str, try_number: int, code: Callable[..., Any], started_at: float,
+          client: TrackingClient) -> ActiveRun:
+    """Like ``modeldb_core.start_run`` (same checks, same row), with the row written by the writer."""
+    name = validation.name("run name", name)
+    phase = validation.phase(phase)
+    checked_params = {validation.key("params key", k): param_rule.normalize(v) for k, v in params.items()}
+    checked_tags = {validation.key("tags key", k): validation.text(f"tags.{k}", str(v), validation.MAX_TAG_VALUE)
+                    for k, v in tags.items()}
+    if client.seed is not None and "seed_everything" not in checked_params:
+        checked_params["seed_everything"] = client.seed
+    run = PendingRun(client, None, name, project, pipeline_run_id, checked_params)
+    new = NewRun(project=project, name=name, phase=phase, started_at=started_at or time.time(),
+                 pipeline_run_id=pipeline_run_id, orchestrator=orchestrator, external_id=external_id,
+                 try_number=try_number, user=client.user, host=client.host, pid=client.pid,
+                 params=checked_params, tags=checked_tags)
+    get_writer().submit("start a run", _create, run, new, parent, code)
+    return run
+
+
+def _create(run: PendingRun, new: NewRun, parent: ActiveRun | None, code: Callable[..., Any]) -> None:
+    """On the writer thread: the run's row (if this fails, the run stays id-less and logs nothing)."""
+    client = run.client
+    # The parent was submitted earlier, so its id (if it got one) is known by now.
+    new.parent_run_id = parent.id if parent is not None else None
+    if new.pipeline_run_id is None:
+        new.pipeline_run_id = run.pipeline_run_id = client.script_pipeline_run(new.project).id
+    new.code_version_id = client.code_version_id(code, None)
+    new.environment_id = client.environment_id()
+    run.id = client.store.create_run(new)
+    client.register(run)

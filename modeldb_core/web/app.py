@@ -63,7 +63,9 @@ def build(uri: str | None = None) -> FastAPI:
         version=__version__,
         description="Read-only JSON API over everything ModelDB recorded: projects, runs "
                     "(filter language, sorting, paging), run detail, metric series, lineage, compare.",
-        docs_url="/api/docs",
+        # FastAPI's Swagger and ReDoc pages load their scripts from a CDN; the UI must not
+        # touch the network, so /api-docs renders the OpenAPI schema itself.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

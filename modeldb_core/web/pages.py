@@ -77,3 +77,28 @@ def compare_page(request: Request, ids: list[int] = Query([]), only_differences:
     data = compare_.compare(_store(request), ids)  # fewer than two runs: a 400 page
     return _page(request, "compare.html", title="Compare runs", c=data, ids=ids,
                  only_differences=only_differences)
+
+
+@router.get("/api-docs", response_class=HTMLResponse)
+def api_docs(request: Request):
+    """The JSON API's reference, rendered from its OpenAPI schema (no CDN, no script)."""
+    schema = request.app.openapi()
+    endpoints = []
+    for path, operations in schema.get("paths", {}).items():
+        for method, op in operations.items():
+            params = [{"name": p.get("name"), "in": p.get("in"), "required": p.get("required", False),
+                       "description": p.get("description") or (p.get("schema") or {}).get("description", ""),
+                       "type": _type_of(p.get("schema") or {})}
+                      for p in op.get("parameters", [])]
+            endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                              "description": op.get("description", ""), "params": params})
+    return _page(request, "api_docs.html", title="JSON API", endpoints=endpoints)
+
+
+def _type_of(schema: dict) -> str:
+    if "type" in schema:
+        if schema["type"] == "array":
+            return f"list of {_type_of(schema.get('items') or {})}"
+        return str(schema["type"])
+    options = [_type_of(s) for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return " or ".join(options) or "any"

@@ -236,6 +236,8 @@ def table(store: MetadataStore, state: TableState) -> dict[str, Any]:
     rows = list(page.runs) if page else []
     extras = store.inputs_and_notes([r.run.id for r in rows]) if rows else {}
     chosen = state.cols or _default_columns(rows)
+    if not state.cols and not state.project:
+        chosen.insert(2, "project")  # runs of every project: say whose they are
     seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
     for prefix, keys in known_keys(store, state.project).items():
         seen.update(dict.fromkeys(f"{prefix}.{k}" for k in keys))

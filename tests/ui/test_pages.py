@@ -78,7 +78,7 @@ def test_no_network_at_run_time(app_client, recorded):
     """Every script, stylesheet and image comes from the app itself: no CDN."""
     _, ids = recorded
     for path in ("/", f"/projects/{PROJECT}", "/runs", f"/runs/{ids['eval']}",
-                 f"/lineage?node=run:{ids['eval']}"):
+                 f"/lineage?node=run:{ids['eval']}", "/api-docs"):
         html = app_client.get(path).text
         for url in re.findall(r'(?:src|href)="([^"]*)"', html):
             assert not re.match(r"(https?:)?//", url), (path, url)
@@ -126,3 +126,21 @@ def test_importing_the_package_imports_no_web_framework():
             "print(sorted(m for m in ('fastapi', 'starlette', 'uvicorn', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_api_reference_page_is_rendered_from_the_schema(app_client):
+    html = app_client.get("/api-docs").text
+    for path in ("/api/runs", "/api/runs/{run_id}", "/api/lineage", "/api/compare"):
+        assert f"GET {path}</code>" in html, path
+    assert "filter" in html and "cursor" in html
+    # FastAPI's own docs pages load Swagger/ReDoc from a CDN: they are off.
+    assert app_client.get("/api/docs").status_code == 404
+    assert app_client.get("/docs").status_code == 404
+
+
+def test_serve_binds_localhost_by_default():
+    import inspect
+
+    from modeldb_core.web import serve
+
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"

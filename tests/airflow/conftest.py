@@ -65,6 +65,9 @@ def _fresh_listener():
     yield
     listener.reset()
     guard.reset()
+    # The listener bounds the store's own timeouts through this variable (as it
+    # should in a worker); it must not carry over to the next test's store.
+    os.environ.pop("MODELDB_STORE_TIMEOUT", None)
 
 
 def _register(dag) -> None:

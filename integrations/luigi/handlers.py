@@ -28,6 +28,17 @@ from . import builds, targets
 PROCESSING_METRIC = "luigi.processing_seconds"
 
 
+class TaskTimeout(Exception):
+    """Luigi terminated the task's process: it ran past its ``worker_timeout``."""
+
+
+class WorkerDied(Exception):
+    """The process running the task ended without reporting (killed, crashed, os._exit)."""
+
+
+_DEATHS = {"Timeout": TaskTimeout, "ProcessFailure": WorkerDied}
+
+
 class Options:
     """What ``track()`` was told."""
 
@@ -211,37 +222,36 @@ def _broken(client: TrackingClient, task: Any, exception: BaseException | None =
 def _died(kind: str) -> Callable[..., None]:
     def handler(client: TrackingClient, task: Any, message: Any = None) -> None:
         """TIMEOUT / PROCESS_FAILURE: the worker process of the task is gone."""
-        text = str(message or f"Luigi reported a {kind.lower()}")
-        now = time.time()
+        error = _DEATHS[kind](str(message or f"Luigi reported a {kind.lower()}"))
         run = _open.pop(task.task_id, None)
         if run is not None:
             run.deactivate()
-            run.end(RunStatus.FAILED, message=text)
+            run.end(RunStatus.FAILED, error=error)
         else:
-            _mark_dead(client, task, kind, text, now)
+            _mark_dead(client, task, kind, error, time.time())
         builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
 
     handler.__name__ = f"_{kind.lower()}"
     return handler
 
 
-def _mark_dead(client: TrackingClient, task: Any, kind: str, text: str, now: float) -> None:
+def _mark_dead(client: TrackingClient, task: Any, kind: str, error: Exception, now: float) -> None:
     """The run was opened in the dead child: find it by reaping, then say why it ended."""
-    reaped: list[int] = []
+    error_type = f"{type(error).__module__}.{type(error).__qualname__}"
     for _ in range(20):  # a terminated child may take a moment to be gone
         reaped = client.reap()
         mine = [rid for rid in reaped if client.store.get_run(rid).external_id == task.task_id]
         if mine:
             for rid in mine:
                 client.store.update_run(rid, RunUpdate(
-                    status=RunStatus.FAILED.value, ended_at=now, error_type=f"luigi.{kind}",
-                    error_message=text))
+                    status=RunStatus.FAILED.value, ended_at=now, error_type=error_type,
+                    error_message=str(error)))
             return
         time.sleep(0.05)
     # Nothing was running: the child died before START. Still, the task failed.
     run = _begin(client, task, started_at=now)
     run.set_tag("luigi.event", kind.lower())
-    run.end(RunStatus.FAILED, message=text)
+    run.end(RunStatus.FAILED, error=error)
 
 
 def _progress(client: TrackingClient, task: Any, *args: Any, **kwargs: Any) -> None:

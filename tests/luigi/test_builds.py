@@ -141,10 +141,10 @@ def test_timeout_and_dead_worker_end_the_run_failed(luigi_tracking, folder, by_n
 
     store = luigi_tracking.store
     sleepy = store.get_run_detail(by_name(luigi_tracking)["Sleepy"][0].id)
-    assert sleepy.run.status == "failed" and sleepy.run.error_type == "luigi.Timeout"
+    assert sleepy.run.status == "failed" and sleepy.run.error_type.endswith(".TaskTimeout")
     assert "timed out" in sleepy.run.error_message
     crash = store.get_run_detail(by_name(luigi_tracking)["Crash"][0].id)
-    assert crash.run.status == "failed" and crash.run.error_type == "luigi.ProcessFailure"
+    assert crash.run.status == "failed" and crash.run.error_type.endswith(".WorkerDied")
     assert "exit code 3" in crash.run.error_message
     assert [p["status"] for p in pipeline_runs(luigi_tracking)] == ["failed", "failed"]
 

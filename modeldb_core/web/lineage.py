@@ -43,8 +43,9 @@ def _add_run_details(store: MetadataStore, nodes: dict[str, dict[str, Any]]) -> 
     run_ids = [n["id"] for n in nodes.values() if n["kind"] == "run"]
     if not run_ids:
         return
-    for run_id in run_ids:
-        run = store.get_run(run_id)
+    from .runs import runs_by_id
+
+    for run_id, run in runs_by_id(store, run_ids).items():
         n = nodes[f"run:{run_id}"]
         n.update(status=run.status, project=run.project, orchestrator=run.orchestrator,
                  phase=run.phase)

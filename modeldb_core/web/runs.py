@@ -26,6 +26,19 @@ def _brief(run) -> dict[str, Any]:
             "project": run.project, "started_at": run.started_at}
 
 
+def runs_by_id(store: MetadataStore, run_ids: list[int], chunk: int = 500) -> dict[int, Any]:
+    """Many runs in a few statements (one search per ``chunk`` ids), not one read each."""
+    from modeldb_core.query import search_runs
+
+    found: dict[int, Any] = {}
+    ids = [int(i) for i in dict.fromkeys(run_ids)]
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        page = search_runs(f"id in ({', '.join(map(str, part))})", limit=len(part), store=store)
+        found.update((record.run.id, record.run) for record in page.runs)
+    return found
+
+
 def detail(store: MetadataStore, run_id: int) -> dict[str, Any]:
     d: RunDetail = store.get_run_detail(run_id)
     run = d.run
@@ -35,7 +48,9 @@ def detail(store: MetadataStore, run_id: int) -> dict[str, Any]:
             parent = _brief(store.get_run(run.parent_run_id))
         except NotFoundError:
             parent = {"id": run.parent_run_id, "name": None}
-    children = [_brief(store.get_run(i)) for i in d.children[:MAX_CHILDREN]]
+    shown = d.children[:MAX_CHILDREN]
+    found = runs_by_id(store, shown) if shown else {}
+    children = [_brief(found[i]) for i in shown if i in found]
     return {
         "run": {**jsonable(run), "duration": run.duration},
         "params": jsonable(d.params),

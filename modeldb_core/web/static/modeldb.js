@@ -89,13 +89,13 @@
     for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Math.round(t / step) * step);
     return ticks;
   }
-  var TIME_STEPS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 604800, 2592000, 31536000];
+  var TIME_STEPS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 10800, 21600, 43200, 86400, 604800, 2592000, 31536000];
   function timeTicks(lo, hi, count) {
     var span = (hi - lo) / 1000, step = TIME_STEPS[TIME_STEPS.length - 1];
     for (var i = 0; i < TIME_STEPS.length; i++) if (span / TIME_STEPS[i] <= count) { step = TIME_STEPS[i]; break; }
     var ms = step * 1000, ticks = [];
     for (var t = Math.ceil(lo / ms) * ms; t <= hi; t += ms) ticks.push(t);
-    return { ticks: ticks, withSeconds: step < 60 };
+    return { ticks: ticks, withSeconds: step < 60, withMillis: step < 1 };
   }
   function extent(values) {
     var lo = Infinity, hi = -Infinity;
@@ -130,7 +130,8 @@
     if (opts.xKind === "time") {
       var tt = timeTicks(xs[0], xs[1], Math.max(2, Math.floor(width / 140)));
       tt.ticks.forEach(function (t) {
-        text("text", utc(t, tt.withSeconds), { x: X(t), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
+        var label = tt.withMillis ? new Date(t).toISOString().slice(11, 23) : utc(t, tt.withSeconds);
+        text("text", label, { x: X(t), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
       });
     } else if (opts.xKind === "category") {
       var every = Math.max(1, Math.ceil(opts.categories.length / Math.floor(width / 90)));

@@ -6,7 +6,7 @@ from typing import Any
 from modeldb_core.errors import ValidationError
 from modeldb_core.store import MetadataStore
 
-from .encode import show
+from .encode import duration, show, when
 from .runs import detail
 
 MAX_RUNS = 12
@@ -34,8 +34,9 @@ def compare(store: MetadataStore, run_ids: list[int]) -> dict[str, Any]:
         for key in sorted(keys):
             rows.append(_row(name, key, [getter(r).get(key) for r in runs]))
 
-    section("run", lambda r: {k: r["run"].get(k) for k in (
-        "name", "project", "phase", "status", "orchestrator", "duration", "user", "host")})
+    section("run", lambda r: {
+        **{k: r["run"].get(k) for k in ("name", "project", "phase", "status", "orchestrator", "user", "host")},
+        "started (UTC)": when(r["run"].get("started_at")), "duration": duration(r["run"].get("duration"))})
     section("params", lambda r: r["params"])
     section("metrics", lambda r: r["metrics"])
     section("tags", lambda r: r["tags"])

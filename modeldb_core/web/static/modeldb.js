@@ -406,7 +406,7 @@
       if (n.href) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "link"); g.setAttribute("data-href", n.href); }
       var r = n.kind === "run" || n.kind === "step" ? 3 : 14;
       svg("rect", { width: boxW, height: boxH, rx: r, ry: r }, g);
-      var label = n.label.length > 23 ? n.label.slice(0, 22) + "…" : n.label;
+      var label = n.label.length > 22 ? n.label.slice(0, 21) + "…" : n.label;
       text("text", label, { x: 8, y: 16, class: "node-label" }, g);
       text("text", n.sub || "", { x: 8, y: 32, class: "node-sub" }, g);
       text("title", n.title || n.label, {}, g);

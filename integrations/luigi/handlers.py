@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import multiprocessing
 import numbers
+import os
 import time
 from typing import Any, Callable
 
@@ -144,10 +145,18 @@ def _record_outputs(run: ActiveRun, task: Any) -> None:
             safe_call("record an output", run.log_output, version, name=name)
 
 
-def _in_task_process() -> bool:
-    from luigi.worker import TaskProcess
+_task_process: tuple[int, bool] = (0, False)
 
-    return isinstance(multiprocessing.current_process(), TaskProcess)
+
+def _in_task_process() -> bool:
+    """Is this a process Luigi forked to run one task (cached per process)?"""
+    global _task_process
+    pid = os.getpid()
+    if _task_process[0] != pid:
+        from luigi.worker import TaskProcess
+
+        _task_process = (pid, isinstance(multiprocessing.current_process(), TaskProcess))
+    return _task_process[1]
 
 
 def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from typing import Any, Iterator
 
 from modeldb_core import validation
@@ -112,17 +113,22 @@ def _target_type(target: Any) -> str:
     return f"{type(target).__module__}.{type(target).__qualname__}"
 
 
-def _local_version(path: str) -> ArtifactVersion:
+def _with_type(version: ArtifactVersion, target: Any) -> ArtifactVersion:
+    return dataclasses.replace(version, metadata={**version.metadata, "target": _target_type(target)})
+
+
+def _local_version(target: Any) -> ArtifactVersion:
+    path = target.path
     try:
         st = os.stat(path)
     except OSError:
-        return fingerprint(path)  # not written (yet): known by its path
-    if not os.path.isfile(path):
-        return fingerprint(path)  # a directory: its content is the files under it
-    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return _with_type(fingerprint(path), target)  # not written (yet): known by its path
+    if not stat.S_ISREG(st.st_mode):
+        return _with_type(fingerprint(path), target)  # a directory: its content is the files under it
+    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, type(target))
     found = _file_versions.get(key)
     if found is None:
-        found = fingerprint(path)
+        found = _with_type(fingerprint(path), target)
         if len(_file_versions) >= _MAX_CACHED:
             _file_versions.clear()
         _file_versions[key] = found
@@ -132,8 +138,7 @@ def _local_version(path: str) -> ArtifactVersion:
 def version_of(target: Any) -> ArtifactVersion:
     """The artifact version a target stands for now."""
     if _is_local(target):
-        version = _local_version(target.path)
-        return dataclasses.replace(version, metadata={**version.metadata, "target": _target_type(target)})
+        return _local_version(target)
     uri = validation.uri("artifact uri", uri_of(target))
     version = fingerprint(uri, kind=type(target).__name__)
     return dataclasses.replace(version, metadata={"target": _target_type(target)})

@@ -295,7 +295,11 @@ def param_value(value_json: str, value_text: str, value_num: float | None) -> An
 
 
 def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
-    """Params, latest metrics and tags of ``runs``: one query per table per batch."""
+    """Params, latest metrics and tags of ``runs``: one query per table per batch.
+
+    ``.all()`` fetches each result in one driver call (iterating a result row by
+    row costs a driver call per row).
+    """
     out: list[RunRecord] = []
     for start in range(0, len(runs), BATCH):
         chunk = runs[start:start + BATCH]
@@ -306,17 +310,17 @@ def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
         for run_id, key, value_json, value_text, value_num in conn.execute(
                 select(t.params.c.run_id, t.params.c.key, t.params.c.value_json, t.params.c.value_text,
                        t.params.c.value_num)
-                .where(t.params.c.run_id.in_(ids)).order_by(t.params.c.run_id, t.params.c.key)):
+                .where(t.params.c.run_id.in_(ids)).order_by(t.params.c.run_id, t.params.c.key)).all():
             params[run_id][key] = param_value(value_json, value_text, value_num)
         for run_id, key, value, is_nan in conn.execute(
                 select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value,
                        t.latest_metrics.c.is_nan)
                 .where(t.latest_metrics.c.run_id.in_(ids))
-                .order_by(t.latest_metrics.c.run_id, t.latest_metrics.c.key)):
+                .order_by(t.latest_metrics.c.run_id, t.latest_metrics.c.key)).all():
             metrics[run_id][key] = _metric_value(value, is_nan)
         for run_id, key, value in conn.execute(
                 select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value)
-                .where(t.tags.c.run_id.in_(ids)).order_by(t.tags.c.run_id, t.tags.c.key)):
+                .where(t.tags.c.run_id.in_(ids)).order_by(t.tags.c.run_id, t.tags.c.key)).all():
             tags[run_id][key] = value
         out += [RunRecord(run=r, params=params[r.id], metrics=metrics[r.id], tags=tags[r.id])
                 for r in chunk]
@@ -324,7 +328,7 @@ def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
 
 
 def search(conn: Connection, query: RunQuery, limit: int | None, offset: int = 0) -> list[RunRecord]:
-    rows = conn.execute(compile_search(query, limit, offset))
+    rows = conn.execute(compile_search(query, limit, offset)).all()
     return attach(conn, [Run(**row._mapping) for row in rows])
 
 

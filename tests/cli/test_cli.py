@@ -261,3 +261,16 @@ def test_ui_serves_the_store(sqlite_uri, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_command_line_loads_no_database_code_until_a_command_needs_it():
+    code = ("import sys\n"
+            "from modeldb_core.cli import cli\n"
+            "from click.testing import CliRunner\n"
+            "result = CliRunner().invoke(cli, ['runs', 'list', '--help'])\n"
+            "assert result.exit_code == 0, result.output\n"
+            "heavy = [m for m in ('sqlalchemy', 'alembic', 'pandas', 'numpy', 'sklearn') if m in sys.modules]\n"
+            "print(','.join(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

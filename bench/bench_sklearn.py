@@ -75,7 +75,7 @@ class ModelDB:
         last = max(r.id for r in self.client.store.list_runs(limit=5))
         detail = self.client.store.get_run_detail(last)
         saved = [io.artifact for io in detail.outputs if io.name == "model"]
-        serial = saved[0].metadata["serialize_seconds"] if saved else 0.0
+        serial = detail.metrics.get("model_serialization_s", 0.0)
         return {"total": total, "added": total - detail.metrics["fit_time_s"] - serial,
                 "serialization": serial, "size": saved[0].size if saved else 0}
 

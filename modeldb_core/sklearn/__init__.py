@@ -22,7 +22,7 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
   (format in :mod:`modeldb_core.sklearn.graph`; node ids are the
   ``get_params`` prefixes; a graph over 5,000 characters goes to the artifact
   store and ``sklearn.pipeline_graph_artifact`` holds its hash).
-- **Metrics**: ``fit_time_s``; ``training_score`` (the estimator's own
+- **Metrics**: ``fit_time_s``, ``model_serialization_s``; ``training_score`` (the estimator's own
   ``score``) and for regressors ``training_r2_score``,
   ``training_mean_squared_error``, ``training_mean_absolute_error``, for
   classifiers ``training_accuracy_score`` and weighted

@@ -209,6 +209,8 @@ class _FitSession:
         est, X, y, run = self.estimator, self.X, self.y, self.run
         if y is None or X is None:
             return
+        if search.is_search(est) and not hasattr(est, "best_estimator_"):
+            return  # refit=False: the search cannot predict or score
         weight = self.kwargs.get("sample_weight")
         _local.busy += 1
         try:
@@ -265,10 +267,9 @@ class _FitSession:
             blob = store.put_stream(lambda sink: pickle.dump(est, sink, protocol=PICKLE_PROTOCOL), description)
         finally:
             _local.busy -= 1
-        seconds = time.perf_counter() - started
-        self.serialize_seconds = seconds
-        version = blob.artifact_version("model", {"serialize_seconds": round(seconds, 6)})
-        self.run.log_output(version, name="model")
+        # The time is the run's (the artifact version is shared by every run that made the same bytes).
+        self.run.log_metric("model_serialization_s", time.perf_counter() - started)
+        self.run.log_output(blob.artifact_version("model"), name="model")
 
 
 def _standard_score(est: Any) -> str | None:

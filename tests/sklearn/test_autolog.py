@@ -125,7 +125,7 @@ def test_pipeline_with_column_transformer_on_a_dataframe(autologged):
     assert inputs["y_train"].content_hash == fingerprint(y).content_hash
 
     # metrics: fit time and the training score
-    assert d.metrics["fit_time_s"] > 0
+    assert d.metrics["fit_time_s"] > 0 and d.metrics["model_serialization_s"] > 0
     assert d.metrics["training_score"] == pytest.approx(pipe.score(X, y))
     assert d.metrics["training_r2_score"] == pytest.approx(pipe.score(X, y))
     assert d.metrics["training_mean_squared_error"] == pytest.approx(

@@ -50,13 +50,25 @@ def _parameters(task_run: Any) -> dict[str, Any]:
     return safe_call("resolve the task's parameters", values.resolved, raw, default=raw)
 
 
+def _chain(fn: Any) -> tuple[Any, ...]:
+    """``fn`` and every function it wraps (``functools.wraps`` keeps ``__wrapped__``)."""
+    chain: list[Any] = []
+    while fn is not None and fn not in chain and len(chain) < 20:
+        chain.append(fn)
+        fn = getattr(fn, "__wrapped__", None)
+    return tuple(chain)
+
+
 def _phase(record: FlowRunRecord, task: Any) -> str | None:
     options = record.options
     if task.name in options.phases:
         return options.phases[task.name]
     # A function that is also @tracked_task carries its own phase.
-    tracker = getattr(task.fn, "__modeldb_tracker__", None)
-    return getattr(tracker, "phase", None) or options.phase
+    for fn in _chain(task.fn):
+        tracker = getattr(fn, "__modeldb_tracker__", None)
+        if getattr(tracker, "phase", None):
+            return tracker.phase
+    return options.phase
 
 
 def _declared(run: Any, items: tuple[Any, ...], parameters: dict[str, Any], log: Callable) -> list:
@@ -112,7 +124,7 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
                 run.log_input(version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
     # A function that is also @tracked_task logs into this run instead of starting another.
-    run.provided_for = (task.fn,)
+    run.provided_for = _chain(task.fn)
     run.activate()
 
 

@@ -362,3 +362,58 @@ def test_bad_options_are_refused_with_the_field_named():
         track(plain_flow, inputs={"square": "data.csv"})
     with pytest.raises(TypeError, match="Prefect flow"):
         track(square)
+
+
+# -- async flows, and @tracked_task functions under @task ---------------------
+@task
+async def fetch(city: str, days: int = 7) -> dict:
+    return {"city": city, "days": days}
+
+
+@task
+async def summarize(rows: dict) -> int:
+    return rows["days"] * 2
+
+
+@tracked_flow(project="async")
+@flow
+async def async_flow(city: str = "Oslo") -> int:
+    return await summarize(await fetch(city))
+
+
+def test_async_flow_and_tasks_are_tracked(sqlite_tracking):
+    import asyncio
+
+    state = asyncio.run(async_flow(return_state=True))
+    assert state.is_completed()
+    runs = {d.run.name: d for d in task_runs(sqlite_tracking, state)}
+    assert runs["fetch"].params == {"city": "Oslo", "days": 7}
+    assert [io.artifact.id for io in runs["summarize"].inputs] == [io.artifact.id for io in runs["fetch"].outputs]
+    assert pipeline_run(sqlite_tracking, state).status == "succeeded"
+
+
+@modeldb_core.tracked_task(phase="evaluation", outputs=["report_path"])
+def evaluate(score: float, report_path: str) -> float:
+    modeldb_core.log_metric("auc", score)
+    with open(report_path, "w") as fh:
+        fh.write(f"auc={score}\n")
+    return score
+
+
+evaluate_task = task(evaluate, name="evaluate")
+
+
+@flow
+def evaluation_flow(report_path: str) -> float:
+    return evaluate_task(0.91, report_path)
+
+
+def test_a_tracked_task_function_under_task_logs_into_the_task_run(sqlite_tracking, tmp_path):
+    report = tmp_path / "report.txt"
+    state = track(evaluation_flow, project="eval")(str(report), return_state=True)
+    assert state.result() == 0.91
+    [detail] = task_runs(sqlite_tracking, state)  # one run, not a task run and a child
+    assert len(modeldb_core.search_runs(project="eval", store=sqlite_tracking.store).runs) == 1
+    assert detail.run.phase == "evaluation"
+    assert detail.metrics == {"auc": 0.91}
+    assert ("report_path", f"file://{report}") in {(io.name, io.artifact.uri) for io in detail.outputs}

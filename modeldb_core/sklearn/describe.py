@@ -22,8 +22,9 @@ def param_value(value: Any) -> Any:
         return class_path(value)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, tuple) and v and isinstance(v[0], str)
                                                           for v in value):
-        # steps / transformers / estimators: [(name, estimator, ...)] -> names and classes
-        return [[v[0], param_value(v[1]) if len(v) > 1 else None] for v in value]
+        # steps / transformers / estimators: [(name, estimator, columns?)] -> names, classes, columns
+        return [[v[0], *(param_value(x) if i == 0 else param_rule.normalize(x) for i, x in enumerate(v[1:]))]
+                for v in value]
     if callable(value) and hasattr(value, "__qualname__") and not hasattr(value, "get_params"):
         return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
     return param_rule.normalize(value)

@@ -70,6 +70,7 @@ def candidate_runs(search: Any, parent: Any, context: dict[str, Any], max_runs: 
     split_keys = [(k, _SPLIT.match(k)) for k in results]
     split_keys = [(k, m) for k, m in split_keys if m]
     now = time.time()
+    splits = int(getattr(search, "n_splits_", 1) or 1)
     runs = []
     for i in order:
         metrics = []
@@ -90,9 +91,12 @@ def candidate_runs(search: Any, parent: Any, context: dict[str, Any], max_runs: 
         mean = _number(results[rank_key.replace("rank_", "mean_")][i]) if rank_key else None
         failed = mean is not None and math.isnan(mean)
         params = {k: param_value(v) for k, v in candidates[i].items() if isinstance(k, str)}
+        # A candidate's duration is its compute time: fit and score over every fold.
+        seconds = sum(_number(results[k][i]) or 0.0 for k in ("mean_fit_time", "mean_score_time") if k in results)
+        seconds = seconds * splits if seconds == seconds else 0.0
         runs.append(NewRun(
             project=parent.project, name=f"{parent.name} candidate {i}", started_at=context["started_at"],
-            ended_at=now, phase="training",
+            ended_at=min(context["started_at"] + seconds, now), phase="training",
             status=RunStatus.FAILED.value if failed else RunStatus.SUCCEEDED.value,
             pipeline_run_id=parent.pipeline_run_id, parent_run_id=parent.id, orchestrator="python",
             user=context.get("user"), host=context.get("host"), pid=context.get("pid"),

@@ -95,6 +95,8 @@ def test_pipeline_with_column_transformer_on_a_dataframe(autologged):
     assert d.params["model"] == "sklearn.linear_model.Ridge"
     assert d.params["steps"] == [["preprocess", "sklearn.compose.ColumnTransformer"],
                                  ["model", "sklearn.linear_model.Ridge"]]
+    assert d.params["preprocess__transformers"] == [["num", "sklearn.pipeline.Pipeline", ["sqft", "age"]],
+                                                    ["cat", "sklearn.preprocessing.OneHotEncoder", ["hood"]]]
 
     assert d.tags["sklearn.estimator_class"] == "Pipeline"
     assert d.tags["sklearn.estimator_module"] == "sklearn.pipeline"
@@ -171,6 +173,8 @@ def test_grid_search_records_a_parent_and_one_child_per_candidate(autologged):
         d = detail(autologged, child)
         i = int(d.tags["sklearn.candidate_index"])
         assert d.run.status == "succeeded" and d.run.phase == "training"
+        assert d.run.duration == pytest.approx(
+            3 * (results["mean_fit_time"][i] + results["mean_score_time"][i]), rel=1e-3, abs=1e-3)
         assert d.params == results["params"][i]
         assert d.metrics["mean_test_score"] == pytest.approx(results["mean_test_score"][i])
         assert d.metrics["std_test_score"] == pytest.approx(results["std_test_score"][i])

@@ -245,6 +245,10 @@ class NewRun:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     ended_at: float | None = None
+    # Lineage edges written with the run, in the same transaction (a run recorded
+    # once it has finished: one write instead of a create and an update).
+    inputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
+    outputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
 
 
 @dataclass

@@ -257,6 +257,11 @@ class SqlStore(MetadataStore):
             if metrics:
                 conn.execute(t.metrics.insert(), metrics)
                 conn.execute(t.latest_metrics.insert(), latest)
+            for run_id, new in zip(ids, new_runs):
+                if new.inputs:
+                    self._write_io(conn, run_id, "input", new.inputs)
+                if new.outputs:
+                    self._write_io(conn, run_id, "output", new.outputs)
             return ids
         return self._write(work)
 

@@ -414,3 +414,18 @@ def test_disabled_tracking_records_nothing(sqlite_uri, monkeypatch):
     finally:
         autolog(disable=True)
     assert not os.path.exists(client.settings.artifacts)
+
+
+def test_fits_in_joblib_threads_belong_to_the_outer_fit(autologged_sqlite):
+    import joblib
+    from sklearn.multioutput import MultiOutputRegressor
+
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(60, 3)), rng.normal(size=(60, 4))
+    with joblib.parallel_backend("threading", n_jobs=2):
+        model = MultiOutputRegressor(Ridge(), n_jobs=2).fit(X, Y)
+    assert len(model.estimators_) == 4
+    runs = runs_of(autologged_sqlite)
+    assert [r.name for r in runs] == ["MultiOutputRegressor"]
+    d = detail(autologged_sqlite, runs[0])
+    assert d.params["estimator"] == "sklearn.linear_model.Ridge" and d.params["estimator__alpha"] == 1.0

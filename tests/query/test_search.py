@@ -55,6 +55,8 @@ def test_params_compare_numerically_when_both_sides_are_numbers(store, runs):
     ("duration = 60 and id > 0", {"rf-1", "rf-2", "rf-3", "gbm-1", "gbm-2", "RF-upper", "linear", "prep"}),
     ("tags.note is not null", {"linear"}),
     ('project in ("churn")', {"linear", "prep"}),
+    ("pipeline is not null or error is not null or parent is not null", set()),
+    ('pipeline = "nightly"', set()),
 ])
 def test_operators(store, runs, text, expected):
     assert set(names(search_runs(text, store=store))) == expected

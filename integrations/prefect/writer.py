@@ -50,6 +50,8 @@ class Writer:
         """Wait until everything submitted so far is written; False if that took too long."""
         if threading.current_thread() is self.thread:
             return True
+        if not self.thread.is_alive():
+            return self._queue.empty()
         done = threading.Event()
         self._queue.put(("", done.set, (), {}))
         return done.wait(timeout)
@@ -68,10 +70,10 @@ def get_writer() -> Writer:
     """This process's writer (a forked child starts its own: threads do not survive a fork)."""
     global _writer
     found = _writer
-    if found is not None and found.pid == os.getpid():
+    if found is not None and found.pid == os.getpid() and found.thread.is_alive():
         return found
     with _writer_lock:
-        if _writer is None or _writer.pid != os.getpid():
+        if _writer is None or _writer.pid != os.getpid() or not _writer.thread.is_alive():
             _writer = Writer()
         return _writer
 

@@ -417,3 +417,17 @@ def test_a_tracked_task_function_under_task_logs_into_the_task_run(sqlite_tracki
     assert detail.run.phase == "evaluation"
     assert detail.metrics == {"auc": 0.91}
     assert ("report_path", f"file://{report}") in {(io.name, io.artifact.uri) for io in detail.outputs}
+
+
+def test_final_flow_states_map_to_pipeline_run_statuses():
+    """The mapping the terminal flow hooks apply (a runner-driven cancellation cannot run in-process)."""
+    from prefect.states import Cancelling, Completed, Crashed, Failed
+
+    from modeldb_core.integrations.prefect.flow_hooks import status_of
+
+    assert status_of(Completed()) == "succeeded"
+    assert status_of(Failed(message="boom")) == "failed"
+    assert status_of(Cancelling(message="cancelled from the UI")) == "killed"
+    assert status_of(Cancelled(message="cancelled")) == "killed"
+    assert status_of(Crashed(message="interrupted", data=KeyboardInterrupt())) == "killed"
+    assert status_of(Crashed(message="lost the API", data=ConnectionError("refused"))) == "failed"

@@ -175,3 +175,33 @@ def test_untracked_tasks_and_broken_tasks(luigi_tracking, pipeline, folder, by_n
     detail = luigi_tracking.store.get_run_detail(broken.id)
     assert detail.tags["luigi.event"] == "broken_task"
     assert detail.run.error_message == "cannot reach the warehouse"
+
+
+class LongTask(luigi.Task):
+    """Looks itself up in the store while it runs (without asking for its run's id)."""
+
+    folder = luigi.Parameter()
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "long.txt"))
+
+    def run(self):
+        import modeldb_core
+
+        store = modeldb_core.get_client().store
+        seen = []
+        for _ in range(30):
+            seen = [r.status for r in store.list_runs(limit=20) if r.external_id == self.task_id]
+            if seen:
+                break
+            time.sleep(0.1)
+        with self.output().open("w") as fh:
+            fh.write(",".join(seen))
+
+
+def test_a_long_task_shows_as_running_while_it_runs(luigi_tracking, folder, by_name):
+    assert luigi.build([LongTask(folder=folder)], **BUILD)
+    with open(os.path.join(folder, "long.txt")) as fh:
+        assert fh.read() == "running"              # written by the watchdog after about a second
+    [run] = by_name(luigi_tracking)["LongTask"]
+    assert run.status == "succeeded" and run.ended_at - run.started_at >= 1.0

@@ -38,6 +38,7 @@ class _State:
         self.settings: settings_mod.TrackingSettings | None = None
         self.pipelines: dict[tuple, Any] = {}
         self.pipeline_runs: dict[tuple, Any] = {}
+        self.shapes: dict[int, tuple] = {}
         self.open: dict[tuple, tuple[TaskRecord, Any]] = {}
         self.lock = threading.Lock()
 
@@ -57,10 +58,20 @@ def reset() -> None:
     _state = _State()
 
 
+def _shape(dag: Any) -> tuple[dict[str, Any], str]:
+    """The DAG's structure and its key, computed once per DAG object."""
+    found = _state.shapes.get(id(dag))
+    if found is None or found[0] is not dag:
+        shape = dag_rules.structure(dag)
+        found = (dag, shape, dag_rules.structure_key(shape))
+        _state.shapes[id(dag)] = found
+    return found[1], found[2]
+
+
 def _pipeline_run(client: Any, dag: Any, run_id: str, started_at: float | None = None) -> Any:
     """The pipeline run of a DAG run (and its pipeline), from cache or the store."""
-    shape = dag_rules.structure(dag)
-    pkey = (client.settings.uri, client.settings.project, dag.dag_id, dag_rules.structure_key(shape))
+    shape, shape_key = _shape(dag)
+    pkey = (client.settings.uri, client.settings.project, dag.dag_id, shape_key)
     pipeline = _state.pipelines.get(pkey)
     if pipeline is None:
         pipeline = client.pipeline(client.settings.project, dag.dag_id, ORCHESTRATOR, shape)

@@ -7,6 +7,7 @@ store calls go through the guard.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -90,6 +91,14 @@ def lineage_item(item: Any) -> tuple[str | None, Any] | None:
     return (name if isinstance(name, str) and validation.is_valid_key(name) else None), uri
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(fn: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
 def _xcom_fed(value: Any) -> bool:
     from airflow.sdk.definitions.xcom_arg import XComArg
 
@@ -142,8 +151,11 @@ class TaskRecord:
 
     def context(self) -> dict[str, Any]:
         if self._context is None:
+            # The task runner built (and cached) the context before calling the
+            # listener; building it again would validate every param again (~1 ms).
+            cached = getattr(self.ti, "_cached_template_context", None)
             try:
-                self._context = self.ti.get_template_context()
+                self._context = cached if isinstance(cached, dict) else self.ti.get_template_context()
             except Exception:  # noqa: BLE001 - no context: params fall back to the defaults
                 self._context = {}
         return self._context
@@ -164,11 +176,13 @@ class TaskRecord:
         """The callable's arguments, bound by name with defaults applied (context names left out)."""
         args = list(getattr(self.task, "op_args", None) or ())
         kwargs = dict(getattr(self.task, "op_kwargs", None) or {})
+        signature = _signature(self.callable)
         try:
-            signature = inspect.signature(self.callable)
+            if signature is None:
+                raise TypeError("no signature")
             bound = signature.bind_partial(*args, **kwargs)
             bound.apply_defaults()
-        except (TypeError, ValueError):
+        except TypeError:
             named = {f"arg{i}": v for i, v in enumerate(args)}
             named.update(kwargs)
             return named
@@ -198,10 +212,8 @@ class TaskRecord:
         else:
             sources.update(getattr(original, "op_kwargs", None) or {})
             positional = list(getattr(original, "op_args", None) or ())
-        try:
-            names = list(inspect.signature(self.callable).parameters)
-        except (TypeError, ValueError):
-            names = []
+        signature = _signature(self.callable)
+        names = list(signature.parameters) if signature is not None else []
         for i, value in enumerate(positional):
             sources[names[i] if i < len(names) else f"arg{i}"] = value
         return {name for name, value in sources.items() if _xcom_fed(value)}

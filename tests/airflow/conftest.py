@@ -83,10 +83,18 @@ def _register(dag) -> None:
 
 @pytest.fixture
 def run_dag(airflow_db):
-    """``run_dag(dag, **conf)`` -> the finished Airflow DagRun of one real ``dag.test()``."""
+    """``run_dag(dag, **conf)`` -> the finished Airflow DagRun of one real ``dag.test()``
+    (with ``conf`` as the DAG run's conf)."""
 
-    def run(dag, **conf):
+    def run(dag, migrate_store: bool = True, **conf):
         _register(dag)
+        if migrate_store:
+            # As a deployment runs `modeldb db upgrade` once: a fresh store's
+            # migrations are not a task's business (nor inside its time bound).
+            import modeldb_core
+
+            if not modeldb_core.get_client().disabled:
+                modeldb_core.get_client().store
         return dag.test(run_conf=conf or None)
 
     return run

@@ -41,6 +41,12 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
 - **Searches** (``GridSearchCV``, ``RandomizedSearchCV``, ``Halving*SearchCV``):
   one child run per candidate (see :mod:`modeldb_core.sklearn.search`), the
   best marked ``sklearn.best_candidate = "true"``.
+- **Cross-validation** (``cross_validate``, ``cross_val_score``,
+  ``cross_val_predict``): one run per call, phase ``evaluation``, named
+  ``cross_val_score(Ridge)``: the estimator's params, ``X`` / ``y`` as inputs,
+  per-fold ``test_score`` (and ``train_score``) series with ``mean_*`` /
+  ``std_*``, ``cv_time_s``; its folds are not runs (whatever ``n_jobs``), and
+  metrics on ``cross_val_predict``'s output are logged on it.
 - A failing fit is recorded as ``failed`` (error type, message, traceback)
   and its exception re-raised unchanged; an error in logging is reported once
   and never breaks ``fit``. ``autolog(disable=True)`` puts every original

@@ -178,39 +178,47 @@ def _user_modules() -> list[Any]:
     return modules
 
 
+def replace_functions(module: Any, wrappers: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """Put ``wrappers`` in ``module`` and in the user modules that bound the originals; return the originals."""
+    originals = {name: getattr(module, name) for name in wrappers}
+    for name, wrapper in wrappers.items():
+        setattr(module, name, wrapper)
+        _rebound.append((module.__dict__, name, originals[name]))
+    by_identity = {id(f): name for name, f in originals.items()}
+    for user_module in _user_modules():
+        namespace = getattr(user_module, "__dict__", None)
+        if not isinstance(namespace, dict) or namespace is module.__dict__:
+            continue
+        for attr, value in list(namespace.items()):
+            name = by_identity.get(id(value))
+            if name is not None and value is originals[name]:
+                namespace[attr] = wrappers[name]
+                _rebound.append((namespace, attr, value))
+    return originals
+
+
+def restore_functions() -> None:
+    """Undo every ``replace_functions`` (a name the user rebound since is left alone)."""
+    for namespace, attr, original in reversed(_rebound):
+        if getattr(namespace.get(attr), "__modeldb_patched__", False):
+            namespace[attr] = original
+    _rebound.clear()
+
+
 def patch_metrics(active: Callable[[], bool], record_data: Callable[[], bool]) -> None:
     import sklearn.metrics as metrics
 
     if _patched_functions:
         return
-    originals = {}
+    wrappers = {}
     for name in metric_names():
         original = getattr(metrics, name)
-        if getattr(original, "__modeldb_patched__", False):
-            continue
-        originals[name] = original
-        setattr(metrics, name, _metric_wrapper(name, original, active, record_data))
-    _patched_functions.update(originals)
-    by_identity = {id(f): name for name, f in originals.items()}
-    for module in _user_modules():
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict):
-            continue
-        for attr, value in list(namespace.items()):
-            name = by_identity.get(id(value))
-            if name is not None and value is originals[name]:
-                namespace[attr] = getattr(metrics, name)
-                _rebound.append((namespace, attr, value))
+        if not getattr(original, "__modeldb_patched__", False):
+            wrappers[name] = _metric_wrapper(name, original, active, record_data)
+    _patched_functions.update(replace_functions(metrics, wrappers))
 
 
 def unpatch_metrics() -> None:
-    import sklearn.metrics as metrics
-
-    for name, original in _patched_functions.items():
-        setattr(metrics, name, original)
-    for namespace, attr, original in _rebound:
-        if getattr(namespace.get(attr), "__modeldb_patched__", False):
-            namespace[attr] = original
+    restore_functions()
     _patched_functions.clear()
-    _rebound.clear()
     forget_all()

@@ -16,6 +16,7 @@ from . import describe, evaluation, graph, patching, search
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+CV_FUNCTIONS = ("cross_validate", "cross_val_score", "cross_val_predict")
 PICKLE_PROTOCOL = 5
 
 GRAPH_TAG = "sklearn.pipeline_graph"
@@ -104,7 +105,9 @@ class _FitSession:
         self.started_at = time.time()
 
     @classmethod
-    def begin(cls, estimator: Any, method: str, args: tuple, kwargs: dict) -> "_FitSession | None":
+    def begin(cls, estimator: Any, method: str, args: tuple, kwargs: dict, phase: str | None = None,
+              name: str | None = None, data_names: tuple[str, str] = ("X_train", "y_train")
+              ) -> "_FitSession | None":
         client = get_client()
         if client.disabled:
             return None
@@ -113,7 +116,7 @@ class _FitSession:
         import sklearn
 
         kind = type(estimator)
-        phase = "feature_engineering" if describe.is_transformer_only(estimator) else "training"
+        phase = phase or ("feature_engineering" if describe.is_transformer_only(estimator) else "training")
         tags = {
             "sklearn.estimator_class": kind.__qualname__,
             "sklearn.estimator_module": graph._public_module(kind),
@@ -122,22 +125,29 @@ class _FitSession:
             "sklearn.autolog": "true",
         }
         user_file = _user_file()
-        run = start_run(kind.__name__, project=_settings["project"], phase=phase,
+        run = start_run(name or kind.__name__, project=_settings["project"], phase=phase,
                         params=describe.hyperparameters(estimator), tags=tags, parent=True,
                         code=user_file, client=client)
         X, y = _data_args(estimator, args, kwargs)
         session = cls(run, estimator, method, X, y, kwargs, user_file)
         if _settings["log_datasets"] and run.id is not None:
-            for name, value in (("X_train", X), ("y_train", y)):
+            for data_name, value in zip(data_names, (X, y)):
                 value = safe_call("read training data", _as_artifact, value)
                 if value is not None:
-                    safe_call("fingerprint training data", run.log_input, value, name=name)
+                    safe_call("fingerprint training data", run.log_input, value, name=data_name)
         run.activate()
         return session
 
     # -- the end of the fit -------------------------------------------------
     def succeed(self, result: Any, fit_time: float) -> None:
         run = self.run
+        if self.method in CV_FUNCTIONS:
+            try:
+                safe_call("describe the estimator", self._describe_structure)
+                safe_call("record the cross-validation", self._record_cv, result, fit_time)
+            finally:
+                safe_call("end a run", run.end, RunStatus.SUCCEEDED)
+            return
         try:
             safe_call("record the fit time", run.log_metric, "fit_time_s", fit_time)
             safe_call("describe the estimator", self._describe_structure)
@@ -192,6 +202,32 @@ class _FitSession:
             structure, {"what": "sklearn pipeline graph"})
         self.run.set_tag(GRAPH_ARTIFACT_TAG, blob.content_hash)
         self.run.log_output(blob.artifact_version("pipeline_graph"), name="pipeline_graph")
+
+    def _record_cv(self, result: Any, seconds: float) -> None:
+        """Per-fold scores as series (step = fold) with their mean and std; predictions remembered."""
+        import numpy as np
+
+        run = self.run
+        run.log_metric("cv_time_s", seconds)
+        if self.method == "cross_val_predict":
+            if _settings["log_post_training_metrics"]:
+                evaluation.remember(result, run, self.X)
+            return
+        scores = {"test_score": result} if self.method == "cross_val_score" else dict(result)
+        for key, values in scores.items():
+            if not isinstance(key, str) or not (key.startswith(("test_", "train_")) or key.endswith("_time")):
+                continue
+            try:
+                folds = np.asarray(values, dtype=float).reshape(-1)
+            except (TypeError, ValueError):
+                continue
+            if not key.endswith("_time"):
+                for fold, value in enumerate(folds):
+                    run.log_metric(key, float(value), step=fold)
+            if folds.size:
+                run.log_metric(f"mean_{key}", float(np.mean(folds)))
+                run.log_metric(f"std_{key}", float(np.std(folds)))
+        run.set_tag("sklearn.cv_folds", str(len(np.asarray(next(iter(scores.values()), [])).reshape(-1))))
 
     def _record_search(self) -> None:
         client = self.run.client
@@ -331,6 +367,63 @@ def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple,
             _active_fits -= 1
 
 
+def _on_cv(method: str, original: Callable[..., Any], signature: Any, args: tuple, kwargs: dict) -> Any:
+    """A cross-validation function: one run for all its folds (phase ``evaluation``)."""
+    global _active_fits
+    local = _local
+    session = None
+    if _enabled and local.depth == 0 and local.busy == 0 and _active_fits == 0:
+        bound = safe_call("read the arguments", lambda: signature.bind(*args, **kwargs).arguments, default={})
+        estimator = bound.get("estimator")
+        if estimator is not None:
+            data = tuple(v for v in (bound.get("X"), bound.get("y")) if v is not None)
+            session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, data, {},
+                                phase="evaluation", name=f"{method}({type(estimator).__name__})",
+                                data_names=("X", "y"))
+    local.depth += 1
+    with _active_lock:
+        _active_fits += 1
+    try:
+        started = time.perf_counter()
+        try:
+            result = original(*args, **kwargs)
+        except BaseException as exc:
+            if session is not None:
+                session.run.deactivate()
+                safe_call("record a failed cross-validation", session.fail, exc)
+            raise
+        if session is not None:
+            session.run.deactivate()
+            safe_call("record a cross-validation", session.succeed, result, time.perf_counter() - started)
+        return result
+    finally:
+        local.depth -= 1
+        with _active_lock:
+            _active_fits -= 1
+
+
+def _cv_wrapper(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+    import inspect
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def cross_validation(*args: Any, **kwargs: Any) -> Any:
+        return _on_cv(method, original, signature, args, kwargs)
+
+    cross_validation.__modeldb_patched__ = True  # type: ignore[attr-defined]
+    return cross_validation
+
+
+def _patch_cross_validation() -> None:
+    import sklearn.model_selection as selection
+
+    wrappers = {name: _cv_wrapper(name, getattr(selection, name)) for name in CV_FUNCTIONS
+                if hasattr(selection, name) and not getattr(getattr(selection, name), "__modeldb_patched__", False)}
+    evaluation.replace_functions(selection, wrappers)
+
+
 def _on_predict(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     local = _local
     if local.depth or local.busy or local.predicting or _active_fits or not _enabled:
@@ -406,6 +499,10 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
             evaluation.patch_metrics(_metrics_active, _metrics_record_data)
         except Exception as exc:  # noqa: BLE001 - fits are still recorded without it
             report("hook the sklearn.metrics functions", exc)
+        try:
+            _patch_cross_validation()
+        except Exception as exc:  # noqa: BLE001
+            report("hook the cross-validation functions", exc)
         _enabled = True
 
 

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 import sklearn
 import sklearn.metrics
+import sklearn.model_selection
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import BaggingRegressor, StackingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import mean_squared_error  # bound before autolog(): autolog must rebind it
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, cross_val_predict, cross_val_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.decomposition import PCA
@@ -340,11 +341,14 @@ def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
         "TransformerMixin.fit_transform": sklearn.base.TransformerMixin.__dict__["fit_transform"],
         "metrics.r2_score": sklearn.metrics.r2_score,
         "module.mean_squared_error": globals()["mean_squared_error"],
+        "module.cross_val_score": globals()["cross_val_score"],
+        "model_selection.cross_validate": sklearn.model_selection.cross_validate,
     }
     autolog()
     assert Ridge.__dict__["fit"] is not before["Ridge.fit"]
     assert sklearn.metrics.r2_score is not before["metrics.r2_score"]
     assert globals()["mean_squared_error"] is not before["module.mean_squared_error"]
+    assert sklearn.model_selection.cross_validate is not before["model_selection.cross_validate"]
     # Conditional methods stay conditional: a regressor pipeline has no predict_proba.
     regressor_pipe = Pipeline([("model", Ridge())])
     assert not hasattr(regressor_pipe, "predict_proba") and hasattr(regressor_pipe, "predict")
@@ -358,6 +362,8 @@ def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
         "TransformerMixin.fit_transform": sklearn.base.TransformerMixin.__dict__["fit_transform"],
         "metrics.r2_score": sklearn.metrics.r2_score,
         "module.mean_squared_error": globals()["mean_squared_error"],
+        "module.cross_val_score": globals()["cross_val_score"],
+        "model_selection.cross_validate": sklearn.model_selection.cross_validate,
     }
     assert all(after[k] is before[k] for k in before), [k for k in before if after[k] is not before[k]]
     assert "__init_subclass__" not in sklearn.base.BaseEstimator.__dict__
@@ -429,3 +435,23 @@ def test_fits_in_joblib_threads_belong_to_the_outer_fit(autologged_sqlite):
     assert [r.name for r in runs] == ["MultiOutputRegressor"]
     d = detail(autologged_sqlite, runs[0])
     assert d.params["estimator"] == "sklearn.linear_model.Ridge" and d.params["estimator__alpha"] == 1.0
+
+
+def test_cross_validation_is_one_evaluation_run_whatever_n_jobs(autologged_sqlite):
+    X, y = houses(60)
+    X = X[["sqft"]]
+    scores = cross_val_score(Ridge(alpha=3.0), X, y, cv=3)              # bound before autolog()
+    sklearn.model_selection.cross_val_score(Ridge(), X, y, cv=3, n_jobs=2)  # folds in worker processes
+    predicted = cross_val_predict(LinearRegression(), X, y, cv=3)
+    r2 = sklearn.metrics.r2_score(y, predicted)
+
+    runs = {r.name: detail(autologged_sqlite, r) for r in runs_of(autologged_sqlite)}
+    assert set(runs) == {"cross_val_score(Ridge)", "cross_val_predict(LinearRegression)"} and len(runs_of(
+        autologged_sqlite)) == 3, "one run per call, none per fold"
+    first = min((r for r in runs_of(autologged_sqlite) if r.name == "cross_val_score(Ridge)"), key=lambda r: r.id)
+    d = detail(autologged_sqlite, first)
+    assert d.run.phase == "evaluation" and d.params["alpha"] == 3.0
+    assert [m.value for m in d.metric_history["test_score"]] == pytest.approx(list(scores))
+    assert d.metrics["mean_test_score"] == pytest.approx(scores.mean())
+    assert {io.name for io in d.inputs} == {"X", "y"}
+    assert runs["cross_val_predict(LinearRegression)"].metrics["r2_score"] == pytest.approx(r2)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from modeldb_core import params as param_rule
 from modeldb_core import validation
 from modeldb_core.client import TrackingClient
-from modeldb_core.model import NewRun
+from modeldb_core.model import NewRun, RunStatus, RunUpdate
 from modeldb_core.run import ActiveRun
 from modeldb_core.safety import safe_call
 
@@ -33,6 +33,8 @@ from modeldb_core.safety import safe_call
 MAX_QUEUED = 10_000
 # How long a flow's end waits for the writes before it: a store has its own timeouts.
 WAIT_SECONDS = 120.0
+# A run is created this long after it started, or when it ends if that is sooner (see PendingRun).
+WRITE_AFTER_SECONDS = 0.25
 
 
 class Writer:
@@ -92,7 +94,34 @@ class PendingRun(ActiveRun):
     memory at once, as for any run; each flush is handed to the writer, which
     runs it after the row exists. So ``end`` records the moment it was called,
     and a task logging many metrics never waits for the store.
+
+    The writer creates the row once the run is ``WRITE_AFTER_SECONDS`` old, or
+    at once when it has ended: a run that succeeded by then is written whole,
+    lineage included, in one transaction (``NewRun`` with ``inputs`` /
+    ``outputs``) instead of a create and an update. Most Prefect tasks in a big
+    flow take milliseconds; a long one shows as running after that short delay.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.submitted = time.monotonic()
+        self.finished = threading.Event()
+
+    def end(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().end(*args, **kwargs)
+        finally:
+            self.finished.set()
+
+    def take_finished(self) -> RunUpdate | None:
+        """Everything buffered, if the run succeeded and all of it fits in one ``NewRun``."""
+        # The buffer is ActiveRun's; taking it under its lock is what ActiveRun.flush does too.
+        with self._lock:
+            pending = self._pending
+            if pending.status != RunStatus.SUCCEEDED.value or pending.notes or pending.error_message:
+                return None
+            self._pending = RunUpdate()
+        return pending
 
     def flush(self, heartbeat: bool = False) -> None:
         writer = get_writer()
@@ -126,11 +155,23 @@ def start(name: str, *, project: str, phase: str | None, params: dict[str, Any],
 def _create(run: PendingRun, new: NewRun, parent: ActiveRun | None, code: Callable[..., Any]) -> None:
     """On the writer thread: the run's row (if this fails, the run stays id-less and logs nothing)."""
     client = run.client
+    wait = WRITE_AFTER_SECONDS - (time.monotonic() - run.submitted)
+    if wait > 0:
+        run.finished.wait(wait)
     # The parent was submitted earlier, so its id (if it got one) is known by now.
     new.parent_run_id = parent.id if parent is not None else None
     if new.pipeline_run_id is None:
         new.pipeline_run_id = run.pipeline_run_id = client.script_pipeline_run(new.project).id
     new.code_version_id = client.code_version_id(code, None)
     new.environment_id = client.environment_id()
+    done = run.take_finished() if run.finished.is_set() else None
+    if done is None:
+        run.id = client.store.create_run(new)
+        if not run.ended:
+            client.register(run)  # heartbeats while it runs
+        return
+    new.params = {**new.params, **done.params}
+    new.tags = {**new.tags, **done.tags}
+    new.metrics, new.inputs, new.outputs = done.metrics, done.inputs, done.outputs
+    new.status, new.ended_at = done.status, done.ended_at
     run.id = client.store.create_run(new)
-    client.register(run)

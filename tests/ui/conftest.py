@@ -72,6 +72,11 @@ def populate(uri: str, workdir: Path) -> dict[str, int]:
             ids["other"] = run.id
     finally:
         client.close()
+        # Leave no process-wide client pointing at this store: the next get_client() starts
+        # from the environment again, as if these tests had not run.
+        import modeldb_core.client
+
+        modeldb_core.client._client = None
     return ids
 
 

@@ -150,6 +150,20 @@
     svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: height - m.bottom, class: "axis" }, axes);
     text("text", opts.xLabel || "", { x: (m.left + width - m.right) / 2, y: height - 6, "text-anchor": "middle", class: "label" }, axes);
     text("text", opts.yLabel || "", { x: -(m.top + height - m.bottom) / 2, y: 14, transform: "rotate(-90)", "text-anchor": "middle", class: "label" }, axes);
+    if (opts.best && shown.length > 1) {
+      // The best value so far, as a step line: when did the project actually improve?
+      var sorted = shown.slice().sort(function (a, b) { return a.x - b.x; }), best = null, steps = [];
+      sorted.forEach(function (p) {
+        var better = best === null || (opts.best === "min" ? p.y < best : p.y > best);
+        if (better) {
+          if (best !== null) steps.push("L" + X(p.x).toFixed(1) + " " + Y(best).toFixed(1));
+          best = p.y;
+          steps.push((steps.length ? "L" : "M") + X(p.x).toFixed(1) + " " + Y(best).toFixed(1));
+        }
+      });
+      steps.push("L" + X(sorted[sorted.length - 1].x).toFixed(1) + " " + Y(best).toFixed(1));
+      svg("path", { d: steps.join(""), class: "best" }, root);
+    }
     if (opts.line && shown.length > 1) {
       var d = shown.map(function (p, i) { return (i ? "L" : "M") + X(p.x).toFixed(1) + " " + Y(p.y).toFixed(1); }).join("");
       svg("path", { d: d, class: "series" }, root);
@@ -209,6 +223,7 @@
   function pointsOf(project, metric, query) {
     return getJSON("/api/projects/" + enc(project) + "/points?metric=" + enc(metric) + (query || "")).then(function (data) {
       var c = data.points, out = [];
+      out.goal = data.goal;
       for (var i = 0; i < data.count; i++) {
         var p = { run_id: c.run_id[i], name: c.name[i], status: c.status[i], started_at: c.started_at[i],
                   params: c.params ? c.params[i] : {} };
@@ -249,7 +264,7 @@
     var project = timeline.getAttribute("data-project"), metric = timeline.getAttribute("data-metric");
     message(timeline, "Loading…");
     pointsOf(project, metric).then(function (pts) {
-      chart(timeline, pts, { xKind: "time", xLabel: "run start (UTC)", yLabel: metric });
+      chart(timeline, pts, { xKind: "time", xLabel: "run start (UTC)", yLabel: metric, best: pts.goal });
       timeline.setAttribute("data-points", String(pts.length));
     }).catch(function (err) { message(timeline, "Cannot load the timeline: " + err.message); });
     if (meta) metaPanel(meta, project);

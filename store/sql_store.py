@@ -99,6 +99,9 @@ class SqlStore(MetadataStore):
         self._insert_io = self._insert(t.run_io).on_conflict_do_nothing()
         self._insert_run = t.runs.insert()
         self._insert_metric = t.metrics.insert()
+        self._insert_param_rows = t.params.insert()
+        self._insert_tag_rows = t.tags.insert()
+        self._insert_latest_rows = t.latest_metrics.insert()
         self._insert_note = t.notes.insert()
         self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
         # Lineage edges: one artifact and one version lookup per edge (Luigi writes many).
@@ -251,12 +254,12 @@ class SqlStore(MetadataStore):
                 metrics += [_metric_row(run_id, m) for m in new.metrics]
                 latest += [_metric_row(run_id, m) for m in _latest(new.metrics).values()]
             if params:
-                conn.execute(t.params.insert(), params)
+                conn.execute(self._insert_param_rows, params)
             if tags:
-                conn.execute(t.tags.insert(), tags)
+                conn.execute(self._insert_tag_rows, tags)
             if metrics:
-                conn.execute(t.metrics.insert(), metrics)
-                conn.execute(t.latest_metrics.insert(), latest)
+                conn.execute(self._insert_metric, metrics)
+                conn.execute(self._insert_latest_rows, latest)
             for run_id, new in zip(ids, new_runs):
                 if new.inputs:
                     self._write_io(conn, run_id, "input", new.inputs)

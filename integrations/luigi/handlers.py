@@ -5,7 +5,8 @@ Each handler runs in the process Luigi fires the event in: ``START``,
 running the task (a forked child when ``workers > 1``); the dependency events,
 ``BROKEN_TASK``, ``TIMEOUT`` and ``PROCESS_FAILURE`` in the scheduling
 process. The run of a task is kept, per process, in ``_open`` by task id
-between its ``START`` and its end. Every handler body goes through
+between its ``START`` and its end (a ``DeferredRun``: one write when a quick
+task ends, see deferred.py). Every handler body goes through
 ``safe_call``: a store error is logged and the task succeeds or fails on its
 own merits.
 """

@@ -7,7 +7,8 @@ What counts as an artifact (everything else is a plain param):
 
 The hashing rule: SHA-256 of the whole content up to ``FULL_HASH_LIMIT``
 bytes (256 MiB); beyond that, of the size, the first and last 16 MiB and 64
-evenly spaced 1 MiB blocks, recorded as ``fingerprint_method="sampled"``.
+evenly spaced 1 MiB blocks, recorded as ``fingerprint_method="sampled"``. A folder is hashed file by
+file up to 1,000 files and 256 MiB, by its listing (names, sizes, times) beyond.
 A pandas frame over the limit hashes the rows those byte ranges cover (by
 its average row size) rather than every row (``pandas-rows:sampled-rows:...``).
 In-memory values are named by content (``value:<kind>/<hash prefix>``), so the
@@ -26,6 +27,7 @@ from .model import ArtifactVersion
 from .validation import uri as validate_uri
 
 FULL_HASH_LIMIT = 256 * 1024 * 1024
+DIRECTORY_FILE_LIMIT = 1000
 EDGE = 16 * 1024 * 1024
 BLOCK = 1024 * 1024
 BLOCKS = 64
@@ -111,24 +113,48 @@ def hash_file(path: str | os.PathLike) -> tuple[str, str, int]:
     return hasher.hexdigest(), hasher.method, size
 
 
+def _directory_version(uri: str, path: str, kind: str | None) -> ArtifactVersion:
+    """Hash every file's content while the folder is small; beyond that, its listing.
+
+    A folder argument may be a whole data lake: reading it on every call would
+    make tracking the slowest part of the task. Up to ``DIRECTORY_FILE_LIMIT``
+    files and ``FULL_HASH_LIMIT`` bytes the contents are hashed; a larger folder
+    is fingerprinted by its listing (relative path, size, modification time),
+    recorded as ``fingerprint_method="listing"``.
+    """
+    listing = []
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            listing.append((os.path.relpath(full, path), full, stat.st_size, stat.st_mtime_ns))
+            total += stat.st_size
+    digest = hashlib.sha256()
+    if len(listing) <= DIRECTORY_FILE_LIMIT and total <= FULL_HASH_LIMIT:
+        methods = set()
+        for relative, full, _, _ in listing:
+            file_hash, method, _ = hash_file(full)
+            digest.update(f"{relative}\0{file_hash}\n".encode())
+            methods.add(method)
+        method = "full" if methods <= {"full"} else "sampled"
+    else:
+        for relative, _, size, mtime in listing:
+            digest.update(f"{relative}\0{size}\0{mtime}\n".encode())
+        method = "listing"
+    return ArtifactVersion(uri=uri, kind=kind or "directory", content_hash="sha256:" + digest.hexdigest(),
+                           size=total, metadata={"files": len(listing)}, fingerprint_method=method)
+
+
 def _path_version(value: Any, kind: str | None) -> ArtifactVersion:
     uri = validate_uri("artifact uri", value)
     path = uri[len("file://"):]
     if os.path.isdir(path):
-        digest = hashlib.sha256()
-        total, count, methods = 0, 0, set()
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                full = os.path.join(root, name)
-                file_hash, method, size = hash_file(full)
-                digest.update(f"{os.path.relpath(full, path)}\0{file_hash}\n".encode())
-                total += size
-                count += 1
-                methods.add(method)
-        method = "full" if methods <= {"full"} else "sampled"
-        return ArtifactVersion(uri=uri, kind=kind or "directory", content_hash="sha256:" + digest.hexdigest(),
-                               size=total, metadata={"files": count}, fingerprint_method=method)
+        return _directory_version(uri, path, kind)
     content_hash, method, size = hash_file(path)
     suffix = os.path.splitext(path)[1].lstrip(".").lower()
     return ArtifactVersion(uri=uri, kind=kind or "file", content_hash=content_hash, size=size,

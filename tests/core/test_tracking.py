@@ -298,3 +298,19 @@ def test_bad_input_is_refused_and_nothing_half_written(tracking):
     detail = tracking.store.get_run_detail(run.id)
     assert detail.params == {"ключ-€": "значение"}
     assert detail.metrics == {} and detail.tags == {} and detail.inputs == []
+
+
+def test_large_folders_are_fingerprinted_by_listing(tmp_path, monkeypatch):
+    from modeldb_core import fingerprint as fp
+
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"part-{i}.csv").write_text(f"{i}\n")
+    small = fp.fingerprint(folder)
+    assert small.fingerprint_method == "full" and small.metadata == {"files": 5} and small.size == 10
+    monkeypatch.setattr(fp, "DIRECTORY_FILE_LIMIT", 3)
+    big = fp.fingerprint(folder)
+    assert big.fingerprint_method == "listing" and big.kind == "directory"
+    (folder / "part-0.csv").write_text("changed, longer\n")
+    assert fp.fingerprint(folder).content_hash != big.content_hash

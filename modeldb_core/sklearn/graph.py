@@ -32,7 +32,7 @@ MAX_COLUMNS_SHOWN = 50
 MAX_NODES = 2000
 
 
-def _public_module(cls: type) -> str:
+def public_module(cls: type) -> str:
     """``sklearn.preprocessing`` rather than ``sklearn.preprocessing._data`` when that is where users import it."""
     module = cls.__module__
     parts = module.split(".")
@@ -51,7 +51,7 @@ def _public_module(cls: type) -> str:
 
 def class_path(obj: Any) -> str:
     cls = obj if isinstance(obj, type) else type(obj)
-    return f"{_public_module(cls)}.{cls.__qualname__}"
+    return f"{public_module(cls)}.{cls.__qualname__}"
 
 
 def _is_estimator(value: Any) -> bool:
@@ -90,7 +90,7 @@ class _Builder:
             entry = {"id": node_id, "label": label, "class": obj, "module": None}
         else:
             cls = type(obj)
-            entry = {"id": node_id, "label": label, "class": cls.__qualname__, "module": _public_module(cls)}
+            entry = {"id": node_id, "label": label, "class": cls.__qualname__, "module": public_module(cls)}
         entry.update({k: v for k, v in extra.items() if v is not None})
         self.nodes.append(entry)
         return node_id

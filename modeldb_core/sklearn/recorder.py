@@ -111,7 +111,7 @@ class _FitSession:
         client = get_client()
         if client.disabled:
             return None
-        from ..run import start_run
+        from ..run import active_run, start_run
 
         import sklearn
 
@@ -119,13 +119,15 @@ class _FitSession:
         phase = phase or ("feature_engineering" if describe.is_transformer_only(estimator) else "training")
         tags = {
             "sklearn.estimator_class": kind.__qualname__,
-            "sklearn.estimator_module": graph._public_module(kind),
+            "sklearn.estimator_module": graph.public_module(kind),
             "sklearn.version": sklearn.__version__,
             "sklearn.method": method,
             "sklearn.autolog": "true",
         }
         user_file = _user_file()
-        run = start_run(name or kind.__name__, project=_settings["project"], phase=phase,
+        # Inside a run (a @tracked_task) the fit belongs to that run's project.
+        project = None if active_run() is not None else _settings["project"]
+        run = start_run(name or kind.__name__, project=project, phase=phase,
                         params=describe.hyperparameters(estimator), tags=tags, parent=True,
                         code=user_file, client=client)
         X, y = _data_args(estimator, args, kwargs)

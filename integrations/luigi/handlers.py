@@ -12,6 +12,7 @@ own merits.
 """
 from __future__ import annotations
 
+import atexit
 import inspect
 import multiprocessing
 import numbers
@@ -320,6 +321,18 @@ def _present(client: TrackingClient, task: Any) -> None:
 def _missing(client: TrackingClient, task: Any) -> None:
     """DEPENDENCY_MISSING: an external input is absent (or complete() raised)."""
     builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
+
+
+def _at_exit() -> None:
+    """A task still open when its process exits (interrupted) is recorded as killed."""
+    for run in list(_open.values()):
+        run.deactivate()
+        safe_call("end a Luigi task left open", run.end, RunStatus.KILLED,
+                  message="the process exited before the task ended")
+    _open.clear()
+
+
+atexit.register(_at_exit)
 
 
 def handlers() -> dict[str, Callable[..., None]]:

@@ -108,7 +108,30 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
         started_at=started_at, client=client)
     for name, version in inputs:
         safe_call("record an input", run.log_input, version, name=name)
+    for name, upstream in record.mapped_sources():
+        version = safe_call("find a mapped task's input", _upstream_output, client.store, record, upstream)
+        if version is not None:
+            safe_call("record an input", run.log_input, version, name=name)
     return run
+
+
+def _upstream_output(store: Any, record: TaskRecord, upstream: str) -> Any:
+    """The return value version of the last try of ``upstream`` in the same DAG run."""
+    from sqlalchemy import and_, select
+
+    from modeldb_core.store import schema as t
+
+    from .task_instance import external_id
+
+    query = (select(t.run_io.c.artifact_version_id)
+             .select_from(t.run_io.join(t.runs, t.runs.c.id == t.run_io.c.run_id))
+             .where(and_(t.runs.c.orchestrator == ORCHESTRATOR,
+                         t.runs.c.external_id == external_id(record.dag_id, record.run_id, upstream, None),
+                         t.run_io.c.direction == "output", t.run_io.c.name == "return_value"))
+             .order_by(t.runs.c.try_number.desc(), t.runs.c.id.desc()).limit(1))
+    with store.engine.connect() as conn:
+        version_id = conn.execute(query).scalar()
+    return store.get_artifact_version(version_id) if version_id is not None else None
 
 
 def _task_started(ti: Any) -> None:

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import inspect
 import json
-import re
+import pickle
 from typing import Any, Iterable
 
 from modeldb_core import fingerprint as fp
@@ -32,7 +32,7 @@ _CONTEXT_NAMES = {
     "start_date", "test_mode", "expanded_ti_count", "templates_dict", "task_reschedule_count",
 }
 _PYTHON_FIELDS = {"op_args", "op_kwargs", "templates_dict"}
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 
 def external_id(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:
@@ -59,23 +59,35 @@ def tracker_of(fn: Any) -> Any:
     return None
 
 
-def value_version(value: Any, kind: str = "xcom") -> ArtifactVersion | None:
-    """The artifact version of a value passed between tasks.
+def value_version(value: Any) -> ArtifactVersion | None:
+    """The artifact version of a value passed between tasks (an XCom).
 
     Files, arrays and frames are fingerprinted by content as everywhere in
-    ModelDB; any other value by its canonical JSON, named ``value:xcom/<hash>``,
-    so the value one task returns and the next task receives are one node.
+    ModelDB. Any other value by the rule the Prefect integration uses too, so
+    one value is one node whichever orchestrator passed it: its canonical JSON
+    (``value:json/<hash>``, after the param normalization rule), or its pickle
+    (``value:object/<hash>``) when it has no JSON form.
     """
     if value is None:
         return None
     if fp.is_artifact(value):
         return fp.fingerprint(value)
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=lambda v: _ADDRESS.sub("", f"<{type(v).__module__}.{type(v).__qualname__}> {v!r}"))
-    data = text.encode()
-    digest = hashlib.sha256(data).hexdigest()
+    normalized = param_rule.normalize(value)
+    if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
+        body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()
+        kind = method = "json"
+    else:
+        try:
+            body = pickle.dumps(value, protocol=4)
+        except Exception:  # noqa: BLE001 - an unpicklable value has no content fingerprint
+            return None
+        if len(body) > MAX_PICKLE_BYTES:
+            return None
+        kind, method = "object", "pickle"
+    digest = hashlib.sha256(body).hexdigest()
     return ArtifactVersion(uri=f"value:{kind}/{digest[:16]}", kind=kind, content_hash="sha256:" + digest,
-                           size=len(data), metadata={"type": type(value).__qualname__})
+                           size=len(body), metadata={"type": f"{type(value).__module__}.{type(value).__qualname__}"},
+                           fingerprint_method=method)
 
 
 def lineage_item(item: Any) -> tuple[str | None, Any] | None:
@@ -203,9 +215,9 @@ class TaskRecord:
         if original is None or self.callable is None:
             return set()
         sources: dict[Any, Any] = {}
-        expand = getattr(original, "expand_input", None)
-        if expand is not None and isinstance(getattr(expand, "value", None), dict):
-            sources.update(expand.value)  # mapped: the expanded arguments
+        expand = self._expand_input(original)
+        if expand is not None:
+            sources.update(expand)  # mapped: the expanded arguments
             partial = getattr(original, "partial_kwargs", None) or {}
             sources.update(partial.get("op_kwargs") or {})
             positional = list(partial.get("op_args") or ())
@@ -218,13 +230,47 @@ class TaskRecord:
             sources[names[i] if i < len(names) else f"arg{i}"] = value
         return {name for name, value in sources.items() if _xcom_fed(value)}
 
+    @staticmethod
+    def _expand_input(original: Any) -> dict[str, Any] | None:
+        getter = getattr(original, "_get_specified_expand_input", None)
+        try:
+            value = getter().value if getter is not None else None
+        except Exception:  # noqa: BLE001 - not a mapped operator after all
+            return None
+        return value if isinstance(value, dict) else None
+
+    def mapped_sources(self) -> list[tuple[str, str]]:
+        """``(argument, upstream task id)`` for each argument a mapped task was expanded over.
+
+        A mapped try receives one element of the upstream's XCom, which is not the
+        upstream's output version; its input is that whole output (found in the store).
+        """
+        if self.map_index is None or self.map_index < 0 or self.dag is None:
+            return []
+        original = self.dag.task_dict.get(self.task_id)
+        expand = self._expand_input(original) if original is not None else None
+        if not expand:
+            return []
+        from airflow.sdk.definitions.xcom_arg import XComArg
+
+        found = []
+        for name, value in expand.items():
+            for operator, key in XComArg.iter_xcom_references(value):
+                if key == "return_value" and validation.is_valid_key(name):
+                    found.append((name, operator.task_id))
+        return found
+
     def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str | None, ArtifactVersion]]]:
         params: dict[str, Any] = {}
         inputs: list[tuple[str | None, ArtifactVersion]] = []
         if self.callable is not None:
             fed = self.xcom_fed_names()
+            expanded = {name for name, _ in self.mapped_sources()}
             for name, value in self.arguments().items():
                 if not validation.is_valid_key(name):
+                    continue
+                if name in expanded and not fp.is_artifact(value):
+                    params[name] = value  # its input is the upstream's whole output
                     continue
                 if fp.is_artifact(value) or name in fed:
                     version = value_version(value)

@@ -126,7 +126,7 @@ def test_every_task_becomes_a_run_with_phase_params_metrics_and_lineage(tracking
 
     evaluate = store.get_run_detail(named["evaluate_model"].id)
     assert evaluate.metrics["r2"] > 0.9
-    assert evaluate.outputs[0].artifact.kind == "xcom"       # the dict it returned
+    assert evaluate.outputs[0].artifact.kind == "json"       # the dict it returned
 
     graph = store.lineage(f"run:{named['evaluate_model'].id}", direction="up", depth=10)
     upstream = {n.id for n in graph.nodes if n.kind == "run"}

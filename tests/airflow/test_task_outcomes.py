@@ -114,6 +114,10 @@ def test_every_map_index_is_its_own_run(airflow_tracking, run_dag):
     assert [d.tags["airflow.map_index"] for d in details] == ["0", "1", "2"]
     assert {d.run.phase for d in details} == {"monitoring"}        # the modeldb_phase param
     assert len({d.outputs[0].artifact.content_hash for d in details}) == 3
+    # Each map index read the whole list the upstream task returned: one lineage node.
+    [shards] = [r for r in store.list_runs(limit=20) if r.name == "shards"]
+    produced = store.get_run_detail(shards.id).outputs[0].artifact
+    assert [[(i.name, i.artifact.id) for i in d.inputs] for d in details] == [[("shard", produced.id)]] * 3
 
 
 def test_only_tagged_dags_are_tracked_when_so_configured(airflow_tracking, run_dag, monkeypatch):

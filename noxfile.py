@@ -37,4 +37,6 @@ def prefect(session: nox.Session) -> None:
 def airflow(session: nox.Session) -> None:
     """Airflow 3.3 in its own environment."""
     session.install("-e", ".[test,postgres,airflow,sklearn]")
+    session.run("python", "-c", "import airflow, sys; v = airflow.__version__; "
+                "sys.exit(0 if v.startswith('3.3.') else f'apache-airflow {v} installed, 3.3 required')")
     session.run("pytest", "tests/airflow", *session.posargs)

@@ -17,7 +17,9 @@ from typing import Any, Iterable
 from modeldb_core import fingerprint as fp
 from modeldb_core import params as param_rule
 from modeldb_core import validation
+from modeldb_core.errors import ValidationError
 from modeldb_core.model import ArtifactVersion
+from modeldb_core.safety import report
 
 from . import dag as dag_rules
 
@@ -158,7 +160,10 @@ class TaskRecord:
         if self.tracker is not None and self.tracker.phase:
             return self.tracker.phase
         if params.get(dag_rules.PHASE_PARAM):
-            return validation.phase(params[dag_rules.PHASE_PARAM])
+            try:
+                return validation.phase(params[dag_rules.PHASE_PARAM])
+            except ValidationError as exc:  # a typo in a param must not cost the task its run
+                report("use the modeldb_phase param", exc)
         return dag_rules.tag_phase(self.dag) or dag_rules.guessed_phase(self.task_id)
 
     def context(self) -> dict[str, Any]:

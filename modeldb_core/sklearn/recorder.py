@@ -461,7 +461,8 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
             max_tuning_runs: int | None | str = "keep", project: str | None = None) -> None:
     """Record every outermost scikit-learn fit as a run; ``disable=True`` puts the originals back.
 
-    Options left out keep their current value (defaults on the first call):
+    Options left out keep their current value (the defaults on the first call
+    and after ``disable=True``):
     ``log_models`` (save the fitted model in the artifact store), ``log_datasets``
     (fingerprint training and evaluation data as inputs), ``log_training_metrics``
     (the training score and, for regressors and classifiers, standard metrics
@@ -480,6 +481,7 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
                 with _models_lock:
                     _models.clear()
             _enabled = False
+            _settings.update(_DEFAULTS)  # a later autolog() starts from the defaults again
             return
         for key, value in (("log_models", log_models), ("log_datasets", log_datasets),
                            ("log_training_metrics", log_training_metrics),

@@ -26,6 +26,7 @@ import modeldb_core as mdb
 from modeldb_core.artifact_store import ArtifactStore
 from modeldb_core.fingerprint import fingerprint
 from modeldb_core.sklearn import autolog, run_of
+from modeldb_core.sklearn import settings as mdb_sklearn_settings
 
 
 # -- fixtures and helpers -------------------------------------------------------
@@ -455,3 +456,18 @@ def test_cross_validation_is_one_evaluation_run_whatever_n_jobs(autologged_sqlit
     assert d.metrics["mean_test_score"] == pytest.approx(scores.mean())
     assert {io.name for io in d.inputs} == {"X", "y"}
     assert runs["cross_val_predict(LinearRegression)"].metrics["r2_score"] == pytest.approx(r2)
+
+
+def test_project_option_applies_outside_runs_only(autologged_sqlite):
+    autolog(project="sklearn-lab")
+    Ridge().fit([[0.0], [1.0]], [0.0, 1.0])
+
+    @mdb.tracked_task(project="pricing", name="train_in_task")
+    def train():
+        return Ridge().fit([[0.0], [2.0]], [0.0, 1.0])
+
+    train()
+    autolog(disable=True)
+    assert mdb_sklearn_settings()["project"] is None, "disabling resets the options"
+    projects = {(r.name, r.project) for r in runs_of(autologged_sqlite)}
+    assert projects == {("Ridge", "sklearn-lab"), ("train_in_task", "pricing"), ("Ridge", "pricing")}

@@ -89,3 +89,34 @@ def test_disabled_tracking_records_nothing(tracked, pipeline, folder, sqlite_uri
         assert client.store.list_runs() == []
     finally:
         client.close()
+
+
+def test_an_interrupted_build_leaves_its_task_killed_not_running(sqlite_uri, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "interrupted.py"
+    script.write_text(f"""
+import luigi, modeldb_core
+from modeldb_core.integrations import luigi as mdb_luigi
+
+modeldb_core.configure(uri={sqlite_uri!r})
+mdb_luigi.track()
+
+class Interrupted(luigi.Task):
+    def output(self):
+        return luigi.LocalTarget({str(tmp_path / 'never.txt')!r})
+
+    def run(self):
+        raise KeyboardInterrupt
+
+luigi.build([Interrupted()], local_scheduler=True, no_lock=True, log_level="ERROR")
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
+    client = modeldb_core.configure(uri=sqlite_uri)
+    try:
+        [run] = client.store.list_runs()
+        assert (run.name, run.status) == ("Interrupted", "killed")
+    finally:
+        client.close()

@@ -28,9 +28,12 @@ def projects_page(request: Request):
 
 
 @router.get("/projects/{name:path}", response_class=HTMLResponse)
-def project_page(request: Request, name: str, metric: str = "", y: str = "", x: str = ""):
+def project_page(request: Request, name: str, metric: str = "", y: str = "", x: str = "",
+                 view: str = "scatter"):
     """``metric``: the timeline's; ``y`` against ``x``: the meta-analysis chart's (the page
-    picks a hyperparameter that varies across the runs when ``x`` is not given)."""
+    picks a hyperparameter that varies across the runs when ``x`` is not given); ``view``:
+    ``scatter`` (y against x) or ``parallel`` (parallel coordinates of the varying
+    hyperparameters and y)."""
     project = projects_.summary(_store(request), name)
     keys = project["keys"]
     main = project["main_metric"]["key"] if project["main_metric"] else ""
@@ -38,8 +41,9 @@ def project_page(request: Request, name: str, metric: str = "", y: str = "", x: 
     explicit_y = y in keys["metrics"]
     y = y if explicit_y else metric
     x = x if x in keys["params"] else ""
+    view = view if view in ("scatter", "parallel") else "scatter"
     return _page(request, "project.html", title=name, project=project, metric=metric, y=y, x=x,
-                 explicit_y=explicit_y)
+                 explicit_y=explicit_y, view=view)
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -35,6 +35,16 @@ def test_projects_summary_then_project_charts(page, site, shot):
     # Params are fetched on the first hover.
     page.wait_for_function("document.getElementById('tooltip').textContent.includes('learning_rate = 0.1')")
     shot("02-project")
+    # Parallel coordinates: one line per run across the varying hyperparameters and the metric.
+    page.select_option("#view-select", "parallel")
+    page.wait_for_url(re.compile(r"view=parallel"))
+    lines = page.locator("#meta path.run-line")
+    lines.first.wait_for()
+    assert lines.count() == 3  # the training runs that have both learning_rate and max_depth
+    assert "learning_rate" in page.locator("#meta svg").text_content()
+    shot("02b-project-parallel")
+    page.go_back()
+    timeline.first.wait_for()
     timeline.first.click()
     page.wait_for_url(re.compile(rf"/runs/{ids['train0']}$"))
     assert page.locator("#run-title").inner_text().startswith("train_model")

@@ -130,6 +130,7 @@
     if (opts.xKind === "time") {
       var tt = timeTicks(xs[0], xs[1], Math.max(2, Math.floor(width / 140)));
       tt.ticks.forEach(function (t) {
+        if (X(t) > width - m.right - 40) return;  // a label cut by the edge reads wrong
         var label = tt.withMillis ? new Date(t).toISOString().slice(11, 23) : utc(t, tt.withSeconds);
         text("text", label, { x: X(t), y: height - m.bottom + 16, "text-anchor": "middle" }, axes);
       });
@@ -270,8 +271,79 @@
     if (meta) metaPanel(meta, project);
   }
 
+  function rawExtent(values) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    return lo === hi ? [lo - 1, hi + 1] : [lo, hi];
+  }
+
+  /* Parallel coordinates: one vertical axis per varying hyperparameter (up to six) and the
+     metric last; one line per run, colored from worst (blue) to best (green). */
+  function parallelPanel(meta, project, metric) {
+    message(meta, "Loading…");
+    return pointsOf(project, metric, "&limit=2000&all_params=true").then(function (pts) {
+      var dims = candidateParams(pts).slice(0, 6).map(function (c) { return c.param; });
+      if (!dims.length) return message(meta, "No hyperparameter varies across the runs that logged " + metric + ".");
+      var runs = pts.filter(function (p) {
+        return isNumber(p.y) && dims.every(function (d) { return Object.prototype.hasOwnProperty.call(p.raw.params, d); });
+      });
+      if (runs.length < 2) return message(meta, "Too few runs have all of " + dims.join(", ") + " and " + metric + ".");
+      var axes = dims.map(function (d) {
+        var values = runs.map(function (p) { return p.raw.params[d]; });
+        if (values.every(isNumber)) {
+          var e = rawExtent(values);
+          return { name: d, at: function (p) { return (p.raw.params[d] - e[0]) / (e[1] - e[0]); }, lo: fmt(e[0]), hi: fmt(e[1]) };
+        }
+        var cats = Object.keys(values.reduce(function (acc, v) { acc[show(v)] = 1; return acc; }, {})).sort();
+        return { name: d, at: function (p) { return cats.length < 2 ? 0.5 : cats.indexOf(show(p.raw.params[d])) / (cats.length - 1); },
+                 lo: cats[0], hi: cats[cats.length - 1] };
+      });
+      var ye = rawExtent(runs.map(function (p) { return p.y; }));
+      axes.push({ name: metric, metric: true, at: function (p) { return (p.y - ye[0]) / (ye[1] - ye[0]); }, lo: fmt(ye[0]), hi: fmt(ye[1]) });
+      meta.textContent = "";
+      var width = Math.max(480, meta.clientWidth || 800), height = 350, m = { left: 40, right: 40, top: 40, bottom: 30 };
+      var root = svg("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, role: "img", class: "plot parallel" }, meta);
+      var X = function (i) { return m.left + i * (width - m.left - m.right) / (axes.length - 1); };
+      var Y = function (f) { return height - m.bottom - f * (height - m.top - m.bottom); };
+      var lines = svg("g", { class: "lines" }, root);
+      runs.forEach(function (p, i) {
+        var d = axes.map(function (a, k) { return (k ? "L" : "M") + X(k).toFixed(1) + " " + Y(a.at(p)).toFixed(1); }).join("");
+        var f = (p.y - ye[0]) / (ye[1] - ye[0]), good = pts.goal === "min" ? 1 - f : f;
+        svg("path", { d: d, "data-i": i, "data-href": p.href, class: "run-line",
+                      stroke: "hsl(" + Math.round(215 - 95 * good) + ", 65%, 45%)" }, lines);
+      });
+      var axisGroup = svg("g", { class: "axes" }, root);
+      axes.forEach(function (a, k) {
+        svg("line", { x1: X(k), x2: X(k), y1: Y(0), y2: Y(1), class: "axis" }, axisGroup);
+        var label = a.name.length > 22 ? a.name.slice(0, 21) + "…" : a.name;
+        var anchor = k === 0 ? "start" : (k === axes.length - 1 ? "end" : "middle");
+        text("text", label, { x: X(k) + (k === 0 ? -8 : 0) + (k === axes.length - 1 ? 8 : 0), y: 14,
+                              "text-anchor": anchor, class: "label" + (a.metric ? " metric" : "") }, axisGroup);
+        // Range labels beside the axis (left of the last one, so they stay on the chart).
+        var last = k === axes.length - 1, side = { x: X(k) + (last ? -4 : 4), "text-anchor": last ? "end" : "start" };
+        var cut = function (t) { t = String(t); return t.length > 18 ? t.slice(0, 17) + "…" : t; };
+        text("text", cut(a.hi), { x: side.x, y: Y(1) - 4, "text-anchor": side["text-anchor"] }, axisGroup);
+        text("text", cut(a.lo), { x: side.x, y: Y(0) + 12, "text-anchor": side["text-anchor"] }, axisGroup);
+      });
+      var hovered = null;
+      lines.addEventListener("mousemove", function (event) {
+        var i = event.target.getAttribute("data-i");
+        if (i === null) { hovered = null; return hideTip(); }
+        var p = runs[+i];
+        hovered = p;
+        showTip(p.tip.concat(dims.map(function (d) { return d + " = " + show(p.raw.params[d]); })), event);
+      });
+      lines.addEventListener("mouseleave", function () { hovered = null; hideTip(); });
+      lines.addEventListener("click", function (event) {
+        var href = event.target.getAttribute("data-href");
+        if (href) window.location.href = href;
+      });
+      meta.setAttribute("data-points", String(runs.length));
+    }).catch(function (err) { message(meta, "Cannot load the chart: " + err.message); });
+  }
+
   function metaPanel(meta, project) {
     var y = meta.getAttribute("data-metric"), x = meta.getAttribute("data-param");
+    if (meta.getAttribute("data-view") === "parallel") return parallelPanel(meta, project, y);
     var explicit = meta.getAttribute("data-explicit") === "true";
     var ySelect = document.getElementById("y-select"), xSelect = document.getElementById("x-select");
     var metrics = ySelect ? Array.prototype.map.call(ySelect.options, function (o) { return o.value; }) : [y];

@@ -9,6 +9,7 @@ from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
 from . import table as table_
+from .encode import jsonable
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,8 +73,11 @@ def run_page(request: Request, run_id: int):
 def lineage_page(request: Request, node: str, direction: str = "both", depth: int = 10):
     graph = lineage_.graph(_store(request), node, direction=direction, depth=depth)
     root = next(n for n in graph["nodes"] if n["key"] == node)
+    artifact = None
+    if root["kind"] == "artifact":
+        artifact = jsonable(_store(request).get_artifact_version(root["id"]))
     return _page(request, "lineage.html", title=f"Lineage of {root['label']}", graph=graph,
-                 root=root, direction=direction, depth=depth)
+                 root=root, direction=direction, depth=depth, artifact=artifact)
 
 
 @router.get("/compare", response_class=HTMLResponse)

@@ -144,3 +144,13 @@ def test_serve_binds_localhost_by_default():
     from modeldb_core.web import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+
+
+def test_artifact_lineage_page_describes_the_version(app_client, recorded):
+    _, ids = recorded
+    body = app_client.get("/api/lineage", params={"node": f"run:{ids['prep']}", "direction": "down"}).json()
+    data = next(n for n in body["nodes"] if n["kind"] == "artifact")
+    html = app_client.get("/lineage", params={"node": data["key"]}).text
+    section = html[html.index('id="artifact"'):html.index("</section>", html.index('id="artifact"'))]
+    assert "customers.csv" in section and "sha256:" in section and "bytes" in section
+    assert "train_model" in html and "prepare_customers" in html

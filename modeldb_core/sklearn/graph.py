@@ -2,10 +2,10 @@
 
 Stored on the run as the tag ``sklearn.pipeline_graph`` (compact JSON)::
 
-    {"nodes": [{"id": "preprocess__num__scaler", "label": "scaler",
-                "class": "StandardScaler", "module": "sklearn.preprocessing",
-                "columns": ["sqft", "age"]}, ...],
-     "edges": [["preprocess", "preprocess__num__imputer"], ...],
+    {"nodes": [{"id": "preprocess__num__impute", "label": "impute",
+                "class": "SimpleImputer", "module": "sklearn.impute",
+                "columns": ["sqft", "age"], "branch": "num"}, ...],
+     "edges": [["preprocess", "preprocess__num__impute"], ...],
      "root": "__root__" | null}
 
 - A node's ``id`` is its path of step names joined by ``__``: the same prefix
@@ -14,9 +14,11 @@ Stored on the run as the tag ``sklearn.pipeline_graph`` (compact JSON)::
   exits joined to the next step's entries.
 - ``ColumnTransformer`` and ``FeatureUnion`` are a node that fans out to one
   branch per transformer (``columns`` lists what a ColumnTransformer branch
-  reads); the branches' ends all lead into the next step (their outputs are
-  concatenated). ``passthrough`` branches are nodes of class ``passthrough``;
-  ``drop`` branches are left out.
+  reads; ``branch`` names a branch that is a Pipeline on its first step); the
+  branches' ends all lead into the next step (their outputs are concatenated).
+  ``passthrough`` branches are nodes of class ``passthrough``; ``drop``
+  branches are left out.
+- ``render_text(graph)`` draws it as an indented tree for a terminal.
 - Any other estimator holding estimators (``GridSearchCV``, ``BaggingRegressor``,
   ``StackingClassifier``, ``TransformedTargetRegressor``...) is a node with an
   edge to each one it holds; the nested structure continues below them.
@@ -120,10 +122,12 @@ class _Builder:
             for name, child, columns in branches:
                 child_path = f"{path}__{name}" if path != ROOT else name
                 entries, ends = self.add(child, child_path, name, depth + 1)
-                if columns is not None:
-                    for node in self.nodes:
-                        if node["id"] in entries:
+                for node in self.nodes:
+                    if node["id"] in entries:
+                        if columns is not None:
                             node.setdefault("columns", columns)
+                        if node["id"] != child_path:  # the branch is a Pipeline: name it on its first step
+                            node.setdefault("branch", name)
                 self.link([me], entries)
                 exits.extend(ends)
             return [me], exits or [me]
@@ -191,3 +195,42 @@ def build(estimator: Any) -> dict[str, Any]:
     if not root:
         graph["entries"] = entries
     return graph
+
+
+def render_text(structure: dict[str, Any]) -> str:
+    """The graph as an indented tree for a terminal (what ``sklearn.pipeline_graph`` holds, drawn).
+
+    Each node shows its step name and class (and the columns a ColumnTransformer
+    branch reads); a node reached again (the step after a fan-out) is shown as
+    ``-> name``.
+    """
+    nodes = {n["id"]: n for n in structure.get("nodes", [])}
+    children: dict[str, list[str]] = {k: [] for k in nodes}
+    has_parent: set[str] = set()
+    for a, b in structure.get("edges", []):
+        if a in nodes and b in nodes:
+            children[a].append(b)
+            has_parent.add(b)
+    lines: list[str] = []
+    shown: set[str] = set()
+
+    def line(node_id: str, prefix: str, connector: str) -> None:
+        node = nodes[node_id]
+        if node_id in shown:
+            lines.append(f"{prefix}{connector}-> {node['label']}")
+            return
+        shown.add(node_id)
+        columns = node.get("columns")
+        extra = f"  [{', '.join(map(str, columns))}]" if isinstance(columns, list) else (
+            f"  [{columns}]" if columns else "")
+        label = f"{node['branch']}/{node['label']}" if node.get("branch") else node["label"]
+        kind = "" if node["class"] == label else f"  {node['class']}"
+        lines.append(f"{prefix}{connector}{label}{kind}{extra}")
+        kids = children[node_id]
+        deeper = prefix + ("" if not connector else ("    " if connector.startswith("└") else "│   "))
+        for i, kid in enumerate(kids):
+            line(kid, deeper, "└── " if i == len(kids) - 1 else "├── ")
+
+    for root in [k for k in nodes if k not in has_parent]:
+        line(root, "", "")
+    return "\n".join(lines)

@@ -471,3 +471,18 @@ def test_project_option_applies_outside_runs_only(autologged_sqlite):
     assert mdb_sklearn_settings()["project"] is None, "disabling resets the options"
     projects = {(r.name, r.project) for r in runs_of(autologged_sqlite)}
     assert projects == {("Ridge", "sklearn-lab"), ("train_in_task", "pricing"), ("Ridge", "pricing")}
+
+
+def test_the_graph_draws_as_a_tree_for_the_terminal():
+    from modeldb_core.sklearn.graph import build, render_text
+
+    text = render_text(build(GridSearchCV(house_pipeline(), {"model__alpha": [1.0]})))
+    assert text.splitlines() == [
+        "GridSearchCV",
+        "└── preprocess  ColumnTransformer",
+        "    ├── num/impute  SimpleImputer  [sqft, age]",
+        "    │   └── scaler  StandardScaler",
+        "    │       └── model  Ridge",
+        "    └── cat  OneHotEncoder  [hood]",
+        "        └── -> model",
+    ]

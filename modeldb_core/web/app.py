@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -107,8 +107,11 @@ def build(uri: str | None = None) -> FastAPI:
                              for e in exc.errors())
         if wants_json(request):
             return JSONResponse({"error": {"status": 422, "message": problems}}, status_code=422)
-        # A page address with a malformed id names nothing: that is a 404 to a reader.
-        return error_page(request, 404, "Not found", f"nothing at this address ({problems})")
+        # A page address with a malformed id names nothing: that is a 404 to a reader;
+        # a malformed query parameter (limit=abc) is a bad request.
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return error_page(request, 404, "Not found", f"nothing at this address ({problems})")
+        return error_page(request, 400, "Bad request", problems)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException):

@@ -74,6 +74,12 @@ def test_unknown_ids_give_a_404_page(app_client):
         assert "<h1>Not found</h1>" in response.text and "Traceback" not in response.text
 
 
+def test_a_malformed_parameter_is_a_400_page(app_client):
+    response = app_client.get("/runs", params={"limit": "lots"})
+    assert response.status_code == 400
+    assert "limit" in response.text and "Traceback" not in response.text
+
+
 def test_no_network_at_run_time(app_client, recorded):
     """Every script, stylesheet and image comes from the app itself: no CDN."""
     _, ids = recorded

@@ -3,7 +3,8 @@
 How a metric call finds its model: the outermost ``predict`` /
 ``predict_proba`` / ``predict_log_proba`` / ``decision_function`` of a model
 that autolog recorded remembers its result (by identity, weakly: nothing is
-kept alive) together with the data it was given. When a metric function of
+kept alive) together with the data it was given; a numpy view of it
+(``model.predict_proba(X)[:, 1]``) counts as the prediction too. When a metric function of
 ``sklearn.metrics`` (``*_score``, ``*_error``, ``*_loss``, ``*_deviance``,
 ``matthews_corrcoef``) is then called with that result as its prediction
 argument and returns one number, the number is logged on the model's run
@@ -75,11 +76,16 @@ def remember(result: Any, run: Any, X: Any) -> None:
 
 
 def lookup(value: Any) -> _Prediction | None:
-    with _lock:
-        found = _remembered.get(id(value))
-    if found is None or found[0]() is not value:  # the id was reused by another object
-        return None
-    return found[1]
+    """The prediction ``value`` is, or is a numpy view of (``proba[:, 1]``)."""
+    for _ in range(4):
+        if value is None:
+            return None
+        with _lock:
+            found = _remembered.get(id(value))
+        if found is not None and found[0]() is value:  # else the id was reused by another object
+            return found[1]
+        value = getattr(value, "base", None) if type(value).__module__ == "numpy" else None
+    return None
 
 
 def forget_all() -> None:

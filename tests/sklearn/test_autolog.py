@@ -486,3 +486,15 @@ def test_the_graph_draws_as_a_tree_for_the_terminal():
         "    └── cat  OneHotEncoder  [hood]",
         "        └── -> model",
     ]
+
+
+def test_a_metric_on_a_slice_of_predict_proba_is_recorded(autologged_sqlite):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + rng.normal(0, 0.5, 80) > 0).astype(int)
+    clf = Pipeline([("scale", StandardScaler()), ("lr", LogisticRegression())]).fit(X[:60], y[:60])
+    auc = sklearn.metrics.roc_auc_score(y[60:], clf.predict_proba(X[60:])[:, 1])
+    d = autologged_sqlite.store.get_run_detail(run_of(clf).id)
+    assert d.metrics["roc_auc_score"] == pytest.approx(auc)
+    assert d.metrics["training_accuracy_score"] == pytest.approx(clf.score(X[:60], y[:60]))
+    assert d.metrics["training_score"] == d.metrics["training_accuracy_score"]

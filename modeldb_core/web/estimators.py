@@ -2,7 +2,7 @@
 
 The scikit-learn integration stores the structure as the tag
 ``sklearn.pipeline_graph`` (compact JSON: nodes with id/label/class/module/
-columns, edges as ``[source, target]``); a graph too large for a tag is a
+columns/branch, edges as ``[source, target]``); a graph too large for a tag is a
 JSON blob in the artifact store, recorded as the run's output
 ``pipeline_graph``. Here it becomes the boxes and edges the page draws.
 """
@@ -54,8 +54,10 @@ def graph_of(d: RunDetail) -> dict[str, Any] | None:
         columns = n.get("columns")
         if columns:
             title += f" on {', '.join(map(str, columns)) if isinstance(columns, list) else columns}"
-        nodes.append({"key": str(n["id"]), "label": str(n.get("label") or n["id"]), "sub": cls,
-                      "title": title})
+        label = str(n.get("label") or n["id"])
+        if n.get("branch"):  # the first step of a Pipeline branch carries the branch's name
+            label = f"{n['branch']}: {label}"
+        nodes.append({"key": str(n["id"]), "label": label, "sub": cls, "title": title})
     keys = {n["key"] for n in nodes}
     edges = [{"source": str(a), "target": str(b)} for a, b in
              (e for e in graph.get("edges", []) if isinstance(e, (list, tuple)) and len(e) == 2)

@@ -58,6 +58,12 @@ what it records (state hooks, ``TaskRunContext.parameters``,
 task call. Scanning the flow function for task objects misses indirect calls;
 a custom task runner misses direct calls, which do not go through it.
 
+The hooks only check, fingerprint and buffer in memory; the store writes are
+made, in order, by one writer thread per process (``writer``), so a task run
+waits on no database, and a run that succeeds within 0.25 s is written once,
+lineage included. The flow's terminal hook waits for those writes, so when a
+flow call returns its runs are in the store.
+
 Tracking never breaks a flow: every hook body runs under
 ``modeldb_core.safety.safe_call`` (errors are logged once, never raised), and
 Prefect itself logs and ignores a hook that raises. The flow's states and

@@ -29,7 +29,7 @@ def structure(flow: Any) -> dict[str, Any]:
     fn = flow.fn
     names: set[str] = set()
     scope = dict(getattr(fn, "__globals__", {}))
-    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
         try:
             scope[name] = cell.cell_contents
         except ValueError:  # a cell not yet filled

@@ -22,6 +22,8 @@ from modeldb_core.model import ArtifactVersion, RunStatus
 from modeldb_core.run import ActiveRun
 from modeldb_core.safety import safe_call
 
+from . import writer
+
 ORCHESTRATOR = "prefect"
 
 
@@ -66,8 +68,7 @@ def _phase(field_name: str, value: Any) -> str:
 
 def _items(field_name: str, value: Any) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValidationError(field_name, value,
-                                         "must be a list of parameter names, paths or URIs")
+        raise ValidationError(field_name, value, "must be a list of parameter names, paths or URIs")
     return tuple(value)
 
 
@@ -129,8 +130,6 @@ def finish(flow_run_id: Any) -> FlowRunRecord | None:
 def _close_all_at_exit() -> None:
     """Write what is queued; a flow whose end Prefect never reported (no terminal hook fired)
     is not left running."""
-    from . import writer
-
     with _records_lock:
         left = list(_records.values())
         _records.clear()

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -312,6 +312,9 @@ class SqlStore(MetadataStore):
     def _write_io(self, conn: Connection, run_id: int, direction: str,
                   items: Sequence[tuple[str | None, ArtifactVersion]]) -> None:
         now = time.time()
+        if len(items) > 3:
+            self._write_io_many(conn, run_id, direction, items, now)
+            return
         # What a run writes is mostly new, what it reads mostly known: try the likely
         # statement first (one round trip either way when the guess is right).
         new_first = direction == "output"
@@ -327,6 +330,39 @@ class SqlStore(MetadataStore):
                     "fingerprint_method": version.fingerprint_method, "created_at": now}, new_first)
             conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
                                            "direction": direction, "name": name, "created_at": now})
+
+    def _write_io_many(self, conn: Connection, run_id: int, direction: str,
+                       items: Sequence[tuple[str | None, ArtifactVersion]], now: float) -> None:
+        """Many edges (a task reading a hundred files): known rows found set-wise, edges in one executemany."""
+        artifact_ids: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(v.uri for _, v in items)), 400):
+            artifact_ids.update((r.uri, r.id) for r in conn.execute(
+                select(t.artifacts.c.id, t.artifacts.c.uri).where(t.artifacts.c.uri.in_(chunk))))
+        for _, v in items:
+            if v.uri not in artifact_ids:
+                artifact_ids[v.uri] = self._row_id(
+                    conn, self._select_artifact, {"uri": v.uri}, self._insert_artifact,
+                    {"uri": v.uri, "kind": v.kind, "created_at": now}, True)
+        version_ids: dict[tuple[int, str], int] = {}
+        pairs = list(dict.fromkeys((artifact_ids[v.uri], v.content_hash) for _, v in items))
+        for chunk in _chunks(pairs, 400):
+            version_ids.update(((r.artifact_id, r.content_hash), r.id) for r in conn.execute(
+                select(t.artifact_versions.c.id, t.artifact_versions.c.artifact_id,
+                       t.artifact_versions.c.content_hash)
+                .where(tuple_(t.artifact_versions.c.artifact_id,
+                              t.artifact_versions.c.content_hash).in_(chunk))))
+        edges = []
+        for name, v in items:
+            key = (artifact_ids[v.uri], v.content_hash)
+            if key not in version_ids:
+                version_ids[key] = self._row_id(
+                    conn, self._select_version, {"artifact": key[0], "hash": key[1]}, self._insert_version, {
+                        "artifact_id": key[0], "content_hash": key[1], "size": v.size,
+                        "metadata": encode_json(v.metadata), "fingerprint_method": v.fingerprint_method,
+                        "created_at": now}, True)
+            edges.append({"run_id": run_id, "artifact_version_id": version_ids[key],
+                          "direction": direction, "name": name, "created_at": now})
+        conn.execute(self._insert_io, edges)
 
     @staticmethod
     def _row_id(conn: Connection, find, find_params: dict[str, Any], insert, insert_params: dict[str, Any],

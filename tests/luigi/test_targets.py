@@ -98,3 +98,45 @@ def test_target_uris_never_hold_a_repr():
     opaque = targets.uri_of(Opaque())
     assert opaque.startswith("opaque://") and "hunter2" not in opaque
     assert targets.uri_of(MockTarget("s3://bucket/key")) == "s3://bucket/key"
+
+
+class Part(luigi.Task):
+    folder = luigi.Parameter()
+    index = luigi.IntParameter()
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, f"part-{self.index}.txt"))
+
+    def run(self):
+        with self.output().open("w") as fh:
+            fh.write("same" if self.index < 2 else f"part {self.index}")  # two parts share content
+
+
+class Gather(luigi.Task):
+    folder = luigi.Parameter()
+
+    def requires(self):
+        return {"parts": [Part(folder=self.folder, index=i) for i in range(7)]}
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "all.txt"))
+
+    def run(self):
+        with self.output().open("w") as fh:
+            for target in self.input()["parts"]:
+                with target.open("r") as part:
+                    fh.write(part.read() + "\n")
+
+
+def test_a_wide_fan_in_records_every_input_edge(luigi_tracking, folder, by_name):
+    assert luigi.build([Gather(folder=folder)], **BUILD)
+    runs = by_name(luigi_tracking)
+    gather = luigi_tracking.store.get_run_detail(runs["Gather"][0].id)
+    assert sorted((i.name, i.artifact.uri) for i in gather.inputs) == sorted(
+        (f"parts[{i}]", "file://" + os.path.join(folder, f"part-{i}.txt")) for i in range(7))
+    parts = {luigi_tracking.store.get_run_detail(r.id).outputs[0].artifact.id: r.id for r in runs["Part"]}
+    assert {i.artifact.id for i in gather.inputs} == set(parts)
+    same = [i.artifact for i in gather.inputs if i.name in ("parts[0]", "parts[1]")]
+    assert same[0].content_hash == same[1].content_hash and same[0].id != same[1].id  # two files, one content
+    up = luigi_tracking.store.lineage(f"run:{gather.run.id}", direction="up", depth=2)
+    assert {n.id for n in up.nodes if n.kind == "run"} == {gather.run.id, *parts.values()}

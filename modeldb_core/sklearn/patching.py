@@ -25,8 +25,8 @@ from typing import Any, Callable
 Hook = Callable[[str, Any, Callable[..., Any], tuple, dict], Any]
 
 _lock = threading.RLock()
-# (class, attribute name) -> the object that was in the class __dict__
-_originals: dict[tuple[type, str], Any] = {}
+# (class, attribute name) -> (the object that was in the class __dict__, what we put there)
+_originals: dict[tuple[type, str], tuple[Any, Any]] = {}
 _hooks: dict[str, Hook] = {}
 _subclass_hook_installed = False
 
@@ -87,7 +87,7 @@ def _patch_class(cls: type) -> None:
             setattr(cls, name, replacement)
         except (TypeError, AttributeError):  # a class that refuses new attributes
             continue
-        _originals[(cls, name)] = original
+        _originals[(cls, name)] = (original, replacement)
 
 
 def _all_subclasses(root: type) -> list[type]:
@@ -143,7 +143,11 @@ def unpatch_all() -> None:
     """Put every original method back and stop hooking new classes."""
     global _subclass_hook_installed
     with _lock:
-        for (cls, name), original in list(_originals.items()):
+        for (cls, name), (original, replacement) in list(_originals.items()):
+            if cls.__dict__.get(name) is not replacement:
+                # Something wrapped ours since (scikit-learn's set_output wraps a new
+                # class's own fit_transform): leave it; with no hooks ours passes through.
+                continue
             try:
                 setattr(cls, name, original)
             except (TypeError, AttributeError):
@@ -164,4 +168,5 @@ def patched_count() -> int:
 
 def original_of(cls: type, name: str) -> Any:
     """The method ``cls`` had before patching (or its current one)."""
-    return _originals.get((cls, name), cls.__dict__.get(name))
+    found = _originals.get((cls, name))
+    return found[0] if found else cls.__dict__.get(name)

@@ -11,6 +11,7 @@ import pytest
 import sklearn
 import sklearn.metrics
 import sklearn.model_selection
+import sklearn.base
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import BaggingRegressor, StackingRegressor
@@ -498,3 +499,32 @@ def test_a_metric_on_a_slice_of_predict_proba_is_recorded(autologged_sqlite):
     assert d.metrics["roc_auc_score"] == pytest.approx(auc)
     assert d.metrics["training_accuracy_score"] == pytest.approx(clf.score(X[:60], y[:60]))
     assert d.metrics["training_score"] == d.metrics["training_accuracy_score"]
+
+
+def test_a_transformer_defined_after_autolog_keeps_set_output_after_disable(sqlite_uri):
+    client = mdb.configure(uri=sqlite_uri)
+    autolog()
+    try:
+        class Doubler(sklearn.base.TransformerMixin, BaseEstimator):
+            def fit(self, X, y=None):
+                return self
+
+            def fit_transform(self, X, y=None):
+                return self.fit(X).transform(X)
+
+            def transform(self, X):
+                return np.asarray(X) * 2.0
+
+            def get_feature_names_out(self, input_features=None):
+                return np.array(["a2", "b2"], dtype=object)
+
+        frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+        out = Doubler().set_output(transform="pandas").fit_transform(frame)
+        assert list(out.columns) == ["a2", "b2"]
+        assert [r.name for r in runs_of(client)] == ["Doubler"]
+    finally:
+        autolog(disable=True)
+    out = Doubler().set_output(transform="pandas").fit_transform(frame)
+    assert list(out.columns) == ["a2", "b2"] and out.values.tolist() == [[2.0, 6.0], [4.0, 8.0]]
+    assert len(runs_of(client)) == 1
+    client.close()

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 PROJECTS = 5
-TARGETS_MS = {"runs table, first page": 150, "runs table, filtered + sorted": 150,
-              "run page": 50, "timeline, 10,000 points": 300}
+TARGETS_MS = {"runs table, first page": 150, "filtered + sorted": 150, "run page": 50,
+              "timeline, 10,000 points": 300}
 
 
 def build(uri: str, runs: int) -> int:
@@ -112,7 +112,13 @@ def main() -> None:
     with TestClient(create_app(uri)) as client:
         results = {
             "runs table, first page": timed(client, "/runs", args.repeat),
-            "runs table, filtered + sorted": timed(
+            "filtered + sorted: metric > x, by it": timed(
+                client, "/runs?filter=metrics.accuracy+%3E+0.85&order=metrics.accuracy+desc", args.repeat),
+            "filtered + sorted: param = x, by time": timed(
+                client, "/runs?filter=params.model+%3D+%22rf%22&order=started_at+desc", args.repeat),
+            "filtered + sorted: status, by a metric": timed(
+                client, "/runs?filter=status+%3D+%22failed%22&order=metrics.loss+asc", args.repeat),
+            "filtered + sorted: metric and param, by a 3rd": timed(
                 client, "/runs?filter=metrics.accuracy+%3E+0.85+and+params.learning_rate+%3D+0.01"
                         "&order=metrics.loss+asc", args.repeat),
             "run page": timed(client, f"/runs/{rich}", args.repeat),
@@ -131,11 +137,11 @@ def main() -> None:
     print(f"\nModelDB web UI, SQLite, {args.runs:,} runs ({per_project:,} in the largest project), "
           f"median of {args.repeat}:")
     for name, ms in results.items():
-        target = TARGETS_MS[name]
-        print(f"  {name:<40} {ms:8.1f} ms   (target <= {target} ms: {'ok' if ms <= target else 'MISSED'})")
+        target = TARGETS_MS[name.split(":")[0]]
+        print(f"  {name:<48} {ms:8.1f} ms   (target <= {target} ms: {'ok' if ms <= target else 'MISSED'})")
     print(f"  (the timeline returned {points:,} points)")
     for name, ms in other.items():
-        print(f"  {name:<40} {ms:8.1f} ms")
+        print(f"  {name:<48} {ms:8.1f} ms")
 
 
 if __name__ == "__main__":

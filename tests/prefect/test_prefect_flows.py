@@ -431,3 +431,36 @@ def test_final_flow_states_map_to_pipeline_run_statuses():
     assert status_of(Cancelled(message="cancelled")) == "killed"
     assert status_of(Crashed(message="interrupted", data=KeyboardInterrupt())) == "killed"
     assert status_of(Crashed(message="lost the API", data=ConnectionError("refused"))) == "failed"
+
+
+@task
+def long_training(epochs: int = 1500) -> list:
+    """Logs a long metric series and looks itself up in the store while still running."""
+    import time
+
+    from prefect.runtime import task_run as current
+
+    for epoch in range(epochs):
+        modeldb_core.log_metric("loss", 1.0 / (epoch + 1), step=epoch)
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not seen:
+        time.sleep(0.1)
+        seen = [r.status for r in modeldb_core.search_runs(
+            f'tags."prefect.task_run_id" = "{current.id}"').runs]
+    return seen
+
+
+@flow
+def long_flow() -> list:
+    return long_training()
+
+
+def test_a_long_task_shows_as_running_and_keeps_its_whole_metric_series(sqlite_tracking):
+    state = track(long_flow, project="long", phase="training")(return_state=True)
+    assert state.result() == ["running"]  # what the task saw of its own run, mid-task
+    [detail] = task_runs(sqlite_tracking, state)
+    assert detail.run.status == "succeeded"
+    history = sqlite_tracking.store.metric_history(detail.run.id, "loss")
+    assert len(history) == 1500 and history[-1].step == 1499
+    assert detail.metrics == {"loss": 1.0 / 1500}

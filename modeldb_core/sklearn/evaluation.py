@@ -170,16 +170,20 @@ def _user_modules() -> list[Any]:
                                           sysconfig.get_paths().get("platlib")} if p}
     modules = []
     for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "") or ""
-        if name.startswith(("sklearn", "modeldb_core", "numpy", "scipy", "pandas", "_pytest", "pytest")):
-            continue
-        path = getattr(module, "__file__", None)
-        if name != "__main__" and not path:
-            continue
-        if path:
-            real = os.path.realpath(path)
-            if any(real.startswith(s + os.sep) for s in skip) or "site-packages" in real:
+        try:  # a lazy module may raise anything on attribute access
+            name = getattr(module, "__name__", "") or ""
+            if not isinstance(name, str) or name.startswith(
+                    ("sklearn", "modeldb_core", "numpy", "scipy", "pandas", "_pytest", "pytest")):
                 continue
+            path = getattr(module, "__file__", None)
+            if name != "__main__" and not isinstance(path, str):
+                continue
+            if isinstance(path, str):
+                real = os.path.realpath(path)
+                if any(real.startswith(s + os.sep) for s in skip) or "site-packages" in real:
+                    continue
+        except Exception:  # noqa: BLE001
+            continue
         modules.append(module)
     return modules
 

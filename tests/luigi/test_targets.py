@@ -140,3 +140,31 @@ def test_a_wide_fan_in_records_every_input_edge(luigi_tracking, folder, by_name)
     assert same[0].content_hash == same[1].content_hash and same[0].id != same[1].id  # two files, one content
     up = luigi_tracking.store.lineage(f"run:{gather.run.id}", direction="up", depth=2)
     assert {n.id for n in up.nodes if n.kind == "run"} == {gather.run.id, *parts.values()}
+
+
+def test_tracked_functions_inside_a_task_nest_under_its_run(luigi_tracking, folder, by_name):
+    import modeldb_core
+
+    @modeldb_core.tracked_task(name="score", phase="evaluation")
+    def score(threshold):
+        modeldb_core.log_metric("score", threshold * 2)
+        return threshold
+
+    class Scored(luigi.Task):
+        folder = luigi.Parameter()
+
+        def output(self):
+            return luigi.LocalTarget(os.path.join(self.folder, "scored.txt"))
+
+        def run(self):
+            score(0.25)
+            with self.output().open("w") as fh:
+                fh.write("ok")
+
+    assert luigi.build([Scored(folder=folder)], **BUILD)
+    runs = by_name(luigi_tracking)
+    [outer], [inner] = runs["Scored"], runs["score"]
+    assert inner.parent_run_id == outer.id
+    assert inner.pipeline_run_id == outer.pipeline_run_id
+    assert outer.status == inner.status == "succeeded"
+    assert luigi_tracking.store.get_run_detail(outer.id).children == [inner.id]

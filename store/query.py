@@ -1,11 +1,12 @@
 """Compile a parsed run search into ONE parameterized SQLAlchemy Core statement.
 
-Every keyed field the search names (``params.model``, ``metrics.rmse``...) is
-one join of its table on ``(run_id, key)``, so a run matches or sorts on it
-with no query per run. Fields a matching run must have (comparisons at the
-top level of the filter) are inner joins; the others are outer joins, so
-``is null`` and "missing values last" work. Every value from the user is a
-bound parameter; keys are bound too. Nothing here builds SQL text.
+A keyed field (``params.model``, ``metrics.rmse``...) that is sorted on is one
+join of its table on ``(run_id, key)``: an inner join when the filter requires
+the field (a comparison at its top level), else an outer join so that "missing
+values last" works. A keyed field that is only filtered on is a correlated
+EXISTS on the same primary key. Either way there is no query per run. Every
+value from the user is a bound parameter; keys are bound too. Nothing here
+builds SQL text.
 
 The page's params, latest metrics and tags are then read in batches of run
 ids (one query per table per 500 runs), never per run.
@@ -104,7 +105,10 @@ class _Compiler:
         if isinstance(node, Or):
             return or_(*[self.predicate(n) for n in node.items])
         if isinstance(node, Not):
-            return not_(self.predicate(node.item))
+            # Two-valued: ``not X`` matches every run X does not match, including runs
+            # without the field (where SQL's NULL would drop them), whether the field
+            # is joined or tested with EXISTS.
+            return not_(func.coalesce(self.predicate(node.item), false()))
         if isinstance(node, IsNull):
             f = node.field
             if f.kind == ATTR:

@@ -62,6 +62,13 @@ def test_operators(store, runs, text, expected):
     assert set(names(search_runs(text, store=store))) == expected
 
 
+def test_not_matches_runs_without_the_field_whether_sorted_on_or_not(store, runs):
+    expected = {"rf-1", "rf-3", "gbm-2", "RF-upper", "linear", "prep"}
+    assert set(names(search_runs("not (metrics.r2 > 0.75)", store=store))) == expected
+    assert set(names(search_runs("not (metrics.r2 > 0.75)", order_by="metrics.r2", store=store))) == expected
+    assert set(names(search_runs("not (params.model = 'rf' or ended > 0)", store=store))) == set()
+
+
 def test_sort_several_keys_and_missing_values_last(store, runs):
     asc = names(search_runs("project = 'pricing'", order_by="metrics.r2", store=store))
     assert asc[:3] == ["rf-1", "rf-2", "gbm-1"]

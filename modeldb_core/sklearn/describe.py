@@ -16,10 +16,26 @@ def _is_estimator(value: Any) -> bool:
     return hasattr(value, "get_params") and hasattr(value, "fit") and not isinstance(value, type)
 
 
-def param_value(value: Any) -> Any:
+def _distribution(value: Any) -> str | None:
+    """``loguniform(0.001, 10)`` for a frozen scipy distribution (``param_distributions``)."""
+    dist = getattr(value, "dist", None)
+    if dist is None or not hasattr(value, "args") or not hasattr(value, "kwds"):
+        return None
+    shown = [repr(a) for a in value.args] + [f"{k}={v!r}" for k, v in value.kwds.items()]
+    return f"{getattr(dist, 'name', type(dist).__name__)}({', '.join(shown)})"
+
+
+def param_value(value: Any, depth: int = 0) -> Any:
     """A hyperparameter as a param value: estimators by class, lists of steps by their names."""
     if _is_estimator(value):
         return class_path(value)
+    described = _distribution(value)
+    if described is not None:
+        return described
+    if depth < 3 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return param_rule.normalize({k: param_value(v, depth + 1) for k, v in value.items()})
+    if depth < 3 and isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return param_rule.normalize([param_value(v, depth + 1) for v in value])  # a list of grids
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, tuple) and v and isinstance(v[0], str)
                                                           for v in value):
         # steps / transformers / estimators: [(name, estimator, columns?)] -> names, classes, columns

@@ -528,3 +528,20 @@ def test_a_transformer_defined_after_autolog_keeps_set_output_after_disable(sqli
     assert list(out.columns) == ["a2", "b2"] and out.values.tolist() == [[2.0, 6.0], [4.0, 8.0]]
     assert len(runs_of(client)) == 1
     client.close()
+
+
+def test_randomized_search_records_its_distributions_and_candidates(autologged_sqlite):
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X, y = houses(60)
+    search = RandomizedSearchCV(Ridge(), {"alpha": loguniform(1e-3, 10.0), "fit_intercept": [True, False]},
+                                n_iter=4, cv=2, random_state=0).fit(X[["sqft", "hood"]].assign(
+                                    hood=lambda f: (f.hood == "north").astype(float)), y)
+    runs = runs_of(autologged_sqlite)
+    parent = detail(autologged_sqlite, next(r for r in runs if r.name == "RandomizedSearchCV"))
+    assert parent.params["param_distributions"] == {"alpha": "loguniform(0.001, 10.0)",
+                                                    "fit_intercept": [True, False]}
+    children = [detail(autologged_sqlite, r) for r in runs if r.parent_run_id == parent.run.id]
+    assert sorted(c.params["alpha"] for c in children) == sorted(p["alpha"] for p in search.cv_results_["params"])
+    assert sum(c.tags.get("sklearn.best_candidate") == "true" for c in children) == 1

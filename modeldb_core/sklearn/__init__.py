@@ -18,7 +18,7 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
   ``sklearn.features_out`` (JSON lists, cut to fit a tag, with
   ``sklearn.n_features_in`` / ``sklearn.n_features_out``), and
   ``sklearn.pipeline_graph``: the structure as compact JSON
-  ``{"nodes": [{"id", "label", "class", "module", "columns"?}], "edges": [[a, b]], "root"}``
+  ``{"nodes": [{"id", "label", "class", "module", "columns"?, "branch"?}], "edges": [[a, b]], "root"}``
   (format in :mod:`modeldb_core.sklearn.graph`; node ids are the
   ``get_params`` prefixes; a graph over 5,000 characters goes to the artifact
   store and ``sklearn.pipeline_graph_artifact`` holds its hash).

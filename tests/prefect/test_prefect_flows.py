@@ -190,14 +190,14 @@ def retrying_flow(key: str) -> int:
     return flaky_now(key + "-now") + flaky_later(key + "-later")
 
 
-def test_each_retry_attempt_is_a_run_and_the_retry_is_not_a_final_failure(sqlite_tracking):
-    state = retrying_flow("r1", return_state=True)
+def test_each_retry_attempt_is_a_run_and_the_retry_is_not_a_final_failure(tracking, store_uri):
+    state = retrying_flow(store_uri, return_state=True)  # a key of its own for each database
 
     assert state.result() == 15
-    assert pipeline_run(sqlite_tracking, state).status == "succeeded"
+    assert pipeline_run(tracking, state).status == "succeeded"
     for name, error_type, message in (("flaky_now", "ConnectionError", "feature store timed out"),
                                       ("flaky_later", "TimeoutError", "warehouse busy")):
-        first, second = task_runs(sqlite_tracking, state, name)
+        first, second = task_runs(tracking, state, name)
         assert (first.run.try_number, first.run.status) == (1, "failed")
         assert (second.run.try_number, second.run.status) == (2, "succeeded")
         assert first.run.external_id == second.run.external_id  # one Prefect task run
@@ -292,11 +292,11 @@ def mapped_flow(n: int = 3) -> list[int]:
     return [f.result() for f in square.map(numbers)]
 
 
-def test_mapped_task_runs_are_one_run_each_with_lineage_to_the_upstream(sqlite_tracking):
+def test_mapped_task_runs_are_one_run_each_with_lineage_to_the_upstream(tracking):
     state = mapped_flow(return_state=True)
     assert state.result() == [1, 4, 9]
-    [upstream] = task_runs(sqlite_tracking, state, "shards")
-    mapped = task_runs(sqlite_tracking, state, "square")
+    [upstream] = task_runs(tracking, state, "shards")
+    mapped = task_runs(tracking, state, "square")
     assert len(mapped) == 3
     assert len({d.run.external_id for d in mapped}) == 3
     assert sorted(d.params["x"] for d in mapped) == [1, 2, 3]
@@ -305,7 +305,7 @@ def test_mapped_task_runs_are_one_run_each_with_lineage_to_the_upstream(sqlite_t
     assert len(produced) == 1
     for detail in mapped:
         assert {io.artifact.id for io in detail.inputs if io.name == "x"} == produced
-        graph = sqlite_tracking.store.lineage(f"run:{detail.run.id}", direction="up")
+        graph = tracking.store.lineage(f"run:{detail.run.id}", direction="up")
         assert f"run:{upstream.run.id}" in {f"{n.kind}:{n.id}" for n in graph.nodes}
 
 

@@ -29,7 +29,8 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
   ``training_precision_score`` / ``training_recall_score`` / ``training_f1_score``.
   After the fit, a ``sklearn.metrics`` function called on the model's
   predictions is logged on the model's run under its name
-  (see :mod:`modeldb_core.sklearn.evaluation`).
+  (see :mod:`modeldb_core.sklearn.evaluation`), and ``model.score(X, y)`` as
+  ``score``.
 - **Inputs**: ``X_train`` and ``y_train`` fingerprinted by
   :mod:`modeldb_core.fingerprint` (numpy, pandas, scipy sparse; lists as
   arrays): full SHA-256 up to 256 MiB, sampled beyond, the method recorded.

@@ -337,7 +337,44 @@ def _score(est: Any, X: Any, y: Any, weight: Any) -> float | None:
 def _on_call(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     if method in FIT_METHODS:
         return _on_fit(method, estimator, bound, args, kwargs)
+    if method == "score":
+        return _on_score(estimator, bound, args, kwargs)
     return _on_predict(method, estimator, bound, args, kwargs)
+
+
+def _on_score(estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``model.score(X, y)`` after the fit: the metric ``score`` on the model's run, X/y as ``X_eval``/``y_eval``."""
+    local = _local
+    if local.depth or local.busy or local.predicting or _active_fits or not _enabled \
+            or not _settings["log_post_training_metrics"]:
+        return bound(*args, **kwargs)
+    with _models_lock:
+        run = safe_call("find the model's run", _models.get, estimator)
+    if run is None:
+        return bound(*args, **kwargs)
+    local.predicting += 1  # its own predict and metric calls are part of it
+    try:
+        value = bound(*args, **kwargs)
+    finally:
+        local.predicting -= 1
+    safe_call("record a score", _record_score, run, value, args, kwargs)
+    return value
+
+
+def _record_score(run: Any, value: Any, args: tuple, kwargs: dict) -> None:
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return
+    run.log_metric("score", float(value))
+    if _settings["log_datasets"]:
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        for name, data in (("X_eval", X), ("y_eval", y)):
+            data = safe_call("read evaluation data", _as_artifact, data)
+            if data is not None:
+                safe_call("record evaluation data", run.log_input, data, name=name)
+    run.flush()
 
 
 def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -448,7 +485,7 @@ def _remember(estimator: Any, result: Any, args: tuple, kwargs: dict) -> None:
 
 
 def _metrics_active() -> bool:
-    return _enabled and not _local.busy and not _local.depth and not _active_fits
+    return _enabled and not _local.busy and not _local.depth and not _local.predicting and not _active_fits
 
 
 def _metrics_record_data() -> bool:
@@ -497,7 +534,7 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
             _settings["max_tuning_runs"] = max_tuning_runs
         if _enabled:
             return
-        hooks = {name: _on_call for name in (*FIT_METHODS, *PREDICT_METHODS)}
+        hooks = {name: _on_call for name in (*FIT_METHODS, *PREDICT_METHODS, "score")}
         patching.patch_all(hooks)
         try:
             evaluation.patch_metrics(_metrics_active, _metrics_record_data)

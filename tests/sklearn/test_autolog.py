@@ -317,6 +317,8 @@ def test_metrics_on_predictions_are_recorded_on_the_models_run(autologged_sqlite
     r2 = sklearn.metrics.r2_score(y_test, pipe.predict(X_test))
     mae = sklearn.metrics.mean_absolute_error(y_test, other.predict(X_test[["sqft"]]))
     sklearn.metrics.mean_squared_error(y_test, y_test * 1.01)  # no model's predictions: not recorded
+    pipe_score = pipe.score(X_test, y_test)                        # the estimator's own score
+    other_score = other.score(X_test[["sqft"]], y_test)
 
     pipe_run, other_run = (run_of(pipe), run_of(other))
     d = autologged_sqlite.store.get_run_detail(pipe_run.id)
@@ -327,9 +329,13 @@ def test_metrics_on_predictions_are_recorded_on_the_models_run(autologged_sqlite
     inputs = {io.name: io.artifact.content_hash for io in d.inputs}
     assert inputs["X_eval"] == fingerprint(X_test).content_hash
     assert inputs["y_eval"] == fingerprint(y_test).content_hash
+    assert d.metrics["score"] == pytest.approx(pipe_score)
     o = autologged_sqlite.store.get_run_detail(other_run.id)
     assert o.metrics["mean_absolute_error"] == pytest.approx(mae)
+    assert o.metrics["score"] == pytest.approx(other_score)
     assert "mean_squared_error" not in o.metrics
+    assert "r2_score" not in o.metrics, "score's own r2_score call is part of score"
+    assert len(d.metric_history["r2_score"]) == 1
 
 
 def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):

@@ -120,6 +120,8 @@ params = Table(
     Index(None, "key", "value_num"),
     Index(None, "key", "value_text"),
 )
+# Revision 0002 adds, on PostgreSQL only, multi-column statistics on params
+# (key, value_text), (key, value_num) and tags (key, value) for the query planner.
 
 metrics = Table(
     "metrics", metadata,

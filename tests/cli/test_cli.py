@@ -188,11 +188,27 @@ def test_projects_and_artifacts(tracked, modeldb):
     assert code == 0 and f"run {tracked.train_b} train" in out and "Read by" in out
 
 
-def test_db_commands(store_uri, modeldb):
+def test_db_commands_upgrade_an_older_schema(store_uri, modeldb):
+    from alembic import command
+
+    from modeldb_core.errors import SchemaOutdatedError
+    from modeldb_core.store import migrate, open_store
+
     code, out, _ = modeldb("--uri", store_uri, "db", "upgrade")
-    assert code == 0 and "0001" in out
+    assert code == 0 and migrate.HEAD in out
     code, out, _ = modeldb("--uri", store_uri, "db", "current")
     assert code == 0 and "up to date" in out
+    store = open_store(store_uri)
+    with store.engine.begin() as conn:
+        command.downgrade(migrate._alembic_config(conn), "0001")
+    store.close()
+    with pytest.raises(SchemaOutdatedError):
+        open_store(store_uri)
+    code, out, _ = modeldb("--uri", store_uri, "db", "current")
+    assert code == 0 and "revision 0001" in out and "modeldb db upgrade" in out
+    code, out, _ = modeldb("--uri", store_uri, "db", "upgrade")
+    assert code == 0 and f"from 0001 to {migrate.HEAD}" in out
+    open_store(store_uri).close()
 
 
 def test_reap_marks_runs_of_dead_processes_killed(store, modeldb):

@@ -20,24 +20,32 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import params as param_rule
 from . import validation
 from .errors import ValidationError
-from .model import Metric, NewRun, RunStatus
+from .model import Metric, NewRun, Phase, RunStatus
 
 _FIELDS = {"name", "project", "phase", "status", "started_at", "ended_at", "params", "metrics",
            "tags", "user", "host", "orchestrator", "external_id", "pipeline_run_id",
            "parent_run_id", "try_number"}
 
 
+_PLAIN = (str, int, float)
+_PHASES = frozenset(p.value for p in Phase)
+_STATUSES = frozenset(s.value for s in RunStatus)
+
+
 class _Keys:
-    """Keys repeat across imported runs: each distinct key is checked once."""
+    """Keys repeat across imported runs: each distinct key is checked once.
+
+    Field names for error messages are only built when a check fails.
+    """
 
     def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
+        self.seen: set[str] = set()
 
-    def __call__(self, field: str, key: Any) -> str:
-        if key.__class__ is str and (field, key) in self.seen:
+    def __call__(self, where: str, kind: str, key: Any) -> str:
+        if key.__class__ is str and key in self.seen:
             return key
-        validation.key(field, key)
-        self.seen.add((field, key))
+        validation.key(f"{where}.{kind} key", key)
+        self.seen.add(key)
         return key
 
 
@@ -45,10 +53,13 @@ def _metrics(raw: Any, started: float, where: str, keys: _Keys) -> list[Metric]:
     """``{"rmse": 0.8}``, ``{"loss": [0.9, 0.5, 0.3]}`` (one value per step) or Metric objects."""
     if raw is None:
         return []
-    if isinstance(raw, Mapping):
+    if raw.__class__ is dict or isinstance(raw, Mapping):
         out = []
         for key, value in raw.items():
-            keys(f"{where}.metrics key", key)
+            keys(where, "metrics", key)
+            if value.__class__ is float:
+                out.append(Metric(key, value, 0, started))
+                continue
             values = value if isinstance(value, (list, tuple)) else [value]
             for step, v in enumerate(values):
                 out.append(Metric(key=key, value=_number(f"{where}.metrics.{key}", v), step=step,
@@ -58,12 +69,14 @@ def _metrics(raw: Any, started: float, where: str, keys: _Keys) -> list[Metric]:
     for m in raw:
         if not isinstance(m, Metric):
             raise ValidationError(f"{where}.metrics", m, "must be a dict of key -> value(s) or Metric objects")
-        keys(f"{where}.metrics key", m.key)
+        keys(where, "metrics", m.key)
         out.append(m)
     return out
 
 
 def _number(field: str, value: Any) -> float:
+    if value.__class__ is float:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         try:
             return float(value)  # numpy scalars
@@ -72,32 +85,46 @@ def _number(field: str, value: Any) -> float:
     return float(value)
 
 
+def _tag(where: str, key: str, value: Any) -> str:
+    if value.__class__ is str and len(value) <= validation.MAX_TAG_VALUE and "\x00" not in value:
+        return value
+    return validation.text(f"{where}.tags.{key}", str(value), validation.MAX_TAG_VALUE)
+
+
 def to_new_run(record: Mapping[str, Any] | NewRun, *, project: str, now: float, where: str,
                keys: _Keys | None = None) -> NewRun:
     """Validate one record and turn it into a ``NewRun`` (raises ``ValidationError``)."""
     keys = keys or _Keys()
-    if isinstance(record, NewRun):
+    if record.__class__ is dict:
+        pass  # the common case; ABC checks below cost more than the rest of this function
+    elif isinstance(record, NewRun):
         record = {k: getattr(record, k) for k in _FIELDS if hasattr(record, k)}
-    if not isinstance(record, Mapping):
+    elif not isinstance(record, Mapping):
         raise ValidationError(where, record, "must be a dict (or a NewRun)")
-    unknown = set(record) - _FIELDS
-    if unknown:
-        raise ValidationError(where, sorted(unknown)[0], f"is not a run field; use {', '.join(sorted(_FIELDS))}")
+    if not _FIELDS.issuperset(record):
+        unknown = sorted(set(record) - _FIELDS)[0]
+        raise ValidationError(where, unknown, f"is not a run field; use {', '.join(sorted(_FIELDS))}")
     started = record.get("started_at")
     started = now if started is None else _number(f"{where}.started_at", started)
     ended = record.get("ended_at")
-    status = validation.status(record.get("status") or RunStatus.SUCCEEDED.value)
+    status = record.get("status") or RunStatus.SUCCEEDED.value
+    if status not in _STATUSES:
+        status = validation.status(status)
+    phase = record.get("phase")
+    if phase is not None and phase not in _PHASES:
+        phase = validation.phase(phase)
     if ended is None and status != RunStatus.RUNNING.value:
         ended = started
-    params = {keys(f"{where}.params key", k): param_rule.normalize(v)
+    params = {keys(where, "params", k): v if v.__class__ in _PLAIN else param_rule.normalize(v)
               for k, v in (record.get("params") or {}).items()}
-    tags = {keys(f"{where}.tags key", k): validation.text(f"{where}.tags.{k}", str(v), validation.MAX_TAG_VALUE)
-            for k, v in (record.get("tags") or {}).items()}
+    tags = {keys(where, "tags", k): _tag(where, k, v) for k, v in (record.get("tags") or {}).items()}
+    name = record.get("name") or "run"
+    project_name = record.get("project") or project
     return NewRun(
-        project=validation.name(f"{where}.project", record.get("project") or project),
-        name=validation.name(f"{where}.name", record.get("name") or "run"),
+        project=project_name if project_name == project else validation.name(f"{where}.project", project_name),
+        name=validation.name(f"{where}.name", name),
         started_at=started, ended_at=None if ended is None else _number(f"{where}.ended_at", ended),
-        phase=validation.phase(record.get("phase")), status=status,
+        phase=phase, status=status,
         user=record.get("user"), host=record.get("host"), orchestrator=record.get("orchestrator"),
         external_id=record.get("external_id"), pipeline_run_id=record.get("pipeline_run_id"),
         parent_run_id=record.get("parent_run_id"), try_number=record.get("try_number"),
@@ -134,6 +161,7 @@ def log_runs(records: Iterable[Mapping[str, Any] | NewRun], *, project: str | No
         from .client import get_client
 
         project = get_client().settings.project
+    project = validation.name("project", project)
     keys = _Keys()
     ids: list[int] = []
     try:

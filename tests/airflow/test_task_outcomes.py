@@ -58,7 +58,19 @@ def untagged():
     anything()
 
 
+@dag(dag_id="mdb_skipping", schedule=None)
+def skipping():
+    @task
+    def maybe_deploy() -> None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("nothing new to deploy")
+
+    maybe_deploy()
+
+
 FAILING, RETRYING, MAPPED, TAGGED, UNTAGGED = failing(), retrying(), mapped(), tagged(), untagged()
+SKIPPING = skipping()
 
 
 def test_a_failing_task_is_a_failed_run_with_its_error_and_the_dag_run_fails(airflow_tracking, run_dag):
@@ -132,3 +144,10 @@ def test_only_tagged_dags_are_tracked_when_so_configured(airflow_tracking, run_d
     assert publish.params["bash_command"] == "echo publishing to prod"   # a rendered templated field
     assert publish.params["params.env"] == "prod"
     assert publish.tags["airflow.operator"] == "BashOperator"
+
+
+def test_a_task_that_skips_itself_is_a_skipped_run(airflow_tracking, run_dag):
+    dr = run_dag(SKIPPING)
+    assert {ti.task_id: ti.state for ti in dr.get_task_instances()} == {"maybe_deploy": "skipped"}
+    [run] = airflow_tracking.store.list_runs(limit=5)
+    assert (run.name, run.status, run.phase) == ("maybe_deploy", "skipped", "deployment")

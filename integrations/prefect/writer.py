@@ -35,6 +35,8 @@ MAX_QUEUED = 10_000
 WAIT_SECONDS = 120.0
 # A run is created this long after it started, or when it ends if that is sooner (see PendingRun).
 WRITE_AFTER_SECONDS = 0.25
+# At most this many run creations share one transaction.
+MAX_BATCH = 50
 
 
 class Writer:
@@ -59,9 +61,34 @@ class Writer:
         return done.wait(timeout)
 
     def _loop(self) -> None:
+        item = None
         while True:
-            what, fn, args, kwargs = self._queue.get()
-            safe_call(what or "write tracking data", fn, *args, **kwargs)
+            item = item or self._queue.get()
+            what, fn, args, kwargs = item
+            if fn is not _create:
+                safe_call(what or "write tracking data", fn, *args, **kwargs)
+                item = None
+                continue
+            # Run creations: the first waits for its run (see PendingRun); the creations
+            # queued behind it whose runs have ended join it in one transaction. The
+            # flushes of those runs (their ends) are kept for right after it.
+            batch, after, item = [args], [], None
+            safe_call("wait for a run", _wait_for, args)
+            while len(batch) < MAX_BATCH:
+                try:
+                    queued = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if _joins(batch, queued):
+                    batch.append(queued[2])
+                elif _flushes_one_of(batch, queued):
+                    after.append(queued)
+                else:
+                    item = queued
+                    break
+            safe_call("start runs", _create_all, batch)
+            for what, fn, args, kwargs in after:
+                safe_call(what, fn, *args, **kwargs)
 
 
 _writer: Writer | None = None
@@ -153,25 +180,66 @@ def start(name: str, *, project: str, phase: str | None, params: dict[str, Any],
 
 
 def _create(run: PendingRun, new: NewRun, parent: ActiveRun | None, code: Callable[..., Any]) -> None:
-    """On the writer thread: the run's row (if this fails, the run stays id-less and logs nothing)."""
-    client = run.client
+    """Marks a queued run creation; the writer's loop makes it (``_create_all``)."""
+    _create_all([(run, new, parent, code)])
+
+
+def _wait_for(args: tuple) -> None:
+    run = args[0]
     wait = WRITE_AFTER_SECONDS - (time.monotonic() - run.submitted)
     if wait > 0:
         run.finished.wait(wait)
-    # The parent was submitted earlier, so its id (if it got one) is known by now.
+
+
+def _joins(batch: list[tuple], item: tuple) -> bool:
+    """Whether a queued item is a creation that can share ``batch``'s transaction."""
+    if item[1] is not _create:
+        return False
+    run, _, parent, _ = item[2]
+    # A parent in this same batch has no id yet for its child to point to.
+    return (run.finished.is_set() and run.client is batch[0][0].client
+            and all(parent is not other[0] for other in batch))
+
+
+def _flushes_one_of(batch: list[tuple], item: tuple) -> bool:
+    """A flush of a run in ``batch``: it only needs that run's row, so it may follow the batch."""
+    return item[1] is ActiveRun.flush and any(item[2][0] is other[0] for other in batch)
+
+
+def _prepared(run: PendingRun, new: NewRun, parent: ActiveRun | None, code: Callable[..., Any]) -> NewRun:
+    client = run.client
+    # The parent was created earlier (or in an earlier batch), so its id is known by now.
     new.parent_run_id = parent.id if parent is not None else None
     if new.pipeline_run_id is None:
         new.pipeline_run_id = run.pipeline_run_id = client.script_pipeline_run(new.project).id
     new.code_version_id = client.code_version_id(code, None)
     new.environment_id = client.environment_id()
     done = run.take_finished() if run.finished.is_set() else None
-    if done is None:
-        run.id = client.store.create_run(new)
-        if not run.ended:
-            client.register(run)  # heartbeats while it runs
+    if done is not None:  # succeeded already: the whole run, lineage included, in this one write
+        new.params = {**new.params, **done.params}
+        new.tags = {**new.tags, **done.tags}
+        new.metrics, new.inputs, new.outputs = done.metrics, done.inputs, done.outputs
+        new.status, new.ended_at = done.status, done.ended_at
+    return new
+
+
+def _create_all(batch: list[tuple]) -> None:
+    """On the writer thread: the rows of ``batch`` (a run whose row fails stays id-less, logs nothing)."""
+    ready = []
+    for run, new, parent, code in batch:
+        prepared = safe_call("start a run", _prepared, run, new, parent, code)
+        if prepared is not None:
+            ready.append((run, prepared))
+    if not ready:
         return
-    new.params = {**new.params, **done.params}
-    new.tags = {**new.tags, **done.tags}
-    new.metrics, new.inputs, new.outputs = done.metrics, done.inputs, done.outputs
-    new.status, new.ended_at = done.status, done.ended_at
-    run.id = client.store.create_run(new)
+    client = ready[0][0].client
+    try:
+        ids = client.store.create_runs([new for _, new in ready])
+    except Exception:  # noqa: BLE001 - one bad run must not cost the others theirs
+        if len(ready) == 1:
+            raise
+        ids = [safe_call("start a run", client.store.create_run, new) for _, new in ready]
+    for (run, _), run_id in zip(ready, ids, strict=True):
+        run.id = run_id
+        if run_id is not None and not run.ended:
+            client.register(run)  # heartbeats while it runs

@@ -43,6 +43,7 @@ class Writer:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self._queue: queue.Queue = queue.Queue(maxsize=MAX_QUEUED)
+        self.hurry = threading.Event()  # someone waits for the queue: stop gathering a batch
         self.thread = threading.Thread(target=self._loop, name="modeldb-prefect-writer", daemon=True)
         self.thread.start()
 
@@ -57,8 +58,21 @@ class Writer:
         if not self.thread.is_alive():
             return self._queue.empty()
         done = threading.Event()
-        self._queue.put(("", done.set, (), {}))
+        self._queue.put(("", self._drained, (done,), {}))
+        self.hurry.set()
         return done.wait(timeout)
+
+    def _drained(self, done: threading.Event) -> None:
+        if self._queue.empty():
+            self.hurry.clear()
+        done.set()
+
+    def _gather_time(self, run: PendingRun) -> None:
+        """Let the first run of a batch reach ``WRITE_AFTER_SECONDS`` (unless a drain is waiting):
+        the short runs that start and end meanwhile are written with it."""
+        wait = WRITE_AFTER_SECONDS - (time.monotonic() - run.submitted)
+        if wait > 0:
+            self.hurry.wait(wait)
 
     def _loop(self) -> None:
         item = None
@@ -69,11 +83,11 @@ class Writer:
                 safe_call(what or "write tracking data", fn, *args, **kwargs)
                 item = None
                 continue
-            # Run creations: the first waits for its run (see PendingRun); the creations
-            # queued behind it whose runs have ended join it in one transaction. The
-            # flushes of those runs (their ends) are kept for right after it.
+            # Run creations: the first waits until its run is WRITE_AFTER_SECONDS old; the
+            # creations queued behind it whose runs have ended by then join it in one
+            # transaction. The flushes of those runs (their ends) come right after it.
             batch, after, item = [args], [], None
-            safe_call("wait for a run", _wait_for, args)
+            safe_call("wait for a run", self._gather_time, args[0])
             while len(batch) < MAX_BATCH:
                 try:
                     queued = self._queue.get_nowait()
@@ -122,11 +136,12 @@ class PendingRun(ActiveRun):
     runs it after the row exists. So ``end`` records the moment it was called,
     and a task logging many metrics never waits for the store.
 
-    The writer creates the row once the run is ``WRITE_AFTER_SECONDS`` old, or
-    at once when it has ended: a run that succeeded by then is written whole,
-    lineage included, in one transaction (``NewRun`` with ``inputs`` /
-    ``outputs``) instead of a create and an update. Most Prefect tasks in a big
-    flow take milliseconds; a long one shows as running after that short delay.
+    The writer creates the row once the run is ``WRITE_AFTER_SECONDS`` old (at
+    once when someone drains the queue): a run that succeeded by then is written
+    whole, lineage included (``NewRun`` with ``inputs`` / ``outputs``), instead
+    of a create and an update, and with the other runs that ended meanwhile, in
+    one transaction. Most Prefect tasks in a big flow take milliseconds; a long
+    one shows as running after that short delay.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -184,11 +199,6 @@ def _create(run: PendingRun, new: NewRun, parent: ActiveRun | None, code: Callab
     _create_all([(run, new, parent, code)])
 
 
-def _wait_for(args: tuple) -> None:
-    run = args[0]
-    wait = WRITE_AFTER_SECONDS - (time.monotonic() - run.submitted)
-    if wait > 0:
-        run.finished.wait(wait)
 
 
 def _joins(batch: list[tuple], item: tuple) -> bool:

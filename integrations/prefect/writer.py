@@ -6,9 +6,9 @@ releases the GIL and has to win it back, so the two transactions a run needs
 (create, then end) cost several milliseconds when made from the task's thread,
 against well under one in a quiet process. The hooks therefore only validate,
 fingerprint and buffer (all in memory, where errors still surface at once), and
-hand the writes to this thread. The writes of one process run in submission
-order, so a run is created before it is ended and an upstream run's outputs
-are stored before the flow's end is.
+hand the writes to this thread. A run is created before it is ended, and a
+flow's task runs are stored before the flow's end is; run creations that wait
+together share one transaction.
 
 The flow's terminal hook waits (``drain``) until everything submitted is
 written, so when a flow call returns its runs are in the store; so does the
@@ -33,7 +33,7 @@ from modeldb_core.safety import safe_call
 MAX_QUEUED = 10_000
 # How long a flow's end waits for the writes before it: a store has its own timeouts.
 WAIT_SECONDS = 120.0
-# A run is created this long after it started, or when it ends if that is sooner (see PendingRun).
+# A run's row is written this long after it started (sooner when someone drains; see PendingRun).
 WRITE_AFTER_SECONDS = 0.25
 # At most this many run creations share one transaction.
 MAX_BATCH = 50

@@ -53,9 +53,8 @@ def pid_alive(pid: int) -> bool:
 
 
 class TrackingClient:
-    def __init__(self, uri: str | None = None, disabled: bool | None = None,
-                 project: str | None = None, artifacts: str | None = None):
-        self.settings = config.resolve(uri=uri, disabled=disabled, project=project, artifacts=artifacts)
+    def __init__(self, settings: config.Settings | None = None):
+        self.settings = settings or config.resolve()
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.user = _user()
@@ -79,7 +78,7 @@ class TrackingClient:
             if self._store is None:
                 from .store import open_store
 
-                self._store = open_store(self.settings.uri)
+                self._store = open_store(self.settings.uri, timeout=self.settings.store_timeout)
             return self._store
 
     # -- cached capture -----------------------------------------------------
@@ -151,9 +150,7 @@ class TrackingClient:
         (Luigi and Airflow fork them); the store's engine was already disposed in
         the child (store/engine.py), so no connection is shared across processes.
         """
-        s = self.settings
-        child = TrackingClient(uri=s.uri, disabled=s.disabled, project=s.project,
-                               artifacts=str(s.artifacts))
+        child = TrackingClient(self.settings)
         child._store = self._store
         child._code_ids = dict(self._code_ids)
         child._environment_id = self._environment_id
@@ -203,13 +200,14 @@ def get_client() -> TrackingClient:
 
 
 def configure(uri: str | None = None, disabled: bool | None = None, project: str | None = None,
-              artifacts: str | None = None) -> TrackingClient:
+              artifacts: str | None = None, store_timeout: float | None = None) -> TrackingClient:
     """Point tracking somewhere else for this process (argument > env > file > default)."""
     global _client
     with _client_lock:
         if _client is not None and _client.pid == os.getpid():
             _client.close()
-        _client = TrackingClient(uri=uri, disabled=disabled, project=project, artifacts=artifacts)
+        _client = TrackingClient(config.resolve(uri=uri, disabled=disabled, project=project,
+                                                artifacts=artifacts, store_timeout=store_timeout))
         return _client
 
 

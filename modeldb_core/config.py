@@ -9,6 +9,7 @@ config file > default.
 | disabled       | ``MODELDB_DISABLED``   | ``disabled``    | false                           |
 | artifact store | ``MODELDB_ARTIFACTS``  | ``artifacts``   | ``~/.modeldb/artifacts``        |
 | project        | ``MODELDB_PROJECT``    | ``project``     | ``default``                     |
+| store timeout  | ``MODELDB_STORE_TIMEOUT`` | ``store_timeout`` | none (SQLite waits 60 s)     |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
@@ -92,12 +93,26 @@ def normalize_uri(uri: str) -> str:
     return uri
 
 
+def _as_seconds(field: str, value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(field, value, "must be a number of seconds") from None
+    if not seconds > 0:
+        raise ValidationError(field, value, "must be more than 0 seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     uri: str
     disabled: bool
     artifacts: Path
     project: str
+    # How long one store call may wait (seconds); None keeps the drivers' defaults.
+    store_timeout: float | None = None
 
 
 def resolve(
@@ -105,6 +120,7 @@ def resolve(
     disabled: bool | None = None,
     artifacts: str | os.PathLike | None = None,
     project: str | None = None,
+    store_timeout: float | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -113,4 +129,6 @@ def resolve(
         disabled=_as_bool("MODELDB_DISABLED", _setting("disabled", disabled, "MODELDB_DISABLED", False)),
         artifacts=Path(_setting("artifacts", artifacts, "MODELDB_ARTIFACTS", home() / "artifacts")).expanduser(),
         project=str(_setting("project", project, "MODELDB_PROJECT", "default")),
+        store_timeout=_as_seconds("MODELDB_STORE_TIMEOUT",
+                                  _setting("store_timeout", store_timeout, "MODELDB_STORE_TIMEOUT", None)),
     )

@@ -8,11 +8,15 @@ from __future__ import annotations
 from .interface import MetadataStore
 
 
-def open_store(uri: str, check_schema: bool = True) -> MetadataStore:
-    """Open the store at a SQLAlchemy URI (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+def open_store(uri: str, check_schema: bool = True, timeout: float | None = None) -> MetadataStore:
+    """Open the store at a SQLAlchemy URI (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+    ``timeout`` bounds, in seconds, how long one store call may wait (see ``engine.make_engine``).
+    """
+    from .engine import make_engine
     from .sql_store import SqlStore
 
-    return SqlStore(uri, check_schema=check_schema)
+    return SqlStore(uri, engine=make_engine(uri, timeout), check_schema=check_schema)
 
 
 __all__ = ["MetadataStore", "open_store"]

@@ -21,25 +21,6 @@ from modeldb_core.errors import ValidationError
 
 SQLITE_BUSY_TIMEOUT_S = 60
 WRITE = {"modeldb_write": True}
-# Optional bound (seconds) on how long one store call may wait: the SQLite busy
-# timeout, the PostgreSQL connect and statement timeouts. Orchestrator workers
-# set it low so a slow or dead store cannot hold a task (see integrations/airflow).
-TIMEOUT_ENV = "MODELDB_STORE_TIMEOUT"
-
-
-def store_timeout() -> float | None:
-    """``$MODELDB_STORE_TIMEOUT`` in seconds, or None when unset (the defaults apply)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValidationError(TIMEOUT_ENV, raw, "must be a number of seconds") from None
-    if not value > 0:
-        raise ValidationError(TIMEOUT_ENV, raw, "must be more than 0 seconds")
-    return value
-
 _engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
@@ -52,12 +33,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_dispose_in_child)
 
 
-def _sqlite_engine(url) -> Engine:
+def _sqlite_engine(url, timeout: float | None) -> Engine:
     database = url.database
     memory = database in (None, "", ":memory:")
     if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    busy = store_timeout() or SQLITE_BUSY_TIMEOUT_S
+    busy = timeout or SQLITE_BUSY_TIMEOUT_S
     engine = create_engine(
         url,
         connect_args={"timeout": busy, "check_same_thread": False},
@@ -86,9 +67,9 @@ def _sqlite_engine(url) -> Engine:
     return engine
 
 
-def _postgres_engine(url) -> Engine:
+def _postgres_engine(url, timeout: float | None) -> Engine:
     connect_args: dict = {"connect_timeout": 10}
-    bound = store_timeout()
+    bound = timeout
     if bound is not None:
         # libpq takes whole seconds (minimum 2); statement_timeout is in milliseconds.
         connect_args = {"connect_timeout": max(2, math.ceil(bound)),
@@ -102,15 +83,18 @@ def _postgres_engine(url) -> Engine:
     )
 
 
-def make_engine(uri: str) -> Engine:
+def make_engine(uri: str, timeout: float | None = None) -> Engine:
+    """An engine for ``uri``; ``timeout`` (seconds) bounds how long one store call may
+    wait: the SQLite busy timeout, the PostgreSQL connect and statement timeouts.
+    Orchestrator workers set it low so a slow or dead store cannot hold a task."""
     url = make_url(uri)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        engine = _sqlite_engine(url)
+        engine = _sqlite_engine(url, timeout)
     elif backend == "postgresql":
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
-        engine = _postgres_engine(url)
+        engine = _postgres_engine(url, timeout)
     else:
         raise ValidationError("store uri", uri, "must be a sqlite:/// or postgresql:// URL")
     _engines.add(engine)

@@ -58,3 +58,26 @@ def test_import_is_light():
             "print(','.join(heavy))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_store_timeout_follows_the_same_precedence(tmp_path, monkeypatch):
+    assert config.resolve().store_timeout is None
+    _write_config(tmp_path, monkeypatch, "store_timeout = 4\n")
+    assert config.resolve().store_timeout == 4.0
+    monkeypatch.setenv("MODELDB_STORE_TIMEOUT", "2.5")
+    assert config.resolve().store_timeout == 2.5
+    assert config.resolve(store_timeout=1).store_timeout == 1.0
+    monkeypatch.setenv("MODELDB_STORE_TIMEOUT", "-1")
+    with pytest.raises(ValidationError, match="MODELDB_STORE_TIMEOUT.*more than 0"):
+        config.resolve()
+
+
+def test_store_timeout_reaches_the_sqlite_connection(tmp_path):
+    import modeldb_core
+
+    client = modeldb_core.configure(uri=f"sqlite:///{tmp_path / 'x.db'}", store_timeout=1.5)
+    try:
+        with client.store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1500
+    finally:
+        client.close()

@@ -464,3 +464,31 @@ def test_a_long_task_shows_as_running_and_keeps_its_whole_metric_series(sqlite_t
     history = sqlite_tracking.store.metric_history(detail.run.id, "loss")
     assert len(history) == 1500 and history[-1].step == 1499
     assert detail.metrics == {"loss": 1.0 / 1500}
+
+
+@task
+def inner_step(x: int) -> int:
+    return x + 1
+
+
+@task
+def outer_step(x: int) -> int:
+    return inner_step(x) * 10
+
+
+@flow
+def nested_flow() -> list:
+    return [outer_step(1), outer_step(2)]
+
+
+def test_a_task_run_inside_a_task_run_is_its_child(sqlite_tracking):
+    state = track(nested_flow, project="nested")(return_state=True)
+    assert state.result() == [20, 30]
+    runs = task_runs(sqlite_tracking, state)
+    outer = {d.params["x"]: d.run for d in runs if d.run.name == "outer_step"}
+    inner = {d.params["x"]: d.run for d in runs if d.run.name == "inner_step"}
+    assert sorted(outer) == sorted(inner) == [1, 2]
+    for x in (1, 2):
+        assert inner[x].parent_run_id == outer[x].id
+        assert outer[x].parent_run_id is None
+    assert all(d.run.status == "succeeded" for d in runs)

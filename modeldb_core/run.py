@@ -267,12 +267,14 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
               orchestrator: str | None = None, external_id: str | None = None,
               try_number: int | None = None, code: Callable[..., Any] | str | None = None,
               inputs: Iterable[Any] = (), started_at: float | None = None,
-              client: TrackingClient | None = None) -> ActiveRun:
+              client: TrackingClient | None = None, defer: bool = False) -> ActiveRun:
     """Start recording a run; use it as ``with start_run(...) as run:`` or call ``run.end()``.
 
     ``parent=True`` nests under the current run (if any); pass a run, a run id,
     or ``None`` for a top-level run. ``code`` is the function or source file
     whose code version is recorded (default: the calling file).
+    ``defer=True`` writes a quick run once, when it ends (see ``deferred.py``):
+    what orchestrator integrations use for their many short tasks.
     """
     client = client or get_client()
     name = validation.name("run name", name or "run")
@@ -291,16 +293,23 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     if function is None and source is None:
         source = _caller_file(1)
 
-    def create() -> ActiveRun:
+    def spec() -> NewRun:
         prun = pipeline_run_id
         if prun is None:
             prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project).id
-        new = NewRun(project=project, name=name, phase=phase, started_at=started_at or time.time(),
-                     pipeline_run_id=prun, parent_run_id=parent_id, orchestrator=orchestrator or "python",
-                     external_id=external_id, try_number=try_number, user=client.user, host=client.host,
-                     pid=client.pid, code_version_id=client.code_version_id(function, source),
-                     environment_id=client.environment_id(), params=checked_params, tags=checked_tags)
-        run = ActiveRun(client, client.store.create_run(new), name, project, prun, checked_params)
+        return NewRun(project=project, name=name, phase=phase, started_at=started_at or time.time(),
+                      pipeline_run_id=prun, parent_run_id=parent_id, orchestrator=orchestrator or "python",
+                      external_id=external_id, try_number=try_number, user=client.user, host=client.host,
+                      pid=client.pid, code_version_id=client.code_version_id(function, source),
+                      environment_id=client.environment_id(), params=checked_params, tags=checked_tags)
+
+    def create() -> ActiveRun:
+        new = spec()
+        if defer:
+            from .deferred import DeferredRun
+
+            return DeferredRun(client, new)
+        run = ActiveRun(client, client.store.create_run(new), name, project, new.pipeline_run_id, checked_params)
         client.register(run)
         return run
 

@@ -5,8 +5,8 @@ Each handler runs in the process Luigi fires the event in: ``START``,
 running the task (a forked child when ``workers > 1``); the dependency events,
 ``BROKEN_TASK``, ``TIMEOUT`` and ``PROCESS_FAILURE`` in the scheduling
 process. The run of a task is kept, per process, in ``_open`` by task id
-between its ``START`` and its end (a ``DeferredRun``: one write when a quick
-task ends, see deferred.py). Every handler body goes through
+between its ``START`` and its end (deferred: one write when a quick task
+ends, see modeldb_core/deferred.py). Every handler body goes through
 ``safe_call``: a store error is logged and the task succeeds or fails on its
 own merits.
 """
@@ -20,14 +20,13 @@ import os
 import time
 from typing import Any, Callable
 
-from modeldb_core import params as param_rule
 from modeldb_core import validation
 from modeldb_core.client import TrackingClient, get_client
-from modeldb_core.model import NewRun, RunStatus, RunUpdate
-from modeldb_core.run import ActiveRun
+from modeldb_core.model import RunStatus, RunUpdate
+from modeldb_core.run import ActiveRun, start_run
 from modeldb_core.safety import report, safe_call
 
-from . import builds, deferred, targets
+from . import builds, targets
 
 PROCESSING_METRIC = "luigi.processing_seconds"
 
@@ -127,38 +126,17 @@ def code_of(task: Any) -> Any:
 def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -> ActiveRun:
     """The run of one execution of ``task``, with its inputs as they are now.
 
-    It is a ``DeferredRun``: written in one transaction when the task ends, or
-    as soon as it runs long (see deferred.py). Built from the same checks as
-    ``start_run``.
+    It is deferred (``start_run(defer=True)``): written in one transaction when
+    the task ends, or as soon as it runs long (see modeldb_core/deferred.py).
     """
     build = safe_call("find the Luigi build", builds.current, client, task, options.project)
     _builds_of[task.task_id] = build
-    project = validation.name("project", builds._project_of(
-        task, build.project if build else options.project, client))
-    name = validation.name("run name", task.task_family)
-    params = {validation.key("params key", k): param_rule.normalize(v)
-              for k, v in (safe_call("read the task's parameters", params_of, task, default={}) or {}).items()}
-    if client.seed is not None and "seed_everything" not in params:
-        params["seed_everything"] = client.seed
-    code = code_of(task)
-
-    def ids() -> tuple[int, int | None, int | None]:
-        prun = build.pipeline_run_id if build else client.script_pipeline_run(project).id
-        source = code if isinstance(code, str) else None
-        return (prun, client.code_version_id(code if callable(code) else None, source),
-                client.environment_id())
-
-    found = safe_call("start a run", ids)
-    if found is None:  # the store is unreachable: record nothing, let the task run
-        run: ActiveRun = ActiveRun(client, None, name, project, params=params)
-    else:
-        prun, code_id, env_id = found
-        spec = NewRun(project=project, name=name, phase=phase_of(task), started_at=started_at or time.time(),
-                      pipeline_run_id=prun, orchestrator=builds.ORCHESTRATOR, external_id=task.task_id,
-                      user=client.user, host=client.host, pid=client.pid, code_version_id=code_id,
-                      environment_id=env_id, params=params)
-        run = deferred.DeferredRun(client, spec)
-        deferred.watch(_open)
+    project = builds._project_of(task, build.project if build else options.project, client)
+    params = safe_call("read the task's parameters", params_of, task, default={}) or {}
+    run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
+                    pipeline_run_id=build.pipeline_run_id if build else None,
+                    orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
+                    started_at=started_at, client=client, defer=True)
     for name_, target in safe_call("read the task's inputs", targets.inputs, task, default=[]):
         version = safe_call("fingerprint an input", targets.version_of, target)
         if version is not None:

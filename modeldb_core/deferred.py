@@ -1,16 +1,18 @@
-"""A task's run, written in one transaction when the task is quick.
+"""A run written in one transaction when it is quick (``start_run(defer=True)``).
 
-Most Luigi tasks in a big graph take milliseconds; writing each run twice
-(created at ``START``, updated at ``SUCCESS``) would double what tracking
-costs. A ``DeferredRun`` keeps what the task records in memory and, when the
+Most tasks in a big pipeline take milliseconds; writing each run twice
+(created when it starts, updated when it ends) would double what tracking
+costs. Orchestrator integrations (Luigi, Airflow) start their task runs this
+way. A ``DeferredRun`` keeps what the task records in memory and, when the
 task succeeds, writes the finished run with its params, metrics, inputs and
 outputs in one transaction (``NewRun`` with ``inputs`` / ``outputs``).
 
 It is written at once, and from then on like any run (buffered updates,
 heartbeats, reaping if its process dies), as soon as any of these happens:
 
-- the task has been running for ``WRITE_AFTER_SECONDS`` (a watchdog thread
-  per process), so a long task shows as *running* while it runs;
+- it has been running for ``WRITE_AFTER_SECONDS`` (a watchdog thread per
+  process), so a long task shows as *running* while it runs, and is reaped
+  like any run if its process dies;
 - something asks for its id (a nested run, user code);
 - it has buffered enough to flush (``log_metric`` in a long loop);
 - it ends any other way than a clean success (failures keep their traceback).
@@ -24,13 +26,13 @@ import dataclasses
 import os
 import threading
 import time
-from typing import Any
+import weakref
 
-from modeldb_core import validation
-from modeldb_core.client import TrackingClient
-from modeldb_core.model import NewRun, RunStatus, RunUpdate
-from modeldb_core.run import ActiveRun
-from modeldb_core.safety import report, safe_call
+from . import validation
+from .client import TrackingClient
+from .model import NewRun, RunStatus, RunUpdate
+from .run import ActiveRun
+from .safety import report, safe_call
 
 WRITE_AFTER_SECONDS = 1.0
 _WATCH_EVERY = 0.25
@@ -44,6 +46,9 @@ class DeferredRun(ActiveRun):
         self._gate = threading.Lock()
         self._written = False
         self.opened = time.monotonic()
+        self._pid = os.getpid()  # a forked child must not write its parent's runs
+        _unwritten.add(self)
+        _watch()
 
     # ``id`` is read by nesting, user code and flushes: reading it writes the run.
     @property
@@ -69,6 +74,7 @@ class DeferredRun(ActiveRun):
             if self._written or self.status != RunStatus.RUNNING.value:
                 return
             self._written = True
+            _unwritten.discard(self)
             run_id = safe_call("start a run", self.client.store.create_run, self._spec)
             if run_id is None:
                 return
@@ -84,6 +90,7 @@ class DeferredRun(ActiveRun):
                      and not self._pending.heartbeat_at)
             if quick:
                 self._written = True
+                _unwritten.discard(self)
                 self.status = status
                 with self._lock:
                     pending, self._pending = self._pending, RunUpdate()
@@ -110,33 +117,35 @@ class DeferredRun(ActiveRun):
                                          self.client.store.create_run, bare)
 
 
-# -- the watchdog: long tasks are written while they run ------------------------------
-_watch: tuple[int, threading.Thread] | None = None
+# -- the watchdog: long runs are written while they run ----------------------------------
+_unwritten: "weakref.WeakSet[DeferredRun]" = weakref.WeakSet()
+_watcher: tuple[int, threading.Thread] | None = None
 _watch_lock = threading.Lock()
 
 
-def watch(open_runs: dict[str, Any]) -> None:
-    """Start (once per process) the thread writing runs open longer than WRITE_AFTER_SECONDS."""
-    global _watch
+def _watch() -> None:
+    """Start (once per process, again after a fork) the thread writing runs open too long."""
+    global _watcher
     pid = os.getpid()
-    if _watch is not None and _watch[0] == pid:
+    if _watcher is not None and _watcher[0] == pid:
         return
     with _watch_lock:
-        if _watch is not None and _watch[0] == pid:
+        if _watcher is not None and _watcher[0] == pid:
             return
-        thread = threading.Thread(target=_loop, args=(open_runs,), name="modeldb-luigi-watch", daemon=True)
+        thread = threading.Thread(target=_loop, name="modeldb-deferred-runs", daemon=True)
         thread.start()
-        _watch = (pid, thread)
+        _watcher = (pid, thread)
 
 
-def _loop(open_runs: dict[str, Any]) -> None:
+def _loop() -> None:
     while True:
         time.sleep(_WATCH_EVERY)
         now = time.monotonic()
         try:
-            waiting = [r for r in list(open_runs.values())
-                       if isinstance(r, DeferredRun) and not r.written and now - r.opened >= WRITE_AFTER_SECONDS]
-        except RuntimeError:  # the dict changed while copied: look again next time
+            pid = os.getpid()
+            waiting = [r for r in list(_unwritten)
+                       if r._pid == pid and not r.written and now - r.opened >= WRITE_AFTER_SECONDS]
+        except RuntimeError:  # the set changed while copied: look again next time
             continue
         for run in waiting:
-            safe_call("write a running Luigi task's run", run.write_now)
+            safe_call("write a running run", run.write_now)

@@ -106,7 +106,7 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
         record.task_id, phase=phase, params=params, tags=tags, parent=None,
         pipeline_run_id=prun.id, orchestrator=ORCHESTRATOR, external_id=record.external_id,
         try_number=record.try_number, code=record.callable or getattr(record.dag, "fileloc", None),
-        started_at=started_at, client=client)
+        started_at=started_at, client=client, defer=True)
     for name, version in inputs:
         safe_call("record an input", run.log_input, version, name=name)
     for name, upstream in record.mapped_sources():

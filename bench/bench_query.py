@@ -55,7 +55,7 @@ def records(count: int, seed: int = 7, first: int = 0, start: float = 1.79e9):
         }
 
 
-def ingest(uri: str, count: int, batch: int = 5000, first: int = 0) -> tuple[float, float]:
+def ingest(uri: str, count: int, batch: int = 10_000, first: int = 0) -> tuple[float, float]:
     """Write ``count`` runs through ``log_runs``; returns (runs/s wall, runs/s CPU).
 
     The records are generated before each batch is timed: only ModelDB's work is measured.

@@ -143,7 +143,7 @@ def _batches(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def log_runs(records: Iterable[Mapping[str, Any] | NewRun], *, project: str | None = None,
-             batch_size: int = 5000, store=None) -> list[int]:
+             batch_size: int = 10_000, store=None) -> list[int]:
     """Write finished runs in bulk; returns their ids in the order given.
 
     Each record is a dict with ``name`` and optionally ``project``, ``phase``,
@@ -151,6 +151,9 @@ def log_runs(records: Iterable[Mapping[str, Any] | NewRun], *, project: str | No
     seconds), ``params``, ``metrics`` (key -> value, or key -> list of values
     by step), ``tags``, ``user``, ``host``, ``orchestrator``, ``external_id``.
     A batch with an invalid record is refused whole, before it is written.
+    On SQLite a batch holds the write lock while it is written (about 1.5 s for
+    10,000 runs): smaller batches let concurrent trackers in sooner, larger ones
+    commit less often.
     """
     from .query import _resolve_store
 

@@ -18,7 +18,7 @@ import math
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import (
-    and_, exists, false, func, not_, or_, select, true,
+    and_, bindparam, exists, false, func, not_, or_, select, true,
 )
 from sqlalchemy.engine import Connection
 
@@ -298,47 +298,72 @@ def param_value(value_json: str, value_text: str, value_num: float | None) -> An
     return json.loads(value_json)
 
 
-def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
-    """Params, latest metrics and tags of ``runs``: one query per table per batch.
+# Built once: per page only the list of ids changes, bound as one expanding parameter
+# (an ``in_()`` of literal ids would coerce every id on every call).
+_PAGE_IDS = bindparam("page_ids", expanding=True)
+_PARAMS_OF_PAGE = (select(t.params.c.run_id, t.params.c.key, t.params.c.value_json,
+                          t.params.c.value_text, t.params.c.value_num)
+                   .where(t.params.c.run_id.in_(_PAGE_IDS)).order_by(t.params.c.run_id, t.params.c.key))
+_METRICS_OF_PAGE = (select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value,
+                           t.latest_metrics.c.is_nan)
+                    .where(t.latest_metrics.c.run_id.in_(_PAGE_IDS))
+                    .order_by(t.latest_metrics.c.run_id, t.latest_metrics.c.key))
+_TAGS_OF_PAGE = (select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value)
+                 .where(t.tags.c.run_id.in_(_PAGE_IDS)).order_by(t.tags.c.run_id, t.tags.c.key))
 
-    ``.all()`` fetches each result in one driver call (iterating a result row by
-    row costs a driver call per row).
-    """
+
+def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
+    """Params, latest metrics and tags of ``runs``: one query per table per batch."""
     out: list[RunRecord] = []
     for start in range(0, len(runs), BATCH):
         chunk = runs[start:start + BATCH]
         ids = [r.id for r in chunk]
+        bound = {"page_ids": ids}
         params: dict[int, dict[str, Any]] = {i: {} for i in ids}
         metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        for run_id, key, value_json, value_text, value_num in conn.execute(
-                select(t.params.c.run_id, t.params.c.key, t.params.c.value_json, t.params.c.value_text,
-                       t.params.c.value_num)
-                .where(t.params.c.run_id.in_(ids)).order_by(t.params.c.run_id, t.params.c.key)).all():
+        for run_id, key, value_json, value_text, value_num in _driver_rows(conn, _PARAMS_OF_PAGE, bound):
             params[run_id][key] = param_value(value_json, value_text, value_num)
-        for run_id, key, value, is_nan in conn.execute(
-                select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value,
-                       t.latest_metrics.c.is_nan)
-                .where(t.latest_metrics.c.run_id.in_(ids))
-                .order_by(t.latest_metrics.c.run_id, t.latest_metrics.c.key)).all():
+        for run_id, key, value, is_nan in _driver_rows(conn, _METRICS_OF_PAGE, bound):
             metrics[run_id][key] = _metric_value(value, is_nan)
-        for run_id, key, value in conn.execute(
-                select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value)
-                .where(t.tags.c.run_id.in_(ids)).order_by(t.tags.c.run_id, t.tags.c.key)).all():
+        for run_id, key, value in _driver_rows(conn, _TAGS_OF_PAGE, bound):
             tags[run_id][key] = value
         out += [RunRecord(run=r, params=params[r.id], metrics=metrics[r.id], tags=tags[r.id])
                 for r in chunk]
     return out
 
 
+def _driver_rows(conn: Connection, stmt, bound: dict[str, Any] | None = None) -> list[tuple]:
+    """All rows of ``stmt`` as the driver's own tuples, in one fetch.
+
+    The columns read here need no conversion on either database, and building
+    a SQLAlchemy ``Row`` for each of a page's thousand param values costs more
+    than reading them.
+    """
+    result = conn.execute(stmt, bound)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+def _runs(conn: Connection, stmt) -> list[Run]:
+    result = conn.execute(stmt)
+    try:
+        names = list(result.keys())
+        return [Run(**dict(zip(names, row))) for row in result.cursor.fetchall()]
+    finally:
+        result.close()
+
+
 def search(conn: Connection, query: RunQuery, limit: int | None, offset: int = 0) -> list[RunRecord]:
-    rows = conn.execute(compile_search(query, limit, offset)).all()
-    return attach(conn, [Run(**row._mapping) for row in rows])
+    return attach(conn, _runs(conn, compile_search(query, limit, offset)))
 
 
 def stream(conn: Connection, query: RunQuery, batch: int = 1000) -> Iterator[RunRecord]:
     """Every matching run, read ``batch`` rows at a time (server-side cursor on PostgreSQL)."""
-    result = conn.execution_options(yield_per=batch).execute(compile_search(query))
+    # Per statement, not on the connection: the page queries of attach() must stay plain.
+    result = conn.execute(compile_search(query), execution_options={"yield_per": batch})
     for rows in result.partitions():
         yield from attach(conn, [Run(**row._mapping) for row in rows])
 

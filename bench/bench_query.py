@@ -21,7 +21,6 @@ import argparse
 import importlib.util
 import os
 import random
-import resource
 import shutil
 import socket
 import statistics

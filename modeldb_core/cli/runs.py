@@ -53,8 +53,8 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
     Operators: = != < <= > >= like, not like, in (...), not in (...), is null, is not null,
     and, or, not, parentheses. Params compare as numbers when both sides are numbers.
     """
-    from modeldb_core.query import build_query, group_runs, search_runs, stream_runs
-    from modeldb_core.query.language import fields_of, parse_field
+    from modeldb_core.query import build_query, search_runs, stream_runs
+    from modeldb_core.query.language import parse_field
 
     query = build_query(filter_, project=project, search=search, order_by=list(sort) or None)
     if group_by:

@@ -6,7 +6,9 @@ the field (a comparison at its top level), else an outer join so that "missing
 values last" works. A keyed field that is only filtered on is a correlated
 EXISTS on the same primary key. Either way there is no query per run. Every
 value from the user is a bound parameter; keys are bound too. Nothing here
-builds SQL text.
+builds SQL text. (One case takes a second statement, see ``_with_and_without``:
+a sort on a metric or tag that some runs lack, once a page reaches past the
+runs that have it.)
 
 The page's params, latest metrics and tags are then read in batches of run
 ids (one query per table per 500 runs), never per run.
@@ -356,8 +358,42 @@ def _runs(conn: Connection, stmt) -> list[Run]:
         result.close()
 
 
+def _with_and_without(query: RunQuery) -> tuple[RunQuery, RunQuery] | None:
+    """A search sorted first on a metric or tag the filter does not require, split in two.
+
+    Sorting such a search with "missing values last" needs an outer join, which
+    no index can order: every matching run would be read and sorted. Split, the
+    runs that have a value are an inner join that walks the (key, value) index
+    and stops at the page's end; the runs without one (or with NaN) are read only
+    when a page reaches past the last run with a value.
+    """
+    if not query.order:
+        return None
+    first = query.order[0].field
+    if first.kind not in (METRIC, TAG) or first in required_fields(query.filter):
+        return None
+    has_value: Node = (Compare(first, ">=", -math.inf) if first.kind == METRIC
+                       else IsNull(first, negated=True))
+    base = () if query.filter is None else (query.filter,)
+    with_value = RunQuery(And((*base, has_value)), query.project, query.search, query.order)
+    without = RunQuery(And((*base, Not(has_value))), query.project, query.search, query.order)
+    return with_value, without
+
+
 def search(conn: Connection, query: RunQuery, limit: int | None, offset: int = 0) -> list[RunRecord]:
-    return attach(conn, _runs(conn, compile_search(query, limit, offset)))
+    split = _with_and_without(query) if limit is not None else None
+    if split is None:
+        return attach(conn, _runs(conn, compile_search(query, limit, offset)))
+    with_value, without = split
+    runs = _runs(conn, compile_search(with_value, limit, offset))
+    if len(runs) < limit:
+        if runs:
+            skip = 0
+        else:  # the page starts among the runs without a value: how many come before them?
+            counted = select(func.count()).select_from(compile_search(with_value).subquery())
+            skip = offset - conn.execute(counted).scalar_one()
+        runs += _runs(conn, compile_search(without, limit - len(runs), max(skip, 0)))
+    return attach(conn, runs)
 
 
 def stream(conn: Connection, query: RunQuery, batch: int = 1000) -> Iterator[RunRecord]:

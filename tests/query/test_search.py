@@ -195,3 +195,22 @@ def test_dataframe(store, runs):
     assert list(frame["name"]) == ["rf-2", "rf-1", "rf-3"]
     assert list(frame["metrics.rmse"]) == [0.70, 0.80, 0.95]
     assert math.isnan(frame["metrics.r2"].iloc[2])
+
+
+@pytest.mark.parametrize("order", ["metrics.r2", "-metrics.r2", "tags.team", "-tags.team"])
+def test_sorting_on_a_field_some_runs_lack_pages_consistently(store, runs, order):
+    whole = names(search_runs(order_by=order, limit=100, store=store))
+    assert sorted(whole) == sorted(runs)
+    field = order.lstrip("-")
+    kind, key = field.split(".")
+    have = [n for n in whole if key in getattr(search_runs(f"name = '{n}'", store=store).runs[0], kind)]
+    assert whole[:len(have)] == have  # runs with a value first, then the rest
+    for size in (1, 2, 3):
+        paged, cursor = [], None
+        while True:
+            page = search_runs(order_by=order, limit=size, cursor=cursor, store=store)
+            paged += names(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert paged == whole

@@ -19,7 +19,9 @@ of their type.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +275,43 @@ def fingerprint(value: Any, uri: str | None = None, kind: str | None = None) -> 
     name = uri or f"value:{kind}/{digest.split(':', 1)[1][:16]}"
     return ArtifactVersion(uri=validate_uri("artifact uri", name) if uri else name, kind=kind,
                            content_hash=digest, size=size, metadata=meta, fingerprint_method=method)
+
+
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+
+def value_version(value: Any) -> ArtifactVersion | None:
+    """The version of any value passed between tasks (an XCom, a Prefect result).
+
+    Artifact-like values are fingerprinted as above. Any other value by its
+    canonical JSON (``value:json/<hash>``, after the param normalization rule)
+    or, when it has no JSON form, its pickle (``value:object/<hash>``, up to
+    64 MiB; larger or unpicklable values get no version). Every orchestrator
+    integration uses this one rule, so one value is one lineage node whichever
+    orchestrator passed it.
+    """
+    if value is None:
+        return None
+    if is_artifact(value):
+        return fingerprint(value)
+    from . import params as param_rule
+
+    normalized = param_rule.normalize(value)
+    if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
+        body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()
+        kind = method = "json"
+    else:
+        try:
+            body = pickle.dumps(value, protocol=4)
+        except Exception:  # noqa: BLE001 - an unpicklable value has no content fingerprint
+            return None
+        if len(body) > MAX_PICKLE_BYTES:
+            return None
+        kind, method = "object", "pickle"
+    digest = hashlib.sha256(body).hexdigest()
+    return ArtifactVersion(uri=f"value:{kind}/{digest[:16]}", kind=kind, content_hash="sha256:" + digest,
+                           size=len(body), metadata={"type": f"{type(value).__module__}.{type(value).__qualname__}"},
+                           fingerprint_method=method)
 
 
 def reference(version: ArtifactVersion) -> str:

@@ -8,10 +8,7 @@ store calls go through the guard.
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
-import json
-import pickle
 from typing import Any, Iterable
 
 from modeldb_core import fingerprint as fp
@@ -34,7 +31,6 @@ _CONTEXT_NAMES = {
     "start_date", "test_mode", "expanded_ti_count", "templates_dict", "task_reschedule_count",
 }
 _PYTHON_FIELDS = {"op_args", "op_kwargs", "templates_dict"}
-MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 
 def external_id(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str:
@@ -59,37 +55,6 @@ def tracker_of(fn: Any) -> Any:
         if tracker is not None:
             return tracker
     return None
-
-
-def value_version(value: Any) -> ArtifactVersion | None:
-    """The artifact version of a value passed between tasks (an XCom).
-
-    Files, arrays and frames are fingerprinted by content as everywhere in
-    ModelDB. Any other value by the rule the Prefect integration uses too, so
-    one value is one node whichever orchestrator passed it: its canonical JSON
-    (``value:json/<hash>``, after the param normalization rule), or its pickle
-    (``value:object/<hash>``) when it has no JSON form.
-    """
-    if value is None:
-        return None
-    if fp.is_artifact(value):
-        return fp.fingerprint(value)
-    normalized = param_rule.normalize(value)
-    if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
-        body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()
-        kind = method = "json"
-    else:
-        try:
-            body = pickle.dumps(value, protocol=4)
-        except Exception:  # noqa: BLE001 - an unpicklable value has no content fingerprint
-            return None
-        if len(body) > MAX_PICKLE_BYTES:
-            return None
-        kind, method = "object", "pickle"
-    digest = hashlib.sha256(body).hexdigest()
-    return ArtifactVersion(uri=f"value:{kind}/{digest[:16]}", kind=kind, content_hash="sha256:" + digest,
-                           size=len(body), metadata={"type": f"{type(value).__module__}.{type(value).__qualname__}"},
-                           fingerprint_method=method)
 
 
 def lineage_item(item: Any) -> tuple[str | None, Any] | None:
@@ -278,7 +243,7 @@ class TaskRecord:
                     params[name] = value  # its input is the upstream's whole output
                     continue
                 if fp.is_artifact(value) or name in fed:
-                    version = value_version(value)
+                    version = fp.value_version(value)
                     if version is not None:
                         inputs.append((name, version))
                         params[name] = fp.reference(version) if fp.is_artifact(value) \
@@ -333,7 +298,7 @@ class TaskRecord:
     def outputs(self) -> list[tuple[str | None, ArtifactVersion]]:
         outputs: list[tuple[str | None, ArtifactVersion]] = []
         if self.has_result and getattr(self.task, "do_xcom_push", True):
-            version = value_version(self.result)
+            version = fp.value_version(self.result)
             if version is not None:
                 outputs.append(("return_value", version))
         outputs.extend(self.declared("outlets"))

@@ -14,18 +14,13 @@ their pickle.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
 from typing import Any, Mapping
 
 from modeldb_core import fingerprint as fp
-from modeldb_core import params as param_rule
 from modeldb_core import validation
 from modeldb_core.model import ArtifactVersion
 
 # A pickled result above this size is not hashed: the cost would be felt per task.
-MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 
 def state_value(state: Any) -> Any:
@@ -58,26 +53,6 @@ def split_parameters(parameters: Mapping[str, Any]) -> tuple[dict[str, Any], lis
     return params, inputs
 
 
-def _whole_value(value: Any) -> ArtifactVersion | None:
-    """One ``value:`` version for a result that holds nothing artifact-like."""
-    kind_name = f"{type(value).__module__}.{type(value).__qualname__}"
-    normalized = param_rule.normalize(value)
-    if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
-        body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()
-        kind, method = "json", "json"
-    else:
-        try:
-            body = pickle.dumps(value, protocol=4)
-        except Exception:  # noqa: BLE001 - an unpicklable result has no content fingerprint
-            return None
-        if len(body) > MAX_PICKLE_BYTES:
-            return None
-        kind, method = "object", "pickle"
-    digest = hashlib.sha256(body).hexdigest()
-    return ArtifactVersion(uri=f"value:{kind}/{digest[:16]}", kind=kind, content_hash="sha256:" + digest,
-                           size=len(body), metadata={"type": kind_name}, fingerprint_method=method)
-
-
 def result_versions(value: Any) -> list[tuple[str, ArtifactVersion]]:
     """``(name, version)`` for each output a task result stands for (see the module docstring)."""
     if value is None or isinstance(value, BaseException):
@@ -92,5 +67,5 @@ def result_versions(value: Any) -> list[tuple[str, ArtifactVersion]]:
     found = [(name[:validation.MAX_KEY], fp.fingerprint(v)) for name, v in items if fp.is_artifact(v)]
     if found:
         return found
-    whole = _whole_value(value)
+    whole = fp.value_version(value)
     return [("return", whole)] if whole is not None else []

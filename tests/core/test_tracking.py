@@ -314,3 +314,22 @@ def test_large_folders_are_fingerprinted_by_listing(tmp_path, monkeypatch):
     assert big.fingerprint_method == "listing" and big.kind == "directory"
     (folder / "part-0.csv").write_text("changed, longer\n")
     assert fp.fingerprint(folder).content_hash != big.content_hash
+
+
+class Model:
+    def __init__(self, w):
+        self.w = w
+
+
+def test_value_versions_name_any_value_by_content():
+    from modeldb_core import fingerprint as fp
+
+    scores = fp.value_version({"rmse": 0.8, "r2": 0.9})
+    assert scores.kind == "json" and scores.uri.startswith("value:json/")
+    assert fp.value_version({"r2": 0.9, "rmse": 0.8}).content_hash == scores.content_hash
+
+    model = fp.value_version(Model([1, 2]))
+    assert model.kind == "object" and model.fingerprint_method == "pickle"
+    assert fp.value_version(Model([1, 3])).content_hash != model.content_hash
+    assert fp.value_version(lambda: 1) is None, "an unpicklable value gets no version"
+    assert fp.value_version(np.arange(3)).kind == "ndarray"

@@ -104,6 +104,15 @@ class SqlStore(MetadataStore):
         self._insert_latest_rows = t.latest_metrics.insert()
         self._insert_note = t.notes.insert()
         self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
+        # The few running runs among millions, through their partial index. SQLite's
+        # planner prefers the plain status index (a scan of every run once statistics
+        # exist), so it is named; PostgreSQL picks it by itself.
+        if self.dialect == "sqlite":
+            self._running_runs = text("SELECT id, host, pid, heartbeat_at FROM runs "
+                                      "INDEXED BY ix_runs_running WHERE status = 'running'")
+        else:
+            self._running_runs = select(t.runs.c.id, t.runs.c.host, t.runs.c.pid,
+                                        t.runs.c.heartbeat_at).where(text("runs.status = 'running'"))
         # Lineage edges: one artifact and one version lookup per edge (Luigi writes many).
         self._select_artifact = select(t.artifacts.c.id).where(t.artifacts.c.uri == bindparam("uri"))
         self._insert_artifact = self._insert(t.artifacts).on_conflict_do_nothing().returning(t.artifacts.c.id)
@@ -383,9 +392,7 @@ class SqlStore(MetadataStore):
 
     def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[int]:
         with self._read() as conn:
-            running = conn.execute(select(t.runs.c.id, t.runs.c.host, t.runs.c.pid,
-                                          t.runs.c.heartbeat_at)
-                                   .where(t.runs.c.status == RunStatus.RUNNING.value)).all()
+            running = conn.execute(self._running_runs).all()
         dead = [r.id for r in running
                 if (r.host == host and r.pid is not None and not is_alive(r.pid))
                 or (r.heartbeat_at is not None and now - r.heartbeat_at > stale_after)]

@@ -59,3 +59,36 @@ def test_sqlite_pragmas(sqlite_uri):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30000
     store.close()
+
+
+def test_reaping_uses_the_partial_index_of_running_runs(sqlite_uri):
+    import time
+
+    from modeldb_core.model import NewRun
+
+    store = open_store(sqlite_uri)
+    now = time.time()
+    store.create_runs([NewRun(project="p", name="r", started_at=now, status="succeeded", ended_at=now)
+                       for _ in range(5000)] + [NewRun(project="p", name="live", started_at=now)])
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        compiled = store._running_runs.compile(store.engine)
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+    assert "ix_runs_running" in plan, plan
+    assert [r.name for r in store.list_runs() if r.status == "running"] == ["live"]
+    store.close()
+
+
+def test_older_schema_asks_for_upgrade_then_upgrades(store_uri):
+    from alembic import command
+
+    store = open_store(store_uri)
+    with store.engine.begin() as conn:
+        command.downgrade(migrate._alembic_config(conn), migrate.REVISIONS[-2])
+    store.close()
+    with pytest.raises(SchemaOutdatedError, match="modeldb db upgrade"):
+        open_store(store_uri)
+    old = open_store(store_uri, check_schema=False)
+    assert old.upgrade() == migrate.HEAD
+    old.close()
+    open_store(store_uri).close()

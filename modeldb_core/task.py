@@ -123,7 +123,7 @@ class _Tracker:
             return provided, call
         params, inputs = call.params_and_inputs()
         run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
-                        params=params, code=self.fn, client=client)
+                        params=params, code=self.fn, client=client, defer=True)
         for name, version in inputs:
             safe_call("record an input", run.log_input, version, name=name)
         for name, item in _declared(self.inputs, call):

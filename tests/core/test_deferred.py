@@ -58,3 +58,27 @@ def test_failed_deferred_run_keeps_its_error(tracking):
         run.end("failed", error=exc)
     [stored] = [r for r in tracking.store.list_runs() if r.name == "broken"]
     assert stored.status == "failed" and stored.error_message == "no rows"
+
+
+def test_tracked_task_killed_mid_run_is_reaped(tracking):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import os, signal, time, modeldb_core as mdb
+        mdb.configure(uri={tracking.settings.uri!r})
+
+        @mdb.tracked_task(name="long_training")
+        def train():
+            time.sleep(deferred_wait)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        deferred_wait = 1.0 + 0.8
+        train()
+    """)
+    subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    [stored] = [r for r in tracking.store.list_runs() if r.name == "long_training"]
+    assert stored.status == "running", "a long task is written while it runs"
+    assert stored.id in tracking.reap()
+    assert tracking.store.get_run(stored.id).status == "killed"

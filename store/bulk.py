@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from modeldb_core.model import Metric, NewRun
 
 from . import schema as t
+from .rows import encode_param, latest_of
 
 _RUN_COLUMNS = ("id", "project_id", "pipeline_run_id", "parent_run_id", "name", "phase", "status",
                 "orchestrator", "external_id", "try_number", "user", "host", "pid", "heartbeat_at",
@@ -49,7 +50,7 @@ def _insert_sql(conn: Connection, table, columns: tuple[str, ...]) -> str:
 
 
 def param_row(run_id: int, key: str, value: Any) -> tuple:
-    """The stored forms of a param value, identical to ``sql_store.encode_param``."""
+    """The stored forms of a param value: ``rows.encode_param``, with fast paths for plain numbers and strings."""
     cls = value.__class__
     if cls is float and math.isfinite(value):
         text = repr(value)
@@ -59,11 +60,8 @@ def param_row(run_id: int, key: str, value: Any) -> tuple:
         return (run_id, key, text, text, float(value))
     if cls is str:
         return (run_id, key, _dumps(value), value, None)
-    as_json = _dumps(value)
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        number = float(value)
-    return (run_id, key, as_json, value if isinstance(value, str) else as_json, number)
+    encoded = encode_param(value)
+    return (run_id, key, encoded["value_json"], encoded["value_text"], encoded["value_num"])
 
 
 def metric_row(run_id: int, m: Metric) -> tuple:
@@ -71,15 +69,6 @@ def metric_row(run_id: int, m: Metric) -> tuple:
     if value != value:
         return (run_id, m.key, None, True, m.step, m.timestamp)
     return (run_id, m.key, value, False, m.step, m.timestamp)
-
-
-def _latest(metrics: Sequence[Metric]) -> list[Metric]:
-    latest: dict[str, Metric] = {}
-    for m in metrics:
-        seen = latest.get(m.key)
-        if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
-            latest[m.key] = m
-    return list(latest.values())
 
 
 def _copy(conn: Connection, table, columns: tuple[str, ...], rows: list) -> None:
@@ -136,7 +125,7 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
             rows = [metric_row(run_id, m) for m in new.metrics]
             metrics += rows
             latest += rows if len(rows) == len({m.key for m in new.metrics}) else \
-                [metric_row(run_id, m) for m in _latest(new.metrics)]
+                [metric_row(run_id, m) for m in latest_of(new.metrics).values()]
         for key, value in new.tags.items():
             tags.append((run_id, key, value))
     # Rows stay in run order: a run's params and metrics then share table pages, which is

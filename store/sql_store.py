@@ -25,6 +25,7 @@ from . import migrate
 from . import schema as t
 from .engine import WRITE, make_engine
 from .interface import MetadataStore
+from .rows import encode_json, encode_param, latest_of
 
 _RETRYABLE = ("database is locked", "database table is locked", "deadlock detected",
               "could not serialize", "busy")
@@ -35,21 +36,6 @@ def _is_retryable(exc: BaseException) -> bool:
     return any(word in message for word in _RETRYABLE)
 
 
-def encode_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=True,
-                      separators=(",", ":"))
-
-
-def encode_param(value: Any) -> dict[str, Any]:
-    """The three stored forms of a (JSON-able) param value."""
-    as_json = encode_json(value)
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value) if math.isfinite(value) else None
-    return {"value_json": as_json, "value_text": value if isinstance(value, str) else as_json,
-            "value_num": number}
-
-
 def _metric_row(run_id: int, m: Metric) -> dict[str, Any]:
     nan = m.value != m.value
     return {"run_id": run_id, "key": m.key, "value": None if nan else m.value,
@@ -58,15 +44,6 @@ def _metric_row(run_id: int, m: Metric) -> dict[str, Any]:
 
 def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else value
-
-
-def _latest(metrics: Sequence[Metric]) -> dict[str, Metric]:
-    latest: dict[str, Metric] = {}
-    for m in metrics:
-        seen = latest.get(m.key)
-        if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
-            latest[m.key] = m
-    return latest
 
 
 class SqlStore(MetadataStore):
@@ -261,7 +238,7 @@ class SqlStore(MetadataStore):
                 params += [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in new.params.items()]
                 tags += [{"run_id": run_id, "key": k, "value": v} for k, v in new.tags.items()]
                 metrics += [_metric_row(run_id, m) for m in new.metrics]
-                latest += [_metric_row(run_id, m) for m in _latest(new.metrics).values()]
+                latest += [_metric_row(run_id, m) for m in latest_of(new.metrics).values()]
             if params:
                 conn.execute(self._insert_param_rows, params)
             if tags:
@@ -287,7 +264,7 @@ class SqlStore(MetadataStore):
             self._write_params(conn, run_id, u.params)
         if u.metrics:
             conn.execute(self._insert_metric, [_metric_row(run_id, m) for m in u.metrics])
-            conn.execute(self._upsert_latest, [_metric_row(run_id, m) for m in _latest(u.metrics).values()])
+            conn.execute(self._upsert_latest, [_metric_row(run_id, m) for m in latest_of(u.metrics).values()])
         if u.tags:
             conn.execute(self._upsert_tag, [{"run_id": run_id, "key": k, "value": v} for k, v in u.tags.items()])
         if u.notes:

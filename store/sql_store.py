@@ -74,11 +74,7 @@ class SqlStore(MetadataStore):
         self._select_params = select(t.params.c.key, t.params.c.value_json).where(
             t.params.c.run_id == bindparam("run"), t.params.c.key.in_(bindparam("keys", expanding=True)))
         self._insert_io = self._insert(t.run_io).on_conflict_do_nothing()
-        self._insert_run = t.runs.insert()
         self._insert_metric = t.metrics.insert()
-        self._insert_param_rows = t.params.insert()
-        self._insert_tag_rows = t.tags.insert()
-        self._insert_latest_rows = t.latest_metrics.insert()
         self._insert_note = t.notes.insert()
         self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
         # The few running runs among millions, through their partial index. SQLite's
@@ -210,49 +206,27 @@ class SqlStore(MetadataStore):
                   "packages": encode_json(env.packages)}
         return self._write(lambda conn: self._ensure(conn, t.environments, values, {"hash": env.hash}))
 
-    def _run_row(self, conn: Connection, new: NewRun, project_ids: dict[str, int]) -> dict[str, Any]:
-        if new.project not in project_ids:
-            project_ids[new.project] = self._project_id(conn, new.project)
-        row = {k: getattr(new, k) for k in (
-            "name", "phase", "status", "pipeline_run_id", "parent_run_id", "orchestrator",
-            "external_id", "try_number", "user", "host", "pid", "code_version_id",
-            "environment_id", "started_at", "ended_at")}
-        row["project_id"] = project_ids[new.project]
-        row["heartbeat_at"] = new.started_at
-        return row
-
     def create_run(self, new: NewRun) -> int:
         return self.create_runs([new])[0]
 
     def create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
-        def work(conn):
-            project_ids: dict[str, int] = {}
-            rows = [self._run_row(conn, new, project_ids) for new in new_runs]
-            if len(rows) == 1:
-                ids = [conn.execute(self._insert_run, rows[0]).inserted_primary_key[0]]
-            else:
-                ids = list(conn.execute(t.runs.insert().returning(t.runs.c.id, sort_by_parameter_order=True),
-                                        rows).scalars())
-            params, tags, metrics, latest = [], [], [], []
-            for run_id, new in zip(ids, new_runs):
-                params += [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in new.params.items()]
-                tags += [{"run_id": run_id, "key": k, "value": v} for k, v in new.tags.items()]
-                metrics += [_metric_row(run_id, m) for m in new.metrics]
-                latest += [_metric_row(run_id, m) for m in latest_of(new.metrics).values()]
-            if params:
-                conn.execute(self._insert_param_rows, params)
-            if tags:
-                conn.execute(self._insert_tag_rows, tags)
-            if metrics:
-                conn.execute(self._insert_metric, metrics)
-                conn.execute(self._insert_latest_rows, latest)
-            for run_id, new in zip(ids, new_runs):
-                if new.inputs:
-                    self._write_io(conn, run_id, "input", new.inputs)
-                if new.outputs:
-                    self._write_io(conn, run_id, "output", new.outputs)
-            return ids
-        return self._write(work)
+        return self._write(lambda conn: self._insert_new_runs(conn, new_runs))
+
+    def _insert_new_runs(self, conn: Connection, new_runs: Sequence[NewRun]) -> list[int]:
+        """Runs with their params, metrics, tags (driver-level, store/bulk.py) and lineage edges."""
+        from . import bulk
+
+        project_ids: dict[str, int] = {}
+        for new in new_runs:
+            if new.project not in project_ids:
+                project_ids[new.project] = self._project_id(conn, new.project)
+        ids = bulk.insert_runs(conn, new_runs, project_ids)
+        for run_id, new in zip(ids, new_runs):
+            if new.inputs:
+                self._write_io(conn, run_id, "input", new.inputs)
+            if new.outputs:
+                self._write_io(conn, run_id, "output", new.outputs)
+        return ids
 
     def update_run(self, run_id: int, update_: RunUpdate) -> None:
         if update_.is_empty():
@@ -671,18 +645,14 @@ class SqlStore(MetadataStore):
             return compiled.group(conn, query, by, metrics)
 
     def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
-        """``create_runs`` for thousands of runs: driver-level executemany (see store/bulk.py)."""
+        """``create_runs`` for thousands of runs, with a bigger SQLite page cache for the connection."""
         from . import bulk
 
         def work(conn):
-            project_ids: dict[str, int] = {}
-            for new in new_runs:
-                if new.project not in project_ids:
-                    project_ids[new.project] = self._project_id(conn, new.project)
             if self.dialect == "sqlite":
                 # A bigger page cache for this connection: index pages stay in memory.
                 conn.exec_driver_sql(bulk.SQLITE_CACHE_PRAGMA)
-            return bulk.insert_runs(conn, new_runs, project_ids)
+            return self._insert_new_runs(conn, new_runs)
         return self._write(work)
 
     def list_artifacts(self, search: str | None = None, kind: str | None = None, limit: int = 100):

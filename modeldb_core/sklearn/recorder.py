@@ -377,41 +377,45 @@ def _record_score(run: Any, value: Any, args: tuple, kwargs: dict) -> None:
     run.flush()
 
 
-def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+def _outermost() -> bool:
+    return _enabled and _local.depth == 0 and _local.busy == 0 and _active_fits == 0
+
+
+def _observed(what: str, session: Any, call: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run ``call`` with every fit inside it counted as inner; ``session`` (if any) records the outcome."""
     global _active_fits
-    local = _local
-    outermost = _enabled and local.depth == 0 and local.busy == 0 and _active_fits == 0
-    session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, args, kwargs) \
-        if outermost else None
-    local.depth += 1
+    _local.depth += 1
     with _active_lock:
         _active_fits += 1
     try:
         started = time.perf_counter()
         try:
-            result = bound(*args, **kwargs)
+            result = call(*args, **kwargs)
         except BaseException as exc:
             if session is not None:
                 session.run.deactivate()
-                safe_call("record a failed fit", session.fail, exc)
+                safe_call(f"record a failed {what}", session.fail, exc)
             raise
-        fit_time = time.perf_counter() - started
         if session is not None:
             session.run.deactivate()
-            safe_call("record a fit", session.succeed, result, fit_time)
+            safe_call(f"record a {what}", session.succeed, result, time.perf_counter() - started)
         return result
     finally:
-        local.depth -= 1
+        _local.depth -= 1
         with _active_lock:
             _active_fits -= 1
 
 
+def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, args, kwargs) \
+        if _outermost() else None
+    return _observed("fit", session, bound, args, kwargs)
+
+
 def _on_cv(method: str, original: Callable[..., Any], signature: Any, args: tuple, kwargs: dict) -> Any:
     """A cross-validation function: one run for all its folds (phase ``evaluation``)."""
-    global _active_fits
-    local = _local
     session = None
-    if _enabled and local.depth == 0 and local.busy == 0 and _active_fits == 0:
+    if _outermost():
         bound = safe_call("read the arguments", lambda: signature.bind(*args, **kwargs).arguments, default={})
         estimator = bound.get("estimator")
         if estimator is not None:
@@ -419,26 +423,7 @@ def _on_cv(method: str, original: Callable[..., Any], signature: Any, args: tupl
             session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, data, {},
                                 phase="evaluation", name=f"{method}({type(estimator).__name__})",
                                 data_names=("X", "y"))
-    local.depth += 1
-    with _active_lock:
-        _active_fits += 1
-    try:
-        started = time.perf_counter()
-        try:
-            result = original(*args, **kwargs)
-        except BaseException as exc:
-            if session is not None:
-                session.run.deactivate()
-                safe_call("record a failed cross-validation", session.fail, exc)
-            raise
-        if session is not None:
-            session.run.deactivate()
-            safe_call("record a cross-validation", session.succeed, result, time.perf_counter() - started)
-        return result
-    finally:
-        local.depth -= 1
-        with _active_lock:
-            _active_fits -= 1
+    return _observed("cross-validation", session, original, args, kwargs)
 
 
 def _cv_wrapper(method: str, original: Callable[..., Any]) -> Callable[..., Any]:

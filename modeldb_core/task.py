@@ -110,22 +110,17 @@ class _Tracker:
         if client.disabled:
             return None
         call = _Call(self.signature, args, kwargs)
-        provided = _provided_run(self.fn)
-        if provided is not None:
+        run = _provided_run(self.fn)
+        if run is not None:
             # An orchestrator already records this very call (the Airflow listener
             # started the task instance's run, params included): log into it.
             call.provided = True
-            for name, item in _declared(self.inputs, call):
-                safe_call("record a declared input", provided.log_input, item, name=name)
-            if self.sklearn_autolog:
-                safe_call("turn on scikit-learn logging", _sklearn_autolog)
-            provided.activate()
-            return provided, call
-        params, inputs = call.params_and_inputs()
-        run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
-                        params=params, code=self.fn, client=client, defer=True)
-        for name, version in inputs:
-            safe_call("record an input", run.log_input, version, name=name)
+        else:
+            params, inputs = call.params_and_inputs()
+            run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
+                            params=params, code=self.fn, client=client, defer=True)
+            for name, version in inputs:
+                safe_call("record an input", run.log_input, version, name=name)
         for name, item in _declared(self.inputs, call):
             safe_call("record a declared input", run.log_input, item, name=name)
         if self.sklearn_autolog:

@@ -15,6 +15,13 @@ nox.options.error_on_missing_interpreters = True
 PYTHON = "3.11"
 
 
+def _require(session: nox.Session, module: str, version_prefix: str) -> None:
+    """Fail the session unless ``module`` is installed at ``version_prefix``*."""
+    session.run("python", "-c", f"import {module}, sys; v = {module}.__version__; "
+                f"sys.exit(0 if v.startswith({version_prefix!r}) else "
+                f"f'{module} {{v}} installed, {version_prefix}x required')")
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
@@ -28,8 +35,7 @@ def prefect(session: nox.Session) -> None:
     """Prefect 3.9 in its own environment."""
     session.install("-e", ".[test,postgres,prefect]")
     # Refuse a silently downgraded Prefect (a shared environment resolves 3.7).
-    session.run("python", "-c", "import prefect, sys; v = prefect.__version__; "
-                "sys.exit(0 if v.startswith('3.9') else f'prefect {v} installed, 3.9 required')")
+    _require(session, "prefect", "3.9.")
     session.run("pytest", "tests/prefect", *session.posargs)
 
 
@@ -37,6 +43,5 @@ def prefect(session: nox.Session) -> None:
 def airflow(session: nox.Session) -> None:
     """Airflow 3.3 in its own environment."""
     session.install("-e", ".[test,postgres,airflow,sklearn]")
-    session.run("python", "-c", "import airflow, sys; v = airflow.__version__; "
-                "sys.exit(0 if v.startswith('3.3.') else f'apache-airflow {v} installed, 3.3 required')")
+    _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)

@@ -338,11 +338,11 @@ def test_metrics_on_predictions_are_recorded_on_the_models_run(autologged_sqlite
     assert len(d.metric_history["r2_score"]) == 1
 
 
-def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
-    client = mdb.configure(uri=sqlite_uri)
+def _patch_points() -> dict:
+    """What autolog replaces, as the objects in place right now."""
     import sklearn.base
 
-    before = {
+    return {
         "Ridge.fit": Ridge.__dict__["fit"],
         "Pipeline.fit": Pipeline.__dict__["fit"],
         "Pipeline.predict": Pipeline.__dict__["predict"],
@@ -352,6 +352,12 @@ def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
         "module.cross_val_score": globals()["cross_val_score"],
         "model_selection.cross_validate": sklearn.model_selection.cross_validate,
     }
+
+
+def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
+    client = mdb.configure(uri=sqlite_uri)
+
+    before = _patch_points()
     autolog()
     assert Ridge.__dict__["fit"] is not before["Ridge.fit"]
     assert sklearn.metrics.r2_score is not before["metrics.r2_score"]
@@ -363,16 +369,7 @@ def test_disabling_restores_the_original_methods_and_functions(sqlite_uri):
     autolog()  # twice is harmless
     autolog(disable=True)
 
-    after = {
-        "Ridge.fit": Ridge.__dict__["fit"],
-        "Pipeline.fit": Pipeline.__dict__["fit"],
-        "Pipeline.predict": Pipeline.__dict__["predict"],
-        "TransformerMixin.fit_transform": sklearn.base.TransformerMixin.__dict__["fit_transform"],
-        "metrics.r2_score": sklearn.metrics.r2_score,
-        "module.mean_squared_error": globals()["mean_squared_error"],
-        "module.cross_val_score": globals()["cross_val_score"],
-        "model_selection.cross_validate": sklearn.model_selection.cross_validate,
-    }
+    after = _patch_points()
     assert all(after[k] is before[k] for k in before), [k for k in before if after[k] is not before[k]]
     assert "__init_subclass__" not in sklearn.base.BaseEstimator.__dict__
     Ridge().fit([[0.0], [1.0]], [0.0, 1.0])

@@ -160,6 +160,11 @@ class TrackingClient:
     def close(self) -> None:
         """End what this process left open (atexit), then release the store."""
         self._stop.set()
+        import sys
+
+        deferred = sys.modules.get("modeldb_core.deferred")
+        if deferred is not None:  # runs waiting for a batch are written before the store closes
+            safe_call("write the runs left waiting", deferred.flush)
         with self._lock:
             open_runs = list(self._open.values())
         for run in open_runs:

@@ -19,9 +19,18 @@ heartbeats, reaping if its process dies), as soon as any of these happens:
 
 If the single write fails, the run is written again without its lineage
 edges, so the run itself still lands when only lineage tables are broken.
+
+``batch=True`` (Luigi: hundreds of millisecond tasks in one process) goes one
+step further: a quick run that succeeded waits, in memory, up to
+``_WATCH_EVERY`` for other runs to share its transaction. The watchdog thread
+writes what waits; ``flush()`` writes it at once (orchestrators call it when a
+build ends; reading a queued run's ``id`` does too; so does closing the client
+and the process exit). A store failure costs a batch nothing: its runs are then
+written one by one, as above.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import threading
@@ -36,11 +45,18 @@ from .safety import report, safe_call
 
 WRITE_AFTER_SECONDS = 1.0
 _WATCH_EVERY = 0.25
+# Finished runs waiting for a batch beyond this many are written by the thread ending
+# the next one (a slow store slows the tasks down; it never drops runs).
+MAX_QUEUED = 2_000
+# At most this many runs share one transaction.
+MAX_BATCH = 500
 
 
 class DeferredRun(ActiveRun):
-    def __init__(self, client: TrackingClient, spec: NewRun):
+    def __init__(self, client: TrackingClient, spec: NewRun, batch: bool = False):
         self._run_id: int | None = None
+        self._batch = batch
+        self._queued = False
         super().__init__(client, None, spec.name, spec.project, spec.pipeline_run_id, spec.params)
         self._spec = spec
         self._gate = threading.Lock()
@@ -53,7 +69,9 @@ class DeferredRun(ActiveRun):
     # ``id`` is read by nesting, user code and flushes: reading it writes the run.
     @property
     def id(self) -> int | None:  # type: ignore[override]
-        if not self._written and self.status == RunStatus.RUNNING.value:
+        if self._queued:
+            flush()
+        elif not self._written and self.status == RunStatus.RUNNING.value:
             self.write_now()
         return self._run_id
 
@@ -105,6 +123,14 @@ class DeferredRun(ActiveRun):
                 self.write_now()
             super().end(status, error=error, message=message)
             return
+        if self._batch and self._pid == os.getpid():
+            self._queued = True
+            _enqueue(self, finished)
+        else:
+            self._store(finished)
+
+    def _store(self, finished: NewRun) -> None:
+        """Write the finished run alone; if that fails, again without its lineage edges."""
         try:
             self._run_id = self.client.store.create_run(finished)
         except (KeyboardInterrupt, SystemExit):
@@ -115,6 +141,61 @@ class DeferredRun(ActiveRun):
                 bare = dataclasses.replace(finished, inputs=[], outputs=[])
                 self._run_id = safe_call(f"record the run of {self.name} without its lineage",
                                          self.client.store.create_run, bare)
+
+
+# -- finished runs waiting to share a transaction (batch=True) ---------------------------
+_queue: list[tuple[DeferredRun, NewRun]] = []
+_queue_lock = threading.Lock()
+_flush_lock = threading.Lock()  # one batch at a time: flush() returns after the one in flight
+
+
+def _enqueue(run: DeferredRun, finished: NewRun) -> None:
+    with _queue_lock:
+        _queue.append((run, finished))
+        full = len(_queue) >= MAX_QUEUED
+    if full:
+        flush()
+
+
+def flush() -> None:
+    """Write the finished runs of this process still waiting for a batch, now."""
+    with _flush_lock:
+        pid = os.getpid()
+        with _queue_lock:
+            waiting = [item for item in _queue if item[0]._pid == pid]
+            _queue.clear()
+        stores: dict[int, list[tuple[DeferredRun, NewRun]]] = {}
+        for item in waiting:
+            stores.setdefault(id(item[0].client.store), []).append(item)
+        for items in stores.values():
+            for start in range(0, len(items), MAX_BATCH):
+                _write_batch(items[start:start + MAX_BATCH])
+
+
+def _write_batch(items: list[tuple[DeferredRun, NewRun]]) -> None:
+    try:
+        ids = items[0][0].client.store.create_runs([finished for _, finished in items])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception:  # noqa: BLE001 - one bad run must not cost the others theirs
+        for run, finished in items:
+            run._store(finished)
+            run._queued = False
+        return
+    for (run, _), run_id in zip(items, ids, strict=True):
+        run._run_id = run_id
+        run._queued = False
+
+
+def _forget_parent_queue() -> None:
+    """A forked child starts with an empty queue and free locks (its parent writes its own runs)."""
+    global _queue, _queue_lock, _flush_lock
+    _queue, _queue_lock, _flush_lock = [], threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_queue)
+atexit.register(lambda: safe_call("write the runs left waiting", flush))
 
 
 # -- the watchdog: long runs are written while they run ----------------------------------
@@ -149,3 +230,5 @@ def _loop() -> None:
             continue
         for run in waiting:
             safe_call("write a running run", run.write_now)
+        if _queue:
+            safe_call("write finished runs", flush)

@@ -267,14 +267,16 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
               orchestrator: str | None = None, external_id: str | None = None,
               try_number: int | None = None, code: Callable[..., Any] | str | None = None,
               inputs: Iterable[Any] = (), started_at: float | None = None,
-              client: TrackingClient | None = None, defer: bool = False) -> ActiveRun:
+              client: TrackingClient | None = None, defer: bool = False, batch: bool = False) -> ActiveRun:
     """Start recording a run; use it as ``with start_run(...) as run:`` or call ``run.end()``.
 
     ``parent=True`` nests under the current run (if any); pass a run, a run id,
     or ``None`` for a top-level run. ``code`` is the function or source file
     whose code version is recorded (default: the calling file).
     ``defer=True`` writes a quick run once, when it ends (see ``deferred.py``):
-    what orchestrator integrations use for their many short tasks.
+    what orchestrator integrations use for their many short tasks; with
+    ``batch=True`` as well, quick runs that succeeded share transactions
+    (written within a quarter second, or at ``modeldb_core.flush()``).
     """
     client = client or get_client()
     name = validation.name("run name", name or "run")
@@ -308,7 +310,7 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
         if defer:
             from .deferred import DeferredRun
 
-            return DeferredRun(client, new)
+            return DeferredRun(client, new, batch=batch)
         run = ActiveRun(client, client.store.create_run(new), name, project, new.pipeline_run_id, checked_params)
         client.register(run)
         return run

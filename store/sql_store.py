@@ -221,11 +221,12 @@ class SqlStore(MetadataStore):
             if new.project not in project_ids:
                 project_ids[new.project] = self._project_id(conn, new.project)
         ids = bulk.insert_runs(conn, new_runs, project_ids)
-        for run_id, new in zip(ids, new_runs):
-            if new.inputs:
-                self._write_io(conn, run_id, "input", new.inputs)
-            if new.outputs:
-                self._write_io(conn, run_id, "output", new.outputs)
+        edges = [(run_id, direction, name, version)
+                 for run_id, new in zip(ids, new_runs)
+                 for direction, items in (("input", new.inputs), ("output", new.outputs))
+                 for name, version in items]
+        if edges:
+            self._write_edges(conn, edges)
         return ids
 
     def update_run(self, run_id: int, update_: RunUpdate) -> None:
@@ -245,9 +246,11 @@ class SqlStore(MetadataStore):
             now = time.time()
             conn.execute(self._insert_note, [{"run_id": run_id, "text": n, "created_at": now}
                                              for n in u.notes])
-        for direction, items in (("input", u.inputs), ("output", u.outputs)):
-            if items:
-                self._write_io(conn, run_id, direction, items)
+        edges = [(run_id, direction, name, version)
+                 for direction, items in (("input", u.inputs), ("output", u.outputs))
+                 for name, version in items]
+        if edges:
+            self._write_edges(conn, edges)
         values: dict[str, Any] = {}
         if u.status:
             values.update(status=u.status, ended_at=u.ended_at, error_type=u.error_type,
@@ -269,16 +272,16 @@ class SqlStore(MetadataStore):
                 raise ParamConflictError(row["key"], json.loads(stored[row["key"]]),
                                          params[row["key"]])
 
-    def _write_io(self, conn: Connection, run_id: int, direction: str,
-                  items: Sequence[tuple[str | None, ArtifactVersion]]) -> None:
+    def _write_edges(self, conn: Connection, edges: Sequence[tuple[int, str, str | None, ArtifactVersion]]) -> None:
+        """Lineage edges ``(run id, direction, name, version)``, with their artifact and version rows."""
         now = time.time()
-        if len(items) > 3:
-            self._write_io_many(conn, run_id, direction, items, now)
+        if len(edges) > 3:
+            self._write_edges_setwise(conn, edges, now)
             return
         # What a run writes is mostly new, what it reads mostly known: try the likely
         # statement first (one round trip either way when the guess is right).
-        new_first = direction == "output"
-        for name, version in items:
+        for run_id, direction, name, version in edges:
+            new_first = direction == "output"
             artifact_id = self._row_id(
                 conn, self._select_artifact, {"uri": version.uri}, self._insert_artifact,
                 {"uri": version.uri, "kind": version.kind, "created_at": now}, new_first)
@@ -291,28 +294,29 @@ class SqlStore(MetadataStore):
             conn.execute(self._insert_io, {"run_id": run_id, "artifact_version_id": version_id,
                                            "direction": direction, "name": name, "created_at": now})
 
-    def _write_io_many(self, conn: Connection, run_id: int, direction: str,
-                       items: Sequence[tuple[str | None, ArtifactVersion]], now: float) -> None:
-        """Many edges (a task reading a hundred files): known rows found set-wise, edges in one executemany."""
+    def _write_edges_setwise(self, conn: Connection,
+                             edges: Sequence[tuple[int, str, str | None, ArtifactVersion]], now: float) -> None:
+        """Many edges (a task reading a hundred files, a batch of runs): known rows found
+        set-wise, missing ones inserted, edges in one executemany."""
         artifact_ids: dict[str, int] = {}
-        for chunk in _chunks(list(dict.fromkeys(v.uri for _, v in items)), 400):
+        for chunk in _chunks(list(dict.fromkeys(e[3].uri for e in edges)), 400):
             artifact_ids.update((r.uri, r.id) for r in conn.execute(
                 select(t.artifacts.c.id, t.artifacts.c.uri).where(t.artifacts.c.uri.in_(chunk))))
-        for _, v in items:
+        for *_, v in edges:
             if v.uri not in artifact_ids:
                 artifact_ids[v.uri] = self._row_id(
                     conn, self._select_artifact, {"uri": v.uri}, self._insert_artifact,
                     {"uri": v.uri, "kind": v.kind, "created_at": now}, True)
         version_ids: dict[tuple[int, str], int] = {}
-        pairs = list(dict.fromkeys((artifact_ids[v.uri], v.content_hash) for _, v in items))
+        pairs = list(dict.fromkeys((artifact_ids[e[3].uri], e[3].content_hash) for e in edges))
         for chunk in _chunks(pairs, 400):
             version_ids.update(((r.artifact_id, r.content_hash), r.id) for r in conn.execute(
                 select(t.artifact_versions.c.id, t.artifact_versions.c.artifact_id,
                        t.artifact_versions.c.content_hash)
                 .where(tuple_(t.artifact_versions.c.artifact_id,
                               t.artifact_versions.c.content_hash).in_(chunk))))
-        edges = []
-        for name, v in items:
+        rows = []
+        for run_id, direction, name, v in edges:
             key = (artifact_ids[v.uri], v.content_hash)
             if key not in version_ids:
                 version_ids[key] = self._row_id(
@@ -320,9 +324,9 @@ class SqlStore(MetadataStore):
                         "artifact_id": key[0], "content_hash": key[1], "size": v.size,
                         "metadata": encode_json(v.metadata), "fingerprint_method": v.fingerprint_method,
                         "created_at": now}, True)
-            edges.append({"run_id": run_id, "artifact_version_id": version_ids[key],
-                          "direction": direction, "name": name, "created_at": now})
-        conn.execute(self._insert_io, edges)
+            rows.append({"run_id": run_id, "artifact_version_id": version_ids[key],
+                         "direction": direction, "name": name, "created_at": now})
+        conn.execute(self._insert_io, rows)
 
     @staticmethod
     def _row_id(conn: Connection, find, find_params: dict[str, Any], insert, insert_params: dict[str, Any],

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from modeldb_core.client import TrackingClient
+from modeldb_core.deferred import flush
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 
@@ -201,6 +202,8 @@ def finish(client: TrackingClient, build: Build | None, status: str) -> None:
     """End a fallback build's pipeline run (an explicit one is ended by build())."""
     if build is None or build.explicit:
         return
+    # The build is decided: its runs waiting for a batch are written before it is ended.
+    safe_call("write the build's runs", flush)
     if status == RunStatus.FAILED.value:
         build.failed = True
     elif build.failed:

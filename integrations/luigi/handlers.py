@@ -128,6 +128,9 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
 
     It is deferred (``start_run(defer=True)``): written in one transaction when
     the task ends, or as soon as it runs long (see modeldb_core/deferred.py).
+    In the scheduling process (``workers=1``) quick runs also share
+    transactions (``batch=True``), written at the latest when the build is
+    decided; a forked worker exits right after its task, so it writes at once.
     """
     build = safe_call("find the Luigi build", builds.current, client, task, options.project)
     _builds_of[task.task_id] = build
@@ -136,7 +139,7 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
     run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
                     pipeline_run_id=build.pipeline_run_id if build else None,
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
-                    started_at=started_at, client=client, defer=True)
+                    started_at=started_at, client=client, defer=True, batch=not _in_task_process())
     for name_, target in safe_call("read the task's inputs", targets.inputs, task, default=[]):
         version = safe_call("fingerprint an input", targets.version_of, target)
         if version is not None:

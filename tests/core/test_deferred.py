@@ -82,3 +82,111 @@ def test_tracked_task_killed_mid_run_is_reaped(tracking):
     assert stored.status == "running", "a long task is written while it runs"
     assert stored.id in tracking.reap()
     assert tracking.store.get_run(stored.id).status == "killed"
+
+
+# -- batch=True: quick runs that succeeded share transactions ------------------------------
+def _commits(client):
+    """Count the store's commits from now on."""
+    from sqlalchemy import event
+
+    count = [0]
+    event.listen(client.store.engine, "commit", lambda conn: count.__setitem__(0, count[0] + 1))
+    return count
+
+
+def _batched(name, **kwargs):
+    return mdb.start_run(name, defer=True, batch=True, parent=None, **kwargs)
+
+
+def test_batched_runs_land_together_with_their_lineage(tracking, tmp_path):
+    _batched("warm_up").end()  # the first run of a process records its environment and code
+    mdb.flush()
+    commits = _commits(tracking)
+    for i in range(30):
+        out = tmp_path / f"part-{i}.txt"
+        out.write_text(f"part {i}\n")
+        run = _batched("part", params={"index": i})
+        run.log_metric("rows", float(i))
+        run.log_output(str(out), name="part")
+        run.end()
+    mdb.flush()
+    stored = [r for r in tracking.store.list_runs(limit=100) if r.name == "part"]
+    assert len(stored) == 30 and {r.status for r in stored} == {"succeeded"}
+    # The watchdog may write part of them before flush() does; never one transaction each.
+    assert commits[0] <= 3, f"30 quick runs took {commits[0]} transactions"
+    for run in stored:
+        detail = tracking.store.get_run_detail(run.id)
+        index = detail.params["index"]
+        assert detail.metrics == {"rows": float(index)}
+        [output] = detail.outputs
+        assert output.name == "part" and output.artifact.uri.endswith(f"part-{index}.txt")
+        assert output.artifact.size == len(f"part {index}\n")
+
+
+def test_reading_a_batched_run_id_writes_it(tracking):
+    run = _batched("asked")
+    run.end()
+    assert isinstance(run.id, int)
+    assert tracking.store.get_run(run.id).status == "succeeded"
+
+
+def test_batched_runs_land_without_a_flush(tracking):
+    for _ in range(5):
+        _batched("unflushed").end()
+    deadline = time.monotonic() + 10
+    while len([n for n in _names(tracking) if n == "unflushed"]) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _names(tracking).count("unflushed") == 5, "the watchdog writes waiting runs within a tick"
+
+
+def test_a_bad_run_does_not_cost_its_batch_the_others(tracking, caplog):
+    for i in range(3):
+        _batched("good", params={"i": i}).end()
+    _batched("orphan", pipeline_run_id=10**9).end()  # no such pipeline run: the store refuses it
+    _batched("good", params={"i": 3}).end()
+    with caplog.at_level("WARNING", logger="modeldb"):
+        mdb.flush()
+    assert _names(tracking).count("good") == 4
+    assert "orphan" not in _names(tracking)
+    assert "record the run of orphan" in caplog.text
+
+
+def test_a_forked_child_does_not_write_its_parents_waiting_runs(tracking):
+    import os
+
+    _batched("before_fork").end()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            mdb.flush()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    mdb.flush()
+    assert _names(tracking).count("before_fork") == 1
+
+
+def test_waiting_runs_are_written_when_the_process_exits(tracking):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import modeldb_core as mdb
+        mdb.configure(uri={tracking.settings.uri!r})
+        for i in range(50):
+            mdb.start_run("at_exit", params={{"i": i}}, defer=True, batch=True, parent=None).end()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _names(tracking).count("at_exit") == 50
+
+
+def test_configuring_another_store_writes_the_waiting_runs_first(tracking, tmp_path):
+    _batched("left_waiting").end()
+    other = mdb.configure(uri=f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert _names(tracking).count("left_waiting") == 1
+        assert other.store.list_runs() == []
+    finally:
+        other.close()

@@ -1,6 +1,6 @@
 """The cost of Luigi tracking, printed: tracked vs untracked ``luigi.build`` of 200 trivial tasks.
 
-    python bench/bench_luigi.py [--tasks 200] [--repeat 3] [--uri sqlite:///...]
+    python bench/bench_luigi.py [--tasks 200] [--repeat 3] [--store sqlite|postgres | --uri URI]
 
 Each build runs a fresh copy of the pipeline (a root task requiring N-1
 leaves, each writing a small LocalTarget) in a new folder, so every task runs.
@@ -8,16 +8,21 @@ Untracked and tracked builds alternate; the medians are compared. The first
 tracked build of a process also captures the environment and the code
 version once: it is reported apart, as "first build".
 
-Target (issue 6): at most 2 ms of tracking per task. On a shared machine the
-wall time of both builds stretches with the load (printed); the CPU time of
-this process and the best of the repeats are steadier, and steadiest is the
-thread CPU time spent inside ModelDB's handlers (measured in extra builds).
+Target (issue 6): at most 2 ms of tracking per task, whole build against
+whole build: wall time and the CPU time of this process (every thread, so the
+store writes that quick runs share on the deferred-runs thread are counted).
+On a shared machine the wall time of both builds stretches with the load
+(printed); the CPU time and the best of the repeats are steadier. Printed
+apart, for where the time goes: the thread CPU time inside ModelDB's handlers
+(measured in extra builds), which is what a task waits for; it leaves out the
+batched writes made on the other thread.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -98,9 +103,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--uri", default=None, help="store URI (default: a SQLite file in a temp dir)")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                        help="a SQLite file in a temp dir, or a throwaway PostgreSQL cluster")
+    parser.add_argument("--uri", default=None, help="an existing store instead")
     args = parser.parse_args()
+    server = None
+    if args.uri is None and args.store == "postgres":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from conftest import PostgresServer, _pg_bin  # the test suite's throwaway cluster
 
+        server = PostgresServer(_pg_bin()).start()
+        args.uri = server.new_database()
+    try:
+        _measure(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _measure(args: argparse.Namespace) -> None:
     import modeldb_core
     from modeldb_core.integrations import luigi as mdb_luigi
 
@@ -135,7 +156,7 @@ def main() -> None:
         assert runs == expected, f"{runs} runs recorded, {expected} expected"
         client.close()
 
-    print(f"luigi.build of {args.tasks} trivial tasks, workers=1, store {'given' if args.uri else 'SQLite'}, "
+    print(f"luigi.build of {args.tasks} trivial tasks, workers=1, store {args.uri.split(':')[0] if args.uri else 'SQLite'}, "
           f"{args.repeat} builds each (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     costs = {}
     for index, clock in ((0, "wall"), (1, "CPU")):
@@ -146,11 +167,11 @@ def main() -> None:
             print(f"  {clock:4} {how:6}  untracked {plain * 1000:8.1f} ms ({plain / args.tasks * 1000:.2f} ms/task)"
                   f"   tracked {with_tracking * 1000:8.1f} ms ({with_tracking / args.tasks * 1000:.2f} ms/task)")
     print(f"  first tracked build (captures environment and code once): {first * 1000:.1f} ms wall")
-    costs["CPU inside the handlers, median"] = statistics.median(in_handlers)
-    costs["CPU inside the handlers, best"] = min(in_handlers)
     for clock, cost in costs.items():
         print(f"  tracking cost per task ({clock}): {cost:.2f} ms  (target <= 2 ms: "
               f"{'met' if cost <= 2 else 'NOT met'})")
+    print(f"  of which a task waits for, inside the handlers (thread CPU): median "
+          f"{statistics.median(in_handlers):.2f} ms, best {min(in_handlers):.2f} ms")
     print(f"  all {runs} runs landed")
 
 

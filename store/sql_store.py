@@ -296,37 +296,49 @@ class SqlStore(MetadataStore):
 
     def _write_edges_setwise(self, conn: Connection,
                              edges: Sequence[tuple[int, str, str | None, ArtifactVersion]], now: float) -> None:
-        """Many edges (a task reading a hundred files, a batch of runs): known rows found
-        set-wise, missing ones inserted, edges in one executemany."""
-        artifact_ids: dict[str, int] = {}
-        for chunk in _chunks(list(dict.fromkeys(e[3].uri for e in edges)), 400):
-            artifact_ids.update((r.uri, r.id) for r in conn.execute(
-                select(t.artifacts.c.id, t.artifacts.c.uri).where(t.artifacts.c.uri.in_(chunk))))
-        for *_, v in edges:
-            if v.uri not in artifact_ids:
-                artifact_ids[v.uri] = self._row_id(
-                    conn, self._select_artifact, {"uri": v.uri}, self._insert_artifact,
-                    {"uri": v.uri, "kind": v.kind, "created_at": now}, True)
-        version_ids: dict[tuple[int, str], int] = {}
-        pairs = list(dict.fromkeys((artifact_ids[e[3].uri], e[3].content_hash) for e in edges))
-        for chunk in _chunks(pairs, 400):
-            version_ids.update(((r.artifact_id, r.content_hash), r.id) for r in conn.execute(
-                select(t.artifact_versions.c.id, t.artifact_versions.c.artifact_id,
-                       t.artifact_versions.c.content_hash)
-                .where(tuple_(t.artifact_versions.c.artifact_id,
-                              t.artifact_versions.c.content_hash).in_(chunk))))
-        rows = []
-        for run_id, direction, name, v in edges:
-            key = (artifact_ids[v.uri], v.content_hash)
-            if key not in version_ids:
-                version_ids[key] = self._row_id(
-                    conn, self._select_version, {"artifact": key[0], "hash": key[1]}, self._insert_version, {
-                        "artifact_id": key[0], "content_hash": key[1], "size": v.size,
-                        "metadata": encode_json(v.metadata), "fingerprint_method": v.fingerprint_method,
-                        "created_at": now}, True)
-            rows.append({"run_id": run_id, "artifact_version_id": version_ids[key],
-                         "direction": direction, "name": name, "created_at": now})
-        conn.execute(self._insert_io, rows)
+        """Many edges (a task reading a hundred files, a batch of runs): rows looked up set-wise,
+        the missing ones inserted in one statement (a concurrent writer's rows are kept), edges
+        in one more."""
+        versions = {e[3].uri: e[3] for e in edges}
+
+        def artifact_ids(uris: Sequence[str]) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for chunk in _chunks(list(uris), 400):
+                found.update((r.uri, r.id) for r in conn.execute(
+                    select(t.artifacts.c.id, t.artifacts.c.uri).where(t.artifacts.c.uri.in_(chunk))))
+            return found
+
+        artifacts = artifact_ids(versions)
+        missing = [uri for uri in versions if uri not in artifacts]
+        if missing:
+            conn.execute(self._insert(t.artifacts).on_conflict_do_nothing(),
+                         [{"uri": uri, "kind": versions[uri].kind, "created_at": now} for uri in missing])
+            artifacts.update(artifact_ids(missing))
+
+        def version_ids(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+            found: dict[tuple[int, str], int] = {}
+            for chunk in _chunks(list(pairs), 400):
+                found.update(((r.artifact_id, r.content_hash), r.id) for r in conn.execute(
+                    select(t.artifact_versions.c.id, t.artifact_versions.c.artifact_id,
+                           t.artifact_versions.c.content_hash)
+                    .where(tuple_(t.artifact_versions.c.artifact_id,
+                                  t.artifact_versions.c.content_hash).in_(chunk))))
+            return found
+
+        wanted = {(artifacts[v.uri], v.content_hash): v for *_, v in edges}
+        known = version_ids(wanted)
+        absent = [key for key in wanted if key not in known]
+        if absent:
+            conn.execute(self._insert(t.artifact_versions).on_conflict_do_nothing(), [
+                {"artifact_id": key[0], "content_hash": key[1], "size": wanted[key].size,
+                 "metadata": encode_json(wanted[key].metadata),
+                 "fingerprint_method": wanted[key].fingerprint_method, "created_at": now}
+                for key in absent])
+            known.update(version_ids(absent))
+        conn.execute(self._insert_io, [
+            {"run_id": run_id, "artifact_version_id": known[(artifacts[v.uri], v.content_hash)],
+             "direction": direction, "name": name, "created_at": now}
+            for run_id, direction, name, v in edges])
 
     @staticmethod
     def _row_id(conn: Connection, find, find_params: dict[str, Any], insert, insert_params: dict[str, Any],

@@ -205,3 +205,49 @@ def test_a_long_task_shows_as_running_while_it_runs(luigi_tracking, folder, by_n
         assert fh.read() == "running"              # written by the watchdog after about a second
     [run] = by_name(luigi_tracking)["LongTask"]
     assert run.status == "succeeded" and run.ended_at - run.started_at >= 1.0
+
+
+class Branch(luigi.Task):
+    folder = luigi.Parameter()
+    name = luigi.Parameter()
+    fail = luigi.BoolParameter(default=False)
+
+    @property
+    def priority(self):  # the failing branch runs first
+        return 10 if self.fail else 1
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, f"{self.name}.txt"))
+
+    def run(self):
+        if self.fail:
+            raise RuntimeError(f"branch {self.name} broke")
+        with self.output().open("w") as fh:
+            fh.write(self.name)
+
+
+class Join(luigi.Task):
+    folder = luigi.Parameter()
+
+    def requires(self):
+        return [Branch(folder=self.folder, name="bad", fail=True), Branch(folder=self.folder, name="good")]
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "joined.txt"))
+
+
+def test_runs_that_succeed_after_a_build_failed_still_land(luigi_tracking, folder, by_name):
+    import modeldb_core
+
+    assert luigi.build([Join(folder=folder)], **BUILD) is False
+    modeldb_core.flush()  # the build was decided at the failure; later quick runs wait for a batch
+
+    runs = by_name(luigi_tracking)
+    [bad, good] = sorted(runs["Branch"], key=lambda r: r.started_at)
+    assert bad.status == "failed" and "branch bad broke" in bad.error_message
+    assert good.status == "succeeded" and good.started_at >= bad.ended_at
+    [output] = luigi_tracking.store.get_run_detail(good.id).outputs
+    assert output.artifact.uri.endswith("good.txt")
+    assert "Join" not in runs
+    [prun] = pipeline_runs(luigi_tracking)
+    assert prun["status"] == "failed" and good.pipeline_run_id == prun["id"]

@@ -99,6 +99,16 @@ class DeferredRun(ActiveRun):
             self._run_id = run_id
             self.client.register(self)
 
+    def discard(self) -> bool:
+        """Drop a run that turned out not to be one (True), unless it is in the store already (False)."""
+        with self._gate:
+            if self._written:
+                return False
+            self._written = True
+            _unwritten.discard(self)
+            self.status = RunStatus.SKIPPED.value
+            return True
+
     def end(self, status: str | RunStatus = RunStatus.SUCCEEDED, error: BaseException | None = None,
             message: str | None = None) -> None:
         status = validation.status(status)

@@ -22,11 +22,12 @@ from typing import Any, Callable
 
 from modeldb_core import validation
 from modeldb_core.client import TrackingClient, get_client
+from modeldb_core.deferred import DeferredRun
 from modeldb_core.model import RunStatus, RunUpdate
 from modeldb_core.run import ActiveRun, start_run
 from modeldb_core.safety import report, safe_call
 
-from . import builds, targets
+from . import builds, dynamic, targets
 
 PROCESSING_METRIC = "luigi.processing_seconds"
 
@@ -154,6 +155,15 @@ def _record_outputs(run: ActiveRun, task: Any) -> None:
             safe_call("record an output", run.log_output, version, name=name)
 
 
+def _record_dynamic_inputs(run: ActiveRun, task: Any) -> None:
+    """The outputs of the requirements ``run()`` yielded, as they are now (all complete, or it failed)."""
+    for name, target in safe_call("read the task's dynamic dependencies", dynamic.requirement_targets, task,
+                                  default=[]):
+        version = safe_call("fingerprint a dynamic input", targets.version_of, target)
+        if version is not None:
+            safe_call("record a dynamic input", run.log_input, version, name=name)
+
+
 _task_process: tuple[int, bool] = (0, False)
 
 
@@ -171,6 +181,8 @@ def _in_task_process() -> bool:
 def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
             error: BaseException | None = None, message: str | None = None) -> None:
     run.deactivate()
+    _record_dynamic_inputs(run, task)
+    dynamic.forget(task)
     run.end(status, error=error, message=message)
     build = _builds_of.pop(task.task_id, None) or builds.current(client, task, options.project)
     if status != RunStatus.SUCCEEDED.value:
@@ -204,6 +216,29 @@ def _start(client: TrackingClient, task: Any) -> None:
     run = _begin(client, task)
     _open[task.task_id] = run
     run.activate()
+    safe_call("watch for dynamic dependencies", dynamic.watch, task, _on_suspended)
+
+
+def _suspended(client: TrackingClient, task: Any) -> None:
+    """run() yielded requirements that are not complete: Luigi runs them, then the task again
+    from the start. That later execution is the task's run; this one is dropped, or, if it
+    ran long enough to be in the store already, ended skipped with a note saying why."""
+    run = _open.pop(task.task_id, None)
+    _builds_of.pop(task.task_id, None)
+    dynamic.forget(task)
+    if run is None:
+        return
+    run.deactivate()
+    if not (isinstance(run, DeferredRun) and run.discard()):
+        run.set_tag("luigi.event", "suspended")
+        run.add_note("Luigi suspended the task: run() yielded dependencies that were not complete; "
+                     "it runs again from the start once they are, as a new run.")
+        run.end(RunStatus.SKIPPED)
+    if _in_task_process():
+        client.store.close()
+
+
+_on_suspended = _guard("record a suspended Luigi task", _suspended)
 
 
 def _processing_time(client: TrackingClient, task: Any, seconds: Any) -> None:

@@ -65,8 +65,13 @@ def inputs(task: Any) -> list[tuple[str | None, Any]]:
     ``[Part(1), Part(2)]`` names them ``Part[0]``, ``Part[1]``; a requirement
     with several outputs adds their keys (``CleanData.features``).
     """
+    return requirement_targets(task.requires())
+
+
+def requirement_targets(requirements: Any) -> list[tuple[str | None, Any]]:
+    """The output targets of a requirement structure (as ``requires()`` returns), named as in ``inputs``."""
     found = []
-    for place, dep in walk(task.requires()):
+    for place, dep in walk(requirements):
         if not hasattr(dep, "output"):
             continue
         base = place if place and not place.startswith("[") else f"{dep.task_family}{place}"

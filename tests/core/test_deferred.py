@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 import modeldb_core as mdb
 from modeldb_core import deferred
 

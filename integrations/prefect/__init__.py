@@ -58,11 +58,16 @@ what it records (state hooks, ``TaskRunContext.parameters``,
 task call. Scanning the flow function for task objects misses indirect calls;
 a custom task runner misses direct calls, which do not go through it.
 
-The hooks only check, fingerprint and buffer in memory; the store writes are
-made, in order, by one writer thread per process (``writer``), so a task run
-waits on no database, and a run that succeeds within 0.25 s is written once,
-lineage included. The flow's terminal hook waits for those writes, so when a
-flow call returns its runs are in the store.
+Task runs are the core's deferred runs, batched (``start_run(defer=True,
+batch=True)``), as Luigi's are. Why: most task runs of a big flow take
+milliseconds, and inside a Prefect process every database statement made
+from the task's thread competes for the GIL with Prefect's own threads, so a
+write there costs several milliseconds. The hooks only check, fingerprint and
+buffer; a quick run that succeeds is written once, lineage included, together
+with its neighbours, off the task's thread (a run that fails or runs long is
+written as it happens). The flow's terminal hook flushes what waits
+(``modeldb_core.flush()``), so when a flow call returns its runs are in the
+store.
 
 Tracking never breaks a flow: every hook body runs under
 ``modeldb_core.safety.safe_call`` (errors are logged once, never raised), and

@@ -17,12 +17,11 @@ from uuid import UUID
 
 from modeldb_core import validation
 from modeldb_core.client import get_client
+from modeldb_core.deferred import flush
 from modeldb_core.errors import ValidationError
 from modeldb_core.model import ArtifactVersion, RunStatus
 from modeldb_core.run import ActiveRun
 from modeldb_core.safety import safe_call
-
-from . import writer
 
 ORCHESTRATOR = "prefect"
 
@@ -138,10 +137,9 @@ def _close_all_at_exit() -> None:
         for attempt in list(record.attempts.values()):
             safe_call("end a task run left open", attempt.run.end, RunStatus.KILLED, message=message)
         if record.pipeline_run_id is not None:
-            safe_call("write the task runs left", writer.drain)
+            safe_call("write the task runs left", flush)
             safe_call("end a flow run left open", get_client().end_pipeline_run,
                       record.pipeline_run_id, RunStatus.KILLED.value)
-    safe_call("write the task runs left", writer.drain)
 
 
 atexit.register(_close_all_at_exit)

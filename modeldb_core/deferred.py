@@ -39,6 +39,7 @@ import weakref
 
 from . import validation
 from .client import TrackingClient
+from .errors import StoreUnavailableError
 from .model import NewRun, RunStatus, RunUpdate
 from .run import ActiveRun
 from .safety import report, safe_call
@@ -147,7 +148,8 @@ class DeferredRun(ActiveRun):
             raise
         except Exception as exc:  # noqa: BLE001 - tracking never breaks the task
             report(f"record the run of {self.name}", exc)
-            if finished.inputs or finished.outputs:
+            # Broken lineage tables refuse the edges only; an unreachable store refuses all.
+            if (finished.inputs or finished.outputs) and not isinstance(exc, StoreUnavailableError):
                 bare = dataclasses.replace(finished, inputs=[], outputs=[])
                 self._run_id = safe_call(f"record the run of {self.name} without its lineage",
                                          self.client.store.create_run, bare)
@@ -174,19 +176,29 @@ def flush() -> None:
         with _queue_lock:
             waiting = [item for item in _queue if item[0]._pid == pid]
             _queue.clear()
-        stores: dict[int, list[tuple[DeferredRun, NewRun]]] = {}
+        batches: dict[int, list[tuple[DeferredRun, NewRun]]] = {}
         for item in waiting:
-            stores.setdefault(id(item[0].client.store), []).append(item)
-        for items in stores.values():
-            for start in range(0, len(items), MAX_BATCH):
-                _write_batch(items[start:start + MAX_BATCH])
+            batches.setdefault(id(item[0].client), []).append(item)
+        chunks = [items[start:start + MAX_BATCH] for items in batches.values()
+                  for start in range(0, len(items), MAX_BATCH)]
+        for done, chunk in enumerate(chunks):
+            try:
+                _write_batch(chunk)
+            except BaseException:  # interrupted: what is not written yet waits for the next flush
+                with _queue_lock:
+                    _queue[:0] = [item for rest in chunks[done:] for item in rest if item[0]._queued]
+                raise
 
 
 def _write_batch(items: list[tuple[DeferredRun, NewRun]]) -> None:
+    client = items[0][0].client
     try:
-        ids = items[0][0].client.store.create_runs([finished for _, finished in items])
+        ids = client.store.create_runs([finished for _, finished in items])
     except (KeyboardInterrupt, SystemExit):
         raise
+    except StoreUnavailableError as exc:  # each run alone would wait for the same dead store
+        report("record finished runs", exc)
+        ids = [None] * len(items)
     except Exception:  # noqa: BLE001 - one bad run must not cost the others theirs
         for run, finished in items:
             run._store(finished)

@@ -36,6 +36,16 @@ def _is_retryable(exc: BaseException) -> bool:
     return any(word in message for word in _RETRYABLE)
 
 
+# SQLite reports a damaged or foreign schema as an OperationalError too: the store is
+# there, it refuses this statement (PostgreSQL says so with a ProgrammingError).
+_SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column named")
+
+
+def _is_schema_problem(exc: BaseException) -> bool:
+    message = str(exc).lower()
+    return any(words in message for words in _SCHEMA_PROBLEMS)
+
+
 def _metric_row(run_id: int, m: Metric) -> dict[str, Any]:
     nan = m.value != m.value
     return {"run_id": run_id, "key": m.key, "value": None if nan else m.value,
@@ -105,6 +115,8 @@ class SqlStore(MetadataStore):
         except OperationalError as exc:
             if _is_retryable(exc):
                 raise
+            if _is_schema_problem(exc):
+                raise StoreError(f"the store refused a statement: {exc.orig}") from exc
             raise StoreUnavailableError(f"cannot use the store at {self._shown_uri()}: {exc.orig}") from exc
         except IntegrityError as exc:
             raise StoreError(f"the store refused a write: {exc.orig}") from exc

@@ -188,3 +188,20 @@ def test_configuring_another_store_writes_the_waiting_runs_first(tracking, tmp_p
         assert other.store.list_runs() == []
     finally:
         other.close()
+
+
+def test_a_store_gone_before_the_batch_is_written_costs_one_attempt_not_one_per_run(postgres_server, caplog):
+    uri = postgres_server.new_database()
+    client = mdb.configure(uri=uri, store_timeout=5)
+    try:
+        runs = [_batched("lost", params={"i": i}) for i in range(20)]
+        postgres_server.execute(f'DROP DATABASE "{uri.rsplit("/", 1)[1]}" WITH (FORCE)')
+        with caplog.at_level("DEBUG", logger="modeldb"):
+            for run in runs:
+                run.end()  # never raises: the runs wait for their batch
+            mdb.flush()
+        attempts = [r.getMessage() for r in caplog.records if "could not" in r.getMessage()]
+        assert attempts and all("record finished runs" in m for m in attempts), attempts
+        assert all(run.id is None for run in runs)
+    finally:
+        client.close()

@@ -32,8 +32,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def prefect(session: nox.Session) -> None:
-    """Prefect 3.9 in its own environment."""
-    session.install("-e", ".[test,postgres,prefect]")
+    """Prefect 3.9 in its own environment (with Luigi: their runs share one lineage graph)."""
+    session.install("-e", ".[test,postgres,prefect,luigi]")
     # Refuse a silently downgraded Prefect (a shared environment resolves 3.7).
     _require(session, "prefect", "3.9.")
     session.run("pytest", "tests/prefect", *session.posargs)
@@ -41,7 +41,7 @@ def prefect(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def airflow(session: nox.Session) -> None:
-    """Airflow 3.3 in its own environment."""
-    session.install("-e", ".[test,postgres,airflow,sklearn]")
+    """Airflow 3.3 in its own environment (with Luigi: their runs share one lineage graph)."""
+    session.install("-e", ".[test,postgres,airflow,sklearn,luigi]")
     _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)

@@ -59,7 +59,7 @@ class Build:
     store_uri: str = ""
     pid: int = field(default_factory=os.getpid)
     ended: bool = False
-    failed: bool = False
+    failing: set = field(default_factory=set)  # tasks that failed and have not succeeded since (a retry)
 
 
 _lock = threading.RLock()
@@ -167,6 +167,17 @@ def find_worker(depth: int = 2) -> tuple[Any, Any] | None:
     return (worker, adding) if worker is not None else None
 
 
+def try_number(task: Any) -> int | None:
+    """Which execution of ``task`` this is: its failures so far in Luigi's in-process scheduler, plus
+    one (a forked worker sees the scheduler as it was at the fork, after the earlier tries failed).
+    None with a central scheduler (``luigid``), whose state is in another process."""
+    found = find_worker(depth=2)
+    state = getattr(getattr(found[0], "_scheduler", None), "_state", None) if found else None
+    entry = state.get_task(task.task_id) if hasattr(state, "get_task") else None
+    failures = getattr(entry, "failures", None)
+    return len(failures) + 1 if failures is not None else None
+
+
 def current(client: TrackingClient, task: Any, project: str | None = None) -> Build | None:
     """The build ``task``'s event belongs to, opening a fallback one if needed."""
     if _explicit:
@@ -198,16 +209,19 @@ def current(client: TrackingClient, task: Any, project: str | None = None) -> Bu
     return build
 
 
-def finish(client: TrackingClient, build: Build | None, status: str) -> None:
-    """End a fallback build's pipeline run (an explicit one is ended by build())."""
+def finish(client: TrackingClient, build: Build | None, status: str, task_id: str | None = None) -> None:
+    """End a fallback build's pipeline run (an explicit one is ended by build()): failed when
+    ``task_id`` failed, succeeded when the root succeeded and no task is still failing (a task
+    Luigi retried until it succeeded fails nothing; in this process: forked workers each end
+    the pipeline run themselves, the last one to end it decides)."""
     if build is None or build.explicit:
         return
     # The build is decided: its runs waiting for a batch are written before it is ended.
     safe_call("write the build's runs", flush)
     if status == RunStatus.FAILED.value:
-        build.failed = True
-    elif build.failed:
-        return  # a failure already decided it
+        build.failing.add(task_id)
+    elif build.failing:
+        return  # a failure decided it
     build.ended = True
     client.end_pipeline_run(build.pipeline_run_id, status)
 

@@ -5,14 +5,16 @@ Luigi gives them no event and no place in ``input()``: the worker calls
 requirement (tasks, nested in lists or dicts, or a ``DynamicRequirements``);
 when one of them is not complete yet, Luigi drops the generator (the task is
 *suspended*), runs the requirements, and later runs the task again from the
-start. So, at ``START``, the task instance's ``run`` is wrapped (on this
-instance only, removed when the task ends) by a generator that passes
-everything through unchanged and notes what was yielded; and a generator
-closed while it waited at a ``yield`` is a suspension.
+start. So, at ``START``, when ``run`` is a generator function, the task
+instance's ``run`` is wrapped (on this instance only, removed when the task
+ends) by a generator that passes everything through unchanged and notes what
+was yielded; and a generator closed while it waited at a ``yield`` is a
+suspension. A plain ``run`` is left alone (its tracebacks stay the user's own).
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 from typing import Any, Callable, Iterator
 
@@ -26,8 +28,10 @@ _yielded: dict[str, list[Any]] = {}  # task id -> the requirement structures run
 def watch(task: Any, on_suspended: Callable[[Any], None]) -> None:
     """Wrap this execution's ``task.run`` to note what it yields and whether it was suspended."""
     unwatch(task)
-    _yielded[task.task_id] = []
+    _yielded.pop(task.task_id, None)
     original = task.run
+    if not inspect.isgeneratorfunction(original):
+        return
 
     @functools.wraps(original)
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -140,6 +140,7 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
     run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
                     pipeline_run_id=build.pipeline_run_id if build else None,
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
+                    try_number=safe_call("count the task's tries", builds.try_number, task),
                     started_at=started_at, client=client, defer=True, batch=not _in_task_process())
     for name_, target in safe_call("read the task's inputs", targets.inputs, task, default=[]):
         version = safe_call("fingerprint an input", targets.version_of, target)
@@ -186,9 +187,11 @@ def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
     run.end(status, error=error, message=message)
     build = _builds_of.pop(task.task_id, None) or builds.current(client, task, options.project)
     if status != RunStatus.SUCCEEDED.value:
-        builds.finish(client, build, RunStatus.FAILED.value)
-    elif build is not None and task.task_id in build.root_ids:
-        builds.finish(client, build, RunStatus.SUCCEEDED.value)
+        builds.finish(client, build, RunStatus.FAILED.value, task.task_id)
+    elif build is not None:
+        build.failing.discard(task.task_id)  # it failed before: Luigi retried it
+        if task.task_id in build.root_ids:
+            builds.finish(client, build, RunStatus.SUCCEEDED.value)
     if _in_task_process():
         # A forked worker exits with os._exit: release its connections now.
         client.store.close()
@@ -282,7 +285,7 @@ def _died(kind: str) -> Callable[..., None]:
             run.end(RunStatus.FAILED, error=error)
         else:
             _mark_dead(client, task, kind, error, time.time())
-        builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
+        builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value, task.task_id)
 
     handler.__name__ = f"_{kind.lower()}"
     return handler
@@ -336,7 +339,7 @@ def _present(client: TrackingClient, task: Any) -> None:
 
 def _missing(client: TrackingClient, task: Any) -> None:
     """DEPENDENCY_MISSING: an external input is absent (or complete() raised)."""
-    builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value)
+    builds.finish(client, builds.current(client, task, options.project), RunStatus.FAILED.value, task.task_id)
 
 
 def _at_exit() -> None:

@@ -5,6 +5,7 @@ import os
 import time
 
 import luigi
+import pytest
 from sqlalchemy import select
 
 from modeldb_core.integrations import luigi as mdb_luigi
@@ -251,3 +252,54 @@ def test_runs_that_succeed_after_a_build_failed_still_land(luigi_tracking, folde
     assert "Join" not in runs
     [prun] = pipeline_runs(luigi_tracking)
     assert prun["status"] == "failed" and good.pipeline_run_id == prun["id"]
+
+
+class Flaky(luigi.Task):
+    """Fails its first two tries; Luigi retries it (retry_count) in the same build."""
+
+    folder = luigi.Parameter()
+    retry_count = 3
+
+    def output(self):
+        return luigi.LocalTarget(os.path.join(self.folder, "flaky.txt"))
+
+    def run(self):
+        tries = os.path.join(self.folder, "tries")
+        done = int(open(tries).read()) if os.path.exists(tries) else 0
+        with open(tries, "w") as fh:
+            fh.write(str(done + 1))
+        if done < 2:
+            raise RuntimeError(f"flaky, try {done + 1}")
+        with self.output().open("w") as fh:
+            fh.write("ok")
+
+
+@pytest.fixture
+def quick_retries():
+    """Luigi's retry settings for one test: retry at once, and keep the worker waiting for retries."""
+    config = luigi.configuration.get_config()
+    settings = {("scheduler", "retry_delay"): "0.05", ("worker", "keep_alive"): "true",
+                ("worker", "wait_interval"): "0.05"}
+    for (section, option), value in settings.items():
+        if not config.has_section(section):
+            config.add_section(section)
+        config.set(section, option, value)
+    yield
+    for section, option in settings:
+        config.remove_option(section, option)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_try_of_a_retried_task_is_a_run_with_its_try_number(luigi_tracking, folder, by_name, quick_retries,
+                                                                 workers):
+    from luigi.execution_summary import LuigiStatusCode
+
+    result = luigi.build([Flaky(folder=folder)], workers=workers, detailed_summary=True, **BUILD)
+    assert result.status == LuigiStatusCode.SUCCESS_WITH_RETRY
+
+    tries = by_name(luigi_tracking)["Flaky"]
+    assert [(r.status, r.try_number) for r in tries] == [("failed", 1), ("failed", 2), ("succeeded", 3)]
+    assert [r.error_message for r in tries[:2]] == ["flaky, try 1", "flaky, try 2"]
+    assert len({r.external_id for r in tries}) == 1 and len({r.pipeline_run_id for r in tries}) == 1
+    [prun] = pipeline_runs(luigi_tracking)
+    assert prun["status"] == "succeeded", "a task retried until it succeeded does not fail the build"

@@ -9,8 +9,8 @@ inside the task logs into it, and ``on_completion`` / ``on_failure`` end it
 Each run is a core deferred run, batched (``start_run(defer=True,
 batch=True)``). Why: inside a Prefect process the task's thread shares the GIL
 with Prefect's own threads, so a store write made from it costs milliseconds
-(measured with ``bench/bench_prefect.py``: about 3.5 ms per task run unbatched,
-0.2 ms batched). A quick run that succeeds is written whole, lineage included,
+(measured with ``bench/bench_prefect.py``: the completion hook took 3.5 ms a task run unbatched,
+0.17 ms batched). A quick run that succeeds is written whole, lineage included,
 with the runs that ended meanwhile, by the core's deferred-run thread, or at
 the latest when the flow ends (``flow_hooks`` flushes). A run that fails or
 runs long is written as it happens, like any run, so a failure keeps its

@@ -93,6 +93,13 @@ def main() -> None:
     uri = f"sqlite:///{args.db}"
     db = Path(args.db)
     if db.exists():
+        # A file kept from an older ModelDB: upgrade it, as `modeldb db upgrade` would.
+        from modeldb_core.store.engine import make_engine
+        from modeldb_core.store.migrate import upgrade
+
+        engine = make_engine(uri)
+        upgrade(engine)
+        engine.dispose()
         store = open_store(uri)
         have = sum(s.runs for s in store.project_summaries())
         store.close()

@@ -6,8 +6,8 @@ the field (a comparison at its top level), else an outer join so that "missing
 values last" works. A keyed field that is only filtered on is a correlated
 EXISTS on the same primary key. Either way there is no query per run. Every
 value from the user is a bound parameter; keys are bound too. Nothing here
-builds SQL text. (One case takes a second statement, see ``_with_and_without``:
-a sort on a metric or tag that some runs lack, once a page reaches past the
+builds SQL text. (One case takes more statements, see ``_segments``: a sort
+on a metric, tag or param that some runs lack, once a page reaches past the
 runs that have it.)
 
 The page's params, latest metrics and tags are then read in batches of run
@@ -358,41 +358,50 @@ def _runs(conn: Connection, stmt) -> list[Run]:
         result.close()
 
 
-def _with_and_without(query: RunQuery) -> tuple[RunQuery, RunQuery] | None:
-    """A search sorted first on a metric or tag the filter does not require, split in two.
+def _segments(query: RunQuery) -> list[RunQuery] | None:
+    """A search sorted first on a metric, tag or param the filter does not require, split.
 
     Sorting such a search with "missing values last" needs an outer join, which
     no index can order: every matching run would be read and sorted. Split, the
     runs that have a value are an inner join that walks the (key, value) index
-    and stops at the page's end; the runs without one (or with NaN) are read only
-    when a page reaches past the last run with a value.
+    and stops at the page's end; the runs after them (without a value, with
+    NaN, or for a param, with a value that is not a number: those sort after
+    the numbers) are read only when a page reaches past the ones before.
     """
     if not query.order:
         return None
     first = query.order[0].field
-    if first.kind not in (METRIC, TAG) or first in required_fields(query.filter):
+    if first.kind not in (METRIC, TAG, PARAM) or first in required_fields(query.filter):
         return None
+    base = () if query.filter is None else (query.filter,)
+
+    def part(*nodes: Node) -> RunQuery:
+        return RunQuery(And((*base, *nodes)), query.project, query.search, query.order)
+
+    if first.kind == PARAM:
+        number = Compare(first, ">=", -math.inf)
+        return [part(number), part(IsNull(first, negated=True), Not(number)), part(IsNull(first))]
     has_value: Node = (Compare(first, ">=", -math.inf) if first.kind == METRIC
                        else IsNull(first, negated=True))
-    base = () if query.filter is None else (query.filter,)
-    with_value = RunQuery(And((*base, has_value)), query.project, query.search, query.order)
-    without = RunQuery(And((*base, Not(has_value))), query.project, query.search, query.order)
-    return with_value, without
+    return [part(has_value), part(Not(has_value))]
 
 
 def search(conn: Connection, query: RunQuery, limit: int | None, offset: int = 0) -> list[RunRecord]:
-    split = _with_and_without(query) if limit is not None else None
-    if split is None:
+    segments = _segments(query) if limit is not None else None
+    if segments is None:
         return attach(conn, _runs(conn, compile_search(query, limit, offset)))
-    with_value, without = split
-    runs = _runs(conn, compile_search(with_value, limit, offset))
-    if len(runs) < limit:
-        if runs:
-            skip = 0
-        else:  # the page starts among the runs without a value: how many come before them?
-            counted = select(func.count()).select_from(compile_search(with_value).subquery())
-            skip = offset - conn.execute(counted).scalar_one()
-        runs += _runs(conn, compile_search(without, limit - len(runs), max(skip, 0)))
+    runs: list[Run] = []
+    skip = offset
+    for index, segment in enumerate(segments):
+        found = _runs(conn, compile_search(segment, limit - len(runs), skip))
+        runs += found
+        if len(runs) >= limit or index == len(segments) - 1:
+            break
+        if found:
+            skip = 0  # the page went through the rest of this segment
+        elif skip:  # the page starts after this segment: how many runs does it hold?
+            counted = select(func.count()).select_from(compile_search(segment).subquery())
+            skip = max(skip - conn.execute(counted).scalar_one(), 0)
     return attach(conn, runs)
 
 

@@ -505,9 +505,10 @@ def fields_of(node: Node | None) -> list[Field]:
 def required_fields(node: Node | None) -> set[Field]:
     """Fields a matching run must have a (non-null) value for.
 
-    Comparisons at the top level of the filter (joined by ``and``) reject a
-    run without the field, so the store can inner-join them and skip the
-    "missing values last" part of a sort on them.
+    Comparisons at the top level of the filter (joined by ``and``, nested or
+    not) reject a run without the field, so the store can inner-join them and
+    skip the "missing values last" part of a sort on them. (Not ``is not null``:
+    a NaN metric is there, with no value to sort by.)
     """
     if node is None:
         return set()
@@ -516,6 +517,8 @@ def required_fields(node: Node | None) -> set[Field]:
     for item in items:
         if isinstance(item, (Compare, In)):
             out.add(item.field)
+        elif isinstance(item, And):
+            out |= required_fields(item)
     return out
 
 

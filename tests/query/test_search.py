@@ -214,3 +214,26 @@ def test_sorting_on_a_field_some_runs_lack_pages_consistently(store, runs, order
             if cursor is None:
                 break
         assert paged == whole
+
+
+@pytest.mark.parametrize("order", ["params.depth", "-params.depth"])
+@pytest.mark.parametrize("where", [None, "project = 'pricing'", "metrics.rmse > 0.55"])
+def test_a_param_sort_pages_through_numbers_then_text_then_missing(store, runs, order, where):
+    """Sorted on a param, pages come from three statements (numbers by the index, then text
+    values, then runs without it): every page size must give the one order of a single pass."""
+    from modeldb_core.query import stream_runs
+
+    whole = [r.run.name for r in stream_runs(where, order_by=order, store=store)]
+    for size in (1, 2, 3, 4):
+        paged, cursor = [], None
+        while True:
+            page = search_runs(where, order_by=order, limit=size, cursor=cursor, store=store)
+            paged += names(page)
+            if (cursor := page.next_cursor) is None:
+                break
+        assert paged == whole, f"pages of {size}"
+    if where is None:
+        numbers = ["gbm-1", "gbm-2", "rf-1", "rf-2", "rf-3"]
+        expected = (numbers + ["linear", "RF-upper", "prep"] if order == "params.depth"
+                    else numbers[::-1] + ["linear", "prep", "RF-upper"])
+        assert whole == expected

@@ -169,7 +169,10 @@ class _Compiler:
         if f.kind == PARAM:
             a = self.alias(f)
             # Numbers first (in numeric order), then text, then runs without the param.
-            return [(a.c.value_num, True), (a.c.value_text, not required)]
+            # Compared with a number, every row has a number: no NULLs to put last, so
+            # PostgreSQL may walk (key, value_num) backwards for a descending sort too.
+            return [(a.c.value_num, not _compared_with_a_number(self.query.filter, f)),
+                    (a.c.value_text, not required)]
         if f.kind in (METRIC, TAG):
             return [(self.alias(f).c.value, not required)]
         column = f.attribute.column
@@ -186,6 +189,18 @@ class _Compiler:
         if where:
             stmt = stmt.where(*where)
         return stmt
+
+
+def _compared_with_a_number(node: Node | None, f: Field) -> bool:
+    """Whether the filter's top level compares param ``f`` with a number (so it has one)."""
+    items = node.items if isinstance(node, And) else (node,) if node is not None else ()
+    for item in items:
+        if isinstance(item, And) and _compared_with_a_number(item, f):
+            return True
+        if (isinstance(item, Compare) and item.field == f and item.op not in ("like", "notlike")
+                and _is_number(item.value)):
+            return True
+    return False
 
 
 def _membership(row, f: Field, node: In):

@@ -217,7 +217,7 @@ def test_sorting_on_a_field_some_runs_lack_pages_consistently(store, runs, order
 
 
 @pytest.mark.parametrize("order", ["params.depth", "-params.depth"])
-@pytest.mark.parametrize("where", [None, "project = 'pricing'", "metrics.rmse > 0.55"])
+@pytest.mark.parametrize("where", [None, "project = 'pricing'", "metrics.rmse > 0.55", "params.depth >= 4"])
 def test_a_param_sort_pages_through_numbers_then_text_then_missing(store, runs, order, where):
     """Sorted on a param, pages come from three statements (numbers by the index, then text
     values, then runs without it): every page size must give the one order of a single pass."""
@@ -232,6 +232,9 @@ def test_a_param_sort_pages_through_numbers_then_text_then_missing(store, runs, 
             if (cursor := page.next_cursor) is None:
                 break
         assert paged == whole, f"pages of {size}"
+    if where == "params.depth >= 4":  # every row has a number: sorted by it alone
+        assert whole == (["gbm-2", "rf-1", "rf-2", "rf-3"] if order == "params.depth"
+                         else ["rf-3", "rf-2", "rf-1", "gbm-2"])
     if where is None:
         numbers = ["gbm-1", "gbm-2", "rf-1", "rf-2", "rf-3"]
         expected = (numbers + ["linear", "RF-upper", "prep"] if order == "params.depth"

@@ -4,24 +4,25 @@ Most tasks in a big pipeline take milliseconds; writing each run twice
 (created when it starts, updated when it ends) would double what tracking
 costs. Orchestrator integrations (Luigi, Airflow) start their task runs this
 way. A ``DeferredRun`` keeps what the task records in memory and, when the
-task succeeds, writes the finished run with its params, metrics, inputs and
+task ends, writes the finished run with its params, metrics, inputs and
 outputs in one transaction (``NewRun`` with ``inputs`` / ``outputs``).
 
-It is written at once, and from then on like any run (buffered updates,
-heartbeats, reaping if its process dies), as soon as any of these happens:
+A run that fails is written the same way, whole, with its error and
+traceback. It is written at once, and from then on like any run (buffered
+updates, heartbeats, reaping if its process dies), as soon as any of these
+happens:
 
 - it has been running for ``WRITE_AFTER_SECONDS`` (a watchdog thread per
   process), so a long task shows as *running* while it runs, and is reaped
   like any run if its process dies;
 - something asks for its id (a nested run, user code);
-- it has buffered enough to flush (``log_metric`` in a long loop);
-- it ends any other way than a clean success (failures keep their traceback).
+- it has buffered enough to flush (``log_metric`` in a long loop).
 
 If the single write fails, the run is written again without its lineage
 edges, so the run itself still lands when only lineage tables are broken.
 
-``batch=True`` (Luigi: hundreds of millisecond tasks in one process) goes one
-step further: a quick run that succeeded waits, in memory, up to
+``batch=True`` (Luigi, Prefect: hundreds of millisecond tasks in one process)
+goes one step further: a quick run that ended waits, in memory, up to
 ``_WATCH_EVERY`` for other runs to share its transaction. The watchdog thread
 writes what waits; ``flush()`` writes it at once (orchestrators call it when a
 build ends; reading a queued run's ``id`` does too; so does closing the client
@@ -41,7 +42,7 @@ from . import validation
 from .client import TrackingClient
 from .errors import StoreUnavailableError
 from .model import NewRun, RunStatus, RunUpdate
-from .run import ActiveRun
+from .run import ActiveRun, mark_end
 from .safety import report, safe_call
 
 WRITE_AFTER_SECONDS = 1.0
@@ -114,21 +115,22 @@ class DeferredRun(ActiveRun):
             message: str | None = None) -> None:
         status = validation.status(status)
         with self._gate:
-            quick = (not self._written and self.status == RunStatus.RUNNING.value
-                     and error is None and message is None and not self._pending.notes
-                     and not self._pending.heartbeat_at)
+            quick = not self._written and self.status == RunStatus.RUNNING.value
             if quick:
                 self._written = True
                 _unwritten.discard(self)
                 self.status = status
                 with self._lock:
                     pending, self._pending = self._pending, RunUpdate()
+                mark_end(pending, status, error, message)
                 spec = self._spec
                 finished = dataclasses.replace(
-                    spec, status=status, ended_at=time.time(),
+                    spec, status=status, ended_at=pending.ended_at,
                     params={**spec.params, **pending.params}, tags={**spec.tags, **pending.tags},
-                    metrics=[*spec.metrics, *pending.metrics],
-                    inputs=[*spec.inputs, *pending.inputs], outputs=[*spec.outputs, *pending.outputs])
+                    metrics=[*spec.metrics, *pending.metrics], notes=[*spec.notes, *pending.notes],
+                    inputs=[*spec.inputs, *pending.inputs], outputs=[*spec.outputs, *pending.outputs],
+                    error_type=pending.error_type, error_message=pending.error_message,
+                    error_traceback=pending.error_traceback)
         if not quick:
             if not self._written:
                 self.write_now()

@@ -245,8 +245,12 @@ class NewRun:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     ended_at: float | None = None
-    # Lineage edges written with the run, in the same transaction (a run recorded
-    # once it has finished: one write instead of a create and an update).
+    # A run recorded once it has finished (one write instead of a create and an
+    # update) comes with how it ended, its notes and its lineage edges.
+    error_type: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+    notes: list[str] = field(default_factory=list)
     inputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
     outputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
 

@@ -41,6 +41,19 @@ def _metric_key(key: Any) -> str:
     return key
 
 
+def mark_end(pending: RunUpdate, status: str, error: BaseException | None, message: str | None) -> None:
+    """Record in ``pending`` how a run ended: status, time, and the error (type, message, traceback)."""
+    pending.status = status
+    pending.ended_at = time.time()
+    if error is not None:
+        pending.error_type = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
+        pending.error_message = str(error)[:10_000]
+        pending.error_traceback = "".join(
+            traceback.format_exception(type(error), error, error.__traceback__))[-50_000:]
+    elif message:
+        pending.error_message = message
+
+
 class ActiveRun:
     """A run this process is recording. ``id`` is ``None`` if the store could not be reached."""
 
@@ -194,16 +207,7 @@ class ActiveRun:
             return
         self.status = status
         with self._lock:
-            pending = self._pending
-            pending.status = status
-            pending.ended_at = time.time()
-            if error is not None:
-                pending.error_type = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
-                pending.error_message = str(error)[:10_000]
-                pending.error_traceback = "".join(
-                    traceback.format_exception(type(error), error, error.__traceback__))[-50_000:]
-            elif message:
-                pending.error_message = message
+            mark_end(self._pending, status, error, message)
         self.flush()
         self.client.unregister(self)
 
@@ -275,7 +279,7 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     whose code version is recorded (default: the calling file).
     ``defer=True`` writes a quick run once, when it ends (see ``deferred.py``):
     what orchestrator integrations use for their many short tasks; with
-    ``batch=True`` as well, quick runs that succeeded share transactions
+    ``batch=True`` as well, quick runs share transactions
     (written within a quarter second, or at ``modeldb_core.flush()``).
     """
     client = client or get_client()

@@ -24,7 +24,9 @@ from .rows import encode_param, latest_of
 
 _RUN_COLUMNS = ("id", "project_id", "pipeline_run_id", "parent_run_id", "name", "phase", "status",
                 "orchestrator", "external_id", "try_number", "user", "host", "pid", "heartbeat_at",
-                "started_at", "ended_at", "code_version_id", "environment_id")
+                "started_at", "ended_at", "code_version_id", "environment_id",
+                "error_type", "error_message", "error_traceback")
+_NOTE_COLUMNS = ("run_id", "text", "created_at")
 _PARAM_COLUMNS = ("run_id", "key", "value_json", "value_text", "value_num")
 _METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 _TAG_COLUMNS = ("run_id", "key", "value")
@@ -101,7 +103,8 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
         run_rows.append([None, project_ids[new.project], new.pipeline_run_id, new.parent_run_id,
                          new.name, new.phase, new.status, new.orchestrator, new.external_id,
                          new.try_number, new.user, new.host, new.pid, new.started_at,
-                         new.started_at, new.ended_at, new.code_version_id, new.environment_id])
+                         new.started_at, new.ended_at, new.code_version_id, new.environment_id,
+                         new.error_type, new.error_message, new.error_traceback])
     if sqlite:
         # We hold the write lock: nobody else can take these ids before we commit.
         first = (conn.execute(select(func.max(t.runs.c.id))).scalar() or 0) + 1
@@ -120,8 +123,9 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
         for row, run_id in zip(run_rows, ids):
             row[0] = run_id
         _copy(conn, t.runs, _RUN_COLUMNS, run_rows)
-    params, metrics, latest, tags = [], [], [], []
+    params, metrics, latest, tags, notes = [], [], [], [], []
     for run_id, new in zip(ids, new_runs):
+        notes += [(run_id, text, new.ended_at or new.started_at) for text in new.notes]
         for key, value in new.params.items():
             params.append(param_row(run_id, key, value))
         if new.metrics:
@@ -136,7 +140,7 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
     # the insert a little cheaper and every later read scattered.)
     for table, columns, rows in ((t.params, _PARAM_COLUMNS, params), (t.metrics, _METRIC_COLUMNS, metrics),
                                  (t.latest_metrics, _METRIC_COLUMNS, latest),
-                                 (t.tags, _TAG_COLUMNS, tags)):
+                                 (t.tags, _TAG_COLUMNS, tags), (t.notes, _NOTE_COLUMNS, notes)):
         if not rows:
             continue
         if sqlite:

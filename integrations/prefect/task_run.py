@@ -10,11 +10,10 @@ Each run is a core deferred run, batched (``start_run(defer=True,
 batch=True)``). Why: inside a Prefect process the task's thread shares the GIL
 with Prefect's own threads, so a store write made from it costs milliseconds
 (measured with ``bench/bench_prefect.py``: the completion hook took 3.5 ms a task run unbatched,
-0.17 ms batched). A quick run that succeeds is written whole, lineage included,
-with the runs that ended meanwhile, by the core's deferred-run thread, or at
-the latest when the flow ends (``flow_hooks`` flushes). A run that fails or
-runs long is written as it happens, like any run, so a failure keeps its
-traceback and a long task shows as running.
+0.17 ms batched). A quick run, succeeded or failed, is written whole (lineage,
+error and traceback included) with the runs that ended meanwhile, by the
+core's deferred-run thread, or at the latest when the flow ends (``flow_hooks``
+flushes). A run that runs long is written while it runs, so it shows as running.
 
 A retry enters Running again for the same task run: the attempt before it is
 ended as ``failed`` with the error Prefect is retrying, tagged

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import modeldb_core as mdb
 from modeldb_core import deferred
 
@@ -205,3 +207,24 @@ def test_a_store_gone_before_the_batch_is_written_costs_one_attempt_not_one_per_
         assert all(run.id is None for run in runs)
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_quick_failure_is_written_whole_in_one_transaction(tracking, batch):
+    mdb.start_run("warm_up", defer=True, parent=None).end()  # environment and code, once a process
+    commits = _commits(tracking)
+    run = mdb.start_run("broken", defer=True, batch=batch, parent=None, params={"rows": 3})
+    run.add_note("input checked by hand")
+    run.log_metric("seen", 3.0)
+    try:
+        raise ValueError("3 rows, 4 expected")
+    except ValueError as exc:
+        run.end("failed", error=exc)
+    mdb.flush()
+    assert commits[0] == 1, "one write: the run with its params, metric, note and error"
+    detail = tracking.store.get_run_detail(run.id)
+    assert (detail.run.status, detail.run.error_type, detail.run.error_message) == (
+        "failed", "ValueError", "3 rows, 4 expected")
+    assert 'raise ValueError("3 rows, 4 expected")' in detail.run.error_traceback
+    assert [n.text for n in detail.notes] == ["input checked by hand"]
+    assert detail.params == {"rows": 3} and detail.metrics == {"seen": 3.0}

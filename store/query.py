@@ -28,7 +28,7 @@ from modeldb_core.errors import QueryError
 from modeldb_core.model import Run
 from modeldb_core.query.fields import ATTR, METRIC, PARAM, TAG, Field
 from modeldb_core.query.language import (
-    And, Compare, In, IsNull, Node, Not, Or, SortKey, required_fields,
+    And, Compare, In, IsNull, Node, Not, Or, SortKey, conjuncts, required_fields,
 )
 from modeldb_core.query.records import MetricStats, RunGroup, RunQuery, RunRecord
 
@@ -193,14 +193,8 @@ class _Compiler:
 
 def _compared_with_a_number(node: Node | None, f: Field) -> bool:
     """Whether the filter's top level compares param ``f`` with a number (so it has one)."""
-    items = node.items if isinstance(node, And) else (node,) if node is not None else ()
-    for item in items:
-        if isinstance(item, And) and _compared_with_a_number(item, f):
-            return True
-        if (isinstance(item, Compare) and item.field == f and item.op not in ("like", "notlike")
-                and _is_number(item.value)):
-            return True
-    return False
+    return any(isinstance(item, Compare) and item.field == f and item.op not in ("like", "notlike")
+               and _is_number(item.value) for item in conjuncts(node))
 
 
 def _membership(row, f: Field, node: In):

@@ -27,8 +27,7 @@ _yielded: dict[str, list[Any]] = {}  # task id -> the requirement structures run
 
 def watch(task: Any, on_suspended: Callable[[Any], None]) -> None:
     """Wrap this execution's ``task.run`` to note what it yields and whether it was suspended."""
-    unwatch(task)
-    _yielded.pop(task.task_id, None)
+    forget(task)
     original = task.run
     if not inspect.isgeneratorfunction(original):
         return
@@ -60,6 +59,7 @@ def requirement_targets(task: Any) -> list[tuple[str | None, Any]]:
 
 
 def forget(task: Any) -> None:
+    """Drop what this execution yielded and give the instance its ``run`` back."""
     _yielded.pop(task.task_id, None)
     unwatch(task)
 

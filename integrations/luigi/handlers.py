@@ -142,27 +142,16 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
                     try_number=safe_call("count the task's tries", builds.try_number, task),
                     started_at=started_at, client=client, defer=True, batch=not _in_task_process())
-    for name_, target in safe_call("read the task's inputs", targets.inputs, task, default=[]):
-        version = safe_call("fingerprint an input", targets.version_of, target)
-        if version is not None:
-            safe_call("record an input", run.log_input, version, name=name_)
+    _record(run.log_input, "inputs", targets.inputs, task)
     return run
 
 
-def _record_outputs(run: ActiveRun, task: Any) -> None:
-    for name, target in safe_call("read the task's outputs", targets.outputs, task, default=[]):
-        version = safe_call("fingerprint an output", targets.version_of, target)
+def _record(log: Callable[..., Any], what: str, targets_of: Callable[[Any], list], task: Any) -> None:
+    """Fingerprint the targets ``targets_of(task)`` names, as they are now, and ``log`` each one."""
+    for name, target in safe_call(f"read the task's {what}", targets_of, task, default=[]):
+        version = safe_call(f"fingerprint the task's {what}", targets.version_of, target)
         if version is not None:
-            safe_call("record an output", run.log_output, version, name=name)
-
-
-def _record_dynamic_inputs(run: ActiveRun, task: Any) -> None:
-    """The outputs of the requirements ``run()`` yielded, as they are now (all complete, or it failed)."""
-    for name, target in safe_call("read the task's dynamic dependencies", dynamic.requirement_targets, task,
-                                  default=[]):
-        version = safe_call("fingerprint a dynamic input", targets.version_of, target)
-        if version is not None:
-            safe_call("record a dynamic input", run.log_input, version, name=name)
+            safe_call(f"record the task's {what}", log, version, name=name)
 
 
 _task_process: tuple[int, bool] = (0, False)
@@ -182,7 +171,8 @@ def _in_task_process() -> bool:
 def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
             error: BaseException | None = None, message: str | None = None) -> None:
     run.deactivate()
-    _record_dynamic_inputs(run, task)
+    # What run() yielded: all complete now, or the task failed with them.
+    _record(run.log_input, "dynamic dependencies", dynamic.requirement_targets, task)
     dynamic.forget(task)
     run.end(status, error=error, message=message)
     build = _builds_of.pop(task.task_id, None) or builds.current(client, task, options.project)
@@ -192,8 +182,12 @@ def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
         build.failing.discard(task.task_id)  # it failed before: Luigi retried it
         if task.task_id in build.root_ids:
             builds.finish(client, build, RunStatus.SUCCEEDED.value)
+    _release_if_forked(client)
+
+
+def _release_if_forked(client: TrackingClient) -> None:
+    """A forked worker exits with os._exit when its task is over: release its connections now."""
     if _in_task_process():
-        # A forked worker exits with os._exit: release its connections now.
         client.store.close()
 
 
@@ -237,8 +231,7 @@ def _suspended(client: TrackingClient, task: Any) -> None:
         run.add_note("Luigi suspended the task: run() yielded dependencies that were not complete; "
                      "it runs again from the start once they are, as a new run.")
         run.end(RunStatus.SKIPPED)
-    if _in_task_process():
-        client.store.close()
+    _release_if_forked(client)
 
 
 _on_suspended = _guard("record a suspended Luigi task", _suspended)
@@ -254,7 +247,7 @@ def _processing_time(client: TrackingClient, task: Any, seconds: Any) -> None:
 def _success(client: TrackingClient, task: Any) -> None:
     """SUCCESS: record the outputs as written and end the run."""
     run = _open.pop(task.task_id, None) or _begin(client, task)
-    _record_outputs(run, task)
+    _record(run.log_output, "outputs", targets.outputs, task)
     _finish(client, task, run, RunStatus.SUCCEEDED.value)
 
 

@@ -63,9 +63,9 @@ batch=True)``), as Luigi's are. Why: most task runs of a big flow take
 milliseconds, and inside a Prefect process every database statement made
 from the task's thread competes for the GIL with Prefect's own threads, so a
 write there costs several milliseconds. The hooks only check, fingerprint and
-buffer; a quick run that succeeds is written once, lineage included, together
-with its neighbours, off the task's thread (a run that fails or runs long is
-written as it happens). The flow's terminal hook flushes what waits
+buffer; a quick run, succeeded or failed, is written once, lineage and error
+included, together with its neighbours, off the task's thread (a run that runs
+long is written while it runs). The flow's terminal hook flushes what waits
 (``modeldb_core.flush()``), so when a flow call returns its runs are in the
 store.
 

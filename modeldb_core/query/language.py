@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Union
+from typing import Iterator, Union
 
 from modeldb_core.errors import QueryError
 
@@ -502,6 +502,17 @@ def fields_of(node: Node | None) -> list[Field]:
     return list(seen)
 
 
+def conjuncts(node: Node | None) -> Iterator[Node]:
+    """The conditions a filter ``and``s together at its top level (nested ``and``s flattened)."""
+    if node is None:
+        return
+    for item in node.items if isinstance(node, And) else (node,):
+        if isinstance(item, And):
+            yield from conjuncts(item)
+        else:
+            yield item
+
+
 def required_fields(node: Node | None) -> set[Field]:
     """Fields a matching run must have a (non-null) value for.
 
@@ -510,18 +521,9 @@ def required_fields(node: Node | None) -> set[Field]:
     skip the "missing values last" part of a sort on them. (Not ``is not null``:
     a NaN metric is there, with no value to sort by.)
     """
-    if node is None:
-        return set()
-    items = node.items if isinstance(node, And) else (node,)
-    out = set()
-    for item in items:
-        if isinstance(item, (Compare, In)):
-            out.add(item.field)
-        elif isinstance(item, And):
-            out |= required_fields(item)
-    return out
+    return {item.field for item in conjuncts(node) if isinstance(item, (Compare, In))}
 
 
 __all__ = ["And", "Compare", "Field", "In", "IsNull", "Node", "Not", "Or", "SortKey", "Token",
-           "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
+           "conjuncts", "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
            "ATTR", "METRIC", "PARAM", "TAG", "NUMBER", "TEXT", "TIME"]

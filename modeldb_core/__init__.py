@@ -29,7 +29,7 @@ _EXPORTS = {
     "get_client": "client",
     "search_runs": "query",
     "log_runs": "bulk",
-    "flush": "deferred",
+    "flush": "client",
     "open_store": "store",
     "ModelDBError": "errors",
     "ValidationError": "errors",

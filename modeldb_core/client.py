@@ -1,31 +1,33 @@
-"""The per-process tracking client: settings, the store, and what is cached.
+"""The per-process tracking client: settings, the store, the tracking runtime.
 
-One client per process. It opens the store lazily (so ``import modeldb_core``
-and decorating functions cost nothing), caches the environment, code versions
-and pipeline runs, keeps a heartbeat for the runs this process has open, and
-starts over in a forked child. Every store write it makes from inside user
-code goes through ``safety.safe_call``.
+One client per process. It opens nothing when created (so ``import
+modeldb_core`` and decorating functions cost nothing): the tracking runtime
+(``runtime.py``) journals what is recorded and its writer opens the store.
+Pipelines and pipeline runs are named on the client's side (their keys are
+made here) and recorded as events like everything else. Reading through
+``client.store`` first drains this process's events, so a script sees what it
+recorded. A forked child gets a client of its own with the parent's settings.
 """
 from __future__ import annotations
 
-import atexit
 import getpass
+import hashlib
+import json
 import os
 import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from . import capture, config, validation
-from .model import Pipeline, PipelineRun, RunStatus
+from . import config, events, validation
 from .safety import safe_call
 
 if TYPE_CHECKING:
+    from .runtime import Runtime
     from .store import MetadataStore
-    from .run import ActiveRun
 
-HEARTBEAT_SECONDS = 30.0
 # A running run whose heartbeat is older than this is taken for dead (other hosts).
 STALE_AFTER_SECONDS = 10 * 60.0
 
@@ -52,20 +54,27 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class PipelineRef:
+    """A workflow definition as the client names it (the store gives it an id when it arrives)."""
+
+    project: str
+    name: str
+    orchestrator: str
+    structure: dict[str, Any] = field(default_factory=dict)
+    structure_hash: str = ""
+
+
 class TrackingClient:
-    def __init__(self, settings: config.Settings | None = None):
+    def __init__(self, settings: config.Settings | None = None, runtime: "Runtime | None" = None):
         self.settings = settings or config.resolve()
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.user = _user()
         self._store: MetadataStore | None = None
+        self._runtime = runtime
         self._lock = threading.RLock()
-        self._code_ids: dict[Any, int | None] = {}
-        self._environment_id: int | None = None
-        self._script_runs: dict[str, PipelineRun] = {}
-        self._open: dict[int, ActiveRun] = {}
-        self._heartbeat: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._script_runs: dict[str, str] = {}
         self.seed: int | None = None
 
     @property
@@ -73,7 +82,18 @@ class TrackingClient:
         return self.settings.disabled
 
     @property
-    def store(self) -> "MetadataStore":
+    def runtime(self) -> "Runtime":
+        """This process's journal and writer for this client's store (made on first use)."""
+        if self._runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    from .runtime import Runtime
+
+                    self._runtime = Runtime(self.settings, self.open_store)
+        return self._runtime
+
+    def open_store(self) -> "MetadataStore":
+        """The store itself, without waiting for this process's events (the writer's view)."""
         with self._lock:
             if self._store is None:
                 from .store import open_store
@@ -81,99 +101,85 @@ class TrackingClient:
                 self._store = open_store(self.settings.uri, timeout=self.settings.store_timeout)
             return self._store
 
-    # -- cached capture -----------------------------------------------------
-    def environment_id(self) -> int | None:
-        if self._environment_id is None:
-            self._environment_id = self.store.ensure_environment(capture.environment())
-        return self._environment_id
+    @property
+    def store(self) -> "MetadataStore":
+        """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)."""
+        if self._runtime is not None:
+            self._runtime.drain()
+        return self.open_store()
 
-    def code_version_id(self, fn: Callable[..., Any] | None = None,
-                        source_file: str | None = None) -> int | None:
-        key = fn if fn is not None else source_file
-        if key not in self._code_ids:
-            self._code_ids[key] = self.store.ensure_code_version(
-                capture.code_version(fn, source_file=source_file))
-        return self._code_ids[key]
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the store has what this process recorded; False if ``timeout`` ran out."""
+        if self._runtime is None:
+            return True
+        return self._runtime.drain(timeout)
 
     # -- pipelines ----------------------------------------------------------
     def pipeline(self, project: str, name: str, orchestrator: str,
-                 structure: dict[str, Any] | None = None) -> Pipeline:
-        return self.store.ensure_pipeline(project, name, orchestrator, structure or {})
+                 structure: dict[str, Any] | None = None) -> PipelineRef:
+        structure = structure or {}
+        # The store's canonical JSON (store/rows.py), so every process hashes a structure alike.
+        body = json.dumps(structure, sort_keys=True, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+        digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+        return PipelineRef(project, name, orchestrator, structure, digest)
 
-    def pipeline_run(self, pipeline: Pipeline, external_id: str,
-                     started_at: float | None = None) -> PipelineRun:
-        return self.store.ensure_pipeline_run(pipeline.id, external_id, started_at or time.time())
+    def pipeline_run(self, pipeline: PipelineRef, external_id: str, started_at: float | None = None,
+                     script: bool = False) -> str:
+        """The key of one execution of ``pipeline`` (recorded once per process); pass it to
+        ``start_run(pipeline_run_id=...)`` and ``end_pipeline_run``."""
+        key = events.pipeline_run_key(pipeline.project, pipeline.name, pipeline.orchestrator,
+                                      pipeline.structure_hash, external_id)
+        if not self.disabled:
+            self.runtime.pipeline_started(key, {
+                "project": pipeline.project, "name": pipeline.name, "orchestrator": pipeline.orchestrator,
+                "structure": pipeline.structure, "structure_hash": pipeline.structure_hash,
+                "external_id": external_id, "started_at": started_at or time.time(), "script": script},
+                script=script)
+        return key
 
-    def end_pipeline_run(self, pipeline_run_id: int, status: str) -> None:
-        self.store.end_pipeline_run(pipeline_run_id, validation.status(status), time.time())
+    def end_pipeline_run(self, pipeline_run_id: str, status: str, if_running: bool = False) -> None:
+        """End a pipeline run (the last end recorded wins; ``if_running``: unless it has ended)."""
+        status = validation.status(status)
+        if not self.disabled:
+            data: dict[str, Any] = {"status": status, "ended_at": time.time()}
+            if if_running:
+                data["if_running"] = True
+            self.runtime.emit(events.PIPELINE_ENDED, pipeline_run_id, data)
 
-    def script_pipeline_run(self, project: str) -> PipelineRun:
+    def script_pipeline_run(self, project: str) -> str:
         """The pipeline run shared by the plain tracked functions of this process."""
         found = self._script_runs.get(project)
         if found is None:
             script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
             name = script if script and script != "-c" else "interactive"
-            pipeline = self.pipeline(project, name, "python")
             external = f"{self.host}:{self.pid}:{_process_start()}"
-            found = self.pipeline_run(pipeline, external)
+            found = self.pipeline_run(self.pipeline(project, name, "python"), external, script=True)
             self._script_runs[project] = found
         return found
-
-    # -- runs -----------------------------------------------------------
-    def register(self, run: "ActiveRun") -> None:
-        with self._lock:
-            self._open[run.id] = run
-            if self._heartbeat is None:
-                self._heartbeat = threading.Thread(target=self._beat, name="modeldb-heartbeat",
-                                                   daemon=True)
-                self._heartbeat.start()
-
-    def unregister(self, run: "ActiveRun") -> None:
-        with self._lock:
-            self._open.pop(run.id, None)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            with self._lock:
-                open_runs = list(self._open.values())
-            for run in open_runs:
-                safe_call("send a heartbeat", run.flush, heartbeat=True)
 
     def reap(self) -> list[int]:
         """Mark runs whose process died as killed."""
         return self.store.reap(time.time(), STALE_AFTER_SECONDS, self.host, pid_alive)
 
     def forked(self) -> "TrackingClient":
-        """The client of a forked child: this one's settings, store and cached ids, nothing open.
+        """The client of a forked child: this one's settings, store and runtime (which
+        dropped the parent's journal, queue and writer at the fork), nothing open.
 
         Settings given to ``configure()`` in the parent must hold in its workers
         (Luigi and Airflow fork them); the store's engine was already disposed in
         the child (store/engine.py), so no connection is shared across processes.
         """
-        child = TrackingClient(self.settings)
+        child = TrackingClient(self.settings, runtime=self._runtime)
         child._store = self._store
-        child._code_ids = dict(self._code_ids)
-        child._environment_id = self._environment_id
         child.seed = self.seed
         return child
 
     def close(self) -> None:
-        """End what this process left open (atexit), then release the store."""
-        self._stop.set()
-        import sys
-
-        deferred = sys.modules.get("modeldb_core.deferred")
-        if deferred is not None:  # runs waiting for a batch are written before the store closes
-            safe_call("write the runs left waiting", deferred.flush)
-        with self._lock:
-            open_runs = list(self._open.values())
-        for run in open_runs:
-            safe_call("end a run left open", run.end, RunStatus.KILLED,
-                      message="the process exited before the run was ended")
+        """End what this process left open (``killed``), drain for at most ``exit_timeout``,
+        then release the store. What the store did not take stays in the journal."""
+        if self._runtime is not None:
+            safe_call("write what was recorded", self._runtime.close)
         if self._store is not None:
-            for prun in self._script_runs.values():
-                safe_call("end the script's pipeline run", self.store.end_pipeline_run,
-                          prun.id, RunStatus.SUCCEEDED.value, time.time())
             safe_call("close the store", self._store.close)
             self._store = None
 
@@ -216,9 +222,16 @@ def configure(uri: str | None = None, disabled: bool | None = None, project: str
         return _client
 
 
-def _at_exit() -> None:
+def close_at_exit() -> None:
+    """The process exit (the tracking runtime's one ``atexit`` hook calls this)."""
     if _client is not None and _client.pid == os.getpid():
         _client.close()
 
 
-atexit.register(_at_exit)
+def flush(timeout: float | None = None) -> bool:
+    """Wait until the store has what this process recorded (at most ``timeout`` s, default
+    ``exit_timeout``); True when it has. Reads through ModelDB do this by themselves."""
+    client = _client
+    if client is None or client.pid != os.getpid():
+        return True
+    return client.flush(timeout)

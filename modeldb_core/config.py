@@ -10,6 +10,10 @@ config file > default.
 | artifact store | ``MODELDB_ARTIFACTS``  | ``artifacts``   | ``~/.modeldb/artifacts``        |
 | project        | ``MODELDB_PROJECT``    | ``project``     | ``default``                     |
 | store timeout  | ``MODELDB_STORE_TIMEOUT`` | ``store_timeout`` | none (SQLite waits 60 s)     |
+| journal folder | ``MODELDB_JOURNAL``    | ``journal``     | ``~/.modeldb/journal``          |
+| exit timeout   | ``MODELDB_EXIT_TIMEOUT`` | ``exit_timeout`` | 2 s (drain at exit, reads)  |
+| journal cap    | ``MODELDB_JOURNAL_MAX_BYTES`` | ``journal_max_bytes`` | 1 GiB of unwritten events |
+| outage cap     | ``MODELDB_JOURNAL_MAX_AGE`` | ``journal_max_age`` | 7 days (seconds)          |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
@@ -113,6 +117,12 @@ class Settings:
     project: str
     # How long one store call may wait (seconds); None keeps the drivers' defaults.
     store_timeout: float | None = None
+    # The tracking runtime (runtime.py): where the journal lives, how long the process
+    # exit (and a read) waits for the writer, and when an outage stops keeping metrics.
+    journal: Path = Path("~/.modeldb/journal")
+    exit_timeout: float = 2.0
+    journal_max_bytes: int = 1024 ** 3
+    journal_max_age: float = 7 * 24 * 3600.0
 
 
 def resolve(
@@ -121,6 +131,10 @@ def resolve(
     artifacts: str | os.PathLike | None = None,
     project: str | None = None,
     store_timeout: float | None = None,
+    journal: str | os.PathLike | None = None,
+    exit_timeout: float | None = None,
+    journal_max_bytes: int | None = None,
+    journal_max_age: float | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -131,4 +145,11 @@ def resolve(
         project=str(_setting("project", project, "MODELDB_PROJECT", "default")),
         store_timeout=_as_seconds("MODELDB_STORE_TIMEOUT",
                                   _setting("store_timeout", store_timeout, "MODELDB_STORE_TIMEOUT", None)),
+        journal=Path(_setting("journal", journal, "MODELDB_JOURNAL", home() / "journal")).expanduser(),
+        exit_timeout=_as_seconds("MODELDB_EXIT_TIMEOUT",
+                                 _setting("exit_timeout", exit_timeout, "MODELDB_EXIT_TIMEOUT", 2.0)),
+        journal_max_bytes=int(_as_seconds("MODELDB_JOURNAL_MAX_BYTES", _setting(
+            "journal_max_bytes", journal_max_bytes, "MODELDB_JOURNAL_MAX_BYTES", 1024 ** 3))),
+        journal_max_age=_as_seconds("MODELDB_JOURNAL_MAX_AGE", _setting(
+            "journal_max_age", journal_max_age, "MODELDB_JOURNAL_MAX_AGE", 7 * 24 * 3600.0)),
     )

@@ -172,6 +172,8 @@ class Run:
     error_type: str | None = None
     error_message: str | None = None
     error_traceback: str | None = None
+    uuid: str | None = None
+    end_seq: int | None = None
 
     @property
     def duration(self) -> float | None:
@@ -253,6 +255,7 @@ class NewRun:
     notes: list[str] = field(default_factory=list)
     inputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
     outputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
+    uuid: str | None = None  # made by the client; the bulk path makes one when it is None
 
 
 @dataclass

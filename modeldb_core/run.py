@@ -1,31 +1,27 @@
 """A run in progress, the Light API (``start_run``) and the current-run functions.
 
 Logging calls validate their input at once (a bad key raises
-``ValidationError`` naming it) and buffer what they log; the buffer is written
-in one transaction when it grows large, every few seconds, and when the run
-ends. A store that fails is reported once and never breaks the user's code.
+``ValidationError`` naming it) and record it as an event of the tracking
+runtime (``runtime.py``): journaled on the caller's thread, written to the
+store by the process's writer. Nothing here waits on the store.
 """
 from __future__ import annotations
 
 import contextvars
 import sys
-import threading
 import time
 import traceback
 from typing import Any, Callable, Iterable, Mapping
 
+from . import events as ev
 from . import params as param_rule
 from . import validation
 from .client import TrackingClient, get_client
-from .errors import ParamConflictError, StoreError
+from .errors import ParamConflictError
 from .fingerprint import fingerprint
-from .model import ArtifactVersion, Metric, NewRun, RunStatus, RunUpdate
+from .model import ArtifactVersion, RunStatus
+from .runtime import _dict as version_dict
 from .safety import report, safe_call
-
-FLUSH_METRICS = 1000
-FLUSH_SECONDS = 5.0
-# While the store is unreachable, keep at most this many metrics to retry with.
-MAX_PENDING_METRICS = 200_000
 
 _current: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("modeldb_run", default=None)
 _checked_keys: set[str] = set()
@@ -41,24 +37,25 @@ def _metric_key(key: Any) -> str:
     return key
 
 
-def mark_end(pending: RunUpdate, status: str, error: BaseException | None, message: str | None) -> None:
-    """Record in ``pending`` how a run ended: status, time, and the error (type, message, traceback)."""
-    pending.status = status
-    pending.ended_at = time.time()
+def ending(status: str, error: BaseException | None, message: str | None,
+           ended_at: float | None = None) -> dict[str, Any]:
+    """What an ``ended`` event says: status, time, and the error (type, message, traceback)."""
+    data: dict[str, Any] = {"status": status, "ended_at": ended_at or time.time()}
     if error is not None:
-        pending.error_type = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
-        pending.error_message = str(error)[:10_000]
-        pending.error_traceback = "".join(
+        data["error_type"] = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
+        data["error_message"] = str(error)[:10_000]
+        data["error_traceback"] = "".join(
             traceback.format_exception(type(error), error, error.__traceback__))[-50_000:]
     elif message:
-        pending.error_message = message
+        data["error_message"] = message
+    return data
 
 
 class ActiveRun:
-    """A run this process is recording. ``id`` is ``None`` if the store could not be reached."""
+    """A run this process is recording. ``id`` is its uuid (``None`` when tracking is off)."""
 
-    def __init__(self, client: TrackingClient, run_id: int | None, name: str, project: str,
-                 pipeline_run_id: int | None = None, params: Mapping[str, Any] | None = None):
+    def __init__(self, client: TrackingClient, run_id: str | None, name: str, project: str,
+                 pipeline_run_id: str | None = None, params: Mapping[str, Any] | None = None):
         self.client = client
         self.id = run_id
         self.name = name
@@ -67,10 +64,8 @@ class ActiveRun:
         self.status: str = RunStatus.RUNNING.value
         self._params: dict[str, Any] = dict(params or {})
         self._steps: dict[str, int] = {}
-        self._pending = RunUpdate()
-        self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
-        self._token: contextvars.Token | None = None
+        self._emit = client.runtime.emit if run_id is not None else _ignore
+        self._provided_for: tuple[Any, ...] = ()
         self._previous: list[contextvars.Token] = []
 
     def __repr__(self) -> str:
@@ -79,6 +74,16 @@ class ActiveRun:
     @property
     def ended(self) -> bool:
         return self.status != RunStatus.RUNNING.value
+
+    # -- the integration contract: an orchestrator's run that a tracked call logs into ----
+    def provide_for(self, callables: Iterable[Any]) -> None:
+        """Declare that this run (started by an orchestrator integration for one task) is the
+        run of calls of ``callables``: a ``@tracked_task`` among them logs into it instead
+        of starting a second run."""
+        self._provided_for = tuple(callables)
+
+    def provides(self, fn: Any) -> bool:
+        return not self.ended and fn in self._provided_for
 
     # -- logging ----------------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:
@@ -94,25 +99,22 @@ class ActiveRun:
                     raise ParamConflictError(key, self._params[key], normalized)
                 continue
             fresh[key] = normalized
-        with self._lock:
+        if fresh:
             self._params.update(fresh)
-            self._pending.params.update(fresh)
+            self._emit(ev.PARAMS, self.id, fresh)
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: float | None = None) -> None:
         _metric_key(key)
         number = validation.metric_value(f"metrics.{key}", value)
-        with self._lock:
-            if step is None:
-                step = self._steps.get(key, -1) + 1
-            else:
-                step = validation.step(f"metrics.{key} step", step)
-            self._steps[key] = max(step, self._steps.get(key, -1))
-            self._pending.metrics.append(Metric(key, number, step, timestamp or time.time()))
-            due = (len(self._pending.metrics) >= FLUSH_METRICS
-                   or time.monotonic() - self._last_flush > FLUSH_SECONDS)
-        if due:
-            self.flush()
+        steps = self._steps
+        if step is None:
+            step = steps.get(key, -1) + 1
+        else:
+            step = validation.step(f"metrics.{key} step", step)
+        if step > steps.get(key, -1):
+            steps[key] = step
+        self._emit(ev.METRIC, self.id, [key, number, step, timestamp or time.time()])
 
     def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
         for key, value in values.items():
@@ -124,13 +126,12 @@ class ActiveRun:
     def set_tags(self, values: Mapping[str, Any]) -> None:
         checked = {validation.key("tags key", k): validation.text(f"tags.{k}", str(v), validation.MAX_TAG_VALUE)
                    for k, v in values.items()}
-        with self._lock:
-            self._pending.tags.update(checked)
+        if checked:
+            self._emit(ev.TAGS, self.id, checked)
 
     def add_note(self, text: str) -> None:
         validation.text("note", text, validation.MAX_NOTE)
-        with self._lock:
-            self._pending.notes.append(text)
+        self._emit(ev.NOTE, self.id, {"text": text, "at": time.time()})
 
     def log_input(self, value: Any, name: str | None = None, kind: str | None = None,
                   uri: str | None = None) -> ArtifactVersion | None:
@@ -150,66 +151,26 @@ class ActiveRun:
             version = value
         else:
             version = fingerprint(value, uri=uri, kind=kind)
-        with self._lock:
-            (self._pending.inputs if direction == "input" else self._pending.outputs).append((name, version))
+        self._emit(ev.IO, self.id, {"direction": direction, "name": name, "version": version_dict(version)})
         return version
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)
 
-    # -- writing ------------------------------------------------------------
     def flush(self, heartbeat: bool = False) -> None:
-        """Write what is buffered now (one transaction). Never raises store errors."""
-        with self._lock:
-            pending, self._pending = self._pending, RunUpdate()
-            self._last_flush = time.monotonic()
-        if heartbeat:
-            pending.heartbeat_at = time.time()
-        if self.id is None or pending.is_empty():
-            return
-        try:
-            self.client.store.update_run(self.id, pending)
-        except ParamConflictError as exc:  # another process logged it first: nothing to retry
-            report("log a param", exc)
-        except (KeyboardInterrupt, SystemExit):
-            self._requeue(pending)
-            raise
-        except Exception as exc:  # noqa: BLE001 - tracking never breaks user code
-            report(f"write run {self.id}", exc)
-            if isinstance(exc, StoreError):
-                self._requeue(pending)
-
-    def _requeue(self, pending: RunUpdate) -> None:
-        """Keep what failed to be written for the next flush (bounded)."""
-        with self._lock:
-            later = self._pending
-            if len(pending.metrics) + len(later.metrics) > MAX_PENDING_METRICS:
-                return
-            pending.params.update(later.params)
-            pending.metrics.extend(later.metrics)
-            pending.tags.update(later.tags)
-            pending.notes.extend(later.notes)
-            pending.inputs.extend(later.inputs)
-            pending.outputs.extend(later.outputs)
-            pending.heartbeat_at = None
-            if later.status:
-                pending.status, pending.ended_at = later.status, later.ended_at
-                pending.error_type, pending.error_message = later.error_type, later.error_message
-                pending.error_traceback = later.error_traceback
-            self._pending = pending
+        """Kept for callers of the earlier API: every call is journaled as it happens."""
 
     def end(self, status: str | RunStatus = RunStatus.SUCCEEDED, error: BaseException | None = None,
-            message: str | None = None) -> None:
+            message: str | None = None, ended_at: float | None = None) -> None:
         """Finish the run with ``status``; ``error`` is the exception that ended it, if any."""
         status = validation.status(status)
         if self.ended:
             return
         self.status = status
-        with self._lock:
-            mark_end(self._pending, status, error, message)
-        self.flush()
-        self.client.unregister(self)
+        self._emit(ev.ENDED, self.id, ending(status, error, message, ended_at))
+        if self.id is not None:
+            self.client.runtime.closed(self)
 
     # -- the current run ----------------------------------------------------
     def activate(self) -> "ActiveRun":
@@ -236,6 +197,10 @@ class ActiveRun:
             safe_call("end a run", self.end, status_for(exc), error=exc)
 
 
+def _ignore(*_: Any) -> None:
+    """What logging does when tracking is off."""
+
+
 def status_for(exc: BaseException) -> str:
     """``killed`` for an interrupt or exit, ``failed`` for any other exception."""
     if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -255,19 +220,19 @@ def _caller_file(depth: int) -> str | None:
         return None
 
 
-def _parent(parent: ActiveRun | int | None | bool) -> tuple[ActiveRun | None, int | None]:
+def _parent(parent: ActiveRun | int | str | None | bool) -> tuple[ActiveRun | None, int | str | None]:
     if parent is True:
         parent = _current.get()
     if isinstance(parent, ActiveRun):
         return parent, parent.id
-    if isinstance(parent, int) and not isinstance(parent, bool):
+    if isinstance(parent, (int, str)) and not isinstance(parent, bool):
         return None, parent
     return None, None
 
 
 def start_run(name: str | None = None, *, project: str | None = None, phase: str | None = None,
               params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
-              parent: ActiveRun | int | None | bool = True, pipeline_run_id: int | None = None,
+              parent: ActiveRun | int | str | None | bool = True, pipeline_run_id: str | None = None,
               orchestrator: str | None = None, external_id: str | None = None,
               try_number: int | None = None, code: Callable[..., Any] | str | None = None,
               inputs: Iterable[Any] = (), started_at: float | None = None,
@@ -275,12 +240,12 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     """Start recording a run; use it as ``with start_run(...) as run:`` or call ``run.end()``.
 
     ``parent=True`` nests under the current run (if any); pass a run, a run id,
-    or ``None`` for a top-level run. ``code`` is the function or source file
-    whose code version is recorded (default: the calling file).
-    ``defer=True`` writes a quick run once, when it ends (see ``deferred.py``):
-    what orchestrator integrations use for their many short tasks; with
-    ``batch=True`` as well, quick runs share transactions
-    (written within a quarter second, or at ``modeldb_core.flush()``).
+    or ``None`` for a top-level run. ``pipeline_run_id`` is the key returned by
+    ``client.pipeline_run(...)`` (default: the script's own pipeline run).
+    ``code`` is the function or source file whose code version is recorded
+    (default: the calling file). The run's id (a UUIDv7) is made here, with no
+    store round trip. ``defer`` and ``batch`` are accepted for callers of the
+    earlier API: every run is now journaled and written in batches.
     """
     client = client or get_client()
     name = validation.name("run name", name or "run")
@@ -299,27 +264,23 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     if function is None and source is None:
         source = _caller_file(1)
 
-    def spec() -> NewRun:
+    def begin() -> ActiveRun:
+        runtime = client.runtime
         prun = pipeline_run_id
         if prun is None:
-            prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project).id
-        return NewRun(project=project, name=name, phase=phase, started_at=started_at or time.time(),
-                      pipeline_run_id=prun, parent_run_id=parent_id, orchestrator=orchestrator or "python",
-                      external_id=external_id, try_number=try_number, user=client.user, host=client.host,
-                      pid=client.pid, code_version_id=client.code_version_id(function, source),
-                      environment_id=client.environment_id(), params=checked_params, tags=checked_tags)
-
-    def create() -> ActiveRun:
-        new = spec()
-        if defer:
-            from .deferred import DeferredRun
-
-            return DeferredRun(client, new, batch=batch)
-        run = ActiveRun(client, client.store.create_run(new), name, project, new.pipeline_run_id, checked_params)
-        client.register(run)
+            prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project)
+        run_id = ev.uuid7()
+        runtime.emit(ev.STARTED, run_id, {
+            "project": project, "name": name, "phase": phase, "started_at": started_at or time.time(),
+            "pipeline_run": prun, "parent": parent_id, "orchestrator": orchestrator or "python",
+            "external_id": external_id, "try_number": try_number, "user": client.user,
+            "host": client.host, "pid": client.pid, "code": runtime.code_key(function, source),
+            "env": "env", "params": checked_params, "tags": checked_tags})
+        run = ActiveRun(client, run_id, name, project, prun, checked_params)
+        runtime.opened(run)
         return run
 
-    run = safe_call("start a run", create)
+    run = safe_call("start a run", begin)
     if run is None:
         run = ActiveRun(client, None, name, project, params=checked_params)
     for item in inputs:

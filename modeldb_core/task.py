@@ -151,12 +151,13 @@ class _Tracker:
 def _provided_run(fn: Callable[..., Any]) -> ActiveRun | None:
     """The current run, if an orchestrator started it for a call of ``fn``.
 
-    An integration that starts a task's run itself (the Airflow listener) sets
-    ``run.provided_for`` to the callables it will call; a tracked function among
-    them then logs into that run instead of starting a second one.
+    An integration that starts a task's run itself (the Airflow listener, Prefect's
+    task hooks) declares the callables it will call with ``run.provide_for(...)``;
+    a tracked function among them then logs into that run instead of starting a
+    second one.
     """
     run = active_run()
-    if run is not None and not run.ended and fn in getattr(run, "provided_for", ()):
+    if run is not None and run.provides(fn):
         return run
     return None
 

@@ -17,12 +17,13 @@ from typing import Any, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from modeldb_core.events import uuid7
 from modeldb_core.model import Metric, NewRun
 
 from . import schema as t
 from .rows import encode_param, latest_of
 
-_RUN_COLUMNS = ("id", "project_id", "pipeline_run_id", "parent_run_id", "name", "phase", "status",
+_RUN_COLUMNS = ("id", "uuid", "project_id", "pipeline_run_id", "parent_run_id", "name", "phase", "status",
                 "orchestrator", "external_id", "try_number", "user", "host", "pid", "heartbeat_at",
                 "started_at", "ended_at", "code_version_id", "environment_id",
                 "error_type", "error_message", "error_traceback")
@@ -100,7 +101,7 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
     sqlite = conn.dialect.name == "sqlite"
     run_rows = []
     for new in new_runs:
-        run_rows.append([None, project_ids[new.project], new.pipeline_run_id, new.parent_run_id,
+        run_rows.append([None, new.uuid or uuid7(), project_ids[new.project], new.pipeline_run_id, new.parent_run_id,
                          new.name, new.phase, new.status, new.orchestrator, new.external_id,
                          new.try_number, new.user, new.host, new.pid, new.started_at,
                          new.started_at, new.ended_at, new.code_version_id, new.environment_id,

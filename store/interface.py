@@ -37,6 +37,16 @@ class MetadataStore(abc.ABC):
     def ensure_environment(self, env: Environment) -> int: ...
 
     @abc.abstractmethod
+    def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
+        """The one write entry point of tracking: apply a batch of events (``modeldb_core.events``)
+        in one transaction, idempotently and in any order. ``definitions`` maps the keys the
+        events use for environments and code versions to their content."""
+
+    @abc.abstractmethod
+    def resolve_run(self, ref: int | str) -> int:
+        """The internal key of a run named by its uuid, a unique 8+ character prefix, or its number."""
+
+    @abc.abstractmethod
     def create_run(self, new: NewRun) -> int: ...
 
     @abc.abstractmethod
@@ -58,6 +68,10 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def get_run_detail(self, run_id: int) -> RunDetail: ...
+
+    @abc.abstractmethod
+    def runs_by_external_id(self, external_id: str, orchestrator: str | None = None) -> list[Run]:
+        """The runs of one orchestrator task instance (every try), oldest first."""
 
     @abc.abstractmethod
     def list_runs(self, project: str | None = None, limit: int = 100,

@@ -47,11 +47,14 @@ pipeline_runs = Table(
     "pipeline_runs", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("pipeline_id", Id, ForeignKey("pipelines.id"), nullable=False),
+    # The key every process gives this pipeline run (events.pipeline_run_key).
+    Column("uuid", String(36)),
     Column("external_id", String(500), nullable=False),
     Column("status", String(20), nullable=False),
     Column("started_at", Double, nullable=False),
     Column("ended_at", Double),
     UniqueConstraint("pipeline_id", "external_id"),
+    Index("uq_pipeline_runs_uuid", "uuid", unique=True),
 )
 
 code_versions = Table(
@@ -79,7 +82,10 @@ environments = Table(
 
 runs = Table(
     "runs", metadata,
+    # ``id`` stays inside the schema; ``uuid`` (UUIDv7, made by the tracking client
+    # when the run starts) is the run's public id.
     Column("id", Id, primary_key=True, autoincrement=True),
+    Column("uuid", String(36)),
     Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
     Column("pipeline_run_id", Id, ForeignKey("pipeline_runs.id")),
     Column("parent_run_id", Id, ForeignKey("runs.id")),
@@ -100,6 +106,10 @@ runs = Table(
     Column("error_type", String(250)),
     Column("error_message", Text),
     Column("error_traceback", Text),
+    # The sequence number of the event that ended the run: a later end wins, a late
+    # or repeated one changes nothing (NULL: ended by the reaper or an import).
+    Column("end_seq", BigInteger),
+    Index("uq_runs_uuid", "uuid", unique=True),
     Index(None, "project_id", "started_at"),
     Index(None, "status"),
     # Reaping looks for the few running runs among millions: a partial index
@@ -136,7 +146,8 @@ metrics = Table(
     Column("is_nan", Boolean, nullable=False, default=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", Double, nullable=False),
-    Index(None, "run_id", "key", "step"),
+    # One point is one row however often its event is delivered.
+    Index("uq_metrics_point", "run_id", "key", "step", "timestamp", unique=True),
 )
 
 # The last value of every metric of every run: what filters and sorts use.
@@ -156,6 +167,8 @@ tags = Table(
     Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
+    # The sequence number of the event that set the value: the highest wins.
+    Column("seq", BigInteger),
     Index(None, "key", "value"),
 )
 
@@ -165,7 +178,10 @@ notes = Table(
     Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", Double, nullable=False),
+    # The sequence number of the event that added it: one note per event.
+    Column("seq", BigInteger),
     Index(None, "run_id"),
+    Index("uq_notes_run_seq", "run_id", "seq", unique=True),
 )
 
 artifacts = Table(
@@ -197,4 +213,16 @@ run_io = Table(
     Column("name", String(500)),
     Column("created_at", Double, nullable=False),
     Index(None, "artifact_version_id", "direction"),
+)
+
+# Events that arrived before what they refer to (a run's events before its start,
+# a run's start before its parent's or its pipeline run's): applied when it arrives.
+parked_events = Table(
+    "parked_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("waits_for", String(36), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("definitions", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index(None, "waits_for"),
 )

@@ -62,6 +62,7 @@ class SqlStore(MetadataStore):
         self.engine = engine or make_engine(uri)
         self.dialect = self.engine.dialect.name
         self._project_ids: dict[str, int] = {}
+        self._definition_ids: dict[tuple[str, str], int] = {}
         self._prepare_statements()
         if check_schema:
             with self._translated():
@@ -104,6 +105,9 @@ class SqlStore(MetadataStore):
             t.artifact_versions.c.content_hash == bindparam("hash"))
         self._insert_version = self._insert(t.artifact_versions).on_conflict_do_nothing().returning(
             t.artifact_versions.c.id)
+        from .events import Statements
+
+        self._event_statements = Statements(self)
 
     # -- the one place database errors become ModelDB errors -----------------
     @contextlib.contextmanager
@@ -240,6 +244,23 @@ class SqlStore(MetadataStore):
         if edges:
             self._write_edges(conn, edges)
         return ids
+
+    def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
+        """The one write entry point of tracking: a batch of events in one transaction (store/events.py).
+
+        One attempt: the tracking runtime's writer backs off and retries itself, so
+        a locked or unreachable store raises ``StoreUnavailableError`` at once.
+        """
+        from . import events as applied
+
+        if not events:
+            return
+        try:
+            self._write(lambda conn: applied.apply(self, conn, events, definitions or {}), attempts=1)
+        except StoreError as exc:
+            if _is_retryable(exc):
+                raise StoreUnavailableError(str(exc)) from exc
+            raise
 
     def update_run(self, run_id: int, update_: RunUpdate) -> None:
         if update_.is_empty():
@@ -388,12 +409,61 @@ class SqlStore(MetadataStore):
         return select(t.runs, t.projects.c.name.label("project")).join(
             t.projects, t.projects.c.id == t.runs.c.project_id)
 
-    def get_run(self, run_id: int) -> Run:
+    def resolve_run(self, ref: int | str) -> int:
+        """The internal key of a run named by its uuid, a unique prefix of it (8+ characters),
+        or its integer id (kept resolving for one release after ids became uuids)."""
         with self._read() as conn:
-            row = conn.execute(self._runs_query().where(t.runs.c.id == run_id)).first()
+            return self._run_key(conn, ref)
+
+    def _run_key(self, conn: Connection, ref: int | str) -> int:
+        from modeldb_core.errors import ValidationError
+
+        if isinstance(ref, bool):
+            raise ValidationError("run id", ref, "must be a run's uuid, a prefix of 8+ of its characters, or its number")
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit() and len(ref.strip()) < 19):
+            key = int(ref)
+            if not 0 < key < 2 ** 63:
+                raise ValidationError("run id", ref, "is out of range")
+            found = conn.execute(select(t.runs.c.id).where(t.runs.c.id == key)).scalar()
+            if found is None:
+                raise NotFoundError("run", ref)
+            return found
+        text_ref = str(ref).strip().lower()
+        if len(text_ref) == 36:
+            found = conn.execute(select(t.runs.c.id).where(t.runs.c.uuid == text_ref)).scalar()
+            if found is None:
+                raise NotFoundError("run", ref)
+            return found
+        if not 8 <= len(text_ref) < 36 or any(c not in "0123456789abcdef-" for c in text_ref):
+            raise ValidationError("run id", ref, "must be a run's uuid, a prefix of 8+ of its characters, or its number")
+        upper = text_ref[:-1] + chr(ord(text_ref[-1]) + 1)
+        found = conn.execute(select(t.runs.c.id).where(t.runs.c.uuid >= text_ref, t.runs.c.uuid < upper)
+                             .limit(2)).scalars().all()
+        if not found:
+            # UUIDv7s begin with their time: runs of one minute share 8 characters, their
+            # random tails do not (what the CLI shows as a short id).
+            found = conn.execute(select(t.runs.c.id).where(t.runs.c.uuid.like("%" + text_ref))
+                                 .limit(2)).scalars().all()
+        if not found:
+            raise NotFoundError("run", ref)
+        if len(found) > 1:
+            raise ValidationError("run id", ref, "matches more than one run: give more characters")
+        return found[0]
+
+    def get_run(self, run_id: int | str) -> Run:
+        with self._read() as conn:
+            key = self._run_key(conn, run_id)
+            row = conn.execute(self._runs_query().where(t.runs.c.id == key)).first()
         if row is None:
             raise NotFoundError("run", run_id)
         return Run(**row._mapping)
+
+    def runs_by_external_id(self, external_id: str, orchestrator: str | None = None) -> list[Run]:
+        query = self._runs_query().where(t.runs.c.external_id == external_id).order_by(t.runs.c.id)
+        if orchestrator is not None:
+            query = query.where(t.runs.c.orchestrator == orchestrator)
+        with self._read() as conn:
+            return [Run(**row._mapping) for row in conn.execute(query)]
 
     def list_runs(self, project: str | None = None, limit: int = 100, offset: int = 0) -> list[Run]:
         query = self._runs_query().order_by(t.runs.c.id.desc()).limit(limit).offset(offset)
@@ -407,8 +477,9 @@ class SqlStore(MetadataStore):
             return [Project(**row._mapping) for row in
                     conn.execute(select(t.projects).order_by(t.projects.c.name))]
 
-    def metric_history(self, run_id: int, key: str) -> list[Metric]:
+    def metric_history(self, run_id: int | str, key: str) -> list[Metric]:
         with self._read() as conn:
+            run_id = self._run_key(conn, run_id)
             rows = conn.execute(select(t.metrics).where(t.metrics.c.run_id == run_id,
                                                         t.metrics.c.key == key)
                                 .order_by(t.metrics.c.step, t.metrics.c.timestamp, t.metrics.c.id))
@@ -442,8 +513,9 @@ class SqlStore(MetadataStore):
         with self._read() as conn:
             return [self._version(r) for r in conn.execute(query)]
 
-    def get_run_detail(self, run_id: int) -> RunDetail:
+    def get_run_detail(self, run_id: int | str) -> RunDetail:
         run = self.get_run(run_id)
+        run_id = run.id
         with self._read() as conn:
             params = {r.key: json.loads(r.value_json) for r in conn.execute(
                 select(t.params).where(t.params.c.run_id == run_id).order_by(t.params.c.key))}
@@ -485,6 +557,8 @@ class SqlStore(MetadataStore):
     def lineage(self, node: str, direction: str = "up", depth: int = 10) -> LineageGraph:
         """Breadth-first over run_io, one query per level (a level is a set of nodes)."""
         kind, _, raw = node.partition(":")
+        if kind == "run" and raw and not raw.isdigit():
+            raw = str(self.resolve_run(raw))
         if kind not in ("run", "artifact") or not raw.isdigit():
             from modeldb_core.errors import ValidationError
             raise ValidationError("lineage node", node, "must be run:<id> or artifact:<id>")

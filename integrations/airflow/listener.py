@@ -70,14 +70,14 @@ def _shape(dag: Any) -> tuple[dict[str, Any], str]:
 
 
 def _pipeline_run(client: Any, dag: Any, run_id: str, started_at: float | None = None) -> Any:
-    """The pipeline run of a DAG run (and its pipeline), from cache or the store."""
+    """The key of a DAG run's pipeline run (recorded once per process)."""
     shape, shape_key = _shape(dag)
     pkey = (client.settings.uri, client.settings.project, dag.dag_id, shape_key)
     pipeline = _state.pipelines.get(pkey)
     if pipeline is None:
         pipeline = client.pipeline(client.settings.project, dag.dag_id, ORCHESTRATOR, shape)
         _state.pipelines[pkey] = pipeline
-    rkey = (client.settings.uri, pipeline.id, run_id)
+    rkey = (client.settings.uri, pipeline.structure_hash, run_id)
     prun = _state.pipeline_runs.get(rkey)
     if prun is None:
         prun = client.pipeline_run(pipeline, run_id, started_at=started_at)
@@ -104,13 +104,13 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
     prun = _pipeline_run(client, record.dag, record.run_id, dag_run_start)
     run = modeldb_core.start_run(
         record.task_id, phase=phase, params=params, tags=tags, parent=None,
-        pipeline_run_id=prun.id, orchestrator=ORCHESTRATOR, external_id=record.external_id,
+        pipeline_run_id=prun, orchestrator=ORCHESTRATOR, external_id=record.external_id,
         try_number=record.try_number, code=record.callable or getattr(record.dag, "fileloc", None),
         started_at=started_at, client=client, defer=True)
     for name, version in inputs:
         safe_call("record an input", run.log_input, version, name=name)
     for name, upstream in record.mapped_sources():
-        version = safe_call("find a mapped task's input", _upstream_output, client.store, record, upstream)
+        version = safe_call("find a mapped task's input", _upstream_output, client.open_store(), record, upstream)
         if version is not None:
             safe_call("record an input", run.log_input, version, name=name)
     return run
@@ -159,7 +159,7 @@ def _task_started(ti: Any) -> None:
     if run is None:
         return
     # A @tracked_task under @task logs into this run instead of starting its own.
-    run.provided_for = callable_chain(record.callable) if record.callable is not None else ()
+    run.provide_for(callable_chain(record.callable) if record.callable is not None else ())
     record.capture_result()
     run.activate()
     with _state.lock:
@@ -247,7 +247,7 @@ def _dag_run_event(dag_run: Any, status: str | None) -> None:
             return
         prun = _pipeline_run(client, dag, dag_run.run_id, _timestamp(getattr(dag_run, "start_date", None)))
         if status is not None:
-            client.end_pipeline_run(prun.id, status)
+            client.end_pipeline_run(prun, status)
 
     guard().call("record an Airflow DAG run", settings.timeout, settings.cooldown, record)
 

@@ -85,7 +85,7 @@ def build(tasks: Iterable[Any], *, project: str | None = None, pipeline: str | N
     from luigi.execution_summary import LuigiStatusCode
 
     from modeldb_core.client import get_client
-    from modeldb_core.deferred import flush
+    from modeldb_core.client import flush
     from modeldb_core.model import RunStatus
     from modeldb_core.run import status_for
     from modeldb_core.safety import safe_call

@@ -24,7 +24,6 @@ task ids, so a daily pipeline keeps one version across its dates.
 """
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 import threading
@@ -34,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from modeldb_core.client import TrackingClient
-from modeldb_core.deferred import flush
+from modeldb_core.client import flush
+from modeldb_core.runtime import on_exit
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 
@@ -49,8 +49,7 @@ MAX_FRAMES = 120
 class Build:
     """A pipeline run this process knows about."""
 
-    pipeline_id: int
-    pipeline_run_id: int
+    pipeline_run_id: str
     external_id: str
     project: str
     root_ids: tuple[str, ...]
@@ -108,7 +107,7 @@ def open_build(client: TrackingClient, roots: list[Any], external_id: str, expli
     name = name or "+".join(dict.fromkeys(r.task_family for r in roots)) or "luigi"
     pipeline = client.pipeline(project, name[:500], ORCHESTRATOR, structure(roots))
     prun = client.pipeline_run(pipeline, external_id, started_at=started)
-    return Build(pipeline_id=pipeline.id, pipeline_run_id=prun.id, external_id=external_id,
+    return Build(pipeline_run_id=prun, external_id=external_id,
                  project=project, root_ids=tuple(r.task_id for r in roots), started_at=started,
                  explicit=explicit, store_uri=client.settings.uri)
 
@@ -235,11 +234,8 @@ def close_stale(client: TrackingClient) -> None:
             continue
         _by_worker.pop(key, None)
         if not build.ended:
-            prun = client.store.ensure_pipeline_run(build.pipeline_id, build.external_id,
-                                                    build.started_at)
-            # A forked worker may have ended it already (the root ran there).
-            if prun.status == RunStatus.RUNNING.value:
-                client.end_pipeline_run(build.pipeline_run_id, RunStatus.FAILED.value)
+            # A forked worker may have ended it already (the root ran there): that end stays.
+            client.end_pipeline_run(build.pipeline_run_id, RunStatus.FAILED.value, if_running=True)
 
 
 def _at_exit() -> None:
@@ -250,4 +246,4 @@ def _at_exit() -> None:
     safe_call("end the Luigi builds left open", close_stale, get_client())
 
 
-atexit.register(_at_exit)
+on_exit(_at_exit)

@@ -12,7 +12,6 @@ own merits.
 """
 from __future__ import annotations
 
-import atexit
 import inspect
 import multiprocessing
 import numbers
@@ -22,9 +21,9 @@ from typing import Any, Callable
 
 from modeldb_core import validation
 from modeldb_core.client import TrackingClient, get_client
-from modeldb_core.deferred import DeferredRun
-from modeldb_core.model import RunStatus, RunUpdate
+from modeldb_core.model import RunStatus
 from modeldb_core.run import ActiveRun, start_run
+from modeldb_core.runtime import on_exit
 from modeldb_core.safety import report, safe_call
 
 from . import builds, dynamic, targets
@@ -186,9 +185,12 @@ def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
 
 
 def _release_if_forked(client: TrackingClient) -> None:
-    """A forked worker exits with os._exit when its task is over: release its connections now."""
+    """A forked worker exits with os._exit when its task is over (no exit hooks): write what it
+    recorded (what the store does not take in time stays in its journal, replayed by the next
+    ModelDB process) and release its connections now."""
     if _in_task_process():
-        client.store.close()
+        client.flush(client.settings.exit_timeout)
+        client.open_store().close()
 
 
 def _guard(what: str, fn: Callable[..., None]) -> Callable[..., None]:
@@ -226,11 +228,10 @@ def _suspended(client: TrackingClient, task: Any) -> None:
     if run is None:
         return
     run.deactivate()
-    if not (isinstance(run, DeferredRun) and run.discard()):
-        run.set_tag("luigi.event", "suspended")
-        run.add_note("Luigi suspended the task: run() yielded dependencies that were not complete; "
-                     "it runs again from the start once they are, as a new run.")
-        run.end(RunStatus.SKIPPED)
+    run.set_tag("luigi.event", "suspended")
+    run.add_note("Luigi suspended the task: run() yielded dependencies that were not complete; "
+                 "it runs again from the start once they are, as a new run.")
+    run.end(RunStatus.SKIPPED)
     _release_if_forked(client)
 
 
@@ -286,16 +287,24 @@ def _died(kind: str) -> Callable[..., None]:
 
 def _mark_dead(client: TrackingClient, task: Any, kind: str, error: Exception, now: float) -> None:
     """The run was opened in the dead child: find it by reaping, then say why it ended."""
+    from modeldb_core.events import ENDED
+
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    for _ in range(20):  # a terminated child may take a moment to be gone
-        reaped = client.reap()
-        mine = [rid for rid in reaped if client.store.get_run(rid).external_id == task.task_id]
+    for _ in range(20):  # a terminated child may take a moment to be gone (and its journal free)
+        # The child's journal first: its run, with what it logged, ends killed ...
+        replayed = client.runtime.replay_now()
+        mine = [run for run in client.store.runs_by_external_id(task.task_id)
+                if run.pid != os.getpid() and run.status in (RunStatus.RUNNING.value, RunStatus.KILLED.value)
+                and not run.end_seq]
         if mine:
-            for rid in mine:
-                client.store.update_run(rid, RunUpdate(
-                    status=RunStatus.FAILED.value, ended_at=now, error_type=error_type,
-                    error_message=str(error)))
+            for run in mine:  # ... and then failed, with Luigi's reason
+                client.runtime.emit(ENDED, run.uuid, {
+                    "status": RunStatus.FAILED.value, "ended_at": now, "error_type": error_type,
+                    "error_message": str(error)})
+            client.flush()
             return
+        if not replayed:
+            client.reap()
         time.sleep(0.05)
     # Nothing was running: the child died before START. Still, the task failed.
     run = _begin(client, task, started_at=now)
@@ -344,7 +353,7 @@ def _at_exit() -> None:
     _open.clear()
 
 
-atexit.register(_at_exit)
+on_exit(_at_exit)
 
 
 def handlers() -> dict[str, Callable[..., None]]:

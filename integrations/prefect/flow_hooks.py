@@ -15,7 +15,7 @@ import types
 from typing import Any, Callable
 
 from modeldb_core.client import get_client
-from modeldb_core.deferred import flush
+from modeldb_core.client import flush
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 

@@ -8,7 +8,6 @@ Prefect flow run id, which every task hook receives as ``task_run.flow_run_id``.
 """
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from uuid import UUID
 
 from modeldb_core import validation
 from modeldb_core.client import get_client
-from modeldb_core.deferred import flush
+from modeldb_core.client import flush
+from modeldb_core.runtime import on_exit
 from modeldb_core.errors import ValidationError
 from modeldb_core.model import ArtifactVersion, RunStatus
 from modeldb_core.run import ActiveRun
@@ -86,7 +86,7 @@ class FlowRunRecord:
     flow_run_id: UUID
     options: Options
     project: str
-    pipeline_run_id: int | None
+    pipeline_run_id: str | None
     attempts: dict[UUID, Attempt] = field(default_factory=dict)
     outputs: dict[UUID, list[ArtifactVersion]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,7 +116,7 @@ def begin(flow: Any, flow_run: Any, options: Options, structure: dict[str, Any])
     pipeline = client.pipeline(project, flow.name, ORCHESTRATOR, structure)
     started = flow_run.start_time.timestamp() if getattr(flow_run, "start_time", None) else time.time()
     prun = client.pipeline_run(pipeline, str(flow_run.id), started_at=started)
-    record = FlowRunRecord(flow_run.id, options, project, prun.id)
+    record = FlowRunRecord(flow_run.id, options, project, prun)
     with _records_lock:
         return _records.setdefault(flow_run.id, record)
 
@@ -142,4 +142,4 @@ def _close_all_at_exit() -> None:
                       record.pipeline_run_id, RunStatus.KILLED.value)
 
 
-atexit.register(_close_all_at_exit)
+on_exit(_close_all_at_exit)

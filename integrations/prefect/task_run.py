@@ -134,7 +134,7 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
                 run.log_input(version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
     # A function that is also @tracked_task logs into this run instead of starting another.
-    run.provided_for = _chain(task.fn)
+    run.provide_for(_chain(task.fn))
     run.activate()
 
 

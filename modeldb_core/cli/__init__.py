@@ -43,9 +43,9 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, lineage, projects, runs, server
+    from . import artifacts, db, lineage, projects, runs, server, sync
 
-    for module in (runs, db, lineage, projects, artifacts, server):
+    for module in (runs, db, lineage, projects, artifacts, server, sync):
         module.register(cli)
 
 

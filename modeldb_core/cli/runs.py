@@ -62,6 +62,11 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
         _print_groups(obj, group_by, filter_, project, search, metrics, fmt)
         return
     obj.reap_quietly()
+    from .sync import pending_warning
+
+    warning = pending_warning(obj)
+    if warning:
+        click.echo(warning, err=True)
     shown = [parse_field(c) for c in extra_columns] + _named(query)
     columns, extra = _columns(shown)
     if limit is None:

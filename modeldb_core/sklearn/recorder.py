@@ -232,12 +232,7 @@ class _FitSession:
         run.set_tag("sklearn.cv_folds", str(len(np.asarray(next(iter(scores.values()), [])).reshape(-1))))
 
     def _record_search(self) -> None:
-        client = self.run.client
-        context = {
-            "started_at": self.started_at, "user": client.user, "host": client.host, "pid": client.pid,
-            "code_version_id": safe_call("read the code version", client.code_version_id, None, self.user_file),
-            "environment_id": safe_call("read the environment", client.environment_id),
-        }
+        context = {"started_at": self.started_at, "code": self.user_file}
         search.record(self.estimator, self.run, context, _settings["max_tuning_runs"])
 
     def _training_metrics(self) -> None:

@@ -27,7 +27,7 @@ import re
 import time
 from typing import Any
 
-from ..model import Metric, NewRun, RunStatus
+from ..model import Metric, RunStatus
 from .describe import param_value
 
 _SPLIT = re.compile(r"^split(\d+)_(test|train)_(.+)$")
@@ -54,8 +54,8 @@ def _number(value: Any) -> float | None:
     return number
 
 
-def candidate_runs(search: Any, parent: Any, context: dict[str, Any], max_runs: int | None) -> list[NewRun]:
-    """The child runs for ``search``'s candidates (not yet written)."""
+def candidate_runs(search: Any, context: dict[str, Any], max_runs: int | None) -> list[dict[str, Any]]:
+    """What each recorded candidate's child run holds (params, metrics, tags, status, times)."""
     results = search.cv_results_
     candidates = list(results["params"])
     best_index = _index(getattr(search, "best_index_", None))
@@ -94,19 +94,16 @@ def candidate_runs(search: Any, parent: Any, context: dict[str, Any], max_runs: 
         # A candidate's duration is its compute time: fit and score over every fold.
         seconds = sum(_number(results[k][i]) or 0.0 for k in ("mean_fit_time", "mean_score_time") if k in results)
         seconds = seconds * splits if seconds == seconds else 0.0
-        runs.append(NewRun(
-            project=parent.project, name=f"{parent.name} candidate {i}", started_at=context["started_at"],
-            ended_at=min(context["started_at"] + seconds, now), phase="training",
-            status=RunStatus.FAILED.value if failed else RunStatus.SUCCEEDED.value,
-            pipeline_run_id=parent.pipeline_run_id, parent_run_id=parent.id, orchestrator="python",
-            user=context.get("user"), host=context.get("host"), pid=context.get("pid"),
-            code_version_id=context.get("code_version_id"), environment_id=context.get("environment_id"),
-            params=params, tags=tags, metrics=metrics))
+        runs.append({"index": i, "params": params, "tags": tags, "metrics": metrics,
+                     "ended_at": min(context["started_at"] + seconds, now),
+                     "status": RunStatus.FAILED.value if failed else RunStatus.SUCCEEDED.value})
     return runs
 
 
-def record(search: Any, run: Any, context: dict[str, Any], max_runs: int | None) -> list[int]:
-    """Write the candidates as children of ``run`` and mark the best on ``run``; returns the child ids."""
+def record(search: Any, run: Any, context: dict[str, Any], max_runs: int | None) -> list[str]:
+    """Record the candidates as child runs of ``run`` and mark the best on ``run``; returns the child ids."""
+    from ..run import start_run
+
     best_index = _index(getattr(search, "best_index_", None))
     if hasattr(search, "best_score_"):
         value = _number(search.best_score_)
@@ -119,12 +116,18 @@ def record(search: Any, run: Any, context: dict[str, Any], max_runs: int | None)
         run.set_tag("sklearn.best_index", str(best_index))
     if run.id is None:
         return []
-    news = candidate_runs(search, run, context, max_runs)
-    if not news:
-        return []
-    ids = run.client.store.create_runs(news)
-    for new, run_id in zip(news, ids):
-        if new.tags.get("sklearn.best_candidate") == "true":
-            run.set_tag("sklearn.best_run_id", str(run_id))
-    run.set_tag("sklearn.candidates", str(len(search.cv_results_["params"])))
+    ids = []
+    for candidate in candidate_runs(search, context, max_runs):
+        child = start_run(f"{run.name} candidate {candidate['index']}", project=run.project, phase="training",
+                          params=candidate["params"], tags=candidate["tags"], parent=run,
+                          pipeline_run_id=run.pipeline_run_id, code=context.get("code"),
+                          started_at=context["started_at"], client=run.client)
+        for metric in candidate["metrics"]:
+            child.log_metric(metric.key, metric.value, step=metric.step, timestamp=metric.timestamp)
+        child.end(candidate["status"], ended_at=candidate["ended_at"])
+        ids.append(child.id)
+        if candidate["tags"].get("sklearn.best_candidate") == "true":
+            run.set_tag("sklearn.best_run_id", str(child.id))
+    if ids:
+        run.set_tag("sklearn.candidates", str(len(search.cv_results_["params"])))
     return ids

@@ -8,7 +8,6 @@ import luigi
 import pytest
 
 import modeldb_core
-from modeldb_core import deferred
 
 BUILD = {"local_scheduler": True, "no_lock": True, "log_level": "WARNING"}
 
@@ -76,7 +75,6 @@ def test_yielded_requirements_are_inputs_and_a_suspended_task_is_one_run(luigi_t
 
 
 def test_a_suspended_execution_already_stored_ends_skipped(luigi_tracking, folder, by_name, monkeypatch):
-    monkeypatch.setattr(deferred, "WRITE_AFTER_SECONDS", 0.05)
     assert luigi.build([Merge(folder=folder, shards=1, pause=0.6)], workers=1, **BUILD) is True
 
     merges = by_name(luigi_tracking)["Merge"]

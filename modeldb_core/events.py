@@ -1,0 +1,91 @@
+"""Tracking events: what the tracking runtime journals and the store applies.
+
+Every side effect of tracking is one event ``(kind, subject, seq, data)``:
+
+- ``subject`` is the client-made id of what the event is about: a run's UUID
+  (UUIDv7, made when the run starts, with no store round trip) or a pipeline
+  run's key (a UUIDv5 of its natural key, so every worker of one DAG run
+  names it alike);
+- ``seq`` is the process's sequence number, increasing with every event it
+  records; the store uses it to order what the arrival order may not (the last
+  tag value wins by ``seq``, a note is one note whatever the deliveries);
+- ``data`` is plain JSON.
+
+The store applies events idempotently and in any order (store/events.py): an
+event delivered twice changes nothing, a terminal status is sticky, an
+``ended`` that arrives before its ``started`` waits for it.
+
+``define`` records are not about a subject: they name what a process's events
+refer to by a short key (its environment, the code version of a function), so
+the content is journaled once per process instead of once per run.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, NamedTuple
+
+# Run events
+STARTED = "started"
+PARAMS = "params"
+METRIC = "metric"
+TAGS = "tags"
+NOTE = "note"
+IO = "io"
+HEARTBEAT = "heartbeat"
+ENDED = "ended"
+# Pipeline run events (subject: the pipeline run's key)
+PIPELINE_STARTED = "pipeline_started"
+PIPELINE_ENDED = "pipeline_ended"
+# What a process's events refer to by key (subject: the key)
+DEFINE = "define"
+
+RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED})
+KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE}
+# What a journal over its size cap stops keeping first (never params, status or lineage).
+DROPPABLE = frozenset({METRIC, HEARTBEAT})
+
+
+class Event(NamedTuple):
+    kind: str
+    subject: str
+    seq: int
+    data: Any
+
+    def to_json(self) -> list[Any]:
+        return [self.kind, self.subject, self.seq, self.data]
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Event":
+        kind, subject, seq, data = value
+        if kind not in KINDS or not isinstance(subject, str) or not isinstance(seq, int):
+            raise ValueError(f"not a tracking event: {str(value)[:200]}")
+        return cls(kind, subject, seq, data)
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then random bits."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)          # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+_PIPELINE_NAMESPACE = uuid.UUID("6f1c2a4e-7d3b-5e8a-9c41-0b2d3e4f5a6b")
+
+
+def pipeline_run_key(project: str, pipeline: str, orchestrator: str, structure_hash: str,
+                     external_id: str) -> str:
+    """The id every process gives one pipeline run (a DAG run seen by many workers)."""
+    name = "\x1f".join((project, pipeline, orchestrator, structure_hash, external_id))
+    return str(uuid.uuid5(_PIPELINE_NAMESPACE, name))
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return len(text) == 36

@@ -1,0 +1,242 @@
+"""The durable local journal: an append-only file of tracking events per process.
+
+Shaped like a database's write-ahead log. Each record is a 4-byte length, a
+4-byte CRC-32 of the payload, and the payload (one event as JSON). A record is
+handed to the operating system with one ``write`` as it is recorded, so what a
+process recorded survives the process (SIGKILL included); the file is fsynced
+by the writer when a run ends and on an interval, so it survives the machine
+too. A record cut short by a crash (a torn tail) fails its length or checksum:
+the reader stops there and says so.
+
+Beside each journal, ``<name>.applied`` holds how far the store has applied it
+(8 bytes), so a replay starts where the writer stopped. A live process holds an
+exclusive ``flock`` on its journal: a journal nobody holds belongs to a process
+that is gone, and whoever takes its lock replays it (so two replayers never race).
+
+Journals live in one folder per store (a hash of the store URI) under the
+configured journal folder, created owner-only.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .events import Event
+
+_HEADER = struct.Struct(">II")
+_OFFSET = struct.Struct(">Q")
+SUFFIX = ".journal"
+APPLIED = ".applied"
+# A record longer than this is taken for a corrupt length, not a real event.
+MAX_RECORD = 256 * 1024 * 1024
+
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+
+
+def folder_for(root: Path, store_uri: str) -> Path:
+    """The journal folder of one store: events are replayed only into the store they were meant for."""
+    digest = hashlib.sha256(store_uri.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return Path(root).expanduser() / digest
+
+
+def encode(event: Event) -> bytes:
+    payload = _encode(event.to_json()).encode("utf-8", "surrogatepass")
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+class Journal:
+    """This process's journal file, open for appending and locked."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
+        self.path = folder / (name + SUFFIX)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.applied_fd = os.open(self.path.with_suffix(APPLIED), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.end = 0
+        self.applied = 0
+
+    def append(self, record: bytes) -> int:
+        """Hand ``record`` to the OS; returns the offset just past it. The caller serializes appends."""
+        written = os.write(self.fd, record)
+        if written != len(record):  # a full disk: the rest would make a torn record
+            raise OSError(f"the journal {self.path} took {written} of {len(record)} bytes")
+        self.end += written
+        return self.end
+
+    def sync(self) -> None:
+        os.fsync(self.fd)
+
+    def mark_applied(self, offset: int) -> None:
+        os.pwrite(self.applied_fd, _OFFSET.pack(offset), 0)
+        self.applied = offset
+
+    def restart(self) -> None:
+        """Empty a journal whose every record is applied (the caller holds the append lock)."""
+        os.ftruncate(self.fd, 0)
+        self.end = 0
+        self.mark_applied(0)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.end - self.applied
+
+    def close(self, remove: bool) -> None:
+        """Close the journal; ``remove`` deletes it (everything in it is in the store)."""
+        if remove:
+            for path in (self.path, self.path.with_suffix(APPLIED)):
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        for fd in (self.fd, self.applied_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def forget_in_child(self) -> None:
+        """A forked child drops its parent's descriptors (and with them no lock: the parent keeps it)."""
+        for fd in (self.fd, self.applied_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class Contents:
+    """What a journal file holds past its applied offset."""
+
+    path: Path
+    events: list[tuple[int, Event]] = field(default_factory=list)  # (offset past the record, event)
+    torn: str | None = None  # why reading stopped early, if it did
+    start: int = 0
+    size: int = 0
+
+
+def applied_offset(path: Path) -> int:
+    try:
+        raw = path.with_suffix(APPLIED).read_bytes()
+    except FileNotFoundError:
+        return 0
+    return _OFFSET.unpack(raw[:_OFFSET.size])[0] if len(raw) >= _OFFSET.size else 0
+
+
+def read(path: Path, start: int | None = None) -> Contents:
+    """The events of a journal from ``start`` (default: its applied offset); stops at a torn record."""
+    start = applied_offset(path) if start is None else start
+    data = path.read_bytes()
+    out = Contents(path=path, start=start, size=len(data))
+    if start > len(data):  # the journal was emptied after the offset was written
+        start = out.start = 0
+    position = start
+    while position < len(data):
+        if position + _HEADER.size > len(data):
+            out.torn = f"a record header cut short at byte {position} of {len(data)}"
+            break
+        length, checksum = _HEADER.unpack_from(data, position)
+        body_start = position + _HEADER.size
+        if length > MAX_RECORD or body_start + length > len(data):
+            out.torn = f"a record of {length} bytes cut short at byte {position} of {len(data)}"
+            break
+        payload = data[body_start:body_start + length]
+        if zlib.crc32(payload) != checksum:
+            out.torn = f"a record with a bad checksum at byte {position}"
+            break
+        try:
+            event = Event.from_json(json.loads(payload.decode("utf-8", "surrogatepass")))
+        except (ValueError, TypeError) as exc:
+            out.torn = f"an unreadable record at byte {position}: {exc}"
+            break
+        position = body_start + length
+        out.events.append((position, event))
+    return out
+
+
+def journals(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix == SUFFIX)
+    except FileNotFoundError:
+        return []
+
+
+class Orphan:
+    """A journal whose process is gone, locked by us for replay (``with`` releases it)."""
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self.fd = fd
+
+    def remove(self) -> None:
+        for path in (self.path, self.path.with_suffix(APPLIED)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> "Orphan":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def orphans(folder: Path, exclude: Path | None = None) -> Iterator[Orphan]:
+    """Journals of processes that are gone, each locked for the caller while it is used."""
+    for path in journals(folder):
+        if exclude is not None and path == exclude:
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its process holds it: alive
+            os.close(fd)
+            continue
+        if not path.exists():  # replayed and removed by someone else meanwhile
+            os.close(fd)
+            continue
+        yield Orphan(path, fd)
+
+
+def pending(folder: Path, exclude: Path | None = None) -> list[tuple[Path, int, bool]]:
+    """Every journal with events not yet applied: ``(path, bytes pending, its process is alive)``."""
+    out = []
+    for path in journals(folder):
+        if exclude is not None and path == exclude:
+            continue
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        waiting = size - applied_offset(path)
+        if waiting <= 0:
+            continue
+        alive = False
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            alive = True
+        finally:
+            os.close(fd)
+        out.append((path, waiting, alive))
+    return out

@@ -1,0 +1,459 @@
+"""The tracking runtime: one write path from the caller's thread to the store.
+
+Every tracking side effect becomes an event (``events.py``), appended on the
+caller's thread to this process's journal (``journal.py``) — a JSON encode and
+one ``write`` — and queued in memory. The caller never touches the store.
+
+One writer thread per process drains the queue to the store in batches, one
+transaction a batch, through the store's one write entry point
+(``MetadataStore.apply_events``). It owns everything around that:
+
+- opening the store (the caller never waits for SQLAlchemy or a migration);
+- capturing the environment and code versions the events refer to;
+- heartbeats of the runs this process has open;
+- backoff with a circuit breaker while the store is down or locked: one log line
+  when an outage starts and one when it ends, no retry storm; what waits stays
+  in the journal (and, up to a bound, in memory);
+- replaying the journals of processes that are gone (``replay.py``);
+- fsync of the journal when a run ends and every ``SYNC_SECONDS``.
+
+At process exit (the one ``atexit`` hook of ModelDB) runs still open end
+``killed``, and the writer gets at most ``exit_timeout`` seconds to drain; what
+remains stays in the journal for the next process or ``modeldb sync``. A forked
+child starts its own journal and writer. Reads through ModelDB first drain this
+process's events (``drain``), bounded by the same timeout, so a script that
+tracks and then queries sees its own runs.
+"""
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import logging
+import os
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import capture, journal as journal_file
+from .events import DEFINE, DROPPABLE, ENDED, HEARTBEAT, STARTED, Event
+from .safety import report
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .store import MetadataStore
+
+log = logging.getLogger("modeldb")
+
+HEARTBEAT_SECONDS = 30.0
+SYNC_SECONDS = 1.0
+WRITE_EVERY = 0.05          # how long the writer lets events gather into one batch
+MAX_BATCH = 5_000           # events in one transaction
+MAX_IN_MEMORY = 200_000     # beyond this, events wait in the journal only (read back by the writer)
+RESTART_AT = 16 * 1024 * 1024   # an applied journal this large is emptied
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+READ_PATIENCE = 120.0       # the longest a read waits for this process's events (store opening included)
+ENVIRONMENT = "env"
+
+
+def _dict(version: Any) -> dict[str, Any]:
+    return {"uri": version.uri, "kind": version.kind, "content_hash": version.content_hash,
+            "size": version.size, "metadata": version.metadata,
+            "fingerprint_method": version.fingerprint_method}
+
+
+class Runtime:
+    """The journal and the writer of one process for one store."""
+
+    def __init__(self, settings: "Settings", open_store: Callable[[], "MetadataStore"]):
+        self.settings = settings
+        self._open_store = open_store
+        self._folder = journal_file.folder_for(settings.journal, settings.uri)
+        self._lock = threading.Lock()
+        self._journal: journal_file.Journal | None = None
+        self._queue: collections.deque[tuple[int, Event]] = collections.deque()
+        self._spilled = False
+        self._seq = itertools.count(1)
+        self._wake = threading.Event()
+        self._progress = threading.Condition(threading.Lock())
+        self._writer: threading.Thread | None = None
+        self._closing = False
+        self._pid = os.getpid()
+        # What events refer to by key: the environment, code versions (journaled once).
+        self._definitions: dict[str, dict[str, Any]] = {}
+        self._code_keys: dict[Any, str] = {}
+        self._code_sources: dict[str, tuple[Any, str | None]] = {}
+        self._pipeline_runs: set[str] = set()
+        self._script_pipeline_runs: set[str] = set()
+        self._open: dict[str, Any] = {}  # run id -> ActiveRun
+        self._unsynced_end = False
+        self._outage_since: float | None = None
+        self._dropped = 0
+        self.replayed: list[Any] = []  # what this process's writer replayed (replay.Replayed)
+        _runtimes.add(self)
+
+    # -- the caller's side: cheap, never waits on the store ---------------------------
+    def emit(self, kind: str, subject: str, data: Any) -> None:
+        """Journal one event and queue it for the writer."""
+        event = Event(kind, subject, next(self._seq), data)
+        record = journal_file.encode(event)
+        with self._lock:
+            if self._journal is None:
+                self._start()
+            journal = self._journal
+            if kind in DROPPABLE and self._over_cap(journal):
+                self._drop(kind)
+                return
+            try:
+                end = journal.append(record)
+            except OSError as exc:  # a full or read-only disk: the store may still take it
+                report("append to the tracking journal", exc)
+                end = journal.end
+            if not self._spilled:
+                if len(self._queue) < MAX_IN_MEMORY:
+                    self._queue.append((end, event))
+                else:
+                    self._spilled = True  # the writer reads the rest back from the journal
+            if kind == ENDED:
+                self._unsynced_end = True
+
+    def code_key(self, fn: Any, source_file: str | None) -> str:
+        """A short key for the code version of ``fn`` (or a source file), captured by the writer."""
+        source = fn if fn is not None else source_file
+        try:
+            found = self._code_keys.get(source)
+        except TypeError:  # an unhashable callable
+            source = id(source)
+            found = self._code_keys.get(source)
+        if found is None:
+            with self._lock:
+                found = self._code_keys.get(source)
+                if found is None:
+                    found = f"code:{len(self._code_keys) + 1}"
+                    self._code_sources[found] = (fn, source_file)
+                    self._code_keys[source] = found
+        return found
+
+    def pipeline_started(self, key: str, data: dict[str, Any], script: bool = False) -> None:
+        if key in self._pipeline_runs:
+            return
+        self._pipeline_runs.add(key)
+        if script:
+            self._script_pipeline_runs.add(key)
+        self.emit("pipeline_started", key, data)
+
+    def opened(self, run: Any) -> None:
+        self._open[run.id] = run
+        self._ensure_writer()
+
+    def closed(self, run: Any) -> None:
+        self._open.pop(run.id, None)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the store has what this process recorded; False if it did not in time.
+
+        With ``timeout`` (the process exit), wait at most that long. Without (a read
+        through ModelDB), wait while the writer is getting there — the store may
+        still be opening — and at most ``exit_timeout`` once it reports an outage.
+        """
+        if os.getpid() != self._pid or threading.current_thread() is self._writer:
+            return True
+        start = time.monotonic()
+        bound = self.settings.exit_timeout
+        with self._progress:
+            while self._has_pending():
+                self._ensure_writer()
+                self._wake.set()
+                waited = time.monotonic() - start
+                if timeout is not None:
+                    if waited >= timeout:
+                        return False
+                elif waited >= READ_PATIENCE or (self._outage_since is not None and waited >= bound):
+                    return False
+                self._progress.wait(0.05)
+        return True
+
+    def _has_pending(self) -> bool:
+        return bool(self._queue) or self._spilled
+
+    # -- the journal --------------------------------------------------------------------
+    def _start(self) -> None:
+        """Open this process's journal and start its writer (the append lock is held)."""
+        self._journal = journal_file.Journal(self._folder)
+        self._ensure_writer()
+
+    def _over_cap(self, journal: journal_file.Journal) -> bool:
+        if journal.pending_bytes > self.settings.journal_max_bytes:
+            return True
+        since = self._outage_since
+        return since is not None and time.time() - since > self.settings.journal_max_age
+
+    def _drop(self, kind: str) -> None:
+        self._dropped += 1
+        if self._dropped == 1:
+            log.warning("ModelDB's journal is over its cap (%d bytes or %.0f s of outage): new %s "
+                        "events are no longer kept (params, tags, lineage and status still are)",
+                        self.settings.journal_max_bytes, self.settings.journal_max_age, kind)
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
+
+    # -- the writer ---------------------------------------------------------------------
+    def _ensure_writer(self) -> None:
+        if self._writer is None or not self._writer.is_alive():
+            if self._closing:
+                return
+            self._writer = threading.Thread(target=self._write_loop, name="modeldb-writer", daemon=True)
+            self._writer.start()
+
+    def _write_loop(self) -> None:
+        store = None
+        backoff = 0.0
+        last_beat = last_sync = time.monotonic()
+        replayed = False
+        while True:
+            self._wake.wait(max(backoff, WRITE_EVERY))
+            self._wake.clear()
+            now = time.monotonic()
+            try:
+                if store is None:
+                    store = self._open_store()
+                if not replayed:
+                    replayed = True
+                    self._replay_orphans(store)
+                if now - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = now
+                    self._beat()
+                    self._replay_orphans(store)  # a forked worker that died since
+                while self._write_batch(store):
+                    pass
+                backoff = 0.0
+                self._recovered()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the writer never dies of the store
+                backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_FIRST)
+                self._outage(exc)
+            if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
+                last_sync = now
+                self._sync()
+            with self._progress:
+                self._progress.notify_all()
+            if self._closing and not self._has_pending():
+                return
+
+    def _write_batch(self, store: "MetadataStore") -> bool:
+        """Apply the next batch of events; True if there may be more."""
+        with self._lock:
+            if self._spilled and not self._queue:
+                batch = self._read_back()
+            else:
+                batch = list(itertools.islice(self._queue, MAX_BATCH))
+        if not batch:
+            return False
+        events = [event for _, event in batch]
+        definitions = self._definitions_for(events)
+        store.apply_events(events, definitions)
+        with self._lock:
+            if self._queue and self._queue[0] is batch[0]:
+                for _ in range(len(batch)):
+                    self._queue.popleft()
+            journal = self._journal
+            if journal is not None:
+                offset = batch[-1][0]
+                journal.mark_applied(max(offset, journal.applied))
+                if not self._queue and not self._spilled and journal.end >= RESTART_AT \
+                        and journal.applied >= journal.end:
+                    journal.restart()
+                    self._rejournal_definitions()
+        return len(batch) == MAX_BATCH or bool(self._queue) or self._spilled
+
+    def _read_back(self) -> list[tuple[int, Event]]:
+        """The events past the applied offset, read back from the journal (the lock is held)."""
+        journal = self._journal
+        contents = journal_file.read(journal.path, journal.applied)
+        batch = contents.events[:MAX_BATCH]
+        if len(contents.events) <= MAX_BATCH:
+            self._spilled = False  # caught up: new events go to memory again
+        return batch
+
+    def _definitions_for(self, events: list[Event]) -> dict[str, dict[str, Any]]:
+        """The definitions the batch refers to, captured (and journaled) the first time."""
+        needed = {}
+        for event in events:
+            if event.kind == STARTED:
+                for key in (event.data.get("code"), event.data.get("env")):
+                    if key and key not in needed:
+                        needed[key] = self._definition(key)
+            elif event.kind == DEFINE:
+                self._definitions.setdefault(event.subject, event.data)
+        return {k: v for k, v in needed.items() if v is not None}
+
+    def _definition(self, key: str) -> dict[str, Any] | None:
+        found = self._definitions.get(key)
+        if found is not None:
+            return found
+        try:
+            if key == ENVIRONMENT:
+                env = capture.environment()
+                found = {"type": "environment", "hash": env.hash, "python_version": env.python_version,
+                         "platform": env.platform, "packages": env.packages}
+            else:
+                fn, source_file = self._code_sources[key]
+                code = capture.code_version(fn, source_file=source_file)
+                found = {"type": "code", **{k: getattr(code, k) for k in (
+                    "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
+                    "source_file", "function", "source_hash")}}
+        except Exception as exc:  # noqa: BLE001 - a run without its code version still lands
+            report("capture the code or environment of a run", exc)
+            return None
+        self._definitions[key] = found
+        self.emit(DEFINE, key, found)  # so a replay of this journal knows it too
+        return found
+
+    def _rejournal_definitions(self) -> None:
+        """An emptied journal starts with the definitions later events refer to (the lock is held)."""
+        for key, value in self._definitions.items():
+            event = Event(DEFINE, key, next(self._seq), value)
+            self._queue.append((self._journal.append(journal_file.encode(event)), event))
+
+    def _beat(self) -> None:
+        now = time.time()
+        for run_id in list(self._open):
+            self.emit(HEARTBEAT, run_id, now)
+
+    def _sync(self) -> None:
+        journal = self._journal
+        if journal is None or self._closing:
+            return
+        self._unsynced_end = False
+        try:
+            journal.sync()
+        except (OSError, ValueError) as exc:
+            if not self._closing:  # closed under us at exit: close() syncs it itself
+                report("sync the tracking journal", exc)
+
+    def _outage(self, exc: Exception) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.time()
+            log.warning("ModelDB cannot write to its store (%s: %s); tracking goes on and keeps "
+                        "what it records in %s until the store is back", type(exc).__name__, exc,
+                        self._folder)
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            log.warning("ModelDB's store is reachable again after %.1f s; what waited is written",
+                        time.time() - self._outage_since)
+            self._outage_since = None
+
+    def _replay_orphans(self, store: "MetadataStore") -> list[Any]:
+        from . import replay
+
+        exclude = self._journal.path if self._journal is not None else None
+        done = replay.replay_folder(store, self._folder, exclude=exclude)
+        self.replayed.extend(done)
+        return done
+
+    def replay_now(self) -> list[Any]:
+        """Replay the journals of processes that are gone, now, on the caller's thread (for an
+        integration that learns a worker died: its runs are then in the store)."""
+        return self._replay_orphans(self._open_store())
+
+    # -- the end ------------------------------------------------------------------------
+    def close(self, timeout: float | None = None) -> bool:
+        """End what is open (``killed``), drain for at most ``timeout`` s; True if nothing is left."""
+        if os.getpid() != self._pid:
+            return False
+        from .model import RunStatus
+
+        for run in list(self._open.values()):
+            try:
+                run.end(RunStatus.KILLED, message="the process exited before the run was ended")
+            except Exception as exc:  # noqa: BLE001
+                report("end a run left open", exc)
+        now = time.time()
+        for key in self._script_pipeline_runs:
+            self.emit("pipeline_ended", key, {"status": RunStatus.SUCCEEDED.value, "ended_at": now})
+        self._script_pipeline_runs.clear()
+        done = self.drain(self.settings.exit_timeout if timeout is None else timeout)
+        with self._lock:
+            self._closing = True
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                self._sync_quietly(journal)
+                journal.close(remove=done and not self._has_pending())
+            self._queue.clear()
+            self._spilled = False
+        self._wake.set()
+        return done
+
+    @staticmethod
+    def _sync_quietly(journal: journal_file.Journal) -> None:
+        try:
+            journal.sync()
+        except OSError:
+            pass
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child keeps nothing of its parent's journal, queue, writer or open runs."""
+        if self._journal is not None:
+            self._journal.forget_in_child()
+        self._journal = None
+        self._lock = threading.Lock()
+        self._progress = threading.Condition(threading.Lock())
+        self._wake = threading.Event()
+        self._queue = collections.deque()
+        self._spilled = False
+        self._writer = None
+        self._open = {}
+        self._pipeline_runs = set()
+        self._script_pipeline_runs = set()
+        # Parent and child may go on logging into one run: their sequence numbers must not meet.
+        self._seq = itertools.count((os.getpid() << 32) + 1)
+        self._pid = os.getpid()
+        self._definitions = {}
+
+    @property
+    def journal_path(self) -> Path | None:
+        return self._journal.path if self._journal is not None else None
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+
+_runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
+_exit_callbacks: list[Callable[[], None]] = []
+
+
+def on_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` at process exit, before open runs are ended and the journal drained
+    (integrations end what only they know is over: a Luigi build nobody ended)."""
+    if callback not in _exit_callbacks:
+        _exit_callbacks.append(callback)
+
+
+def _forget_in_child() -> None:
+    for runtime in list(_runtimes):
+        runtime._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _at_exit() -> None:
+    from . import client
+
+    for callback in _exit_callbacks:
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - the exit goes on
+            report("run an exit callback", exc)
+    client.close_at_exit()
+
+
+atexit.register(_at_exit)

@@ -1,0 +1,352 @@
+"""Applying tracking events: the store's one write entry point for runs.
+
+``apply(store, conn, events, definitions)`` writes a batch of events (see
+``modeldb_core/events.py``) inside the caller's transaction, set-wise (a few
+statements per kind for the whole batch), so that:
+
+- applying an event twice changes nothing: a run is inserted once (by uuid),
+  params are write-once, a metric point is unique by (run, key, step,
+  timestamp), a note by (run, seq), lineage edges by (run, version, direction);
+- the order of arrival does not matter: a tag keeps the value of the highest
+  ``seq``; a terminal status is sticky (a later ``ended`` wins over an earlier
+  one by ``seq``, a heartbeat never reopens a run); an end before its start is
+  clamped to the start; an event whose run, parent run or pipeline run has not
+  arrived yet is parked in ``parked_events`` and applied when it does.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.engine import Connection
+
+from modeldb_core.events import (
+    ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED, STARTED, TAGS,
+    DEFINE, Event,
+)
+from modeldb_core.model import ArtifactVersion, RunStatus
+
+from . import schema as t
+from .bulk import param_row
+from .rows import encode_json
+
+if TYPE_CHECKING:
+    from .sql_store import SqlStore
+
+_RUNNING = RunStatus.RUNNING.value
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+
+
+class Statements:
+    """The statements of the event path, built once per store."""
+
+    def __init__(self, store: "SqlStore"):
+        insert = store._insert
+        self.insert_run = insert(t.runs).on_conflict_do_nothing(index_elements=["uuid"])
+        self.insert_param = insert(t.params).on_conflict_do_nothing()
+        self.insert_metric = insert(t.metrics).on_conflict_do_nothing(
+            index_elements=["run_id", "key", "step", "timestamp"])
+        tag = insert(t.tags)
+        self.upsert_tag = tag.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": tag.excluded.value, "seq": tag.excluded.seq},
+            where=or_(t.tags.c.seq.is_(None), tag.excluded.seq >= t.tags.c.seq))
+        self.insert_note = insert(t.notes).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+        runs = t.runs.c
+        self.end_run = (
+            update(t.runs)
+            .where(runs.id == bindparam("run_key"),
+                   or_(runs.status == _RUNNING, runs.end_seq.is_(None), runs.end_seq < bindparam("seq")))
+            .values(status=bindparam("status"),
+                    ended_at=case((bindparam("ended_at") < runs.started_at, runs.started_at),
+                                  else_=bindparam("ended_at")),
+                    error_type=bindparam("error_type"), error_message=bindparam("error_message"),
+                    error_traceback=bindparam("error_traceback"), end_seq=bindparam("seq"),
+                    heartbeat_at=bindparam("ended_at")))
+        self.beat = (update(t.runs)
+                     .where(runs.id == bindparam("run_key"),
+                            or_(runs.heartbeat_at.is_(None), runs.heartbeat_at < bindparam("at")))
+                     .values(heartbeat_at=bindparam("at")))
+        self.insert_parked = t.parked_events.insert()
+
+
+def _definition_ids(store: "SqlStore", conn: Connection, definitions: Mapping[str, Any],
+                    keys: Iterable[str]) -> dict[str, int]:
+    """Ids of the environments and code versions the events refer to (ensured by content hash)."""
+    out: dict[str, int] = {}
+    for key in keys:
+        value = definitions.get(key)
+        if not value or not value.get("hash"):
+            continue
+        cache = store._definition_ids
+        found = cache.get((value["type"], value["hash"]))
+        if found is None:
+            if value["type"] == "environment":
+                found = store._ensure(conn, t.environments, {
+                    "python_version": value["python_version"], "platform": value["platform"],
+                    "packages": encode_json(value["packages"])}, {"hash": value["hash"]})
+            else:
+                found = store._ensure(conn, t.code_versions, {k: value.get(k) for k in (
+                    "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
+                    "source_file", "function", "source_hash")}, {"hash": value["hash"]})
+            cache[(value["type"], value["hash"])] = found
+        out[key] = found
+    return out
+
+
+def _pipeline_run_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    keys = list(keys)
+    out: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        out.update(conn.execute(select(t.pipeline_runs.c.uuid, t.pipeline_runs.c.id)
+                                .where(t.pipeline_runs.c.uuid.in_(keys[start:start + 500]))).all())
+    return out
+
+
+def _run_ids(conn: Connection, uuids: Iterable[str]) -> dict[str, int]:
+    uuids = list(uuids)
+    out: dict[str, int] = {}
+    for start in range(0, len(uuids), 500):
+        out.update(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
+                                .where(t.runs.c.uuid.in_(uuids[start:start + 500]))).all())
+    return out
+
+
+def _start_pipeline_runs(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
+    """Ensure the pipelines and pipeline runs started; returns their keys."""
+    import hashlib
+
+    done = []
+    for event in events:
+        data = event.data
+        body = encode_json(data.get("structure") or {})
+        digest = data.get("structure_hash") or "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+        project_id = store._project_id(conn, data["project"])
+        pipeline_id = store._ensure(conn, t.pipelines, {"structure": body, "created_at": time.time()},
+                                    {"project_id": project_id, "name": data["name"],
+                                     "orchestrator": data["orchestrator"], "structure_hash": digest})
+        run_id = store._ensure(conn, t.pipeline_runs,
+                               {"status": _RUNNING, "started_at": data["started_at"]},
+                               {"pipeline_id": pipeline_id, "external_id": data["external_id"]})
+        conn.execute(update(t.pipeline_runs).where(t.pipeline_runs.c.id == run_id,
+                                                   t.pipeline_runs.c.uuid.is_(None))
+                     .values(uuid=event.subject))
+        done.append(event.subject)
+    return done
+
+
+class _Batch:
+    def __init__(self, store: "SqlStore", conn: Connection, definitions: Mapping[str, Any]):
+        self.store = store
+        self.conn = conn
+        self.definitions = definitions
+        self.s: Statements = store._event_statements
+        self.parked: list[tuple[str, Event, str]] = []
+
+    def park(self, waits_for: str, event: Event) -> None:
+        """Keep ``event`` until ``waits_for`` arrives (with the definitions a start refers to)."""
+        used = {}
+        if event.kind == STARTED:
+            used = {k: self.definitions[k] for k in (event.data.get("code"), event.data.get("env"))
+                    if k and k in self.definitions}
+        self.parked.append((waits_for, event, _encode(used)))
+
+    def apply(self, events: Sequence[Event]) -> list[str]:
+        """Apply ``events``; returns the subjects that now exist and did not before."""
+        conn = self.conn
+        by_kind: dict[str, list[Event]] = {}
+        for event in events:
+            by_kind.setdefault(event.kind, []).append(event)
+        arrived = _start_pipeline_runs(self.store, conn, by_kind.get(PIPELINE_STARTED, ()))
+        starts = by_kind.get(STARTED, [])
+        subjects = {e.subject for e in events if e.kind not in (PIPELINE_STARTED, PIPELINE_ENDED, DEFINE)}
+        parents = {e.data["parent"] for e in starts if isinstance(e.data.get("parent"), str)}
+        ids = _run_ids(conn, subjects | parents)
+        arrived += self._insert_runs(starts, ids)
+        self._pipeline_ends(by_kind.get(PIPELINE_ENDED, ()))
+        known = []
+        for event in events:
+            if event.kind in (STARTED, PIPELINE_STARTED, PIPELINE_ENDED, DEFINE):
+                continue
+            run_key = ids.get(event.subject)
+            if run_key is None:
+                self.park(event.subject, event)
+            else:
+                known.append((run_key, event))
+        self._apply_to_runs(known)
+        return arrived
+
+    # -- runs ---------------------------------------------------------------------------
+    def _insert_runs(self, starts: Sequence[Event], ids: dict[str, int]) -> list[str]:
+        """Insert the runs started (parents before children); park those whose parent or
+        pipeline run has not arrived. ``ids`` learns the new runs' ids."""
+        waiting = [e for e in starts if e.subject not in ids]
+        if not waiting:
+            return []
+        conn, store = self.conn, self.store
+        prun_keys = {e.data["pipeline_run"] for e in waiting if e.data.get("pipeline_run")}
+        prun_ids = _pipeline_run_ids(conn, prun_keys) if prun_keys else {}
+        definition_ids = _definition_ids(store, conn, self.definitions,
+                                         {k for e in waiting for k in (e.data.get("code"), e.data.get("env")) if k})
+        pending_uuids = {e.subject for e in waiting}
+        new: list[str] = []
+        while waiting:
+            ready, later = [], []
+            for event in waiting:
+                data = event.data
+                parent = data.get("parent")
+                prun = data.get("pipeline_run")
+                if prun and prun not in prun_ids:
+                    self.park(prun, event)
+                elif isinstance(parent, str) and parent not in ids:
+                    if parent in pending_uuids:
+                        later.append(event)
+                    else:
+                        self.park(parent, event)
+                else:
+                    ready.append(event)
+            if not ready:
+                for event in later:  # a cycle of parents: nothing can ever resolve it
+                    self.park(event.data["parent"], event)
+                break
+            rows = []
+            for event in ready:
+                data = event.data
+                parent = data.get("parent")
+                started = data["started_at"]
+                rows.append({
+                    "uuid": event.subject, "project_id": store._project_id(conn, data["project"]),
+                    "pipeline_run_id": prun_ids.get(data.get("pipeline_run")),
+                    "parent_run_id": ids[parent] if isinstance(parent, str) else parent,
+                    "name": data["name"], "phase": data.get("phase"), "status": _RUNNING,
+                    "orchestrator": data.get("orchestrator"), "external_id": data.get("external_id"),
+                    "try_number": data.get("try_number"), "user": data.get("user"),
+                    "host": data.get("host"), "pid": data.get("pid"), "heartbeat_at": started,
+                    "started_at": started, "ended_at": None,
+                    "code_version_id": definition_ids.get(data.get("code")),
+                    "environment_id": definition_ids.get(data.get("env")),
+                    "error_type": None, "error_message": None, "error_traceback": None,
+                    "end_seq": None})
+            conn.execute(self.s.insert_run, rows)
+            found = _run_ids(conn, [e.subject for e in ready])
+            ids.update(found)
+            new += [e.subject for e in ready]
+            # What came with the start: params and tags, applied like their own events.
+            self._apply_to_runs([(found[e.subject], Event(PARAMS, e.subject, e.seq, e.data["params"]))
+                                 for e in ready if e.data.get("params")]
+                                + [(found[e.subject], Event(TAGS, e.subject, e.seq, e.data["tags"]))
+                                   for e in ready if e.data.get("tags")])
+            waiting = later
+        return new
+
+    def _apply_to_runs(self, events: Sequence[tuple[int, Event]]) -> None:
+        conn, s = self.conn, self.s
+        params, metrics, tags, notes, edges, ends, beats = [], [], [], [], [], [], []
+        for run_key, event in events:
+            kind, data = event.kind, event.data
+            if kind == METRIC:
+                metrics.append(_metric(run_key, data))
+            elif kind == PARAMS:
+                params += [param_row(run_key, k, v) for k, v in data.items()]
+            elif kind == TAGS:
+                tags += [{"run_id": run_key, "key": k, "value": v, "seq": event.seq} for k, v in data.items()]
+            elif kind == NOTE:
+                notes.append({"run_id": run_key, "text": data["text"], "created_at": data["at"],
+                              "seq": event.seq})
+            elif kind == IO:
+                edges.append((run_key, data["direction"], data.get("name"), ArtifactVersion(**data["version"])))
+            elif kind == ENDED:
+                ends.append({"run_key": run_key, "seq": event.seq, "status": data["status"],
+                             "ended_at": data["ended_at"], "error_type": data.get("error_type"),
+                             "error_message": data.get("error_message"),
+                             "error_traceback": data.get("error_traceback")})
+            elif kind == HEARTBEAT:
+                beats.append({"run_key": run_key, "at": float(data)})
+        if params:
+            conn.execute(s.insert_param, [dict(zip(("run_id", "key", "value_json", "value_text", "value_num"), p))
+                                          for p in params])
+        if metrics:
+            conn.execute(s.insert_metric, metrics)
+            latest: dict[tuple[int, str], dict[str, Any]] = {}
+            for m in metrics:
+                seen = latest.get((m["run_id"], m["key"]))
+                if seen is None or (m["step"], m["timestamp"]) >= (seen["step"], seen["timestamp"]):
+                    latest[(m["run_id"], m["key"])] = m
+            conn.execute(self.store._upsert_latest, list(latest.values()))
+        if tags:
+            conn.execute(s.upsert_tag, _last_by_seq(tags))
+        if notes:
+            conn.execute(s.insert_note, notes)
+        if edges:
+            self.store._write_edges(conn, edges)
+        if ends:
+            # The highest seq of a batch first: later ones then only win by seq.
+            conn.execute(s.end_run, sorted(ends, key=lambda e: -e["seq"]))
+        if beats:
+            conn.execute(s.beat, beats)
+
+    def _pipeline_ends(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        ids = _pipeline_run_ids(self.conn, {e.subject for e in events})
+        for event in events:
+            prun = ids.get(event.subject)
+            if prun is None:
+                self.park(event.subject, event)
+                continue
+            where = [t.pipeline_runs.c.id == prun]
+            if event.data.get("if_running"):
+                where.append(t.pipeline_runs.c.status == _RUNNING)
+            self.conn.execute(update(t.pipeline_runs).where(*where)
+                              .values(status=event.data["status"], ended_at=event.data["ended_at"]))
+
+
+def _metric(run_key: int, data: Sequence[Any]) -> dict[str, Any]:
+    key, value, step, timestamp = data
+    nan = value is None or value != value
+    return {"run_id": run_key, "key": key, "value": None if nan else float(value), "is_nan": nan,
+            "step": step, "timestamp": timestamp}
+
+
+def _last_by_seq(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (run, key): an upsert may not touch one row twice in one statement."""
+    last: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        seen = last.get((row["run_id"], row["key"]))
+        if seen is None or row["seq"] >= seen["seq"]:
+            last[(row["run_id"], row["key"])] = row
+    return list(last.values())
+
+
+def apply(store: "SqlStore", conn: Connection, events: Sequence[Event],
+          definitions: Mapping[str, Any]) -> None:
+    """Apply ``events`` in ``conn``'s transaction; unpark what they make applicable."""
+    batch = _Batch(store, conn, definitions)
+    arrived = batch.apply(events)
+    for _ in range(1000):  # each round unparks what the previous one made arrive
+        if not arrived:
+            break
+        rows = []
+        for start in range(0, len(arrived), 500):
+            rows += conn.execute(select(t.parked_events).where(
+                t.parked_events.c.waits_for.in_(arrived[start:start + 500]))
+                .order_by(t.parked_events.c.id)).all()
+        if not rows:
+            break
+        conn.execute(t.parked_events.delete().where(t.parked_events.c.id.in_([r.id for r in rows])))
+        grouped: dict[str, list[Event]] = {}
+        for row in rows:
+            grouped.setdefault(row.definitions, []).append(Event.from_json(json.loads(row.event)))
+        arrived = []
+        for defs, parked in grouped.items():
+            sub = _Batch(store, conn, json.loads(defs))
+            arrived += sub.apply(parked)
+            batch.parked += sub.parked
+    if batch.parked:
+        now = time.time()
+        conn.execute(batch.s.insert_parked, [
+            {"waits_for": waits_for, "event": _encode(event.to_json()), "definitions": used, "created_at": now}
+            for waits_for, event, used in batch.parked])

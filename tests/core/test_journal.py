@@ -1,0 +1,345 @@
+"""The tracking runtime: the journal, idempotent and order-independent events, replay.
+
+Real SQLite files and real PostgreSQL servers, real processes and signals.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import modeldb_core as mdb
+from modeldb_core import events as ev, journal, replay
+from modeldb_core.events import Event
+from modeldb_core.store import open_store
+
+
+def _cli(uri: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "modeldb_core.cli", "--uri", uri, *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def _state(store, ref: str) -> dict:
+    """What a user sees of a run, without the store's own ids."""
+    d = store.get_run_detail(ref)
+    return {
+        "status": d.run.status, "started": d.run.started_at, "ended": d.run.ended_at,
+        "error": d.run.error_message, "params": d.params, "tags": d.tags,
+        "metrics": {k: [(m.step, m.timestamp, m.value) for m in v] for k, v in d.metric_history.items()},
+        "notes": sorted(n.text for n in d.notes),
+        "inputs": sorted((io.name, io.artifact.uri, io.artifact.content_hash) for io in d.inputs),
+        "children": len(d.children),
+    }
+
+
+# -- events applied idempotently and in any order (property test, both databases) ----------
+def _stream(parent: str, child: str, prun: str, draw_values) -> list[Event]:
+    steps, tags, notes, status = draw_values
+    seq = iter(range(1, 10_000))
+    start = {"project": "events", "name": "parent", "phase": "training", "started_at": 1000.0,
+             "pipeline_run": prun, "parent": None, "orchestrator": "python", "params": {"lr": 0.1},
+             "tags": {"team": "a"}, "env": None, "code": None}
+    out = [Event(ev.PIPELINE_STARTED, prun, next(seq), {
+               "project": "events", "name": "script", "orchestrator": "python", "structure": {},
+               "structure_hash": "sha256:0", "external_id": prun, "started_at": 999.0}),
+           Event(ev.STARTED, parent, next(seq), start)]
+    for i, value in enumerate(steps):
+        out.append(Event(ev.METRIC, parent, next(seq), ["loss", value, i, 1000.0 + i]))
+    for i, value in enumerate(tags):
+        out.append(Event(ev.TAGS, parent, next(seq), {"stage": value}))
+    for text in notes:
+        out.append(Event(ev.NOTE, parent, next(seq), {"text": text, "at": 1001.0}))
+    out.append(Event(ev.IO, parent, next(seq), {"direction": "input", "name": "train", "version": {
+        "uri": "file:///data/train.csv", "kind": "file", "content_hash": "sha256:ab", "size": 3,
+        "metadata": {}, "fingerprint_method": "full"}}))
+    out.append(Event(ev.STARTED, child, next(seq), {**start, "name": "child", "parent": parent,
+                                                     "params": {"depth": 3}, "tags": {}}))
+    out.append(Event(ev.PARAMS, child, next(seq), {"extra": "yes"}))
+    out.append(Event(ev.ENDED, child, next(seq), {"status": "succeeded", "ended_at": 1002.0}))
+    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1003.0))
+    # An end stamped before the start (a clock step): clamped to the start.
+    out.append(Event(ev.ENDED, parent, next(seq), {"status": status, "ended_at": 990.0,
+                                                    "error_message": "boom" if status == "failed" else None}))
+    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1004.0))  # late: does not reopen it
+    out.append(Event(ev.PIPELINE_ENDED, prun, next(seq), {"status": status, "ended_at": 1005.0}))
+    return out
+
+
+def _uuids(n: int) -> list[str]:
+    return [ev.uuid7() for _ in range(n)]
+
+
+values = st.tuples(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=6),
+    st.lists(st.sampled_from(["prep", "fit", "eval"]), max_size=4),
+    st.lists(st.text(min_size=1, max_size=8), max_size=3, unique=True),
+    st.sampled_from(["succeeded", "failed", "killed"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=values, shuffle_seed=st.integers(0, 2 ** 32), batch=st.integers(1, 7),
+       duplicates=st.integers(0, 10))
+def test_shuffled_and_duplicated_events_give_the_in_order_state(store, drawn, shuffle_seed, batch, duplicates):
+    a_parent, a_child, b_parent, b_child = _uuids(4)
+    a_prun, b_prun = _uuids(2)
+    in_order = _stream(a_parent, a_child, a_prun, drawn)
+    store.apply_events(in_order, {})
+    shuffled = _stream(b_parent, b_child, b_prun, drawn)
+    rng = random.Random(shuffle_seed)
+    shuffled += [rng.choice(shuffled) for _ in range(duplicates)]
+    rng.shuffle(shuffled)
+    for start in range(0, len(shuffled), batch):  # delivered in several batches, in any order
+        store.apply_events(shuffled[start:start + batch], {})
+    store.apply_events(shuffled, {})  # and the whole stream once more (a replay)
+    expected, got = _state(store, a_parent), _state(store, b_parent)
+    assert got == expected
+    assert expected["ended"] == 1000.0 and expected["children"] == 1
+    assert _state(store, a_child) == _state(store, b_child)
+
+
+def test_terminal_status_is_sticky_and_the_latest_end_wins(store):
+    run, prun = ev.uuid7(), ev.uuid7()
+    start = Event(ev.STARTED, run, 1, {"project": "p", "name": "r", "started_at": 10.0, "params": {},
+                                       "tags": {}, "pipeline_run": None, "parent": None})
+    store.apply_events([start, Event(ev.ENDED, run, 5, {"status": "succeeded", "ended_at": 20.0})], {})
+    store.apply_events([Event(ev.HEARTBEAT, run, 6, 30.0)], {})  # a late heartbeat
+    assert store.get_run(run).status == "succeeded"
+    store.apply_events([Event(ev.ENDED, run, 3, {"status": "failed", "ended_at": 15.0})], {})
+    assert (store.get_run(run).status, store.get_run(run).ended_at) == ("succeeded", 20.0)
+    # A replay's "killed" (sequence 0) never overrides a real end.
+    store.apply_events([Event(ev.ENDED, run, 0, {"status": "killed", "ended_at": 25.0})], {})
+    assert store.get_run(run).status == "succeeded"
+
+
+# -- the journal file ---------------------------------------------------------------------
+def _track_in_subprocess(uri: str, body: str, home: Path, **env) -> subprocess.Popen:
+    script = textwrap.dedent("""
+        import sys, time, modeldb_core as mdb
+        mdb.configure(uri=sys.argv[1])
+    """) + textwrap.dedent(body)
+    environment = {**os.environ, "HOME": str(home), **{k: str(v) for k, v in env.items()}}
+    return subprocess.Popen([sys.executable, "-c", script, uri], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environment)
+
+
+def test_a_torn_last_record_is_reported_and_everything_before_it_replays(sqlite_uri, tmp_path):
+    home = tmp_path / "h"
+    proc = _track_in_subprocess("postgresql+psycopg://nobody@127.0.0.1:1/none", """
+        with mdb.start_run("torn", project="journal") as run:
+            for i in range(50):
+                run.log_metric("m", float(i))
+    """, home, MODELDB_EXIT_TIMEOUT=0.5)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    folders = list((home / ".modeldb" / "journal").iterdir())
+    [path] = journal.journals(folders[0])
+    data = path.read_bytes()
+    path.write_bytes(data[:-7])  # the last record cut mid-write
+    contents = journal.read(path)
+    assert contents.torn and "cut short" in contents.torn
+    kinds = [e.kind for _, e in contents.events]
+    assert kinds.count(ev.METRIC) >= 49 and ev.STARTED in kinds
+    store = open_store(sqlite_uri)
+    with next(journal.orphans(folders[0])) as orphan:
+        result = replay.replay_file(store, orphan)
+    assert result.torn == contents.torn and result.runs == 1
+    [run] = store.list_runs(project="journal")
+    points = store.metric_history(run.uuid, "m")
+    assert [p.value for p in points] == [float(i) for i in range(len(points))] and len(points) >= 49
+    # The torn record was the end: the run was open, so the replay ends it killed.
+    assert run.status == ("killed" if kinds[-1] != ev.ENDED else "succeeded")
+    store.close()
+
+
+@pytest.mark.parametrize("after", [0.1, 0.5, 5.0])
+def test_sigkill_during_a_run_loses_nothing_logged_before_it(sqlite_uri, tmp_path, after):
+    home = tmp_path / "h"
+    proc = _track_in_subprocess(sqlite_uri, """
+        @mdb.tracked_task(project="killed")
+        def work(n):
+            mdb.set_tag("stage", "started")
+            mdb.add_note("before the kill")
+            for i in range(n):
+                mdb.log_metric("step", float(i))
+                print(i, flush=True)
+                time.sleep(0.001)
+        work(10_000_000)
+    """, home)
+    time.sleep(after)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    logged = len(out.split())  # metrics the process had logged (and said so) before it died
+    synced = _cli(sqlite_uri, "sync", env={**os.environ, "HOME": str(home)})
+    assert synced.returncode == 0, synced.stderr
+    store = open_store(sqlite_uri)
+    runs = store.list_runs(project="killed")
+    if logged == 0 and not runs:
+        # Killed before the run started (the interpreter was still importing): nothing to keep.
+        assert after < 1
+        return
+    [run] = runs
+    detail = store.get_run_detail(run.uuid)
+    assert run.status == "killed"
+    assert detail.params == {"n": 10_000_000}
+    assert detail.tags.get("stage") == "started"
+    assert [n.text for n in detail.notes] == ["before the kill"]
+    assert len(detail.metric_history.get("step", [])) >= logged
+    store.close()
+
+
+def test_sqlite_locked_by_another_process_does_not_hold_the_tasks(sqlite_uri, tmp_path):
+    path = sqlite_uri.removeprefix("sqlite:///")
+    open_store(sqlite_uri).close()  # the schema exists; now someone holds the write lock
+    released = tmp_path / "released"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sqlite3, time, pathlib
+        conn = sqlite3.connect({path!r}, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        print("locked", flush=True)
+        time.sleep(8)
+        conn.execute("ROLLBACK")
+        pathlib.Path({str(released)!r}).write_text("x")
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    proc = _track_in_subprocess(sqlite_uri, f"""
+        import pathlib
+        @mdb.tracked_task(project="locked")
+        def step(i):
+            mdb.log_metric("x", i)
+            return i
+        for i in range(100):
+            step(i)
+        # Every call returned while the lock was still held: none of them waited for it.
+        print("released before the calls ended:", pathlib.Path({str(released)!r}).exists(), flush=True)
+    """, tmp_path / "h", MODELDB_EXIT_TIMEOUT=30)
+    out, err = proc.communicate(timeout=120)
+    holder.wait(timeout=60)
+    assert proc.returncode == 0, err
+    assert "released before the calls ended: False" in out
+    assert "locked" not in err.lower().replace("locked", "", 0) or "database is locked" not in err
+    store = open_store(sqlite_uri)
+    runs = store.list_runs(project="locked", limit=1000)
+    assert len(runs) == 100 and {r.status for r in runs} == {"succeeded"}
+    assert all("x" in store.get_run_detail(r.uuid).metrics for r in runs[:5])
+    store.close()
+
+
+def test_postgres_down_during_the_process_everything_lands_once_after_sync(postgres_server, tmp_path):
+    from tests.conftest import PostgresServer
+
+    server = PostgresServer(postgres_server.bin).start()
+    try:
+        uri = server.new_database()
+        open_store(uri).close()
+        server._run(str(server.bin / "pg_ctl"), "-D", str(server.data), "-m", "fast", "-w", "stop")
+        home = tmp_path / "h"
+        proc = _track_in_subprocess(uri, """
+            @mdb.tracked_task(project="outage", phase="training")
+            def train(lr=0.1, epochs=2031):
+                for i in range(epochs):
+                    mdb.log_metric("loss", 1.0 / (i + 1))
+                mdb.set_tag("team", "pricing")
+                mdb.add_note("trained while the store was down")
+                return lr
+            train()
+        """, home, MODELDB_EXIT_TIMEOUT=1)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+        server._run(str(server.bin / "pg_ctl"), "-D", str(server.data), "-w", "-l", str(server.dir / "log"),
+                    "-o", f"-p {server.port} -k {server.dir} -c listen_addresses=127.0.0.1", "start")
+        env = {**os.environ, "HOME": str(home)}
+        pending = _cli(uri, "sync", "--dry-run", env=env)
+        assert "process gone" in pending.stdout, pending.stdout
+        for _ in range(2):  # syncing twice writes it once
+            synced = _cli(uri, "sync", env=env)
+            assert synced.returncode == 0, synced.stderr
+        store = open_store(uri)
+        [run] = store.list_runs(project="outage")
+        detail = store.get_run_detail(run.uuid)
+        assert run.status == "succeeded"
+        assert len(detail.metric_history["loss"]) == 2031
+        assert detail.params == {"lr": 0.1, "epochs": 2031}
+        assert detail.tags == {"team": "pricing"}
+        assert [n.text for n in detail.notes] == ["trained while the store was down"]
+        store.close()
+    finally:
+        try:
+            server.stop()
+        except RuntimeError:  # stopped by the test itself
+            import shutil
+
+            shutil.rmtree(server.dir, ignore_errors=True)
+
+
+def test_the_next_tracked_process_replays_what_a_dead_one_left(sqlite_uri, tmp_path):
+    home = tmp_path / "h"
+    first = _track_in_subprocess(sqlite_uri, """
+        import os, signal
+        run = mdb.start_run("left-open", project="replay")
+        run.log_param("a", 1)
+        run.log_metric("m", 2.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """, home)
+    first.wait(timeout=60)
+    second = _track_in_subprocess(sqlite_uri, """
+        with mdb.start_run("later", project="replay"):
+            pass
+        from modeldb_core.client import get_client
+        # A script that tracks and then reads: the read waits for this process's events,
+        # and the writer replays a dead process's journal before them.
+        print(sorted(r.name for r in get_client().store.list_runs(project="replay")))
+    """, home)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert "['later', 'left-open']" in out
+    store = open_store(sqlite_uri)
+    runs = {r.name: r for r in store.list_runs(project="replay")}
+    assert runs["left-open"].status == "killed" and runs["later"].status == "succeeded"
+    assert store.get_run_detail(runs["left-open"].uuid).params == {"a": 1}
+    assert journal.pending(journal.folder_for(home / ".modeldb" / "journal", sqlite_uri)) == []
+    store.close()
+
+
+def test_over_its_cap_the_journal_drops_metrics_first_never_params_or_status(tmp_path, sqlite_uri):
+    client = mdb.configure(uri="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        client.settings.__dict__  # frozen settings: make a runtime with a small cap
+        from dataclasses import replace
+
+        from modeldb_core.runtime import Runtime
+
+        client._runtime = Runtime(replace(client.settings, journal_max_bytes=20_000), client.open_store)
+        with mdb.start_run("capped", project="cap", client=client) as run:
+            for i in range(2_000):
+                run.log_metric("m", float(i))
+            run.log_param("kept", "yes")
+            run.set_tag("also", "kept")
+        assert client.runtime.dropped > 0
+        path = client.runtime.journal_path
+        contents = journal.read(path, start=0)
+        kinds = [e.kind for _, e in contents.events]
+        assert ev.PARAMS in kinds and ev.TAGS in kinds and ev.ENDED in kinds
+        assert kinds.count(ev.METRIC) < 2_000
+    finally:
+        client.close()
+
+
+def test_a_script_reads_its_own_runs_at_once(tracking):
+    @mdb.tracked_task(project="own")
+    def f(x):
+        mdb.log_metric("y", x * 2)
+        return x
+
+    for i in range(20):
+        f(i)
+    page = mdb.search_runs("metrics.y >= 0", project="own", limit=100)
+    assert len(page.runs) == 20

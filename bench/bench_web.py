@@ -25,7 +25,9 @@ TARGETS_MS = {"runs table, first page": 150, "filtered + sorted": 150, "run page
 
 def build(uri: str, runs: int) -> int:
     """``runs`` finished runs over PROJECTS projects; returns the id of a richly logged run."""
-    from modeldb_core.model import ArtifactVersion, Metric, NewRun, RunUpdate
+    from modeldb_core import events
+    from modeldb_core.model import ArtifactVersion, Metric, NewRun
+    from modeldb_core.runtime import _dict
     from modeldb_core.store import open_store
 
     store = open_store(uri)
@@ -57,9 +59,11 @@ def build(uri: str, runs: int) -> int:
                            size=123456, metadata={"format": "csv"})
     model = ArtifactVersion(uri="file:///models/gbm.bin", kind="model", content_hash="sha256:" + "cd" * 32,
                             size=4096)
-    store.update_run(rich, RunUpdate(
-        metrics=[Metric("train_loss", 1 / (s + 1), s, time.time()) for s in range(1, 500)],
-        notes=["the baseline"], inputs=[("customers", data)], outputs=[("model", model)]))
+    store.apply_events(
+        [events.Event(events.METRIC, rich, s, ["train_loss", 1 / (s + 1), s, time.time()]) for s in range(1, 500)]
+        + [events.Event(events.NOTE, rich, 500, {"text": "the baseline", "at": time.time()}),
+           events.Event(events.IO, rich, 501, {"direction": "input", "name": "customers", "version": _dict(data)}),
+           events.Event(events.IO, rich, 502, {"direction": "output", "name": "model", "version": _dict(model)})])
     store.close()
     return rich
 

@@ -143,7 +143,7 @@ def _batches(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def log_runs(records: Iterable[Mapping[str, Any] | NewRun], *, project: str | None = None,
-             batch_size: int = 10_000, store=None) -> list[int]:
+             batch_size: int = 10_000, store=None) -> list[str]:
     """Write finished runs in bulk; returns their ids in the order given.
 
     Each record is a dict with ``name`` and optionally ``project``, ``phase``,
@@ -166,7 +166,7 @@ def log_runs(records: Iterable[Mapping[str, Any] | NewRun], *, project: str | No
         project = get_client().settings.project
     project = validation.name("project", project)
     keys = _Keys()
-    ids: list[int] = []
+    ids: list[str] = []
     try:
         now = time.time()
         for batch in _batches(records, batch_size):

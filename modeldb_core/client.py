@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # A running run whose heartbeat is older than this is taken for dead (other hosts).
 STALE_AFTER_SECONDS = 10 * 60.0
+# How long one write of the runtime's writer may wait for a lock or an answer.
+WRITER_TIMEOUT = 5.0
 
 
 def _user() -> str | None:
@@ -89,8 +91,15 @@ class TrackingClient:
                 if self._runtime is None:
                     from .runtime import Runtime
 
-                    self._runtime = Runtime(self.settings, self.open_store)
+                    self._runtime = Runtime(self.settings, self._writer_store)
         return self._runtime
+
+    def _writer_store(self) -> "MetadataStore":
+        """The writer's own store: a locked or hanging store answers it within seconds (it
+        backs off and retries), where readers keep the drivers' patience."""
+        from .store import open_store
+
+        return open_store(self.settings.uri, timeout=self.settings.store_timeout or WRITER_TIMEOUT)
 
     def open_store(self) -> "MetadataStore":
         """The store itself, without waiting for this process's events (the writer's view)."""
@@ -211,14 +220,16 @@ def get_client() -> TrackingClient:
 
 
 def configure(uri: str | None = None, disabled: bool | None = None, project: str | None = None,
-              artifacts: str | None = None, store_timeout: float | None = None) -> TrackingClient:
+              artifacts: str | None = None, store_timeout: float | None = None,
+              journal: str | None = None, exit_timeout: float | None = None) -> TrackingClient:
     """Point tracking somewhere else for this process (argument > env > file > default)."""
     global _client
     with _client_lock:
         if _client is not None and _client.pid == os.getpid():
             _client.close()
         _client = TrackingClient(config.resolve(uri=uri, disabled=disabled, project=project,
-                                                artifacts=artifacts, store_timeout=store_timeout))
+                                                artifacts=artifacts, store_timeout=store_timeout,
+                                                journal=journal, exit_timeout=exit_timeout))
         return _client
 
 

@@ -148,9 +148,14 @@ class RunIO:
 
 @dataclass(frozen=True)
 class Run:
-    """One execution of one task: the unit that is tracked, listed and compared."""
+    """One execution of one task: the unit that is tracked, listed and compared.
 
-    id: int
+    ``id`` is the run's public id, the UUIDv7 its tracking client made when it
+    started; ``key`` is the store's own integer key (which earlier versions showed
+    as the id, and which still resolves). ``parent_run_id`` is the parent's id.
+    """
+
+    id: str
     project_id: int
     name: str
     status: str
@@ -159,7 +164,7 @@ class Run:
     ended_at: float | None = None
     project: str | None = None
     pipeline_run_id: int | None = None
-    parent_run_id: int | None = None
+    parent_run_id: str | None = None
     orchestrator: str | None = None
     external_id: str | None = None
     try_number: int | None = None
@@ -172,8 +177,25 @@ class Run:
     error_type: str | None = None
     error_message: str | None = None
     error_traceback: str | None = None
-    uuid: str | None = None
+    key: int | None = None
     end_seq: int | None = None
+
+    @property
+    def uuid(self) -> str:
+        return self.id
+
+    @property
+    def parent_uuid(self) -> str | None:
+        return self.parent_run_id
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Run":
+        """A run from a row of the runs table (``id`` is the key there, ``uuid`` the id)."""
+        values = dict(row)
+        values["key"] = values.pop("id")
+        values["id"] = values.pop("uuid", None) or str(values["key"])
+        values["parent_run_id"] = values.pop("parent_uuid", None) or values.get("parent_run_id")
+        return cls(**values)
 
     @property
     def duration(self) -> float | None:
@@ -196,7 +218,7 @@ class RunDetail:
     outputs: list[RunIO]
     code_version: CodeVersion | None
     environment: Environment | None
-    children: list[int] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -204,7 +226,7 @@ class LineageNode:
     """A node of the lineage graph: a run or an artifact version."""
 
     kind: str  # "run" or "artifact"
-    id: int
+    id: int | str  # a run's public id, an artifact version's number
     label: str
     depth: int
 
@@ -258,28 +280,6 @@ class NewRun:
     uuid: str | None = None  # made by the client; the bulk path makes one when it is None
 
 
-@dataclass
-class RunUpdate:
-    """Everything one flush writes for a run, in one transaction."""
-
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: list[Metric] = field(default_factory=list)
-    tags: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    inputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
-    outputs: list[tuple[str | None, ArtifactVersion]] = field(default_factory=list)
-    status: str | None = None
-    ended_at: float | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    error_traceback: str | None = None
-    heartbeat_at: float | None = None
-
-    def is_empty(self) -> bool:
-        return not (self.params or self.metrics or self.tags or self.notes or self.inputs
-                    or self.outputs or self.status or self.heartbeat_at)
-
-
 # -- read models of the web UI's summaries (added for issue 5) ----------------
 @dataclass(frozen=True)
 class MetricRange:
@@ -310,7 +310,7 @@ class RunPoint:
     Not frozen: a chart reads 10,000 of them, and frozen init costs three times as much.
     """
 
-    run_id: int
+    run_id: str
     name: str
     status: str
     phase: str | None

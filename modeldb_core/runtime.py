@@ -70,6 +70,8 @@ class Runtime:
     def __init__(self, settings: "Settings", open_store: Callable[[], "MetadataStore"]):
         self.settings = settings
         self._open_store = open_store
+        self._store: "MetadataStore | None" = None
+        self._store_lock = threading.Lock()
         self._folder = journal_file.folder_for(settings.journal, settings.uri)
         self._lock = threading.Lock()
         self._journal: journal_file.Journal | None = None
@@ -154,14 +156,15 @@ class Runtime:
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until the store has what this process recorded; False if it did not in time.
 
-        With ``timeout`` (the process exit), wait at most that long. Without (a read
-        through ModelDB), wait while the writer is getting there — the store may
-        still be opening — and at most ``exit_timeout`` once it reports an outage.
+        With ``timeout``, wait at most that long. Without (a read through ModelDB, the
+        process exit), wait while the writer is getting there — the store may still
+        be opening — and at most ``exit_timeout`` once it reports an outage.
         """
         if os.getpid() != self._pid or threading.current_thread() is self._writer:
             return True
         start = time.monotonic()
         bound = self.settings.exit_timeout
+        outage_seen: float | None = None
         with self._progress:
             while self._has_pending():
                 self._ensure_writer()
@@ -170,8 +173,13 @@ class Runtime:
                 if timeout is not None:
                     if waited >= timeout:
                         return False
-                elif waited >= READ_PATIENCE or (self._outage_since is not None and waited >= bound):
+                elif waited >= READ_PATIENCE:
                     return False
+                elif self._outage_since is not None:
+                    if outage_seen is None:
+                        outage_seen = time.monotonic()
+                    elif time.monotonic() - outage_seen >= bound:
+                        return False
                 self._progress.wait(0.05)
         return True
 
@@ -220,7 +228,7 @@ class Runtime:
             now = time.monotonic()
             try:
                 if store is None:
-                    store = self._open_store()
+                    store = self._writer_store()
                 if not replayed:
                     replayed = True
                     self._replay_orphans(store)
@@ -360,7 +368,13 @@ class Runtime:
     def replay_now(self) -> list[Any]:
         """Replay the journals of processes that are gone, now, on the caller's thread (for an
         integration that learns a worker died: its runs are then in the store)."""
-        return self._replay_orphans(self._open_store())
+        return self._replay_orphans(self._writer_store())
+
+    def _writer_store(self) -> "MetadataStore":
+        with self._store_lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
 
     # -- the end ------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> bool:
@@ -378,7 +392,7 @@ class Runtime:
         for key in self._script_pipeline_runs:
             self.emit("pipeline_ended", key, {"status": RunStatus.SUCCEEDED.value, "ended_at": now})
         self._script_pipeline_runs.clear()
-        done = self.drain(self.settings.exit_timeout if timeout is None else timeout)
+        done = self.drain(timeout)
         with self._lock:
             self._closing = True
             journal, self._journal = self._journal, None
@@ -408,6 +422,7 @@ class Runtime:
         self._queue = collections.deque()
         self._spilled = False
         self._writer = None
+        self._store_lock = threading.Lock()  # the store object stays: its engine was disposed at the fork
         self._open = {}
         self._pipeline_runs = set()
         self._script_pipeline_runs = set()

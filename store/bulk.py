@@ -17,13 +17,12 @@ from typing import Any, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from modeldb_core.events import uuid7
 from modeldb_core.model import Metric, NewRun
 
 from . import schema as t
 from .rows import encode_param, latest_of
 
-_RUN_COLUMNS = ("id", "uuid", "project_id", "pipeline_run_id", "parent_run_id", "name", "phase", "status",
+_RUN_COLUMNS = ("id", "uuid", "project_id", "pipeline_run_id", "parent_run_id", "parent_uuid", "name", "phase", "status",
                 "orchestrator", "external_id", "try_number", "user", "host", "pid", "heartbeat_at",
                 "started_at", "ended_at", "code_version_id", "environment_id",
                 "error_type", "error_message", "error_traceback")
@@ -91,7 +90,7 @@ def _copy(conn: Connection, table, columns: tuple[str, ...], rows: list) -> None
 
 
 def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[str, int]) -> list[int]:
-    """Insert ``new_runs`` with their params, metrics and tags; return their ids in order.
+    """Insert ``new_runs`` with their params, metrics and tags; return their keys in order.
 
     Must run inside one write transaction (on SQLite: ``BEGIN IMMEDIATE``).
     ``project_ids`` maps every project named by ``new_runs`` to its id.
@@ -99,9 +98,19 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
     if not new_runs:
         return []
     sqlite = conn.dialect.name == "sqlite"
+    # Parents named by public id or by key: both columns are filled.
+    named = {new.parent_run_id for new in new_runs if new.parent_run_id is not None}
+    parents: dict[Any, tuple[int, str]] = {}
+    if named:
+        texts = [p for p in named if isinstance(p, str)]
+        numbers = [p for p in named if isinstance(p, int)]
+        for key, uuid in conn.execute(select(t.runs.c.id, t.runs.c.uuid).where(
+                t.runs.c.uuid.in_(texts) | t.runs.c.id.in_(numbers))).all():
+            parents[uuid] = parents[key] = (key, uuid)
     run_rows = []
     for new in new_runs:
-        run_rows.append([None, new.uuid or uuid7(), project_ids[new.project], new.pipeline_run_id, new.parent_run_id,
+        run_rows.append([None, new.uuid, project_ids[new.project], new.pipeline_run_id,
+                         *parents.get(new.parent_run_id, (new.parent_run_id, None)),
                          new.name, new.phase, new.status, new.orchestrator, new.external_id,
                          new.try_number, new.user, new.host, new.pid, new.started_at,
                          new.started_at, new.ended_at, new.code_version_id, new.environment_id,

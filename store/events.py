@@ -16,11 +16,10 @@ statements per kind for the whole batch), so that:
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
 
 from modeldb_core.events import (
@@ -221,6 +220,7 @@ class _Batch:
                     "uuid": event.subject, "project_id": store._project_id(conn, data["project"]),
                     "pipeline_run_id": prun_ids.get(data.get("pipeline_run")),
                     "parent_run_id": ids[parent] if isinstance(parent, str) else parent,
+                    "parent_uuid": parent if isinstance(parent, str) else _uuid_of(conn, parent),
                     "name": data["name"], "phase": data.get("phase"), "status": _RUNNING,
                     "orchestrator": data.get("orchestrator"), "external_id": data.get("external_id"),
                     "try_number": data.get("try_number"), "user": data.get("user"),
@@ -302,6 +302,13 @@ class _Batch:
                 where.append(t.pipeline_runs.c.status == _RUNNING)
             self.conn.execute(update(t.pipeline_runs).where(*where)
                               .values(status=event.data["status"], ended_at=event.data["ended_at"]))
+
+
+def _uuid_of(conn: Connection, key: int | None) -> str | None:
+    """The public id of a parent named by its key (callers of the earlier API)."""
+    if key is None:
+        return None
+    return conn.execute(select(t.runs.c.uuid).where(t.runs.c.id == key)).scalar()
 
 
 def _metric(run_key: int, data: Sequence[Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageGraph, Metric, NewRun, Pipeline,
-    PipelineRun, Project, ProjectSummary, Run, RunDetail, RunIO, RunPoint, RunUpdate, Note,
+    PipelineRun, Project, ProjectSummary, Run, RunDetail, RunIO, RunPoint, Note,
 )
 
 
@@ -47,15 +47,8 @@ class MetadataStore(abc.ABC):
         """The internal key of a run named by its uuid, a unique 8+ character prefix, or its number."""
 
     @abc.abstractmethod
-    def create_run(self, new: NewRun) -> int: ...
-
-    @abc.abstractmethod
-    def create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
-        """The bulk path: many finished or running runs in one transaction."""
-
-    @abc.abstractmethod
-    def update_run(self, run_id: int, update: RunUpdate) -> None:
-        """Write params, metrics, tags, notes, I/O edges and status in one transaction."""
+    def create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
+        """The bulk import (``log_runs``): many finished runs in one transaction; their ids."""
 
     @abc.abstractmethod
     def reap(self, now: float, stale_after: float, host: str,
@@ -125,7 +118,7 @@ class MetadataStore(abc.ABC):
         """``RunGroup``s: run count and metric count/min/max/mean per value of ``by``."""
         raise NotImplementedError
 
-    def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+    def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
         """The fastest way to write many runs at once; same result as ``create_runs``."""
         return self.create_runs(new_runs)
 

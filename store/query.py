@@ -328,7 +328,7 @@ def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
     out: list[RunRecord] = []
     for start in range(0, len(runs), BATCH):
         chunk = runs[start:start + BATCH]
-        ids = [r.id for r in chunk]
+        ids = [r.key for r in chunk]
         bound = {"page_ids": ids}
         params: dict[int, dict[str, Any]] = {i: {} for i in ids}
         metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
@@ -339,7 +339,7 @@ def attach(conn: Connection, runs: Sequence[Run]) -> list[RunRecord]:
             metrics[run_id][key] = _metric_value(value, is_nan)
         for run_id, key, value in _driver_rows(conn, _TAGS_OF_PAGE, bound):
             tags[run_id][key] = value
-        out += [RunRecord(run=r, params=params[r.id], metrics=metrics[r.id], tags=tags[r.id])
+        out += [RunRecord(run=r, params=params[r.key], metrics=metrics[r.key], tags=tags[r.key])
                 for r in chunk]
     return out
 
@@ -362,7 +362,7 @@ def _runs(conn: Connection, stmt) -> list[Run]:
     result = conn.execute(stmt)
     try:
         names = list(result.keys())
-        return [Run(**dict(zip(names, row))) for row in result.cursor.fetchall()]
+        return [Run.from_row(zip(names, row)) for row in result.cursor.fetchall()]
     finally:
         result.close()
 
@@ -419,7 +419,7 @@ def stream(conn: Connection, query: RunQuery, batch: int = 1000) -> Iterator[Run
     # Per statement, not on the connection: the page queries of attach() must stay plain.
     result = conn.execute(compile_search(query), execution_options={"yield_per": batch})
     for rows in result.partitions():
-        yield from attach(conn, [Run(**row._mapping) for row in rows])
+        yield from attach(conn, [Run.from_row(row._mapping) for row in rows])
 
 
 def group(conn: Connection, query: RunQuery, by: Field, metrics: Iterable[str]) -> list[RunGroup]:
@@ -495,7 +495,7 @@ def artifact_uses(conn: Connection, version_ids: Sequence[int]) -> list[dict[str
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         stmt = (select(t.run_io.c.artifact_version_id, t.run_io.c.direction, t.run_io.c.name,
-                       t.runs.c.id.label("run_id"), t.runs.c.name.label("run_name"),
+                       t.runs.c.uuid.label("run_id"), t.runs.c.name.label("run_name"),
                        t.runs.c.status, t.runs.c.started_at)
                 .join(t.runs, t.runs.c.id == t.run_io.c.run_id)
                 .where(t.run_io.c.artifact_version_id.in_(chunk))

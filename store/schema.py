@@ -89,6 +89,8 @@ runs = Table(
     Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
     Column("pipeline_run_id", Id, ForeignKey("pipeline_runs.id")),
     Column("parent_run_id", Id, ForeignKey("runs.id")),
+    # The parent's public id, kept beside its key so reads show it without a join.
+    Column("parent_uuid", String(36)),
     Column("name", String(500), nullable=False),
     Column("phase", String(40)),
     Column("status", String(20), nullable=False),

@@ -18,14 +18,14 @@ from modeldb_core.errors import (
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageEdge, LineageGraph, LineageNode,
     Metric, MetricRange, NewRun, Note, Pipeline, PipelineRun, Project, ProjectSummary, Run,
-    RunDetail, RunIO, RunPoint, RunStatus, RunUpdate,
+    RunDetail, RunIO, RunPoint, RunStatus,
 )
 
 from . import migrate
 from . import schema as t
 from .engine import WRITE, make_engine
 from .interface import MetadataStore
-from .rows import encode_json, encode_param, latest_of
+from .rows import encode_json
 
 _RETRYABLE = ("database is locked", "database table is locked", "deadlock detected",
               "could not serialize", "busy")
@@ -44,12 +44,6 @@ _SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column named")
 def _is_schema_problem(exc: BaseException) -> bool:
     message = str(exc).lower()
     return any(words in message for words in _SCHEMA_PROBLEMS)
-
-
-def _metric_row(run_id: int, m: Metric) -> dict[str, Any]:
-    nan = m.value != m.value
-    return {"run_id": run_id, "key": m.key, "value": None if nan else m.value,
-            "is_nan": nan, "step": m.step, "timestamp": m.timestamp}
 
 
 def _metric_value(value: float | None, is_nan: bool) -> float:
@@ -78,16 +72,7 @@ class SqlStore(MetadataStore):
             index_elements=["run_id", "key"],
             set_={c: latest.excluded[c] for c in ("value", "is_nan", "step", "timestamp")},
             where=newer)
-        tag = self._insert(t.tags)
-        self._upsert_tag = tag.on_conflict_do_update(index_elements=["run_id", "key"],
-                                                     set_={"value": tag.excluded.value})
-        self._insert_param = self._insert(t.params).on_conflict_do_nothing()
-        self._select_params = select(t.params.c.key, t.params.c.value_json).where(
-            t.params.c.run_id == bindparam("run"), t.params.c.key.in_(bindparam("keys", expanding=True)))
         self._insert_io = self._insert(t.run_io).on_conflict_do_nothing()
-        self._insert_metric = t.metrics.insert()
-        self._insert_note = t.notes.insert()
-        self._update_run = t.runs.update().where(t.runs.c.id == bindparam("run_key"))
         # The few running runs among millions, through their partial index. SQLite's
         # planner prefers the plain status index (a scan of every run once statistics
         # exist), so it is named; PostgreSQL picks it by itself.
@@ -203,7 +188,7 @@ class SqlStore(MetadataStore):
                                {"status": RunStatus.RUNNING.value, "started_at": started_at},
                                {"pipeline_id": pipeline_id, "external_id": external_id})
             row = conn.execute(select(t.pipeline_runs).where(t.pipeline_runs.c.id == rid)).one()
-            return PipelineRun(**row._mapping)
+            return PipelineRun.from_row(row._mapping)
         return self._write(work)
 
     def end_pipeline_run(self, pipeline_run_id: int, status: str, ended_at: float) -> None:
@@ -222,16 +207,19 @@ class SqlStore(MetadataStore):
                   "packages": encode_json(env.packages)}
         return self._write(lambda conn: self._ensure(conn, t.environments, values, {"hash": env.hash}))
 
-    def create_run(self, new: NewRun) -> int:
-        return self.create_runs([new])[0]
-
-    def create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+    def create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
         return self._write(lambda conn: self._insert_new_runs(conn, new_runs))
 
-    def _insert_new_runs(self, conn: Connection, new_runs: Sequence[NewRun]) -> list[int]:
-        """Runs with their params, metrics, tags (driver-level, store/bulk.py) and lineage edges."""
+    def _insert_new_runs(self, conn: Connection, new_runs: Sequence[NewRun]) -> list[str]:
+        """Runs with their params, metrics, tags (driver-level, store/bulk.py) and lineage edges;
+        returns their public ids."""
+        from modeldb_core.events import uuid7
+
         from . import bulk
 
+        for new in new_runs:
+            if new.uuid is None:
+                new.uuid = uuid7()
         project_ids: dict[str, int] = {}
         for new in new_runs:
             if new.project not in project_ids:
@@ -243,7 +231,7 @@ class SqlStore(MetadataStore):
                  for name, version in items]
         if edges:
             self._write_edges(conn, edges)
-        return ids
+        return [new.uuid for new in new_runs]
 
     def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
         """The one write entry point of tracking: a batch of events in one transaction (store/events.py).
@@ -261,49 +249,6 @@ class SqlStore(MetadataStore):
             if _is_retryable(exc):
                 raise StoreUnavailableError(str(exc)) from exc
             raise
-
-    def update_run(self, run_id: int, update_: RunUpdate) -> None:
-        if update_.is_empty():
-            return
-        self._write(lambda conn: self._apply(conn, run_id, update_))
-
-    def _apply(self, conn: Connection, run_id: int, u: RunUpdate) -> None:
-        if u.params:
-            self._write_params(conn, run_id, u.params)
-        if u.metrics:
-            conn.execute(self._insert_metric, [_metric_row(run_id, m) for m in u.metrics])
-            conn.execute(self._upsert_latest, [_metric_row(run_id, m) for m in latest_of(u.metrics).values()])
-        if u.tags:
-            conn.execute(self._upsert_tag, [{"run_id": run_id, "key": k, "value": v} for k, v in u.tags.items()])
-        if u.notes:
-            now = time.time()
-            conn.execute(self._insert_note, [{"run_id": run_id, "text": n, "created_at": now}
-                                             for n in u.notes])
-        edges = [(run_id, direction, name, version)
-                 for direction, items in (("input", u.inputs), ("output", u.outputs))
-                 for name, version in items]
-        if edges:
-            self._write_edges(conn, edges)
-        values: dict[str, Any] = {}
-        if u.status:
-            values.update(status=u.status, ended_at=u.ended_at, error_type=u.error_type,
-                          error_message=u.error_message, error_traceback=u.error_traceback)
-        if u.heartbeat_at or u.status:
-            values["heartbeat_at"] = u.heartbeat_at or u.ended_at
-        if values:
-            result = conn.execute(self._update_run, {"run_key": run_id, **values})
-            if result.rowcount == 0:
-                raise NotFoundError("run", run_id)
-
-    def _write_params(self, conn: Connection, run_id: int, params: dict[str, Any]) -> None:
-        rows = [{"run_id": run_id, "key": k, **encode_param(v)} for k, v in params.items()]
-        conn.execute(self._insert_param, rows)
-        stored = dict(conn.execute(self._select_params, {"run": run_id, "keys": list(params)}).all())
-        for row in rows:
-            if stored.get(row["key"]) != row["value_json"]:
-                # Raising rolls the whole transaction back: nothing half-written.
-                raise ParamConflictError(row["key"], json.loads(stored[row["key"]]),
-                                         params[row["key"]])
 
     def _write_edges(self, conn: Connection, edges: Sequence[tuple[int, str, str | None, ArtifactVersion]]) -> None:
         """Lineage edges ``(run id, direction, name, version)``, with their artifact and version rows."""
@@ -390,7 +335,7 @@ class SqlStore(MetadataStore):
             return found
         return conn.execute(find, find_params).scalar_one()
 
-    def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[int]:
+    def reap(self, now: float, stale_after: float, host: str, is_alive) -> list[str]:
         with self._read() as conn:
             running = conn.execute(self._running_runs).all()
         dead = [r.id for r in running
@@ -402,7 +347,9 @@ class SqlStore(MetadataStore):
                 .values(status=RunStatus.KILLED.value, ended_at=now,
                         error_type="ProcessDied",
                         error_message="the process running this run ended without finishing it")))
-        return dead
+            with self._read() as conn:
+                return list(conn.execute(select(t.runs.c.uuid).where(t.runs.c.id.in_(dead))).scalars())
+        return []
 
     # -- reads ------------------------------------------------------------
     def _runs_query(self):
@@ -456,21 +403,21 @@ class SqlStore(MetadataStore):
             row = conn.execute(self._runs_query().where(t.runs.c.id == key)).first()
         if row is None:
             raise NotFoundError("run", run_id)
-        return Run(**row._mapping)
+        return Run.from_row(row._mapping)
 
     def runs_by_external_id(self, external_id: str, orchestrator: str | None = None) -> list[Run]:
         query = self._runs_query().where(t.runs.c.external_id == external_id).order_by(t.runs.c.id)
         if orchestrator is not None:
             query = query.where(t.runs.c.orchestrator == orchestrator)
         with self._read() as conn:
-            return [Run(**row._mapping) for row in conn.execute(query)]
+            return [Run.from_row(row._mapping) for row in conn.execute(query)]
 
     def list_runs(self, project: str | None = None, limit: int = 100, offset: int = 0) -> list[Run]:
         query = self._runs_query().order_by(t.runs.c.id.desc()).limit(limit).offset(offset)
         if project is not None:
             query = query.where(t.projects.c.name == project)
         with self._read() as conn:
-            return [Run(**row._mapping) for row in conn.execute(query)]
+            return [Run.from_row(row._mapping) for row in conn.execute(query)]
 
     def list_projects(self) -> list[Project]:
         with self._read() as conn:
@@ -515,7 +462,7 @@ class SqlStore(MetadataStore):
 
     def get_run_detail(self, run_id: int | str) -> RunDetail:
         run = self.get_run(run_id)
-        run_id = run.id
+        run_id = run.key
         with self._read() as conn:
             params = {r.key: json.loads(r.value_json) for r in conn.execute(
                 select(t.params).where(t.params.c.run_id == run_id).order_by(t.params.c.key))}
@@ -546,7 +493,7 @@ class SqlStore(MetadataStore):
                                    .where(t.environments.c.id == run.environment_id)).one()
                 env = Environment(id=row.id, hash=row.hash, python_version=row.python_version,
                                   platform=row.platform, packages=json.loads(row.packages))
-            children = list(conn.execute(select(t.runs.c.id).where(t.runs.c.parent_run_id == run_id)
+            children = list(conn.execute(select(t.runs.c.uuid).where(t.runs.c.parent_run_id == run_id)
                                          .order_by(t.runs.c.id)).scalars())
         ios = [RunIO(direction=r.direction, name=r.io_name, artifact=self._version(r)) for r in io_rows]
         return RunDetail(run=run, params=params, metrics=latest, metric_history=history, tags=tags,
@@ -573,7 +520,7 @@ class SqlStore(MetadataStore):
         # Upstream of a run are the versions it read; upstream of a version the runs that wrote it.
         toward_run = "output" if direction == "up" else "input"
         toward_artifact = "input" if direction == "up" else "output"
-        seen = {node: 0}
+        seen = {f"{kind}:{start}": 0}
         edges: list[LineageEdge] = []
         frontier_runs = {start} if kind == "run" else set()
         frontier_versions = {start} if kind == "artifact" else set()
@@ -604,10 +551,17 @@ class SqlStore(MetadataStore):
                 frontier_runs, frontier_versions = next_runs, next_versions
                 if not frontier_runs and not frontier_versions:
                     break
-            labels = self._labels(conn, seen)
-        nodes = [LineageNode(kind=k.split(":")[0], id=int(k.split(":")[1]), label=labels.get(k, k),
-                             depth=d) for k, d in sorted(seen.items(), key=lambda kv: (kv[1], kv[0]))]
-        return LineageGraph(root=node, nodes=nodes, edges=list(dict.fromkeys(edges)))
+            labels, public = self._labels(conn, seen)
+        # Runs are walked by their keys and shown by their public ids.
+        name = lambda k: public.get(k, k)  # noqa: E731
+        nodes = []
+        for k, d in sorted(seen.items(), key=lambda kv: (kv[1], kv[0])):
+            shown = name(k)
+            kind_, _, ident = shown.partition(":")
+            nodes.append(LineageNode(kind=kind_, id=int(ident) if kind_ == "artifact" else ident,
+                                     label=labels.get(k, k), depth=d))
+        edges = [LineageEdge(source=name(e.source), target=name(e.target)) for e in dict.fromkeys(edges)]
+        return LineageGraph(root=name(f"{kind}:{start}"), nodes=nodes, edges=edges)
 
     @staticmethod
     def _edge(near: str, far: str, direction: str) -> LineageEdge:
@@ -616,17 +570,20 @@ class SqlStore(MetadataStore):
             return LineageEdge(source=far, target=near)
         return LineageEdge(source=near, target=far)
 
-    def _labels(self, conn: Connection, seen: dict[str, int]) -> dict[str, str]:
+    def _labels(self, conn: Connection, seen: dict[str, int]) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels of the nodes, and the public key (``run:<uuid>``) of each run node."""
         run_ids = [int(k[4:]) for k in seen if k.startswith("run:")]
         version_ids = [int(k[9:]) for k in seen if k.startswith("artifact:")]
         labels: dict[str, str] = {}
+        public: dict[str, str] = {}
         for chunk in _chunks(run_ids):
-            for r in conn.execute(select(t.runs.c.id, t.runs.c.name).where(t.runs.c.id.in_(chunk))):
+            for r in conn.execute(select(t.runs.c.id, t.runs.c.uuid, t.runs.c.name).where(t.runs.c.id.in_(chunk))):
                 labels[f"run:{r.id}"] = r.name
+                public[f"run:{r.id}"] = f"run:{r.uuid or r.id}"
         for chunk in _chunks(version_ids):
             for r in conn.execute(self._version_query().where(t.artifact_versions.c.id.in_(chunk))):
                 labels[f"artifact:{r.id}"] = f"{r.uri}@{r.content_hash.split(':')[-1][:12]}"
-        return labels
+        return labels, public
 
     # -- reads for the web UI ------------------------------------------------
     def project_summaries(self) -> list[ProjectSummary]:
@@ -678,8 +635,8 @@ class SqlStore(MetadataStore):
         runs, lm = t.runs, t.latest_metrics
         with self._read() as conn:
             project_id = self._project_id_or_404(conn, project)
-            chosen = (select(runs.c.id, runs.c.name, runs.c.status, runs.c.phase, runs.c.started_at,
-                             lm.c.value, lm.c.is_nan)
+            chosen = (select(runs.c.id, runs.c.uuid, runs.c.name, runs.c.status, runs.c.phase,
+                             runs.c.started_at, lm.c.value, lm.c.is_nan)
                       .join(lm, and_(lm.c.run_id == runs.c.id, lm.c.key == metric))
                       .where(runs.c.project_id == project_id)
                       .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit))
@@ -694,9 +651,9 @@ class SqlStore(MetadataStore):
                 for run_id, key, value in conn.execute(query):
                     params.setdefault(run_id, {})[key] = json.loads(value)
         # Tuples, not Row attributes: this loop runs 10,000 times for one chart.
-        return [RunPoint(run_id, name, status, phase, started_at,
+        return [RunPoint(uuid, name, status, phase, started_at,
                          math.nan if is_nan or value is None else value, params.get(run_id, {}))
-                for run_id, name, status, phase, started_at, value, is_nan in reversed(rows)]
+                for run_id, uuid, name, status, phase, started_at, value, is_nan in reversed(rows)]
 
     def key_names(self, project: str | None = None) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -710,11 +667,14 @@ class SqlStore(MetadataStore):
                 out[name] = list(conn.execute(query).scalars())
         return out
 
-    def inputs_and_notes(self, run_ids: Sequence[int]) -> dict[int, tuple[list[RunIO], list[Note]]]:
-        out: dict[int, tuple[list[RunIO], list[Note]]] = {int(i): ([], []) for i in run_ids}
-        if not out:
-            return out
+    def inputs_and_notes(self, run_ids: Sequence[str]) -> dict[str, tuple[list[RunIO], list[Note]]]:
+        if not run_ids:
+            return {}
         with self._read() as conn:
+            keys: dict[int, str] = {}
+            for chunk in _chunks(list(run_ids)):
+                keys.update(conn.execute(select(t.runs.c.id, t.runs.c.uuid).where(t.runs.c.uuid.in_(chunk))).all())
+            out: dict[int, tuple[list[RunIO], list[Note]]] = {k: ([], []) for k in keys}
             for chunk in _chunks(list(out)):
                 for r in conn.execute(
                         self._version_query().add_columns(t.run_io.c.run_id, t.run_io.c.name.label("io_name"))
@@ -725,7 +685,7 @@ class SqlStore(MetadataStore):
                 for r in conn.execute(select(t.notes).where(t.notes.c.run_id.in_(chunk))
                                       .order_by(t.notes.c.id)):
                     out[r.run_id][1].append(Note(text=r.text, created_at=r.created_at, id=r.id))
-        return out
+        return {keys[k]: v for k, v in out.items()}
 
     # -- search (compiled in store/query.py) ----------------------------------
     def search_runs(self, query, limit: int | None = 100, offset: int = 0):
@@ -746,7 +706,7 @@ class SqlStore(MetadataStore):
         with self._read() as conn:
             return compiled.group(conn, query, by, metrics)
 
-    def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[int]:
+    def bulk_create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
         """``create_runs`` for thousands of runs, with a bigger SQLite page cache for the connection."""
         from . import bulk
 

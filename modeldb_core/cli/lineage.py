@@ -9,13 +9,21 @@ FORMATS = ("table", "json", "dot", "mermaid")
 
 
 def resolve_node(store, text: str) -> str:
-    """``run:12``, ``artifact:5``, ``12`` (a run), or an artifact URI / content hash (newest version)."""
+    """``run:<id>`` (a run's id, a unique 8+ character prefix of it, or its old number),
+    ``artifact:5``, a bare run id, or an artifact URI / content hash (newest version)."""
+    from modeldb_core.errors import NotFoundError, ValidationError
+
     text = text.strip()
     kind, sep, raw = text.partition(":")
-    if sep and kind in ("run", "artifact") and raw.isdigit():
+    if sep and kind == "artifact" and raw.isdigit():
         return text
-    if text.isdigit():
-        return f"run:{text}"
+    if sep and kind == "run":
+        return f"run:{store.get_run(raw).id}"
+    if not sep:
+        try:
+            return f"run:{store.get_run(text).id}"
+        except (NotFoundError, ValidationError):
+            pass  # not a run: an artifact's path or hash
     versions = store.find_artifact_versions(text)
     if not versions:
         from modeldb_core.errors import NotFoundError
@@ -45,7 +53,7 @@ def to_dot(graph) -> str:
 
 
 def _mermaid_id(key: str) -> str:
-    return key.replace(":", "_")
+    return key.replace(":", "_").replace("-", "_")
 
 
 def _mermaid_label(text: str) -> str:

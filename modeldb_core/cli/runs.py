@@ -135,10 +135,10 @@ def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> None
 
 
 @runs_group.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def show_run(obj, run_id: int, as_json: bool) -> None:
+def show_run(obj, run_id: str, as_json: bool) -> None:
     """Everything recorded about one run."""
     detail = obj.store.get_run_detail(run_id)
     if as_json:
@@ -204,7 +204,7 @@ def print_detail(detail, out=None) -> None:
 
 
 @runs_group.command("compare")
-@click.argument("run_ids", type=int, nargs=-1, required=True)
+@click.argument("run_ids", nargs=-1, required=True)
 @click.option("--all", "show_all", is_flag=True, help="Show every row, not only those that differ.")
 @format_options
 @click.pass_obj
@@ -214,7 +214,9 @@ def compare_runs(obj, run_ids, show_all, fmt) -> None:
 
     if len(run_ids) < 2:
         raise click.UsageError("give at least two run ids to compare")
-    comparison = compare([obj.store.get_run_detail(i) for i in run_ids])
+    details = [obj.store.get_run_detail(i) for i in run_ids]
+    run_ids = [d.run.id for d in details]
+    comparison = compare(details)
     rows = comparison.rows if show_all else comparison.differing()
     heads = [f"run {i}" for i in run_ids]
     if fmt == output.JSON:
@@ -234,8 +236,8 @@ def compare_runs(obj, run_ids, show_all, fmt) -> None:
 
 
 @runs_group.command("diff")
-@click.argument("run_a", type=int)
-@click.argument("run_b", type=int)
+@click.argument("run_a")
+@click.argument("run_b")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def diff_runs(obj, run_a: int, run_b: int, as_json: bool) -> None:

@@ -30,7 +30,7 @@ class Attribute:
 
 
 _ATTRIBUTES = [
-    Attribute("id", "id", NUMBER),
+    Attribute("id", "uuid", TEXT),
     Attribute("name", "name", TEXT),
     Attribute("project", "project", TEXT),
     Attribute("pipeline", "pipeline", TEXT),
@@ -45,7 +45,7 @@ _ATTRIBUTES = [
     Attribute("external_id", "external_id", TEXT),
     Attribute("try_number", "try_number", NUMBER),
     Attribute("pipeline_run", "pipeline_run_id", NUMBER),
-    Attribute("parent", "parent_run_id", NUMBER),
+    Attribute("parent", "parent_uuid", TEXT),
     Attribute("error", "error_type", TEXT),
     Attribute("error_message", "error_message", TEXT),
 ]

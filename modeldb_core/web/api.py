@@ -72,12 +72,12 @@ def group_runs(request: Request, group: str = Query(..., description="params.<ke
 
 
 @router.get("/runs/{run_id}", summary="Everything recorded about one run")
-def get_run(request: Request, run_id: int) -> dict[str, Any]:
+def get_run(request: Request, run_id: str) -> dict[str, Any]:
     return runs_.detail(_store(request), run_id)
 
 
 @router.get("/runs/{run_id}/metrics/{key:path}", summary="One metric's time series of a run")
-def metric_series(request: Request, run_id: int, key: str) -> dict[str, Any]:
+def metric_series(request: Request, run_id: str, key: str) -> dict[str, Any]:
     return runs_.metric_series(_store(request), run_id, key)
 
 
@@ -89,5 +89,5 @@ def lineage(request: Request, node: str,
 
 
 @router.get("/compare", summary="Runs side by side, with the differing rows marked")
-def compare(request: Request, ids: list[int] = Query(..., description="two or more run ids")) -> dict[str, Any]:
+def compare(request: Request, ids: list[str] = Query(..., description="two or more run ids")) -> dict[str, Any]:
     return compare_.compare(_store(request), ids)

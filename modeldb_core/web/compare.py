@@ -18,8 +18,8 @@ def _row(section: str, key: str, values: list[Any]) -> dict[str, Any]:
             "differs": len(set(shown)) > 1}
 
 
-def compare(store: MetadataStore, run_ids: list[int]) -> dict[str, Any]:
-    ids = list(dict.fromkeys(run_ids))
+def compare(store: MetadataStore, run_ids: list[str]) -> dict[str, Any]:
+    ids = list(dict.fromkeys(store.get_run(i).id for i in run_ids))
     if len(ids) < 2:
         raise ValidationError("ids", run_ids, "compare needs at least two different runs")
     if len(ids) > MAX_RUNS:

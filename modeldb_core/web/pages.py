@@ -64,7 +64,7 @@ def runs_page(request: Request, project: str | None = None, filter: str = "", q:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: int):
+def run_page(request: Request, run_id: str):
     run = runs_.detail(_store(request), run_id)
     return _page(request, "run.html", title=f"Run {run_id}: {run['run']['name']}", r=run)
 
@@ -81,7 +81,7 @@ def lineage_page(request: Request, node: str, direction: str = "both", depth: in
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, ids: list[int] = Query([]), only_differences: bool = False):
+def compare_page(request: Request, ids: list[str] = Query([]), only_differences: bool = False):
     data = compare_.compare(_store(request), ids)  # fewer than two runs: a 400 page
     return _page(request, "compare.html", title="Compare runs", c=data, ids=ids,
                  only_differences=only_differences)

@@ -26,20 +26,21 @@ def _brief(run) -> dict[str, Any]:
             "project": run.project, "started_at": run.started_at}
 
 
-def runs_by_id(store: MetadataStore, run_ids: list[int], chunk: int = 500) -> dict[int, Any]:
+def runs_by_id(store: MetadataStore, run_ids: list[str], chunk: int = 500) -> dict[str, Any]:
     """Many runs in a few statements (one search per ``chunk`` ids), not one read each."""
     from modeldb_core.query import search_runs
 
-    found: dict[int, Any] = {}
-    ids = [int(i) for i in dict.fromkeys(run_ids)]
+    found: dict[str, Any] = {}
+    ids = [str(i) for i in dict.fromkeys(run_ids)]
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
-        page = search_runs(f"id in ({', '.join(map(str, part))})", limit=len(part), store=store)
+        listed = ", ".join(f'"{i}"' for i in part if all(c in "0123456789abcdef-" for c in i))
+        page = search_runs(f"id in ({listed})", limit=len(part), store=store)
         found.update((record.run.id, record.run) for record in page.runs)
     return found
 
 
-def detail(store: MetadataStore, run_id: int) -> dict[str, Any]:
+def detail(store: MetadataStore, run_id: str) -> dict[str, Any]:
     d: RunDetail = store.get_run_detail(run_id)
     run = d.run
     parent = None
@@ -71,8 +72,8 @@ def detail(store: MetadataStore, run_id: int) -> dict[str, Any]:
     }
 
 
-def metric_series(store: MetadataStore, run_id: int, key: str) -> dict[str, Any]:
-    store.get_run(run_id)  # a 404 for an unknown run, not an empty series
+def metric_series(store: MetadataStore, run_id: str, key: str) -> dict[str, Any]:
+    run_id = store.get_run(run_id).id  # a 404 for an unknown run, not an empty series
     history = store.metric_history(run_id, key)
     if not history:
         raise NotFoundError(f"metric {key!r} of run", run_id)

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 @dataclass
 class Project:
     uri: str
-    prep: int
-    train_a: int
-    train_b: int
-    evaluate: int
-    failed: int
+    prep: str
+    train_a: str
+    train_b: str
+    evaluate: str
+    failed: str
     raw_path: str
     clean_a: str
 

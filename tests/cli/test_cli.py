@@ -32,7 +32,7 @@ def test_runs_list_table_json_csv(tracked, modeldb):
     code, out, _ = modeldb("--uri", tracked.uri, "runs", "list", "--csv", "-f", "params.lr >= 0.1",
                            "--sort", "params.lr")
     table = list(csv.DictReader(io.StringIO(out)))
-    assert [int(r["id"]) for r in table] == [tracked.train_a, tracked.train_b, tracked.failed]
+    assert [r["id"] for r in table] == [tracked.train_a, tracked.train_b, tracked.failed]
     assert [r["params.lr"] for r in table] == ["0.1", "0.2", "0.3"]  # filtered fields become columns
 
 
@@ -69,7 +69,7 @@ def test_empty_store_lists_nothing(store_uri, modeldb):
 def test_runs_show_prints_everything_recorded(tracked, modeldb):
     code, out, _ = modeldb("--uri", tracked.uri, "runs", "show", str(tracked.train_a))
     assert code == 0
-    for expected in ("Run %d: train" % tracked.train_a, "pricing", "training", "succeeded",
+    for expected in ("Run %s: train" % tracked.train_a, "pricing", "training", "succeeded",
                      "lr", "0.1", "rmse", "0.8   (2 steps)", "team", "holiday features",
                      "train_data:", "clean.csv", "model:", "model_a.bin", "Code version",
                      "conftest.py", "Environment", "python"):
@@ -84,7 +84,7 @@ def test_runs_show_prints_everything_recorded(tracked, modeldb):
 
 def test_errors_are_one_clean_message(tracked, modeldb):
     code, out, err = modeldb("--uri", tracked.uri, "runs", "show", "999999")
-    assert code == 1 and err == "Error: no run with id 999999\n" and out == ""
+    assert code == 1 and err == "Error: no run with id '999999'\n" and out == ""
     code, out, err = modeldb("--uri", tracked.uri, "runs", "list", "-f", "metrics.rmse <")
     assert code == 1
     assert "expected a value" in err and "position 14" in err and err.rstrip().endswith("^")
@@ -165,7 +165,7 @@ def test_lineage_up_and_down_in_every_format(tracked, modeldb):
     _, out, _ = modeldb("--uri", tracked.uri, "lineage", f"run:{tracked.evaluate}", "--format", "dot")
     assert out.startswith("digraph lineage {") and f'"run:{tracked.train_a}" -> ' in out
     _, out, _ = modeldb("--uri", tracked.uri, "lineage", f"run:{tracked.evaluate}", "--format", "mermaid")
-    assert out.startswith("flowchart LR") and f"run_{tracked.train_a} --> artifact_" in out
+    assert out.startswith("flowchart LR") and f"run_{tracked.train_a.replace('-', '_')} --> artifact_" in out
     code, out, _ = modeldb("--uri", tracked.uri, "lineage", f"run:{tracked.evaluate}")
     assert code == 0 and "model_a.bin" in out and f"run:{tracked.train_a}" in out
     code, _, err = modeldb("--uri", tracked.uri, "lineage", "file:///no/such/file")

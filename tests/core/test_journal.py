@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -107,7 +106,7 @@ def test_shuffled_and_duplicated_events_give_the_in_order_state(store, drawn, sh
 
 
 def test_terminal_status_is_sticky_and_the_latest_end_wins(store):
-    run, prun = ev.uuid7(), ev.uuid7()
+    run = ev.uuid7()
     start = Event(ev.STARTED, run, 1, {"project": "p", "name": "r", "started_at": 10.0, "params": {},
                                        "tags": {}, "pipeline_run": None, "parent": None})
     store.apply_events([start, Event(ev.ENDED, run, 5, {"status": "succeeded", "ended_at": 20.0})], {})

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from modeldb_core.model import Metric, NewRun, RunUpdate
+from modeldb_core.events import NOTE, Event
+from modeldb_core.model import Metric, NewRun
 
 
 def ts(day: str) -> float:
@@ -44,7 +45,8 @@ def make_runs(store) -> dict[str, int]:
             metrics=[Metric(key=k, value=v, step=0, timestamp=started) for k, v in metrics.items()]))
     ids = store.create_runs(new)
     by_name = dict(zip([r[0] for r in RUNS], ids))
-    store.update_run(by_name["linear"], RunUpdate(notes=["Baseline before the holiday features"]))
+    store.apply_events([Event(NOTE, by_name["linear"], 1, {"text": "Baseline before the holiday features",
+                                                             "at": ts(1)})])
     return by_name
 
 

@@ -37,6 +37,7 @@ def _uuid7_at(seconds: float) -> str:
 def upgrade() -> None:
     op.add_column('runs', sa.Column('uuid', sa.String(length=36), nullable=True))
     op.add_column('runs', sa.Column('end_seq', sa.BigInteger(), nullable=True))
+    op.add_column('runs', sa.Column('parent_uuid', sa.String(length=36), nullable=True))
     op.add_column('pipeline_runs', sa.Column('uuid', sa.String(length=36), nullable=True))
     op.add_column('tags', sa.Column('seq', sa.BigInteger(), nullable=True))
     op.add_column('notes', sa.Column('seq', sa.BigInteger(), nullable=True))
@@ -46,6 +47,8 @@ def upgrade() -> None:
         conn.execute(sa.text("UPDATE runs SET uuid = :uuid WHERE id = :id"),
                      [{"id": r.id, "uuid": _uuid7_at(r.started_at)} for r in rows[start:start + 5000]])
     op.create_index('uq_runs_uuid', 'runs', ['uuid'], unique=True)
+    conn.execute(sa.text("UPDATE runs SET parent_uuid = (SELECT p.uuid FROM runs p WHERE p.id = runs.parent_run_id) "
+                         "WHERE parent_run_id IS NOT NULL"))
     op.create_index('uq_pipeline_runs_uuid', 'pipeline_runs', ['uuid'], unique=True)
     op.create_index('uq_notes_run_seq', 'notes', ['run_id', 'seq'], unique=True)
     # A point written twice by an earlier version is kept once.
@@ -82,4 +85,5 @@ def downgrade() -> None:
         batch.drop_column('uuid')
     with op.batch_alter_table('runs') as batch:
         batch.drop_column('end_seq')
+        batch.drop_column('parent_uuid')
         batch.drop_column('uuid')

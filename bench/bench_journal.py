@@ -1,0 +1,132 @@
+"""The tracking runtime's costs: what the caller pays, what the writer drains, what a replay takes.
+
+    python bench/bench_journal.py [--runs 2000] [--replay 100000] [--postgres URL]
+
+Prints, for a tracked task logging 10 params, 5 metrics and 3 tags:
+- the caller's thread: median time of one tracked call minus the same untracked call;
+  ``log_metric`` per call; process CPU per run (caller + writer) over the whole drain;
+- drain throughput (runs/s) from the journal into SQLite (and PostgreSQL with --postgres);
+- replay of ``--replay`` journaled runs into an empty SQLite store.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _task(mdb):
+    @mdb.tracked_task(project="bench", phase="training")
+    def train(a=1, b=2.0, c="x", d=4, e=5.0, f="y", g=7, h=8.0, i="z", seed=0):
+        for k in ("rmse", "mae", "r2", "loss", "acc"):
+            mdb.log_metric(k, 0.5)
+        mdb.set_tags({"team": "pricing", "owner": "me", "stage": "dev"})
+        return None
+
+    def plain(a=1, b=2.0, c="x", d=4, e=5.0, f="y", g=7, h=8.0, i="z", seed=0):
+        return None
+
+    return train, plain
+
+
+def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
+    import modeldb_core as mdb
+
+    client = mdb.configure(uri=uri)
+    train, plain = _task(mdb)
+    train()  # opens the journal and starts the writer
+    client.flush(120)
+    tracked, untracked = [], []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for n in range(runs):
+        t0 = time.perf_counter()
+        train(seed=n)
+        t1 = time.perf_counter()
+        plain(seed=n)
+        t2 = time.perf_counter()
+        tracked.append(t1 - t0)
+        untracked.append(t2 - t1)
+    calls_done = time.perf_counter()
+    drained = client.flush(600)
+    drain_end = time.perf_counter()
+    cpu = time.process_time() - cpu0
+    with mdb.start_run("metrics", project="bench") as run:
+        m0 = time.perf_counter()
+        for step in range(20_000):
+            run.log_metric("loss", 1.0 / (step + 1))
+        per_metric = (time.perf_counter() - m0) / 20_000
+    client.flush(600)
+    client.close()
+    return {
+        "tracked call, caller's thread (median ms)": statistics.median(tracked) * 1e3,
+        "tracked minus untracked (median ms)": (statistics.median(tracked) - statistics.median(untracked)) * 1e3,
+        "log_metric (ms a call)": per_metric * 1e3,
+        "process CPU per run, caller + writer (ms)": cpu / runs * 1e3,
+        "drain throughput (runs/s, calls to all stored)": runs / (drain_end - wall0) if drained else float("nan"),
+        "writer lag after the last call (s)": drain_end - calls_done,
+    }
+
+
+def replay_speed(runs: int, folder: Path) -> dict[str, float]:
+    """Journal ``runs`` runs with the store unreachable, then replay them into an empty SQLite file."""
+    import subprocess
+
+    home = folder / "home"
+    script = (
+        "import modeldb_core as mdb, sys\n"
+        "mdb.configure(uri='postgresql+psycopg://nobody@127.0.0.1:1/none', exit_timeout=0.1)\n"
+        + "".join(line + "\n" for line in [
+            "@mdb.tracked_task(project='bench')",
+            "def train(a=1, b=2.0, c='x', d=4, e=5.0, f='y', g=7, h=8.0, i='z', seed=0):",
+            "    [mdb.log_metric(k, 0.5) for k in ('rmse', 'mae', 'r2', 'loss', 'acc')]",
+            "    mdb.set_tags({'team': 'pricing', 'owner': 'me', 'stage': 'dev'})",
+            f"for n in range({runs}): train(seed=n)"]))
+    env = {**os.environ, "HOME": str(home)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    journaled = time.perf_counter() - t0
+    from modeldb_core import journal, replay
+    from modeldb_core.store import open_store
+
+    store = open_store(f"sqlite:///{folder / 'replay.db'}")
+    [sub] = (home / ".modeldb" / "journal").iterdir()
+    size = sum(p.stat().st_size for p in journal.journals(sub))
+    t1 = time.perf_counter()
+    done = replay.replay_folder(store, sub)
+    took = time.perf_counter() - t1
+    assert sum(r.runs for r in done) == runs, done
+    store.close()
+    return {f"journal {runs:,} runs with the store down (s, whole process)": journaled,
+            "journal size (MB)": size / 1e6,
+            f"replay {runs:,} runs into an empty SQLite store (s)": took,
+            "replay (runs/s)": runs / took}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--replay", type=int, default=100_000)
+    parser.add_argument("--postgres", help="a PostgreSQL URL to measure the drain into as well")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["HOME"] = str(folder / "bench-home")
+        results = {"SQLite": caller_and_drain(f"sqlite:///{folder / 'bench.db'}", args.runs)}
+        if args.postgres:
+            results["PostgreSQL"] = caller_and_drain(args.postgres, args.runs)
+        for name, figures in results.items():
+            print(f"== {name}, {args.runs} tracked calls (10 params, 5 metrics, 3 tags)")
+            for key, value in figures.items():
+                print(f"  {key:<52} {value:10.4f}")
+        if args.replay:
+            print("== replay")
+            for key, value in replay_speed(args.replay, folder).items():
+                print(f"  {key:<52} {value:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -59,17 +59,51 @@ class Statements:
             update(t.runs)
             .where(runs.id == bindparam("run_key"),
                    or_(runs.status == _RUNNING, runs.end_seq.is_(None), runs.end_seq < bindparam("seq")))
-            .values(status=bindparam("status"),
-                    ended_at=case((bindparam("ended_at") < runs.started_at, runs.started_at),
-                                  else_=bindparam("ended_at")),
-                    error_type=bindparam("error_type"), error_message=bindparam("error_message"),
-                    error_traceback=bindparam("error_traceback"), end_seq=bindparam("seq"),
-                    heartbeat_at=bindparam("ended_at")))
+            .values(status=bindparam("new_status"),
+                    ended_at=case((bindparam("new_end") < runs.started_at, runs.started_at),
+                                  else_=bindparam("new_end")),
+                    error_type=bindparam("new_error_type"), error_message=bindparam("new_error_message"),
+                    error_traceback=bindparam("new_error_traceback"), end_seq=bindparam("seq"),
+                    heartbeat_at=bindparam("new_end")))
         self.beat = (update(t.runs)
                      .where(runs.id == bindparam("run_key"),
-                            or_(runs.heartbeat_at.is_(None), runs.heartbeat_at < bindparam("at")))
-                     .values(heartbeat_at=bindparam("at")))
+                            or_(runs.heartbeat_at.is_(None), runs.heartbeat_at < bindparam("beat_at")))
+                     .values(heartbeat_at=bindparam("beat_at")))
         self.insert_parked = t.parked_events.insert()
+
+
+_compiled: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``stmt`` for every row, through the driver's own ``executemany``.
+
+    The statement is compiled by SQLAlchemy once per database and set of columns;
+    SQLAlchemy's per-row parameter processing costs more than the database's work
+    for the small rows of tracking (the values here need no conversion).
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    key = (id(stmt), conn.dialect.name, columns)
+    found = _compiled.get(key)
+    if found is None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        # Values the statement itself holds (``status = 'running'``), beside the rows' own.
+        fixed = {k: v for k, v in compiled.params.items() if k not in columns}
+        found = _compiled[key] = (str(compiled), order, fixed)
+    sql, order, fixed = found
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if order is None:
+            cursor.executemany(sql, [{**fixed, **row} for row in rows] if fixed else rows)
+        elif fixed:
+            cursor.executemany(sql, [tuple(row[n] if n in row else fixed[n] for n in order) for row in rows])
+        else:
+            cursor.executemany(sql, [tuple(row[n] for n in order) for row in rows])
+    finally:
+        cursor.close()
 
 
 def _definition_ids(store: "SqlStore", conn: Connection, definitions: Mapping[str, Any],
@@ -230,7 +264,7 @@ class _Batch:
                     "environment_id": definition_ids.get(data.get("env")),
                     "error_type": None, "error_message": None, "error_traceback": None,
                     "end_seq": None})
-            conn.execute(self.s.insert_run, rows)
+            _many(conn, self.s.insert_run, rows)
             found = _run_ids(conn, [e.subject for e in ready])
             ids.update(found)
             new += [e.subject for e in ready]
@@ -259,34 +293,34 @@ class _Batch:
             elif kind == IO:
                 edges.append((run_key, data["direction"], data.get("name"), ArtifactVersion(**data["version"])))
             elif kind == ENDED:
-                ends.append({"run_key": run_key, "seq": event.seq, "status": data["status"],
-                             "ended_at": data["ended_at"], "error_type": data.get("error_type"),
-                             "error_message": data.get("error_message"),
-                             "error_traceback": data.get("error_traceback")})
+                ends.append({"run_key": run_key, "seq": event.seq, "new_status": data["status"],
+                             "new_end": data["ended_at"], "new_error_type": data.get("error_type"),
+                             "new_error_message": data.get("error_message"),
+                             "new_error_traceback": data.get("error_traceback")})
             elif kind == HEARTBEAT:
-                beats.append({"run_key": run_key, "at": float(data)})
+                beats.append({"run_key": run_key, "beat_at": float(data)})
         if params:
-            conn.execute(s.insert_param, [dict(zip(("run_id", "key", "value_json", "value_text", "value_num"), p))
-                                          for p in params])
+            _many(conn, s.insert_param, [dict(zip(("run_id", "key", "value_json", "value_text", "value_num"), p))
+                                         for p in params])
         if metrics:
-            conn.execute(s.insert_metric, metrics)
+            _many(conn, s.insert_metric, metrics)
             latest: dict[tuple[int, str], dict[str, Any]] = {}
             for m in metrics:
                 seen = latest.get((m["run_id"], m["key"]))
                 if seen is None or (m["step"], m["timestamp"]) >= (seen["step"], seen["timestamp"]):
                     latest[(m["run_id"], m["key"])] = m
-            conn.execute(self.store._upsert_latest, list(latest.values()))
+            _many(conn, self.store._upsert_latest, list(latest.values()))
         if tags:
-            conn.execute(s.upsert_tag, _last_by_seq(tags))
+            _many(conn, s.upsert_tag, _last_by_seq(tags))
         if notes:
-            conn.execute(s.insert_note, notes)
+            _many(conn, s.insert_note, notes)
         if edges:
             self.store._write_edges(conn, edges)
         if ends:
             # The highest seq of a batch first: later ones then only win by seq.
-            conn.execute(s.end_run, sorted(ends, key=lambda e: -e["seq"]))
+            _many(conn, s.end_run, sorted(ends, key=lambda e: -e["seq"]))
         if beats:
-            conn.execute(s.beat, beats)
+            _many(conn, s.beat, beats)
 
     def _pipeline_ends(self, events: Sequence[Event]) -> None:
         if not events:

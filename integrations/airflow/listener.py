@@ -9,8 +9,10 @@
   ``modeldb_core.log_metric`` inside the task lands on it.
 
 Task hooks run in the worker process, in the thread that runs the task.
-Every hook catches and logs its own errors and waits on the store at most
-``[modeldb] timeout`` seconds (see ``guard``).
+Every hook catches and logs its own errors. Nothing they do waits on the store:
+what they record goes through the tracking runtime's journal (its writer
+writes it), except the one read that finds the output a mapped task reads,
+bounded by ``[modeldb] timeout``.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from modeldb_core.safety import safe_call
 
 from . import dag as dag_rules
 from . import settings as settings_mod
-from .guard import guard
 from .task_instance import ORCHESTRATOR, TaskRecord, callable_chain
 
 _RETRY = "up_for_retry"
@@ -39,7 +40,6 @@ class _State:
         self.pipelines: dict[tuple, Any] = {}
         self.pipeline_runs: dict[tuple, Any] = {}
         self.shapes: dict[int, tuple] = {}
-        self.warm = False
         self.open: dict[tuple, tuple[TaskRecord, Any]] = {}
         self.lock = threading.Lock()
 
@@ -140,22 +140,12 @@ def _task_started(ti: Any) -> None:
     dag = ti.task.dag
     if dag is None or not dag_rules.tracked(dag, settings):
         return
-    g = guard()
-    if g.paused:
-        return
     started_at = time.time()
-    if not _state.warm:
-        # The environment capture (every installed package) is a one-off cost of a
-        # fresh worker process, not store time: keep it out of the store's time bound.
-        from modeldb_core import capture
-
-        safe_call("capture the environment", capture.environment)
-        _state.warm = True
     record = TaskRecord(ti)
     params, inputs = record.params_and_inputs()
     phase = record.phase(record.dag_params())
-    run = g.call("start the run of an Airflow task", settings.timeout, settings.cooldown, _start,
-                 record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
+    run = safe_call("start the run of an Airflow task", _start,
+                    record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
     if run is None:
         return
     # A @tracked_task under @task logs into this run instead of starting its own.
@@ -174,7 +164,6 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
         return
     record, run = found
     run.deactivate()
-    settings = _state.config()
     state = str(getattr(getattr(ti, "state", None), "value", getattr(ti, "state", "")) or "")
     tags = {"airflow.state": state or status}
     if status == RunStatus.FAILED.value:
@@ -190,7 +179,7 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
         else:
             run.end(status, message=str(error) if error else None)
 
-    guard().call("end the run of an Airflow task", settings.timeout, settings.cooldown, end)
+    safe_call("end the run of an Airflow task", end)
 
 
 def _safely(what: str, fn: Any, *args: Any) -> None:
@@ -249,7 +238,7 @@ def _dag_run_event(dag_run: Any, status: str | None) -> None:
         if status is not None:
             client.end_pipeline_run(prun, status)
 
-    guard().call("record an Airflow DAG run", settings.timeout, settings.cooldown, record)
+    safe_call("record an Airflow DAG run", record)
 
 
 listener = ModelDBListener()

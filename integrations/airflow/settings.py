@@ -7,8 +7,7 @@ Read from Airflow's own configuration, so ``airflow.cfg`` or the usual
 | ------------ | --------- | -------------------------------------------------------------- |
 | ``track``    | ``all``   | ``all`` DAGs, or only those ``tagged`` with ``tag``             |
 | ``tag``      | ``modeldb`` | the DAG tag that opts a DAG in when ``track = tagged``        |
-| ``timeout``  | ``3``     | seconds one listener hook may wait on the store                 |
-| ``cooldown`` | ``60``    | seconds tracking pauses in a process after the store timed out  |
+| ``timeout``  | ``3``     | seconds the store may take to answer a read made by a listener hook (the output a mapped task reads); writes never wait |
 | ``enabled``  | ``true``  | ``false`` turns the listener off (the views stay)               |
 
 Where the store is (``MODELDB_URI``) and the project (``MODELDB_PROJECT``)
@@ -30,7 +29,6 @@ class TrackingSettings:
     track: str = "all"
     tag: str = "modeldb"
     timeout: float = 3.0
-    cooldown: float = 60.0
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -40,8 +38,6 @@ class TrackingSettings:
             raise ValidationError(f"[{SECTION}] tag", self.tag, "must not be empty")
         if not self.timeout > 0:
             raise ValidationError(f"[{SECTION}] timeout", self.timeout, "must be more than 0 seconds")
-        if self.cooldown < 0:
-            raise ValidationError(f"[{SECTION}] cooldown", self.cooldown, "must not be negative")
 
 
 def _number(key: str, raw: str) -> float:
@@ -62,7 +58,6 @@ def load() -> TrackingSettings:
         track=get("track", "all").lower(),
         tag=get("tag", "modeldb"),
         timeout=_number("timeout", get("timeout", "3")),
-        cooldown=_number("cooldown", get("cooldown", "60")),
         enabled=get("enabled", "true").lower() not in ("0", "false", "no", "off"),
     )
 

@@ -2,8 +2,8 @@
 
 Everything here runs inside the listener, in the worker process that runs
 the task. What is read from Airflow (ids, arguments, params, inlets and
-outlets, the return value) is gathered in the hook's own thread; only the
-store calls go through the guard.
+outlets, the return value) is gathered in the hook's own thread and recorded
+through the tracking runtime.
 """
 from __future__ import annotations
 

@@ -58,13 +58,11 @@ def airflow_db():
 @pytest.fixture(autouse=True)
 def _fresh_listener():
     """Each test starts with the listener's caches and time bound reset."""
-    from modeldb_core.integrations.airflow import guard, listener
+    from modeldb_core.integrations.airflow import listener
 
     listener.reset()
-    guard.reset()
     yield
     listener.reset()
-    guard.reset()
     # The listener bounds the store's own timeouts through this variable (as it
     # should in a worker); it must not carry over to the next test's store.
     os.environ.pop("MODELDB_STORE_TIMEOUT", None)

@@ -1,5 +1,6 @@
-"""Tracking never breaks or holds a task: a locked (slow) or dead store costs a
-worker at most one ``[modeldb] timeout``, and the task's own outcome is untouched."""
+"""Tracking never breaks or holds a task: with a locked (slow) or dead store the
+tasks run as fast as ever (what they record waits in the journal), and the task's
+own outcome is untouched."""
 from __future__ import annotations
 
 import socket
@@ -62,7 +63,6 @@ def _task_states(dr) -> dict[str, str]:
 
 def test_a_locked_store_does_not_hold_the_tasks(tight_bound, run_dag, sqlite_uri, monkeypatch):
     import modeldb_core
-    from modeldb_core.integrations.airflow import guard
 
     modeldb_core.configure(uri=sqlite_uri).store  # create the schema
     blocker = sqlite3.connect(sqlite_uri.removeprefix("sqlite:///"), timeout=0)
@@ -73,19 +73,22 @@ def test_a_locked_store_does_not_hold_the_tasks(tight_bound, run_dag, sqlite_uri
 
     try:
         dr, elapsed = _run_and_time(run_dag, lock)
+        client = modeldb_core.get_client()
+        assert not client.flush(timeout=0.5)       # the runs wait for the lock, the tasks did not
     finally:
         blocker.rollback()
         blocker.close()
-        modeldb_core.get_client().close()
     assert dr.state == "success"
     assert set(_task_states(dr).values()) == {"success"}
     assert elapsed < BOUND_S, elapsed
-    assert guard.guard().paused                    # it gave up on the store, and said so once
+    assert client.flush(timeout=60)                # the lock is gone: everything lands
+    runs = client.store.runs_by_external_id(f"mdb_store_trouble/{dr.run_id}/add_up")
+    assert [r.status for r in runs] == ["succeeded"]
+    client.close()
 
 
 def test_a_dead_store_does_not_hold_the_tasks(tight_bound, run_dag, monkeypatch):
     import modeldb_core
-    from modeldb_core.integrations.airflow import guard
 
     # A PostgreSQL address whose server never answers: the TCP connection is
     # accepted by the kernel, the startup message never gets a reply.
@@ -102,5 +105,7 @@ def test_a_dead_store_does_not_hold_the_tasks(tight_bound, run_dag, monkeypatch)
     assert dr.state == "success"
     assert set(_task_states(dr).values()) == {"success"}
     assert elapsed < BOUND_S, elapsed
-    assert guard.guard().paused
+    # What the tasks recorded waits in the journal for the store (or `modeldb sync`).
+    journal = client.runtime.journal_path
+    assert journal is not None and journal.stat().st_size > 0
     client.close()

@@ -253,12 +253,12 @@ def test_killed_process_is_reaped(tracking, tmp_path):
         import os, signal, modeldb_core as mdb
         mdb.configure(uri={tracking.settings.uri!r})
         run = mdb.start_run("doomed")
-        run.flush()
+        assert mdb.flush(60)  # in the store, running
         print(run.id, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    run_id = int(done.stdout.split()[0])
+    run_id = done.stdout.split()[0]
     assert tracking.store.get_run(run_id).status == "running"
     assert run_id in tracking.reap()
     run = tracking.store.get_run(run_id)

@@ -46,7 +46,7 @@ def make_runs(store) -> dict[str, int]:
     ids = store.create_runs(new)
     by_name = dict(zip([r[0] for r in RUNS], ids))
     store.apply_events([Event(NOTE, by_name["linear"], 1, {"text": "Baseline before the holiday features",
-                                                             "at": ts(1)})])
+                                                             "at": ts("2026-11-01")})])
     return by_name
 
 

@@ -60,7 +60,7 @@ def test_dates_become_utc_timestamps():
     ("params.x in (1 2)", 15, "expected ',' or ')'"),
     ("params.x is 3", 12, "expected 'null'"),
     ("started > 'last week'", 10, "is not a date"),
-    ("id = 'seven'", 5, "id is a number"),
+    ("duration = 'seven'", 11, "duration is a number"),
     ("status ~ 'x'", 7, "unexpected character '~'"),
     ("params. = 1", 7, "expected a key"),
 ])

@@ -187,7 +187,7 @@ def test_grid_search_records_a_parent_and_one_child_per_candidate(autologged):
         assert (d.tags.get("sklearn.best_candidate") == "true") == (i == search.best_index_)
 
     p = detail(autologged, parent)
-    best_child = int(p.tags["sklearn.best_run_id"])
+    best_child = p.tags["sklearn.best_run_id"]
     assert detail(autologged, autologged.store.get_run(best_child)).params == search.best_params_
     assert p.metrics["best_score"] == pytest.approx(search.best_score_)
     assert p.params["best_params.model__alpha"] == search.best_params_["model__alpha"]

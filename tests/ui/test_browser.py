@@ -11,7 +11,7 @@ XSS = "<script>alert(1)</script>"  # the same values as conftest.py
 
 
 def rows(page) -> list[int]:
-    return [int(x) for x in page.locator("#runs-table tbody tr[data-run]").evaluate_all(
+    return [x for x in page.locator("#runs-table tbody tr[data-run]").evaluate_all(
         "rows => rows.map(r => r.getAttribute('data-run'))")]
 
 

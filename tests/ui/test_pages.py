@@ -34,8 +34,8 @@ def test_table_filter_sort_columns_and_state_in_the_url(app_client, recorded):
     html = app_client.get("/runs", params={"project": PROJECT, "filter": "metrics.auc >= 0.7",
                                            "order": "metrics.auc desc",
                                            "cols": "id,name,params.learning_rate,metrics.auc"}).text
-    rows = re.findall(r'<tr data-run="(\d+)"', html)
-    assert [int(r) for r in rows] == [ids["eval"], ids["train2"], ids["train1"], ids["train0"]]
+    rows = re.findall(r'<tr data-run="([0-9a-f-]+)"', html)
+    assert rows == [ids["eval"], ids["train2"], ids["train1"], ids["train0"]]
     header = html[html.index("<thead>"):html.index("</thead>")]
     assert "learning_rate" in header and "auc" in header and "Phase" not in header
     # The sort links keep the filter and columns, so every view is a shareable address.
@@ -67,7 +67,7 @@ def test_values_that_look_like_html_are_escaped_everywhere(app_client, recorded)
 
 
 def test_unknown_ids_give_a_404_page(app_client):
-    for path in ("/runs/987654", "/runs/not-a-number", "/projects/no-such-project",
+    for path in ("/runs/987654", "/runs/01a2301f-eaae-7014-b5b9-63cb47f40ee4", "/projects/no-such-project",
                  "/lineage?node=artifact:987654", "/no/such/page"):
         response = app_client.get(path)
         assert response.status_code == 404, path

@@ -513,7 +513,7 @@
     var node = box.getAttribute("data-node"), direction = box.getAttribute("data-direction"), depth = box.getAttribute("data-depth");
     getJSON("/api/lineage?node=" + enc(node) + "&direction=" + enc(direction) + "&depth=" + enc(depth)).then(function (g) {
       var nodes = g.nodes.map(function (n) {
-        var sub = n.kind === "run" ? [n.orchestrator, n.status, "#" + n.id].filter(Boolean).join(" · ") : "artifact version #" + n.id;
+        var sub = n.kind === "run" ? [n.orchestrator, n.status, "#" + String(n.id).slice(-8)].filter(Boolean).join(" · ") : "artifact version #" + n.id;
         var label = n.label;
         if (n.kind === "artifact") {
           // "file:///data/x/train.csv@abc123" reads best as "train.csv@abc123"; the tooltip keeps it whole.

@@ -183,6 +183,12 @@ class TrackingClient:
         child.seed = self.seed
         return child
 
+    def release(self) -> None:
+        """Close the connections this process holds (the stores stay usable: they reconnect)."""
+        for store in (self._store, self._runtime._store if self._runtime is not None else None):
+            if store is not None:
+                safe_call("release the store's connections", store.close)
+
     def close(self) -> None:
         """End what this process left open (``killed``), drain for at most ``exit_timeout``,
         then release the store. What the store did not take stays in the journal."""

@@ -161,6 +161,13 @@ class ActiveRun:
     def flush(self, heartbeat: bool = False) -> None:
         """Kept for callers of the earlier API: every call is journaled as it happens."""
 
+    def detach(self) -> None:
+        """Stop recording into this run here without ending it: another execution (a task
+        an orchestrator suspends and runs again, maybe in another process) continues it."""
+        if self.id is not None:
+            self.client.runtime.closed(self)
+        self.status = "detached"
+
     def end(self, status: str | RunStatus = RunStatus.SUCCEEDED, error: BaseException | None = None,
             message: str | None = None, ended_at: float | None = None) -> None:
         """Finish the run with ``status``; ``error`` is the exception that ended it, if any."""
@@ -236,7 +243,8 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
               orchestrator: str | None = None, external_id: str | None = None,
               try_number: int | None = None, code: Callable[..., Any] | str | None = None,
               inputs: Iterable[Any] = (), started_at: float | None = None,
-              client: TrackingClient | None = None, defer: bool = False, batch: bool = False) -> ActiveRun:
+              client: TrackingClient | None = None, defer: bool = False, batch: bool = False,
+              run_id: str | None = None) -> ActiveRun:
     """Start recording a run; use it as ``with start_run(...) as run:`` or call ``run.end()``.
 
     ``parent=True`` nests under the current run (if any); pass a run, a run id,
@@ -244,7 +252,8 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     ``client.pipeline_run(...)`` (default: the script's own pipeline run).
     ``code`` is the function or source file whose code version is recorded
     (default: the calling file). The run's id (a UUIDv7) is made here, with no
-    store round trip. ``defer`` and ``batch`` are accepted for callers of the
+    store round trip; an integration may give its own (``run_id``) so that
+    several executions of one task continue one run. ``defer`` and ``batch`` are accepted for callers of the
     earlier API: every run is now journaled and written in batches.
     """
     client = client or get_client()
@@ -269,14 +278,14 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
         prun = pipeline_run_id
         if prun is None:
             prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project)
-        run_id = ev.uuid7()
-        runtime.emit(ev.STARTED, run_id, {
+        new_id = run_id or ev.uuid7()
+        runtime.emit(ev.STARTED, new_id, {
             "project": project, "name": name, "phase": phase, "started_at": started_at or time.time(),
             "pipeline_run": prun, "parent": parent_id, "orchestrator": orchestrator or "python",
             "external_id": external_id, "try_number": try_number, "user": client.user,
             "host": client.host, "pid": client.pid, "code": runtime.code_key(function, source),
             "env": "env", "params": checked_params, "tags": checked_tags})
-        run = ActiveRun(client, run_id, name, project, prun, checked_params)
+        run = ActiveRun(client, new_id, name, project, prun, checked_params)
         runtime.opened(run)
         return run
 

@@ -37,7 +37,8 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import capture, journal as journal_file
+from . import capture, journal as journal_file, replay
+from .errors import StoreError, StoreUnavailableError
 from .events import DEFINE, DROPPABLE, ENDED, HEARTBEAT, STARTED, Event
 from .safety import report
 
@@ -93,6 +94,7 @@ class Runtime:
         self._unsynced_end = False
         self._outage_since: float | None = None
         self._dropped = 0
+        self._look_for_orphans = False
         self.replayed: list[Any] = []  # what this process's writer replayed (replay.Replayed)
         _runtimes.add(self)
 
@@ -165,8 +167,9 @@ class Runtime:
         start = time.monotonic()
         bound = self.settings.exit_timeout
         outage_seen: float | None = None
+        self._look_for_orphans = True  # what this process's forked workers left goes first
         with self._progress:
-            while self._has_pending():
+            while self._has_pending() or self._look_for_orphans:
                 self._ensure_writer()
                 self._wake.set()
                 waited = time.monotonic() - start
@@ -221,7 +224,7 @@ class Runtime:
         store = None
         backoff = 0.0
         last_beat = last_sync = time.monotonic()
-        replayed = False
+        self._look_for_orphans = True  # journals of processes gone before this one started
         while True:
             self._wake.wait(max(backoff, WRITE_EVERY))
             self._wake.clear()
@@ -229,13 +232,13 @@ class Runtime:
             try:
                 if store is None:
                     store = self._writer_store()
-                if not replayed:
-                    replayed = True
-                    self._replay_orphans(store)
                 if now - last_beat >= HEARTBEAT_SECONDS:
                     last_beat = now
                     self._beat()
-                    self._replay_orphans(store)  # a forked worker that died since
+                    self._look_for_orphans = True
+                if self._look_for_orphans:  # a forked worker that exited or died since
+                    self._replay_orphans(store)
+                    self._look_for_orphans = False
                 while self._write_batch(store):
                     pass
                 backoff = 0.0
@@ -264,7 +267,12 @@ class Runtime:
             return False
         events = [event for _, event in batch]
         definitions = self._definitions_for(events)
-        store.apply_events(events, definitions)
+        try:
+            store.apply_events(events, definitions)
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:  # the store refused something in the batch: find what
+            self._apply_one_by_one(store, events, definitions, exc)
         with self._lock:
             if self._queue and self._queue[0] is batch[0]:
                 for _ in range(len(batch)):
@@ -278,6 +286,19 @@ class Runtime:
                     journal.restart()
                     self._rejournal_definitions()
         return len(batch) == MAX_BATCH or bool(self._queue) or self._spilled
+
+    def _apply_one_by_one(self, store: "MetadataStore", events: list[Event],
+                          definitions: dict[str, Any], refused: Exception) -> None:
+        """Apply a refused batch event by event: one the store refuses (a broken table, a
+        value it cannot hold) is reported and dropped; the others land."""
+        report("write a batch of tracking events (writing them one by one)", refused)
+        for event in events:
+            try:
+                store.apply_events([event], definitions)
+            except StoreUnavailableError:
+                raise
+            except StoreError as exc:
+                report(f"write a {event.kind} event of {event.subject} (dropped)", exc)
 
     def _read_back(self) -> list[tuple[int, Event]]:
         """The events past the applied offset, read back from the journal (the lock is held)."""
@@ -305,21 +326,27 @@ class Runtime:
         if found is not None:
             return found
         try:
-            if key == ENVIRONMENT:
-                env = capture.environment()
-                found = {"type": "environment", "hash": env.hash, "python_version": env.python_version,
-                         "platform": env.platform, "packages": env.packages}
-            else:
-                fn, source_file = self._code_sources[key]
-                code = capture.code_version(fn, source_file=source_file)
-                found = {"type": "code", **{k: getattr(code, k) for k in (
-                    "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
-                    "source_file", "function", "source_hash")}}
+            with _importing:
+                found = self._capture(key)
         except Exception as exc:  # noqa: BLE001 - a run without its code version still lands
             report("capture the code or environment of a run", exc)
             return None
         self._definitions[key] = found
         self.emit(DEFINE, key, found)  # so a replay of this journal knows it too
+        return found
+
+    def _capture(self, key: str) -> dict[str, Any]:
+        """The content of a definition: the environment, or the code version of a key."""
+        if key == ENVIRONMENT:
+            env = capture.environment()
+            found = {"type": "environment", "hash": env.hash, "python_version": env.python_version,
+                     "platform": env.platform, "packages": env.packages}
+        else:
+            fn, source_file = self._code_sources[key]
+            code = capture.code_version(fn, source_file=source_file)
+            found = {"type": "code", **{k: getattr(code, k) for k in (
+                "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
+                "source_file", "function", "source_hash")}}
         return found
 
     def _rejournal_definitions(self) -> None:
@@ -358,8 +385,6 @@ class Runtime:
             self._outage_since = None
 
     def _replay_orphans(self, store: "MetadataStore") -> list[Any]:
-        from . import replay
-
         exclude = self._journal.path if self._journal is not None else None
         done = replay.replay_folder(store, self._folder, exclude=exclude)
         self.replayed.extend(done)
@@ -373,7 +398,8 @@ class Runtime:
     def _writer_store(self) -> "MetadataStore":
         with self._store_lock:
             if self._store is None:
-                self._store = self._open_store()
+                with _importing:  # see _importing below
+                    self._store = self._open_store()
             return self._store
 
     # -- the end ------------------------------------------------------------------------
@@ -441,6 +467,11 @@ class Runtime:
 
 
 _runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
+# Held while the writer imports (opening the store pulls in SQLAlchemy and the store's
+# modules; capturing the environment pulls in importlib.metadata) and taken by a fork:
+# a child forked while another thread holds a module's import lock would wait on that
+# lock forever (Luigi forks its workers while the writer may be starting).
+_importing = threading.RLock()
 _exit_callbacks: list[Callable[[], None]] = []
 
 
@@ -452,12 +483,23 @@ def on_exit(callback: Callable[[], None]) -> None:
 
 
 def _forget_in_child() -> None:
+    global _importing
+    _importing = threading.RLock()
     for runtime in list(_runtimes):
         runtime._after_fork_in_child()
 
 
+def _hold_importing() -> None:
+    _importing.acquire()
+
+
+def _release_importing() -> None:
+    _importing.release()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+    os.register_at_fork(before=_hold_importing, after_in_parent=_release_importing,
+                        after_in_child=_forget_in_child)
 
 
 def _at_exit() -> None:

@@ -17,6 +17,7 @@ import multiprocessing
 import numbers
 import os
 import time
+import uuid
 from typing import Any, Callable
 
 from modeldb_core import validation
@@ -124,23 +125,24 @@ def code_of(task: Any) -> Any:
 
 # -- runs -------------------------------------------------------------------------
 def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -> ActiveRun:
-    """The run of one execution of ``task``, with its inputs as they are now.
+    """The run of one try of ``task``, with its inputs as they are now.
 
-    It is deferred (``start_run(defer=True)``): written in one transaction when
-    the task ends, or as soon as it runs long (see modeldb_core/deferred.py).
-    In the scheduling process (``workers=1``) quick runs also share
-    transactions (``batch=True``), written at the latest when the build is
-    decided; a forked worker exits right after its task, so it writes at once.
+    Its id is made from the build, the task and the try: an execution Luigi
+    suspends (dynamic dependencies) and runs again from the start, maybe in
+    another worker process, continues the same run.
     """
     build = safe_call("find the Luigi build", builds.current, client, task, options.project)
     _builds_of[task.task_id] = build
     project = builds._project_of(task, build.project if build else options.project, client)
     params = safe_call("read the task's parameters", params_of, task, default={}) or {}
+    tries = safe_call("count the task's tries", builds.try_number, task)
+    run_id = None
+    if build is not None:
+        run_id = str(uuid.uuid5(uuid.UUID(build.pipeline_run_id), f"{task.task_id}\x1f{tries}"))
     run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
                     pipeline_run_id=build.pipeline_run_id if build else None,
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
-                    try_number=safe_call("count the task's tries", builds.try_number, task),
-                    started_at=started_at, client=client, defer=True, batch=not _in_task_process())
+                    try_number=tries, started_at=started_at, client=client, run_id=run_id)
     _record(run.log_input, "inputs", targets.inputs, task)
     return run
 
@@ -189,8 +191,8 @@ def _release_if_forked(client: TrackingClient) -> None:
     recorded (what the store does not take in time stays in its journal, replayed by the next
     ModelDB process) and release its connections now."""
     if _in_task_process():
-        client.flush(client.settings.exit_timeout)
-        client.open_store().close()
+        client.flush()
+        client.release()
 
 
 def _guard(what: str, fn: Callable[..., None]) -> Callable[..., None]:
@@ -220,18 +222,17 @@ def _start(client: TrackingClient, task: Any) -> None:
 
 def _suspended(client: TrackingClient, task: Any) -> None:
     """run() yielded requirements that are not complete: Luigi runs them, then the task again
-    from the start. That later execution is the task's run; this one is dropped, or, if it
-    ran long enough to be in the store already, ended skipped with a note saying why."""
+    from the start. That later execution continues this run (same id), so this one is left
+    open, with a note saying why."""
     run = _open.pop(task.task_id, None)
     _builds_of.pop(task.task_id, None)
     dynamic.forget(task)
     if run is None:
         return
     run.deactivate()
-    run.set_tag("luigi.event", "suspended")
     run.add_note("Luigi suspended the task: run() yielded dependencies that were not complete; "
-                 "it runs again from the start once they are, as a new run.")
-    run.end(RunStatus.SKIPPED)
+                 "it runs again from the start once they are, in this run.")
+    run.detach()
     _release_if_forked(client)
 
 

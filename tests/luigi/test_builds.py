@@ -203,9 +203,9 @@ class LongTask(luigi.Task):
 def test_a_long_task_shows_as_running_while_it_runs(luigi_tracking, folder, by_name):
     assert luigi.build([LongTask(folder=folder)], **BUILD)
     with open(os.path.join(folder, "long.txt")) as fh:
-        assert fh.read() == "running"              # written by the watchdog after about a second
+        assert fh.read() == "running"              # in the store as soon as it started
     [run] = by_name(luigi_tracking)["LongTask"]
-    assert run.status == "succeeded" and run.ended_at - run.started_at >= 1.0
+    assert run.status == "succeeded"
 
 
 class Branch(luigi.Task):

@@ -65,6 +65,13 @@ def _dict(version: Any) -> dict[str, Any]:
             "fingerprint_method": version.fingerprint_method}
 
 
+def _sequence() -> "itertools.count[int]":
+    """This process's event sequence numbers. Several processes may log into one run (a
+    task Luigi suspends in one worker and runs again in another, a forked child): their
+    numbers must not meet, so each process counts from its pid shifted past any count."""
+    return itertools.count((os.getpid() << 32) + 1)
+
+
 class Runtime:
     """The journal and the writer of one process for one store."""
 
@@ -78,11 +85,11 @@ class Runtime:
         self._journal: journal_file.Journal | None = None
         self._queue: collections.deque[tuple[int, Event]] = collections.deque()
         self._spilled = False
-        self._seq = itertools.count(1)
+        self._seq = _sequence()
         self._wake = threading.Event()
         self._progress = threading.Condition(threading.Lock())
         self._writer: threading.Thread | None = None
-        self._closing = False
+        self._stop = threading.Event()  # set by close(): the writer of that time finishes
         self._pid = os.getpid()
         # What events refer to by key: the environment, code versions (journaled once).
         self._definitions: dict[str, dict[str, Any]] = {}
@@ -167,7 +174,8 @@ class Runtime:
         start = time.monotonic()
         bound = self.settings.exit_timeout
         outage_seen: float | None = None
-        self._look_for_orphans = True  # what this process's forked workers left goes first
+        if self._writer is not None and self._writer.is_alive():
+            self._look_for_orphans = True  # what this process's forked workers left goes first
         with self._progress:
             while self._has_pending() or self._look_for_orphans:
                 self._ensure_writer()
@@ -215,12 +223,11 @@ class Runtime:
     # -- the writer ---------------------------------------------------------------------
     def _ensure_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
-            if self._closing:
-                return
-            self._writer = threading.Thread(target=self._write_loop, name="modeldb-writer", daemon=True)
+            self._writer = threading.Thread(target=self._write_loop, args=(self._stop,),
+                                            name="modeldb-writer", daemon=True)
             self._writer.start()
 
-    def _write_loop(self) -> None:
+    def _write_loop(self, stop: threading.Event) -> None:
         store = None
         backoff = 0.0
         last_beat = last_sync = time.monotonic()
@@ -238,6 +245,7 @@ class Runtime:
                     self._look_for_orphans = True
                 if self._look_for_orphans:  # a forked worker that exited or died since
                     self._replay_orphans(store)
+                    store.apply_events([], {})  # and what another writer's events left parked
                     self._look_for_orphans = False
                 while self._write_batch(store):
                     pass
@@ -253,7 +261,7 @@ class Runtime:
                 self._sync()
             with self._progress:
                 self._progress.notify_all()
-            if self._closing and not self._has_pending():
+            if stop.is_set():
                 return
 
     def _write_batch(self, store: "MetadataStore") -> bool:
@@ -362,13 +370,13 @@ class Runtime:
 
     def _sync(self) -> None:
         journal = self._journal
-        if journal is None or self._closing:
+        if journal is None:
             return
         self._unsynced_end = False
         try:
             journal.sync()
         except (OSError, ValueError) as exc:
-            if not self._closing:  # closed under us at exit: close() syncs it itself
+            if self._journal is journal:  # not closed under us (close() syncs it itself)
                 report("sync the tracking journal", exc)
 
     def _outage(self, exc: Exception) -> None:
@@ -420,13 +428,16 @@ class Runtime:
         self._script_pipeline_runs.clear()
         done = self.drain(timeout)
         with self._lock:
-            self._closing = True
             journal, self._journal = self._journal, None
             if journal is not None:
                 self._sync_quietly(journal)
                 journal.close(remove=done and not self._has_pending())
             self._queue.clear()
             self._spilled = False
+            # The writer of this time finishes; recording again starts a new journal and writer.
+            self._stop.set()
+            self._stop = threading.Event()
+            self._writer = None
         self._wake.set()
         return done
 
@@ -445,6 +456,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._progress = threading.Condition(threading.Lock())
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._queue = collections.deque()
         self._spilled = False
         self._writer = None
@@ -452,8 +464,7 @@ class Runtime:
         self._open = {}
         self._pipeline_runs = set()
         self._script_pipeline_runs = set()
-        # Parent and child may go on logging into one run: their sequence numbers must not meet.
-        self._seq = itertools.count((os.getpid() << 32) + 1)
+        self._seq = _sequence()
         self._pid = os.getpid()
         self._definitions = {}
 

@@ -362,11 +362,27 @@ def _last_by_seq(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(last.values())
 
 
+def _arrived_elsewhere(conn: Connection) -> list[str]:
+    """Subjects parked events wait for that exist now.
+
+    Two writers can miss each other: one parks an event for a pipeline run while the
+    other, in a transaction that cannot see that yet, inserts the pipeline run and
+    looks for what waited for it. Every batch looks again, so such an event waits at
+    most until the next batch of any process (one indexed query when nothing waits).
+    """
+    waiting = list(conn.execute(select(t.parked_events.c.waits_for).distinct().limit(500)).scalars())
+    if not waiting:
+        return []
+    found = set(conn.execute(select(t.runs.c.uuid).where(t.runs.c.uuid.in_(waiting))).scalars())
+    found |= set(conn.execute(select(t.pipeline_runs.c.uuid).where(t.pipeline_runs.c.uuid.in_(waiting))).scalars())
+    return sorted(found)
+
+
 def apply(store: "SqlStore", conn: Connection, events: Sequence[Event],
           definitions: Mapping[str, Any]) -> None:
     """Apply ``events`` in ``conn``'s transaction; unpark what they make applicable."""
     batch = _Batch(store, conn, definitions)
-    arrived = batch.apply(events)
+    arrived = batch.apply(events) + _arrived_elsewhere(conn)
     for _ in range(1000):  # each round unparks what the previous one made arrive
         if not arrived:
             break

@@ -125,11 +125,20 @@ class SqlStore(MetadataStore):
                         with conn.begin():
                             return work(conn)
             except OperationalError as exc:
+                self._forget_cached_ids()
                 if attempt == attempts - 1 or not _is_retryable(exc):
                     raise StoreError(f"the store stayed busy: {exc.orig}") from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
+            except BaseException:
+                self._forget_cached_ids()
+                raise
         raise AssertionError("unreachable")
+
+    def _forget_cached_ids(self) -> None:
+        """Ids cached by a transaction that did not commit may name rows that do not exist."""
+        self._project_ids.clear()
+        self._definition_ids.clear()
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -237,12 +246,11 @@ class SqlStore(MetadataStore):
         """The one write entry point of tracking: a batch of events in one transaction (store/events.py).
 
         One attempt: the tracking runtime's writer backs off and retries itself, so
-        a locked or unreachable store raises ``StoreUnavailableError`` at once.
+        a locked or unreachable store raises ``StoreUnavailableError`` at once. An empty
+        batch applies what waited for something that has arrived since.
         """
         from . import events as applied
 
-        if not events:
-            return
         try:
             self._write(lambda conn: applied.apply(self, conn, events, definitions or {}), attempts=1)
         except StoreError as exc:
@@ -413,7 +421,7 @@ class SqlStore(MetadataStore):
             return [Run.from_row(row._mapping) for row in conn.execute(query)]
 
     def list_runs(self, project: str | None = None, limit: int = 100, offset: int = 0) -> list[Run]:
-        query = self._runs_query().order_by(t.runs.c.id.desc()).limit(limit).offset(offset)
+        query = self._runs_query().order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc()).limit(limit).offset(offset)
         if project is not None:
             query = query.where(t.projects.c.name == project)
         with self._read() as conn:

@@ -165,7 +165,7 @@ def luigi_tracking(tracking):
 
 def runs_by_name(client, project: str = "default") -> dict[str, list]:
     found: dict[str, list] = {}
-    for run in sorted(client.store.list_runs(project=project, limit=1000), key=lambda r: r.id):
+    for run in sorted(client.store.list_runs(project=project, limit=1000), key=lambda r: (r.started_at, r.key)):
         found.setdefault(run.name, []).append(run)
     return found
 

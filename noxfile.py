@@ -37,7 +37,8 @@ def package(session: nox.Session) -> None:
     """The sdist and wheel as built: checked, installed non-editable with each extra, run whole."""
     # Deliberately not installing the project: the tests install the wheel they build.
     session.install("build[uv]", "twine", "uv", "pytest", "psycopg[binary]>=3.2")
-    session.run("pytest", "tests/package", *session.posargs)
+    # Its own temp root: the venvs it makes stay apart from other pytest runs on the machine.
+    session.run("pytest", "tests/package", f"--basetemp={session.create_tmp()}/pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -254,8 +254,6 @@ def _free_port() -> int:
 
 def test_cli_end_to_end_from_the_wheel_with_sklearn_and_ui(dist, venvs):
     venv = venvs("sklearn,ui")
-    assert venv.modeldb("--version").strip() == f"modeldb {dist.version}"
-
     shown = venv.modeldb("demo")
     assert "ModelDB recorded" in shown and "Best: v" in shown
     assert (venv.home / ".modeldb" / "modeldb.db").exists(), "the default store is not under the fresh HOME"
@@ -278,6 +276,8 @@ def test_cli_end_to_end_from_the_wheel_with_sklearn_and_ui(dist, venvs):
     fresh = f"sqlite:///{venv.work / 'fresh.db'}"
     venv.modeldb("--uri", fresh, "db", "upgrade")
     assert json.loads(venv.modeldb("--uri", fresh, "runs", "list", "--json")) == []
+
+    assert venv.modeldb("--version").strip() == f"modeldb {dist.version}"
 
     port = _free_port()
     server = subprocess.Popen([str(venv.bin / "modeldb"), "ui", "--port", str(port)], cwd=venv.work,

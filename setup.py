@@ -3,10 +3,11 @@
 The repository keeps ``store/`` and ``integrations/`` at the top level (see
 design.md), but installed they live under ``modeldb_core`` so the wheel claims
 no generic top-level name. pyproject.toml's ``find`` cannot add that prefix, so
-the packages are found here: any directory with an ``__init__.py`` under the
-three roots is a package, with no list to keep up to date.
+the packages are found here: every directory under the three roots is a
+package (namespace discovery, so a folder of modules without ``__init__.py``
+and the template and static folders count too), with no list to keep up to date.
 """
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 # Installed name -> source directory; subpackages follow their parent's mapping.
 ROOTS = {
@@ -20,9 +21,9 @@ def packages() -> list[str]:
     found = []
     for name, folder in ROOTS.items():
         found.append(name)
-        found += [f"{name}.{sub}" for sub in find_packages(folder)]
-    # modeldb_core's own walk does not reach store/ or integrations/; dedupe all the same.
-    return sorted(set(found))
+        subs = find_namespace_packages(folder, exclude=["__pycache__", "*.__pycache__"])
+        found += [f"{name}.{sub}" for sub in subs]
+    return sorted(found)
 
 
 setup(packages=packages(), package_dir=ROOTS)

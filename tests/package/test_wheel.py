@@ -81,7 +81,9 @@ class Dist:
         folder.mkdir(parents=True, exist_ok=True)
         # `python -m build` with no flag builds the sdist, then the wheel from that sdist:
         # what a user installing from the sdist gets.
-        _run([sys.executable, "-m", "build", "--installer", "uv", "--outdir", str(folder / "release"), str(ROOT)])
+        built = _run([sys.executable, "-m", "build", "--installer", "uv", "--outdir", str(folder / "release"),
+                      str(ROOT)])
+        self.build_log = built.stdout + built.stderr
         self.folder = folder
         [self.sdist] = (folder / "release").glob("modeldb-*.tar.gz")
         [self.wheel] = (folder / "release").glob("modeldb-*.whl")
@@ -191,6 +193,12 @@ def _installed_path(source: str) -> str:
 
 def test_twine_check_passes(dist):
     _run([sys.executable, "-m", "twine", "check", "--strict", str(dist.sdist), str(dist.wheel)])
+
+
+def test_the_build_warns_of_nothing(dist):
+    # setuptools' own warnings (a deprecated setting, a folder it would leave out) start "WARNING".
+    said = [line for line in dist.build_log.splitlines() if line.startswith("WARNING") or "deprecat" in line.lower()]
+    assert not said, "\n".join(said)
 
 
 def test_wheel_holds_every_file_of_the_source_packages(dist):

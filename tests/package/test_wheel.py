@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # Source folder -> where its files are installed (pyproject.toml / setup.py say the same).
 SOURCE_ROOTS = {"modeldb_core": "modeldb_core", "store": "modeldb_core/store",
                 "integrations": "modeldb_core/integrations"}
-# Alembic's env.py is a script Alembic runs inside a migration, not a module to import:
-# `modeldb db upgrade` below runs it from the installed wheel.
-NOT_IMPORTABLE = {"modeldb_core.store.migrations.env"}
+# Scripts, not modules to import: Alembic runs env.py inside a migration, and `python -m`
+# runs a __main__.py; the CLI test below runs both from the installed wheel.
+NOT_IMPORTABLE = {"modeldb_core.store.migrations.env", "modeldb_core.cli.__main__"}
 # Every extra a user can install on its own; "" is the bare install.
 EXTRAS = ["", "postgres", "sklearn", "ui", "luigi", "prefect", "airflow"]
 # The environment as pytest found it: the fixtures give each test a temp HOME, and uv
@@ -244,6 +244,8 @@ def test_cli_end_to_end_from_the_wheel_with_sklearn_and_ui(dist, venvs):
     assert json.loads(venv.modeldb("--uri", fresh, "runs", "list", "--json")) == []
 
     assert venv.modeldb("--version").strip() == f"modeldb {dist.version}"
+    by_module = venv.run(str(venv.python), "-m", "modeldb_core.cli", "--version").stdout
+    assert by_module.strip() == f"modeldb {dist.version}"
 
     port = _free_port()
     server = subprocess.Popen([str(venv.bin / "modeldb"), "ui", "--port", str(port)], cwd=venv.work,

@@ -1,14 +1,16 @@
 """The test command: `nox` runs every suite, each in its own environment.
 
 Airflow 3.3 and Prefect 3.9 cannot share an environment (their FastAPI pins
-conflict), so they get a session each; everything else runs in `tests`.
+conflict), so they get a session each; everything else runs in `tests`, against
+an editable install. `package` tests the release as built: sdist, wheel, and the
+wheel installed into fresh venvs.
 """
 from __future__ import annotations
 
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "prefect", "airflow"]
+nox.options.sessions = ["tests", "package", "prefect", "airflow"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -27,7 +29,16 @@ def tests(session: nox.Session) -> None:
     """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
     session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45")
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
-                *session.posargs)
+                "--ignore=tests/package", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def package(session: nox.Session) -> None:
+    """The sdist and wheel as built: checked, installed non-editable with each extra, run whole."""
+    # Deliberately not installing the project: the tests install the wheel they build.
+    session.install("build[uv]", "twine", "uv", "pytest", "psycopg[binary]>=3.2")
+    # Its own temp root: the venvs it makes stay apart from other pytest runs on the machine.
+    session.run("pytest", "tests/package", f"--basetemp={session.create_tmp()}/pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from modeldb_core import __version__
+
 from .context import Context
 
 
@@ -35,7 +37,10 @@ class _Group(click.Group):
 @click.option("--uri", envvar=None, metavar="URI",
               help="Store to use (default: $MODELDB_URI, then the config file, "
                    "then ~/.modeldb/modeldb.db).")
-@click.version_option(package_name="modeldb", prog_name="modeldb")
+# The version comes from modeldb_core.__version__ (the one source the build reads too), so
+# a checkout and an install agree, and no package metadata is read at start-up.
+@click.version_option(__version__, "--version", prog_name="modeldb",
+                      message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, uri: str | None) -> None:
     """ModelDB: find, compare and trace every model run."""

@@ -71,7 +71,7 @@ def test_runs_show_prints_everything_recorded(tracked, modeldb):
     assert code == 0
     for expected in ("Run %s: train" % tracked.train_a, "pricing", "training", "succeeded",
                      "lr", "0.1", "rmse", "0.8   (2 steps)", "team", "holiday features",
-                     "train_data:", "clean.csv", "model:", "model_a.bin", "Code version",
+                     "train_data", "clean.csv", "model", "model_a.bin", "Code version",
                      "conftest.py", "Environment", "python"):
         assert expected in out, expected
     code, out, _ = modeldb("--uri", tracked.uri, "runs", "show", str(tracked.failed))
@@ -140,7 +140,7 @@ def test_best(tracked, modeldb):
     _, out, _ = modeldb("--uri", tracked.uri, "best", "--metric", "rmse", "--max", "--json")
     assert json.loads(out)["id"] == tracked.train_a
     code, _, err = modeldb("--uri", tracked.uri, "best", "--metric", "nope")
-    assert code == 1 and "no run has a value for metric 'nope'" in err
+    assert code == 1 and "no run has a metric named 'nope'" in err
 
 
 def test_lineage_up_and_down_in_every_format(tracked, modeldb):

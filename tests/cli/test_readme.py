@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -90,7 +91,7 @@ def test_a_newcomer_runs_the_readme_as_written(tmp_path):
     assert shutil.which("python3", path=env["PATH"]), "python3 on PATH"
 
     *shell, ui = commands
-    script = "set -euo pipefail\n" + "".join(f"echo '{MARK}{c}'\n{c}\n" for c in shell)
+    script = "set -euo pipefail\n" + "".join(f"echo {shlex.quote(MARK + c)}\n{c}\n" for c in shell)
     done = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

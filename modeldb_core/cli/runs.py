@@ -32,11 +32,14 @@ def search_options(fn):
               help="Sort key, e.g. metrics.rmse, -metrics.rmse or 'params.lr desc'; repeat or "
                    "comma-separate for several (missing values last; default newest first).")
 @click.option("--group-by", "-g", metavar="FIELD",
-              help="Group by a param, tag or run field and aggregate metrics per group.")
+              help="Group by a param, tag or run field (params.model, or model when only a param has "
+                   "that name) and aggregate metrics per group.")
 @click.option("--metric", "-m", "metric_keys", multiple=True, metavar="KEY",
-              help="Metric to aggregate per group (default: metrics named in --filter/--sort).")
+              help="Metric to aggregate per group: rmse or metrics.rmse (default: metrics named in "
+                   "--filter/--sort).")
 @click.option("--column", "-c", "extra_columns", multiple=True, metavar="FIELD",
-              help="Extra column, e.g. params.lr or metrics.rmse (fields in --filter/--sort are shown).")
+              help="Extra column, e.g. params.lr, metrics.rmse, or a bare key such as rmse (fields in "
+                   "--filter/--sort are shown).")
 @click.option("--limit", "-n", type=int, default=None,
               help="At most this many runs (default 100 for the table, all for --json/--csv; 0 = all).")
 @click.option("--cursor", metavar="CURSOR", help="Continue a listing where the previous page ended.")
@@ -53,6 +56,9 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
       params.lr is not null and name like "train%"
     Operators: = != < <= > >= like, not like, in (...), not in (...), is null, is not null,
     and, or, not, parentheses. Params compare as numbers when both sides are numbers.
+
+    When nothing matches, a key no run has or a project that does not exist is
+    named on stderr with the closest names that do ("did you mean metrics.rmse?").
     """
     from modeldb_core.query import Field, search_runs, stream_runs
 

@@ -223,12 +223,14 @@ def _print_summary(client, models: list[dict], elapsed: float) -> None:
     store = client.store
     runs = [r for r in store.list_runs(project=PROJECT, limit=1000) if r.started_at >= time.time() - elapsed - 60]
     print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {store.uri}\n")
-    print(f"{'run':>5}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
-    for run in sorted(runs, key=lambda r: r.id):
-        print(f"{run.id:>5}  {run.phase or '-':<20} {run.name:<24} {run.status:<10} {run.duration or 0:>7.3f}")
+    width = max((len(str(r.id)) for r in runs), default=3)
+    print(f"{'run':<{width}}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
+    for run in sorted(runs, key=lambda r: (r.started_at, str(r.id))):
+        print(f"{run.id!s:<{width}}  {run.phase or '-':<20} {run.name:<24} {run.status:<10} "
+              f"{run.duration or 0:>7.3f}")
     print("\nModels, judged on the same held-out rows (rmse and mae in thousands):")
     for m in models:
-        print(f"  {m['model']:<9} run {m['run_id']!s:>4}  rmse={m['rmse']:6.2f}  mae={m['mae']:6.2f}  "
+        print(f"  {m['model']:<9} run {m['run_id']!s}  rmse={m['rmse']:6.2f}  mae={m['mae']:6.2f}  "
               f"r2={m['r2']:.3f}  {m['about']}")
     best = min(models, key=lambda m: m["rmse"])
     print(f"\nBest: {best['model']}, run {best['run_id']} (rmse {best['rmse']:.2f}): "

@@ -250,11 +250,11 @@ def test_demo_tells_one_story_its_best_model_its_note_and_best_agree(sqlite_uri,
     done = subprocess.run([exe, "--uri", sqlite_uri, "demo"], capture_output=True, text=True, env=env,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    said = re.search(r"^Best: (\S+), run (\d+) \(rmse ([\d.]+)\)", done.stdout, re.M)
+    said = re.search(r"^Best: (\S+), run ([0-9a-f-]+) \(rmse ([\d.]+)\)", done.stdout, re.M)
     assert said, done.stdout
-    model, run_id, rmse = said.group(1), int(said.group(2)), float(said.group(3))
+    model, run_id, rmse = said.group(1), said.group(2), float(said.group(3))
     # Every model of the demo, scikit-learn's included, is judged by one metric name on the same rows.
-    listed = re.findall(r"^  (\S+) +run +(\d+)  rmse= *([\d.]+)", done.stdout, re.M)
+    listed = re.findall(r"^  (\S+) +run +([0-9a-f-]+)  rmse= *([\d.]+)", done.stdout, re.M)
     assert {name for name, _, _ in listed} == {"v1", "v2", "v3", "v4", "pipeline", "search"}
     assert rmse == min(float(r) for _, _, r in listed)
     code, out, _ = modeldb("--uri", sqlite_uri, "best", "--metric", "rmse", "--json")

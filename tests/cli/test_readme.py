@@ -99,7 +99,7 @@ def test_a_newcomer_runs_the_readme_as_written(tmp_path):
     outputs = dict(re.findall(rf"^{re.escape(MARK)}(.*?)\n(.*?)(?=^{re.escape(MARK)}|\Z)", done.stdout,
                               re.M | re.S))
     demo = outputs[commands[0]]
-    said = re.search(r"^Best: (\S+), run (\d+) \(rmse ([\d.]+)\)", demo, re.M)
+    said = re.search(r"^Best: (\S+), run ([0-9a-f-]+) \(rmse ([\d.]+)\)", demo, re.M)
     assert said, demo
     best_id = said.group(2)
     listing = next(out for cmd, out in outputs.items() if cmd.startswith("modeldb runs list"))

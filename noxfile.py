@@ -10,7 +10,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "package", "prefect", "airflow"]
+nox.options.sessions = ["tests", "package", "prefect", "airflow", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -56,3 +56,10 @@ def airflow(session: nox.Session) -> None:
     session.install("-e", ".[test,postgres,airflow,sklearn,luigi]")
     _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site (docs/, mkdocs.yml); --strict fails on a broken link or anchor."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")

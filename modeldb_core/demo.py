@@ -1,10 +1,13 @@
-"""``modeldb demo``: a small house-price project, tracked end to end.
+"""``modeldb demo``: a small house-price project tracked end to end.
 
-Plain tracked functions, pure Python, no setup: raw data is generated, cleaned,
-turned into features and split; four model versions are trained with
-different hyperparameters (gradient descent, a loss curve each); each is
-evaluated on held-out data. With scikit-learn installed a real Pipeline and a
-grid search are trained too. Then it prints what ModelDB kept.
+Pure Python, no setup: raw data is generated, cleaned, turned into features
+and split; four model versions are trained by gradient descent with different
+hyperparameters (a loss curve each) and evaluated on held-out data. With
+scikit-learn installed a Pipeline and a grid search are trained on the same
+split and evaluated on the same held-out rows. Every model's held-out error is
+the metric ``rmse`` (with ``mae`` and ``r2``), so the best model the demo names
+in its note is the run ``modeldb best --metric rmse`` finds. Then it prints
+what ModelDB kept.
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ import random
 import time
 from pathlib import Path
 
-from . import add_note, log_metric, set_tag, tracked_task
+from . import active_run, add_note, log_metric, set_tag, tracked_task
 from .client import configure, get_client
 
 PROJECT = "house-prices"
 FEATURES = ["sqft", "bedrooms", "age", "distance_km", "garage", "sqft_per_bedroom", "log_distance"]
+# A categorical column: the hand-written models leave it out, the scikit-learn pipeline encodes it.
+NEIGHBORHOODS = {"riverside": 40_000, "old town": 25_000, "hills": 60_000, "harbour": 10_000}
 
 
 def _write_rows(path: Path, header: list[str], rows: list[list]) -> None:
@@ -47,15 +52,17 @@ def generate_raw_data(raw_path: str, rows: int = 1500, seed: int = 7) -> str:
         age = rng.randint(0, 90)
         distance = abs(rng.gauss(12, 8)) + 0.5
         garage = rng.random() < 0.6
+        hood = rng.choice(sorted(NEIGHBORHOODS))
         price = 40_000 + 180 * sqft + 9_000 * bedrooms - 900 * age - 6_500 * math.log(distance) \
-            + 25_000 * garage + rng.gauss(0, 25_000)
-        row = [i, round(sqft, 1), bedrooms, age, round(distance, 2), int(garage), round(price, 2)]
+            + 25_000 * garage + NEIGHBORHOODS[hood] + rng.gauss(0, 25_000)
+        row = [i, round(sqft, 1), bedrooms, age, round(distance, 2), int(garage), hood, round(price, 2)]
         if rng.random() < 0.04:
             row[rng.randint(1, 5)] = ""
         out.append(row)
         if rng.random() < 0.01:
             out.append(list(row))
-    _write_rows(Path(raw_path), ["id", "sqft", "bedrooms", "age", "distance_km", "garage", "price"], out)
+    _write_rows(Path(raw_path), ["id", "sqft", "bedrooms", "age", "distance_km", "garage", "neighborhood", "price"],
+                out)
     return raw_path
 
 
@@ -79,18 +86,22 @@ def build_features(clean_path: str, train_path: str, test_path: str, test_fracti
                    seed: int = 11) -> dict:
     _, rows = _read_rows(clean_path)
     table = []
-    for _, sqft, bedrooms, age, distance, garage, price in rows:
+    hoods = []
+    for _, sqft, bedrooms, age, distance, garage, hood, price in rows:
         sqft, bedrooms, distance = float(sqft), float(bedrooms), float(distance)
         table.append([sqft, bedrooms, float(age), distance, float(garage), sqft / bedrooms,
                       math.log(distance), float(price)])
+        hoods.append(hood)
     columns = list(zip(*table))
     means = [sum(c) / len(c) for c in columns[:-1]]
     stds = [math.sqrt(sum((x - m) ** 2 for x in c) / len(c)) or 1.0 for c, m in zip(columns, means)]
-    scaled = [[(x - m) / s for x, m, s in zip(row[:-1], means, stds)] + [row[-1] / 1000] for row in table]
+    scaled = [[(x - m) / s for x, m, s in zip(row[:-1], means, stds)] + [hood, row[-1] / 1000]
+              for row, hood in zip(table, hoods)]
     random.Random(seed).shuffle(scaled)
     cut = int(len(scaled) * (1 - test_fraction))
-    _write_rows(Path(train_path), FEATURES + ["price_k"], scaled[:cut])
-    _write_rows(Path(test_path), FEATURES + ["price_k"], scaled[cut:])
+    header = FEATURES + ["neighborhood", "price_k"]
+    _write_rows(Path(train_path), header, scaled[:cut])
+    _write_rows(Path(test_path), header, scaled[cut:])
     log_metric("train_rows", cut)
     log_metric("test_rows", len(scaled) - cut)
     return {"features": FEATURES, "train_rows": cut}
@@ -123,22 +134,27 @@ def train_model(train_path: str, model_path: str, features: list, learning_rate:
     return model_path
 
 
+def held_out_metrics(truth: list[float], predicted: list[float]) -> dict[str, float]:
+    """The held-out metrics every model of the demo is judged by, under one set of names."""
+    errors = [p - t for p, t in zip(predicted, truth)]
+    mean = sum(truth) / len(truth)
+    return {
+        "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
+        "mae": sum(abs(e) for e in errors) / len(errors),
+        "r2": 1 - sum(e * e for e in errors) / sum((t - mean) ** 2 for t in truth),
+    }
+
+
 @tracked_task(project=PROJECT, phase="evaluation")
 def evaluate_model(model_path: str, test_path: str) -> dict:
     model = json.loads(Path(model_path).read_text())
     X, y = _load(test_path, model["features"])
     predictions = [sum(w * x for w, x in zip(model["weights"], row)) + model["bias"] for row in X]
-    errors = [p - t for p, t in zip(predictions, y)]
-    mean = sum(y) / len(y)
-    rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
-    metrics = {
-        "rmse": rmse,
-        "mae": sum(abs(e) for e in errors) / len(errors),
-        "r2": 1 - sum(e * e for e in errors) / sum((t - mean) ** 2 for t in y),
-    }
+    metrics = held_out_metrics(y, predictions)
     for key, value in metrics.items():
         log_metric(key, value)
-    return metrics
+    run = active_run()
+    return {**metrics, "run_id": run.id if run is not None else None}
 
 
 VERSIONS = [
@@ -151,60 +167,73 @@ VERSIONS = [
 
 @tracked_task(project=PROJECT, phase="training", name="house_prices_pipeline", capture_return=False)
 def house_prices_pipeline(workdir: str) -> list[dict]:
-    """The whole project as one parent run; every step above is a child run."""
+    """The whole project as one parent run; every step is a child run.
+
+    Returns one entry a model: ``model`` (its name), ``about``, ``run_id`` (the
+    run holding its held-out ``rmse``), and the held-out metrics.
+    """
     folder = Path(workdir)
     raw = generate_raw_data(str(folder / "raw.csv"))
     clean = clean_data(raw, str(folder / "clean.csv"))
-    build_features(clean, str(folder / "train.csv"), str(folder / "test.csv"))
-    results = []
+    train_path, test_path = str(folder / "train.csv"), str(folder / "test.csv")
+    build_features(clean, train_path, test_path)
+    models = []
     for number, version in enumerate(VERSIONS, start=1):
         model_path = str(folder / f"model_v{number}.json")
-        train_model(str(folder / "train.csv"), model_path, **version)
-        metrics = evaluate_model(model_path, str(folder / "test.csv"))
-        results.append({"version": number, **version, **metrics})
-    best = min(results, key=lambda r: r["rmse"])
-    set_tag("best_version", best["version"])
-    add_note(f"version {best['version']} is best: rmse {best['rmse']:.2f}k on held-out data")
-    return results
+        train_model(train_path, model_path, **version)
+        metrics = evaluate_model(model_path, test_path)
+        about = (f"gradient descent, lr={version['learning_rate']} epochs={version['epochs']} "
+                 f"l2={version['l2']} features={len(version['features'])}")
+        models.append({"model": f"v{number}", "about": about, **metrics})
+    models += _sklearn_stage(train_path, test_path)
+    best = min(models, key=lambda m: m["rmse"])
+    set_tag("best_model", best["model"])
+    set_tag("best_run", best["run_id"])
+    add_note(f"best model: {best['model']} ({best['about']}), run {best['run_id']}: "
+             f"held-out rmse {best['rmse']:.2f}k")
+    return models
 
 
-def _sklearn_stage(folder: Path) -> str | None:
-    """The scikit-learn part, when scikit-learn is installed."""
+def _sklearn_stage(train_path: str, test_path: str) -> list[dict]:
+    """The scikit-learn models, trained on the same split, when scikit-learn is installed."""
     try:
         from .sklearn import demo as sklearn_demo
     except ImportError:
-        return None
-    runner = getattr(sklearn_demo, "run_demo_stage", None)
-    if runner is None:
-        return None
-    return runner(project=PROJECT, workdir=str(folder))
+        return []
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return []
+    return sklearn_demo.demo_models(project=PROJECT, train_path=train_path, test_path=test_path)
 
 
-def run_demo(uri: str | None = None, workdir: str | None = None) -> None:
+def run_demo(uri: str | None = None, workdir: str | None = None) -> list[dict]:
     """Run the demo project into the store at ``uri`` (default: the configured store) and print it."""
     client = configure(uri=uri) if uri else get_client()
     folder = Path(workdir) if workdir else Path(client.settings.artifacts).parent / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    results = house_prices_pipeline(str(folder))
-    sklearn_summary = _sklearn_stage(folder)
+    models = house_prices_pipeline(str(folder))
     elapsed = time.time() - started
-    _print_summary(client, results, sklearn_summary, elapsed)
+    _print_summary(client, models, elapsed)
+    return models
 
 
-def _print_summary(client, results: list[dict], sklearn_summary: str | None, elapsed: float) -> None:
+def _print_summary(client, models: list[dict], elapsed: float) -> None:
     store = client.store
     runs = [r for r in store.list_runs(project=PROJECT, limit=1000) if r.started_at >= time.time() - elapsed - 60]
     print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {store.uri}\n")
-    print(f"{'run':>5}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
-    for run in sorted(runs, key=lambda r: r.id):
-        print(f"{run.id:>5}  {run.phase or '-':<20} {run.name:<24} {run.status:<10} {run.duration or 0:>7.3f}")
-    print("\nModel versions (params -> held-out metrics):")
-    for r in results:
-        print(f"  v{r['version']}: lr={r['learning_rate']:<5} epochs={r['epochs']:<3} l2={r['l2']:<6} "
-              f"features={len(r['features'])}  rmse={r['rmse']:.2f}  r2={r['r2']:.3f}")
-    best = min(results, key=lambda r: r["rmse"])
-    print(f"\nBest: v{best['version']} (rmse {best['rmse']:.2f}).")
-    if sklearn_summary:
-        print(sklearn_summary)
-    print("\nNext: `modeldb runs list`, `modeldb runs show ID`, `modeldb lineage run:ID --up`, `modeldb ui`.")
+    width = max((len(str(r.id)) for r in runs), default=3)
+    print(f"{'run':<{width}}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
+    for run in sorted(runs, key=lambda r: (r.started_at, str(r.id))):
+        print(f"{run.id!s:<{width}}  {run.phase or '-':<20} {run.name:<24} {run.status:<10} "
+              f"{run.duration or 0:>7.3f}")
+    print("\nModels, judged on the same held-out rows (rmse and mae in thousands):")
+    for m in models:
+        print(f"  {m['model']:<9} run {m['run_id']!s}  rmse={m['rmse']:6.2f}  mae={m['mae']:6.2f}  "
+              f"r2={m['r2']:.3f}  {m['about']}")
+    best = min(models, key=lambda m: m["rmse"])
+    print(f"\nBest: {best['model']}, run {best['run_id']} (rmse {best['rmse']:.2f}): "
+          "what `modeldb best --metric rmse` finds.")
+    print("\nNext: `modeldb runs list -p house-prices`, `modeldb best --metric rmse`, "
+          f"`modeldb runs show {best['run_id']}`, `modeldb lineage run:{best['run_id']}`, `modeldb ui`.")

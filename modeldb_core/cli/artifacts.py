@@ -24,7 +24,7 @@ def list_artifacts(obj, search, kind, limit, fmt) -> None:
     rows = []
     for a in obj.store.list_artifacts(search=search, kind=kind, limit=limit):
         if fmt == output.JSON:
-            rows.append(a)
+            rows.append(output.iso_times(a))
         else:
             rows.append({"id": a["id"], "kind": a["kind"], "uri": a["uri"], "versions": a["versions"],
                          "latest version": a["latest_version_id"],
@@ -41,7 +41,8 @@ def list_artifacts(obj, search, kind, limit, fmt) -> None:
 def show_artifact(obj, artifact: str, as_json: bool) -> None:
     """An artifact's versions, and the runs that wrote and read each one.
 
-    Give an artifact version id (or artifact:ID), a URI (all its versions) or a content hash.
+    Give an artifact version id (or artifact:ID), a URI or a path (all its versions), or a content
+    hash or any unique prefix of it (the 12 characters ``artifacts list`` prints).
     """
     store = obj.store
     text = artifact.strip()
@@ -50,17 +51,15 @@ def show_artifact(obj, artifact: str, as_json: bool) -> None:
     if text.isdigit():
         versions = [store.get_artifact_version(int(text))]
     else:
-        versions = store.find_artifact_versions(text)
-        if not versions:
-            from modeldb_core.errors import NotFoundError
+        from .lookup import artifact_versions
 
-            raise NotFoundError("artifact with uri or hash", text)
+        versions = artifact_versions(store, text)
     uses: dict[int, list[dict]] = {}
     for use in store.artifact_uses([v.id for v in versions]):
         uses.setdefault(use["artifact_version_id"], []).append(use)
     if as_json:
-        click.echo(output.dumps([{**artifact_dict(v), "runs": uses.get(v.id, [])} for v in versions],
-                                indent=2))
+        click.echo(output.dumps([{**artifact_dict(v), "runs": [output.iso_times(u) for u in uses.get(v.id, [])]}
+                                 for v in versions], indent=2))
         return
     for v in versions:
         click.echo(f"Artifact version {v.id}: {v.uri}")

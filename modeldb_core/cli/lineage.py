@@ -10,8 +10,10 @@ FORMATS = ("table", "json", "dot", "mermaid")
 
 def resolve_node(store, text: str) -> str:
     """``run:<id>`` (a run's id, a unique 8+ character prefix of it, or its old number),
-    ``artifact:5``, a bare run id, or an artifact URI / content hash (newest version)."""
+    ``artifact:5``, a bare run id, or an artifact: URI, path, content hash or its prefix (newest version)."""
     from modeldb_core.errors import NotFoundError, ValidationError
+
+    from .lookup import artifact_versions
 
     text = text.strip()
     kind, sep, raw = text.partition(":")
@@ -23,13 +25,8 @@ def resolve_node(store, text: str) -> str:
         try:
             return f"run:{store.get_run(text).id}"
         except (NotFoundError, ValidationError):
-            pass  # not a run: an artifact's path or hash
-    versions = store.find_artifact_versions(text)
-    if not versions:
-        from modeldb_core.errors import NotFoundError
-
-        raise NotFoundError("run or artifact", text)
-    return f"artifact:{max(v.id for v in versions)}"
+            pass  # not a run: an artifact's path, hash or hash prefix
+    return f"artifact:{max(v.id for v in artifact_versions(store, text))}"
 
 
 def _dot_quote(text: str) -> str:
@@ -89,20 +86,31 @@ def to_json(graph) -> dict:
 @click.option("--down", "direction", flag_value="down", help="Downstream: everything it fed.")
 @click.option("--depth", "-d", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="How many edges to follow.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="table (default), json, dot or mermaid.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_obj
-def lineage(obj, node: str, direction: str, depth: int, fmt: str, as_json: bool) -> None:
-    """Walk lineage from RUN_OR_ARTIFACT: run:ID, artifact:ID, a run id, or an artifact URI/hash.
+def lineage(obj, node: str, direction: str, depth: int, fmt: str | None, as_json: bool) -> None:
+    """Walk lineage from RUN_OR_ARTIFACT.
+
+    \b
+    RUN_OR_ARTIFACT is one of:
+      run:ID or a run id          a run
+      artifact:ID                 an artifact version
+      data/train.csv              a file or folder (the path as tracked; relative is fine)
+      file:///data/train.csv      any artifact URI
+      3f2a9c0e41b7                a content hash, or any unique prefix (the CLI prints 12 characters)
 
     Edges point the way data flows (producer -> artifact -> consumer), across
     pipelines and orchestrators: the same file written by an Airflow task and
     read by a Prefect flow is one node.
     """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} cannot be used together: choose one output format")
+    fmt = "json" if as_json else (fmt or "table")
     store = obj.store
     root = resolve_node(store, node)
     graph = store.lineage(root, direction=direction, depth=depth)
-    fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(output.dumps(to_json(graph), indent=2))
     elif fmt == "dot":

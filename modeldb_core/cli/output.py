@@ -7,6 +7,7 @@ size its columns, so it is only used for bounded listings.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -20,12 +21,32 @@ MAX_CELL = 48
 
 
 def format_options(fn):
-    """``--json`` / ``--csv`` / ``--table`` on a listing command (table is the default)."""
-    fn = click.option("--table", "fmt", flag_value=TABLE, default=True,
-                      help="Print a readable table (default).")(fn)
-    fn = click.option("--csv", "fmt", flag_value=CSV, help="Print CSV.")(fn)
-    fn = click.option("--json", "fmt", flag_value=JSON, help="Print JSON.")(fn)
-    return fn
+    """``--json`` / ``--csv`` / ``--table`` on a listing command (table is the default).
+
+    Three flags rather than one shared destination: with a shared one, click
+    lets the last flag win and ``--json --csv`` would silently print CSV.
+    """
+    @functools.wraps(fn)
+    def with_format(*args, as_json: bool, as_csv: bool, as_table: bool, **kwargs):
+        fmt = one_format(as_json=as_json, as_csv=as_csv, as_table=as_table)
+        return fn(*args, fmt=fmt, **kwargs)
+
+    with_format = click.option("--table", "as_table", is_flag=True,
+                               help="Print a readable table (default).")(with_format)
+    with_format = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(with_format)
+    with_format = click.option("--json", "as_json", is_flag=True,
+                               help="Print JSON (snake_case keys, ISO 8601 times).")(with_format)
+    return with_format
+
+
+def one_format(**flags: bool) -> str:
+    """The one output format the flags ask for; two at once is a usage error naming both."""
+    chosen = ["--" + name.split("_", 1)[1] for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} cannot be used together: choose one output format")
+    if not chosen:
+        return TABLE
+    return {"--json": JSON, "--csv": CSV, "--table": TABLE}[chosen[0]]
 
 
 def json_default(value: Any) -> Any:
@@ -57,9 +78,49 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 
 def timestamp(value: float | None) -> str:
+    """A time for a table: UTC to the second."""
     if value is None:
         return ""
     return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso(value: float | None) -> str | None:
+    """A time for JSON: ISO 8601 with its time zone, so no reader has to guess it is UTC."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+
+
+# Record fields that hold POSIX times; JSON output writes them with ``iso``.
+TIME_FIELDS = frozenset({"started_at", "ended_at", "created_at", "heartbeat_at", "timestamp",
+                         "last_activity"})
+
+
+def iso_times(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its time fields as ISO 8601 (one level: params and tags are left alone)."""
+    return {k: iso(v) if k in TIME_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)
+            else v for k, v in record.items()}
+
+
+def duration(seconds: float | None) -> str:
+    """A duration a person reads at a glance: 85 ms, 4.2 s, 3 min 07 s, 2 h 05 min, 3 d 4 h."""
+    if seconds is None:
+        return ""
+    if seconds != seconds or seconds < 0:
+        return cell(seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s"
 
 
 def cell(value: Any) -> str:
@@ -154,12 +215,21 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def key_values(title: str, values: dict[str, Any], out=None) -> None:
-    """A titled block of ``key  value`` lines (for ``runs show``)."""
+def key_values(title: str, values: dict[str, Any], out=None, width: int | None = None) -> None:
+    """A titled block of ``key  value`` lines (for ``runs show``).
+
+    ``width`` lines several blocks up on one column; keys longer than it push
+    only their own value to the right.
+    """
     out = out or sys.stdout
     if not values:
         return
     out.write(f"\n{title}\n")
-    width = min(max(len(str(k)) for k in values), 40)
+    if width is None:
+        width = min(max(len(str(k)) for k in values), MAX_KEY)
     for k, v in values.items():
-        out.write(f"  {str(k).ljust(width)}  {cell(v)}\n")
+        text = v if isinstance(v, str) else cell(v)
+        out.write(f"  {str(k).ljust(width)}  {text}\n".rstrip() + "\n")
+
+
+MAX_KEY = 40

@@ -20,15 +20,16 @@ def list_projects(obj, fmt) -> None:
     store = obj.store
     rows = []
     for s in store.project_summaries():
-        row = {"name": s.project.name, "runs": s.runs, "pipelines": s.pipelines,
-               "last activity": output.timestamp(s.last_activity),
-               "orchestrators": ", ".join(s.orchestrators),
-               "metrics": ", ".join(sorted(s.metrics))}
         if fmt == output.JSON:
-            row.update(id=s.project.id, description=s.project.description,
-                       created_at=s.project.created_at, orchestrators=s.orchestrators,
-                       metrics=sorted(s.metrics), **{"last activity": s.last_activity})
-        rows.append(row)
+            rows.append({"name": s.project.name, "id": s.project.id, "description": s.project.description,
+                         "created_at": output.iso(s.project.created_at), "runs": s.runs,
+                         "pipelines": s.pipelines, "last_activity": output.iso(s.last_activity),
+                         "orchestrators": list(s.orchestrators), "metrics": sorted(s.metrics)})
+        else:
+            rows.append({"name": s.project.name, "runs": s.runs, "pipelines": s.pipelines,
+                         "last activity": output.timestamp(s.last_activity),
+                         "orchestrators": ", ".join(s.orchestrators),
+                         "metrics": ", ".join(sorted(s.metrics))})
     output.emit(rows, ["name", "runs", "pipelines", "last activity", "orchestrators", "metrics"], fmt,
                 empty="No projects.")
 

@@ -7,7 +7,8 @@ import click
 
 from . import output
 from .output import format_options
-from .views import RUN_COLUMNS, detail_dict, run_summary, short_hash
+from . import hints
+from .views import RUN_COLUMNS, detail_dict, run_json, run_summary, short_hash
 
 
 @click.group("runs")
@@ -31,11 +32,14 @@ def search_options(fn):
               help="Sort key, e.g. metrics.rmse, -metrics.rmse or 'params.lr desc'; repeat or "
                    "comma-separate for several (missing values last; default newest first).")
 @click.option("--group-by", "-g", metavar="FIELD",
-              help="Group by a param, tag or run field and aggregate metrics per group.")
+              help="Group by a param, tag or run field (params.model, or model when only a param has "
+                   "that name) and aggregate metrics per group.")
 @click.option("--metric", "-m", "metric_keys", multiple=True, metavar="KEY",
-              help="Metric to aggregate per group (default: metrics named in --filter/--sort).")
+              help="Metric to aggregate per group: rmse or metrics.rmse (default: metrics named in "
+                   "--filter/--sort).")
 @click.option("--column", "-c", "extra_columns", multiple=True, metavar="FIELD",
-              help="Extra column, e.g. params.lr or metrics.rmse (fields in --filter/--sort are shown).")
+              help="Extra column, e.g. params.lr, metrics.rmse, or a bare key such as rmse (fields in "
+                   "--filter/--sort are shown).")
 @click.option("--limit", "-n", type=int, default=None,
               help="At most this many runs (default 100 for the table, all for --json/--csv; 0 = all).")
 @click.option("--cursor", metavar="CURSOR", help="Continue a listing where the previous page ended.")
@@ -52,14 +56,22 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
       params.lr is not null and name like "train%"
     Operators: = != < <= > >= like, not like, in (...), not in (...), is null, is not null,
     and, or, not, parentheses. Params compare as numbers when both sides are numbers.
-    """
-    from modeldb_core.query import build_query, search_runs, stream_runs
-    from modeldb_core.query.language import parse_field
 
-    query = build_query(filter_, project=project, search=search, order_by=list(sort) or None)
+    When nothing matches, a key no run has or a project that does not exist is
+    named on stderr with the closest names that do ("did you mean metrics.rmse?").
+    """
+    from modeldb_core.query import Field, search_runs, stream_runs
+
+    store = obj.store
+    order = list(sort) or None
+    query = _query(store, filter_, project, search, order)
     if group_by:
-        metrics = list(metric_keys) or [f.key for f in _named(query) if f.kind == "metric"]
-        _print_groups(obj, group_by, filter_, project, search, metrics, fmt)
+        by = hints.key_field(store, group_by, kinds=("param", "tag", "metric"))
+        metrics = [_metric_key(m) for m in metric_keys] or \
+            [f.key for f in _named(query) if f.kind == "metric"]
+        count = _print_groups(obj, str(by), filter_, project, search, metrics, fmt)
+        _explain(store, [by, *(Field("metric", m) for m in metrics), *_named(query)], project,
+                 always=bool(metric_keys) or count == 0)
         return
     obj.reap_quietly()
     from .sync import pending_warning
@@ -67,7 +79,8 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
     warning = pending_warning(obj)
     if warning:
         click.echo(warning, err=True)
-    shown = [parse_field(c) for c in extra_columns] + _named(query)
+    extra_fields = [hints.key_field(store, c) for c in extra_columns]
+    shown = extra_fields + _named(query)
     columns, extra = _columns(shown)
     if limit is None:
         limit = 100 if fmt == output.TABLE else 0
@@ -75,21 +88,59 @@ def list_runs(obj, project, filter_, search, sort, group_by, metric_keys, extra_
         raise click.BadParameter("must be 0 (all) or more", param_hint="--limit")
     more = None
     if limit == 0 and not cursor:
-        records = stream_runs(filter_, project=project, search=search, order_by=list(sort) or None,
-                              store=obj.store)
+        records = stream_runs(filter_, project=project, search=search, order_by=order, store=store)
     else:
-        page = search_runs(filter_, project=project, search=search, order_by=list(sort) or None,
-                           limit=limit or 1_000_000, cursor=cursor, store=obj.store)
+        page = search_runs(filter_, project=project, search=search, order_by=order,
+                           limit=limit or 1_000_000, cursor=cursor, store=store)
         records, more = page.runs, page.next_cursor
     if fmt == output.JSON:
         rows = (_json_row(r) for r in records)
     else:
-        rows = (_row(r, extra) for r in records)
-    output.emit(rows, columns, fmt, empty="No runs match." if (filter_ or search or project)
-                else "No runs.")
+        rows = (_row(r, extra, readable=fmt == output.TABLE) for r in records)
+    count = output.emit(rows, columns, fmt, empty="No runs match." if (filter_ or search or project)
+                        else "No runs.")
     if more and fmt == output.TABLE:
         click.echo(f"(more runs: --limit to show more, or --cursor {more} for the next page)",
                    err=True)
+    _explain(store, shown, project, always=bool(extra_fields) or count == 0)
+
+
+def _query(store, filter_, project, search, order):
+    """The parsed query; a bare unknown field in the filter gets the keys it probably meant."""
+    from modeldb_core.errors import QueryError
+    from modeldb_core.query import build_query
+
+    try:
+        return build_query(filter_, project=project, search=search, order_by=order)
+    except QueryError as exc:
+        raise hints.hint_unknown_field(store, exc) from None
+
+
+def _explain(store, fields, project, always: bool) -> None:
+    """Say on stderr which named keys or project exist nowhere, with what was probably meant.
+
+    Checked when nothing matched, or when the user named columns or metrics
+    (a misspelt column is an empty column): one key listing, not one per run.
+    """
+    if not always:
+        return
+    notes = [hints.unknown_project(store, project)] + hints.unknown_keys(store, fields)
+    for note in filter(None, notes):
+        click.echo(f"Note: {note}.", err=True)
+
+
+def _metric_key(text: str) -> str:
+    """``rmse`` or ``metrics.rmse`` -> ``rmse``; another kind of field is a usage error."""
+    from modeldb_core.query.language import parse_field
+
+    text = text.strip()
+    if "." not in text and '"' not in text:
+        return text
+    field = parse_field(text)
+    if field.kind != "metric":
+        raise click.BadParameter(f"{text!r} is not a metric; write a metric name such as rmse or "
+                                 "metrics.rmse", param_hint="--metric")
+    return field.key
 
 
 def _named(query) -> list:
@@ -107,23 +158,23 @@ def _columns(fields) -> tuple[list[str], list]:
     return RUN_COLUMNS + [str(f) for f in extra], extra
 
 
-def _row(record, extra) -> dict:
-    row = run_summary(record.run)
+def _row(record, extra, readable: bool = True) -> dict:
+    row = run_summary(record.run, readable=readable)
     for f in extra:
         value = record.value(f)
         if f.kind == "attr" and f.attribute.type == "time":
             value = output.timestamp(value)
+        elif readable and f.kind == "attr" and f.key == "duration":
+            value = output.duration(value)
         row[str(f)] = value
     return row
 
 
 def _json_row(record) -> dict:
-    # vars(), not dataclasses.asdict: a Run holds only plain values, and asdict deep-copies.
-    return {**vars(record.run), "duration": record.run.duration, "params": record.params,
-            "metrics": record.metrics, "tags": record.tags}
+    return run_json(record.run, params=record.params, metrics=record.metrics, tags=record.tags)
 
 
-def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> None:
+def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> int:
     from modeldb_core.query import group_runs
 
     groups = group_runs(group_by, filter_, metrics=metrics, project=project, search=search,
@@ -131,7 +182,7 @@ def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> None
     columns = [group_by, "runs"]
     for key in metrics:
         columns += [f"{key}.count", f"{key}.min", f"{key}.max", f"{key}.mean"]
-    output.emit((g.to_dict(group_by) for g in groups), columns, fmt, empty="No runs match.")
+    return output.emit((g.to_dict(group_by) for g in groups), columns, fmt, empty="No runs match.")
 
 
 @runs_group.command("show")
@@ -148,53 +199,59 @@ def show_run(obj, run_id: str, as_json: bool) -> None:
 
 
 def print_detail(detail, out=None) -> None:
+    """A run's record as blocks of ``key  value`` lines, every block's values on one column."""
     out = out or sys.stdout
     run = detail.run
     w = out.write
-    w(f"Run {run.id}: {run.name}\n")
     fields = {
         "project": run.project, "phase": run.phase, "status": run.status,
-        "started": output.timestamp(run.started_at), "ended": output.timestamp(run.ended_at),
-        "duration (s)": round(run.duration, 3) if run.duration is not None else None,
+        "started": output.timestamp(run.started_at) + " UTC",
+        "ended": output.timestamp(run.ended_at) + " UTC" if run.ended_at is not None else None,
+        "duration": output.duration(run.duration) or None,
         "orchestrator": run.orchestrator, "external id": run.external_id,
         "try": run.try_number, "pipeline run": run.pipeline_run_id, "parent run": run.parent_run_id,
         "user": run.user, "host": run.host, "pid": run.pid,
     }
-    output.key_values("Run", {k: v for k, v in fields.items() if v not in (None, "")}, out)
+    blocks: list[tuple[str, dict]] = [("Run", {k: v for k, v in fields.items() if v not in (None, "")})]
     if detail.children:
-        output.key_values("Children", {"runs": ", ".join(map(str, detail.children))}, out)
-    output.key_values("Params", detail.params, out)
-    if detail.metrics:
-        metrics = {}
-        for key, value in detail.metrics.items():
-            steps = len(detail.metric_history.get(key, []))
-            metrics[key] = output.cell(value) + (f"   ({steps} steps)" if steps > 1 else "")
-        output.key_values("Metrics (latest)", metrics, out)
-    output.key_values("Tags", detail.tags, out)
-    if detail.notes:
-        w("\nNotes\n")
-        for note in detail.notes:
-            w(f"  [{output.timestamp(note.created_at)}] {note.text}\n")
+        blocks.append(("Children", {"runs": ", ".join(map(str, detail.children))}))
+    blocks.append(("Params", detail.params))
+    metrics = {}
+    for key, value in detail.metrics.items():
+        steps = len(detail.metric_history.get(key, []))
+        metrics[key] = output.cell(value) + (f"   ({steps} steps)" if steps > 1 else "")
+    blocks.append(("Metrics (latest)", metrics))
+    blocks.append(("Tags", detail.tags))
     for title, ios in (("Inputs", detail.inputs), ("Outputs", detail.outputs)):
-        if ios:
-            w(f"\n{title}\n")
-            for io in ios:
-                a = io.artifact
-                name = f"{io.name}: " if io.name else ""
-                size = f", {a.size} bytes" if a.size is not None else ""
-                w(f"  {name}{a.uri}  [{a.kind}] {a.content_hash}{size}"
-                  f"  (artifact version {a.id})\n")
+        rows = {}
+        for io in ios:
+            a = io.artifact
+            size = f", {a.size:,} bytes" if a.size is not None else ""
+            name = io.name or a.kind
+            while name in rows:  # two unnamed inputs of one kind keep a line each
+                name += "'"
+            rows[name] = f"{a.uri}  [{a.kind}] {short_hash(a.content_hash)}{size}  (artifact version {a.id})"
+        blocks.append((title, rows))
     code = detail.code_version
     if code:
         values = {"git commit": code.git_commit, "branch": code.git_branch,
                   "dirty": code.git_dirty, "diff hash": short_hash(code.git_diff_hash) or None,
                   "repo": code.repo_path, "file": code.source_file, "function": code.function,
                   "source hash": short_hash(code.source_hash) or None}
-        output.key_values("Code version", {k: v for k, v in values.items() if v is not None}, out)
+        blocks.append(("Code version", {k: v for k, v in values.items() if v is not None}))
     env = detail.environment
     if env:
-        output.key_values("Environment", {"python": env.python_version, "platform": env.platform,
-                                          "packages": f"{len(env.packages)} installed"}, out)
+        blocks.append(("Environment", {"python": env.python_version, "platform": env.platform,
+                                       "packages": f"{len(env.packages)} installed"}))
+    keys = [str(k) for _, values in blocks for k in values]
+    width = min(max(map(len, keys), default=0), output.MAX_KEY)
+    w(f"Run {run.id}: {run.name}\n")
+    for title, values in blocks:
+        output.key_values(title, values, out, width=width)
+        if title == "Tags" and detail.notes:
+            w("\nNotes\n")
+            for note in detail.notes:
+                w(f"  [{output.timestamp(note.created_at)} UTC] {note.text}\n")
     if run.error_type or run.error_message:
         w("\nError\n")
         w(f"  {run.error_type or 'Error'}: {run.error_message or ''}\n")
@@ -279,30 +336,38 @@ def reap_runs(obj) -> None:
 
 
 @click.command("best")
-@click.option("--metric", "-m", required=True, help="The metric to rank by, e.g. rmse.")
+@click.option("--metric", "-m", required=True, help="The metric to rank by: rmse or metrics.rmse.")
 @click.option("--max", "maximize", is_flag=True, help="Higher is better (default: lower is better).")
 @search_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def best(obj, metric, maximize, project, filter_, search, as_json) -> None:
     """The run with the best latest value of a metric."""
-    from modeldb_core.query import best_run
+    from modeldb_core.query import Field, best_run
 
     if search:
         raise click.UsageError("best takes --filter and --project, not --search")
-    found = best_run(metric, maximize=maximize, filter=filter_, project=project, store=obj.store)
+    key = _metric_key(metric)
+    store = obj.store
+    query = _query(store, filter_, project, None, None)
+    found = best_run(key, maximize=maximize, filter=filter_, project=project, store=store)
     if found is None:
-        raise click.ClickException(f"no run has a value for metric {metric!r}"
+        notes = [hints.unknown_project(store, project)]
+        notes += hints.unknown_keys(store, [Field("metric", key), *_named(query)])
+        why = "; ".join(filter(None, notes))
+        if why:
+            raise click.ClickException(why)
+        raise click.ClickException(f"no run has a value for metric {key!r}"
                                    + (" matching the filter" if filter_ or project else ""))
     if as_json:
         click.echo(output.dumps(_json_row(found), indent=2))
         return
-    key = metric.split(".", 1)[1] if metric.startswith("metrics.") else metric
     way = "highest" if maximize else "lowest"
     click.echo(f"Best run by {key} ({way}): run {found.id} {found.name} "
                f"[{found.project}] {key}={output.cell(found.metrics.get(key))}")
-    output.key_values("Params", found.params)
-    output.key_values("Metrics", found.metrics)
+    width = min(max(map(len, [*found.params, *found.metrics]), default=0), output.MAX_KEY)
+    output.key_values("Params", found.params, width=width)
+    output.key_values("Metrics", found.metrics, width=width)
 
 
 def register(cli: click.Group) -> None:

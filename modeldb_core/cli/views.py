@@ -1,28 +1,39 @@
-"""Plain dicts of the metadata model, for ``--json`` and for tables."""
+"""Plain dicts of the metadata model, for ``--json`` and for tables.
+
+JSON shape (the same for every command): snake_case keys, times as ISO 8601
+strings with their time zone (``2026-12-01T04:59:02.123456+00:00``),
+durations as seconds (``duration``), NaN and infinities as strings.
+"""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from .output import timestamp
+from .output import duration as readable_duration
+from .output import iso, iso_times, timestamp
 
 RUN_COLUMNS = ["id", "project", "name", "phase", "status", "started", "duration"]
 
 
-def run_summary(run) -> dict[str, Any]:
-    """The columns of a run in a listing (times as readable UTC)."""
-    duration = run.duration
+def run_summary(run, readable: bool = True) -> dict[str, Any]:
+    """The columns of a run in a listing: UTC times; durations readable, or seconds for CSV."""
+    seconds = run.duration
+    if readable:
+        shown = readable_duration(seconds)
+    else:
+        shown = round(seconds, 3) if seconds is not None else None
     return {"id": run.id, "project": run.project, "name": run.name, "phase": run.phase,
-            "status": run.status, "started": timestamp(run.started_at),
-            "duration": round(duration, 3) if duration is not None else None}
+            "status": run.status, "started": timestamp(run.started_at), "duration": shown}
 
 
-def run_dict(run) -> dict[str, Any]:
-    return dataclasses.asdict(run)
+def run_json(run, **more: Any) -> dict[str, Any]:
+    """A run for JSON: every field, ``duration`` in seconds, then ``more`` (params, metrics, tags)."""
+    # vars(), not dataclasses.asdict: a Run holds only plain values, and asdict deep-copies.
+    return {**iso_times(vars(run)), "duration": run.duration, **more}
 
 
 def artifact_dict(version) -> dict[str, Any]:
-    return dataclasses.asdict(version)
+    return iso_times(dataclasses.asdict(version))
 
 
 def io_dict(io) -> dict[str, Any]:
@@ -32,22 +43,23 @@ def io_dict(io) -> dict[str, Any]:
 def detail_dict(detail) -> dict[str, Any]:
     """Everything recorded about a run, as JSON-able data."""
     return {
-        "run": run_dict(detail.run),
+        "run": run_json(detail.run),
         "params": detail.params,
         "metrics": detail.metrics,
-        "metric_history": {k: [{"value": m.value, "step": m.step, "timestamp": m.timestamp}
+        "metric_history": {k: [{"value": m.value, "step": m.step, "timestamp": iso(m.timestamp)}
                                for m in v] for k, v in detail.metric_history.items()},
         "tags": detail.tags,
-        "notes": [{"text": n.text, "created_at": n.created_at} for n in detail.notes],
+        "notes": [{"text": n.text, "created_at": iso(n.created_at)} for n in detail.notes],
         "inputs": [io_dict(i) for i in detail.inputs],
         "outputs": [io_dict(o) for o in detail.outputs],
-        "code_version": dataclasses.asdict(detail.code_version) if detail.code_version else None,
-        "environment": dataclasses.asdict(detail.environment) if detail.environment else None,
+        "code_version": iso_times(dataclasses.asdict(detail.code_version)) if detail.code_version else None,
+        "environment": iso_times(dataclasses.asdict(detail.environment)) if detail.environment else None,
         "children": list(detail.children),
     }
 
 
 def short_hash(content_hash: str | None, length: int = 12) -> str:
+    """The hash as the CLI prints it: the hex digits after the method, 12 of them (``lineage`` takes them back)."""
     if not content_hash:
         return ""
     return content_hash.split(":")[-1][:length]

@@ -1,18 +1,24 @@
 """The scikit-learn part of ``modeldb demo``: a real Pipeline and a grid search, logged by autolog.
 
-``run_demo_stage(project, workdir)`` (what ``modeldb_core.demo`` calls) runs
-``train_pipeline_stage`` and returns the lines the demo prints. The stage is
-one tracked run (``sklearn_house_prices``) whose children autolog records:
+``demo_models(project, train_path, test_path)`` (what ``modeldb_core.demo``
+calls) trains on the demo's own split and returns one entry a model, judged
+like the demo's other models. The stage is one tracked run
+(``sklearn_house_prices``) whose children autolog records:
 
 - a ``Pipeline`` (ColumnTransformer: median imputation + scaling of the
-  numeric columns, one-hot encoding of the neighbourhood; then Ridge) fit on a
-  generated pandas DataFrame, with its held-out RMSE and R² logged by calling
-  ``sklearn.metrics`` on its predictions;
+  numeric columns, one-hot encoding of the neighbourhood; then Ridge);
 - a ``GridSearchCV`` over the Ridge alpha and the imputation strategy (6
-  candidates, 3 folds): a parent run, one child per candidate, the best marked;
-  its best model's held-out metrics likewise.
+  candidates, 3 folds): a parent run, one child per candidate, the best marked.
 
-Everything runs in about a second.
+Metric names: each model's held-out error is logged on its run as ``rmse``,
+``mae`` and ``r2``, the names the rest of the demo uses, so ``modeldb best
+--metric rmse`` compares every model of the project. Autolog also records the
+``sklearn.metrics`` calls under their function names
+(``root_mean_squared_error``, ``r2_score``): the same values, scikit-learn's
+spelling.
+
+``run_demo_stage(project)`` runs the stage on a generated table of its own,
+without the rest of the demo. Everything runs in about a second.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from ..task import tracked_task
 
 NUMERIC = ["sqft", "bedrooms", "age", "distance_km"]
 CATEGORICAL = ["neighborhood"]
+TARGET = "price_k"
 
 
 def make_houses(rows: int = 600, seed: int = 3) -> tuple[Any, Any]:
@@ -43,65 +50,108 @@ def make_houses(rows: int = 600, seed: int = 3) -> tuple[Any, Any]:
              - 6.5 * np.log(frame.distance_km) + frame.neighborhood.map(premium) + rng.normal(0, 20, rows))
     for column in ("age", "distance_km"):
         frame.loc[rng.random(rows) < 0.05, column] = np.nan
-    return frame, price.rename("price_k")
+    return frame, price.rename(TARGET)
 
 
-def build_pipeline(alpha: float = 1.0) -> Any:
+def build_pipeline(alpha: float = 1.0, numeric: list[str] | None = None,
+                   categorical: list[str] | None = None) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     preprocess = ColumnTransformer([
-        ("num", numeric, NUMERIC),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ("num", numeric_steps, numeric or NUMERIC),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), categorical or CATEGORICAL),
     ])
     return Pipeline([("preprocess", preprocess), ("model", Ridge(alpha=alpha))])
 
 
-def train_pipeline_stage(project: str = "house-prices", rows: int = 600, seed: int = 3) -> dict[str, Any]:
-    """Fit the Pipeline and the grid search under autolog; return their held-out metrics and run ids."""
+def _read_split(path: str) -> tuple[Any, Any]:
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return frame.drop(columns=[TARGET]), frame[TARGET]
+
+
+def _held_out(run: Any, y_true: Any, predicted: Any) -> dict[str, float]:
+    """Score ``predicted`` through ``sklearn.metrics`` (autolog records those) and log the demo's names."""
+    import sklearn.metrics as metrics
+
+    scores = {"rmse": float(metrics.root_mean_squared_error(y_true, predicted)),
+              "mae": float(metrics.mean_absolute_error(y_true, predicted)),
+              "r2": float(metrics.r2_score(y_true, predicted))}
+    if run is not None:
+        run.log_metrics(scores)
+        run.flush()
+    return scores
+
+
+def train_pipeline_stage(project: str = "house-prices", rows: int = 600, seed: int = 3,
+                         train_path: str | None = None, test_path: str | None = None) -> dict[str, Any]:
+    """Fit the Pipeline and the grid search under autolog; return their held-out metrics and run ids.
+
+    With ``train_path`` and ``test_path`` (CSV files with a ``price_k`` column
+    and a ``neighborhood`` column) the models learn from and are judged on
+    those rows; otherwise on a generated table.
+    """
     from . import recorder
 
     was_on = recorder.is_enabled()
 
     @tracked_task(project=project, phase="training", name="sklearn_house_prices", sklearn_autolog=True,
                   capture_return=False)
-    def sklearn_house_prices(rows: int, seed: int) -> dict[str, Any]:
-        import sklearn.metrics as metrics
+    def sklearn_house_prices(rows: int, seed: int, train_path: str | None, test_path: str | None) -> dict:
         from sklearn.model_selection import GridSearchCV, train_test_split
 
-        X, y = make_houses(rows, seed)
-        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
-        pipeline = build_pipeline().fit(X_train, y_train)
-        predicted = pipeline.predict(X_test)
-        result = {"pipeline": {"rmse": metrics.root_mean_squared_error(y_test, predicted),
-                               "r2": metrics.r2_score(y_test, predicted)}}
-        search = GridSearchCV(build_pipeline(), {"model__alpha": [0.1, 3.0, 30.0],
-                                                 "preprocess__num__impute__strategy": ["mean", "median"]},
+        if train_path and test_path:
+            X_train, y_train = _read_split(train_path)
+            X_test, y_test = _read_split(test_path)
+        else:
+            X, y = make_houses(rows, seed)
+            X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+        categorical = [c for c in CATEGORICAL if c in X_train.columns]
+        numeric = [c for c in X_train.columns if c not in categorical]
+        pipeline = build_pipeline(numeric=numeric, categorical=categorical).fit(X_train, y_train)
+        pipe_run = recorder.run_of(pipeline)
+        result: dict[str, Any] = {"pipeline": _held_out(pipe_run, y_test, pipeline.predict(X_test))}
+        search = GridSearchCV(build_pipeline(numeric=numeric, categorical=categorical),
+                              {"model__alpha": [0.1, 3.0, 30.0],
+                               "preprocess__num__impute__strategy": ["mean", "median"]},
                               cv=3, scoring="neg_root_mean_squared_error")
         search.fit(X_train, y_train)
-        best = search.predict(X_test)
-        result["search"] = {"rmse": metrics.root_mean_squared_error(y_test, best),
-                            "r2": metrics.r2_score(y_test, best),
-                            "best_params": dict(search.best_params_),
-                            "candidates": len(search.cv_results_["params"])}
-        for key, fitted in (("pipeline", pipeline), ("search", search)):
-            run = recorder.run_of(fitted)
+        search_run = recorder.run_of(search)
+        result["search"] = _held_out(search_run, y_test, search.predict(X_test))
+        result["search"].update(best_params=dict(search.best_params_),
+                                candidates=len(search.cv_results_["params"]))
+        for key, run in (("pipeline", pipe_run), ("search", search_run)):
             result[key]["run_id"] = run.id if run is not None else None
         return result
 
     try:
-        return sklearn_house_prices(rows, seed)
+        return sklearn_house_prices(rows, seed, train_path, test_path)
     finally:
         if not was_on:
             recorder.autolog(disable=True)
 
 
+def demo_models(project: str, train_path: str, test_path: str) -> list[dict[str, Any]]:
+    """The stage on the demo's split, as the demo lists its models: name, about, run id, metrics."""
+    result = train_pipeline_stage(project=project, train_path=train_path, test_path=test_path)
+    pipe, search = result["pipeline"], result["search"]
+    best = ", ".join(f"{k}={v}" for k, v in search["best_params"].items())
+    return [
+        {"model": "pipeline", "about": "scikit-learn Pipeline(ColumnTransformer -> Ridge)",
+         **{k: pipe[k] for k in ("run_id", "rmse", "mae", "r2")}},
+        {"model": "search", "about": f"scikit-learn GridSearchCV, {search['candidates']} candidates, best {best}",
+         **{k: search[k] for k in ("run_id", "rmse", "mae", "r2")}},
+    ]
+
+
 def run_demo_stage(project: str = "house-prices", workdir: str | None = None) -> str:
-    """Run the stage and return what the demo prints about it."""
+    """Run the stage alone (on a generated table) and return what it would print about it."""
     result = train_pipeline_stage(project=project)
     pipe, search = result["pipeline"], result["search"]
     best = ", ".join(f"{k}={v}" for k, v in search["best_params"].items())

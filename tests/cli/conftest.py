@@ -7,6 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "readme: runs the README's commands in a fresh clone (about a minute)")
+
+
 @dataclass
 class Project:
     uri: str

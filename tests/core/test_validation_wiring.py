@@ -120,3 +120,15 @@ def test_the_arguments_of_one_call_share_one_fingerprint_budget(tracking, tmp_pa
     methods = {io.name: io.artifact.fingerprint_method for io in _only_run(client, "join").inputs}
     assert methods == {"left": "full", "right": "budget_exceeded"}
     client.close()
+
+
+# needs, in store/engine.py _sqlite_engine: files.prepare_sqlite_file(database) instead of the parent mkdir
+def test_a_tracked_store_file_is_created_private(tmp_path):
+    import stat
+
+    client = mdb.configure(uri=f"sqlite:///{tmp_path / 'private' / 'modeldb.db'}")
+    with mdb.start_run("one"):
+        pass
+    client.close()
+    assert stat.S_IMODE((tmp_path / "private" / "modeldb.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o700

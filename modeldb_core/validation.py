@@ -93,7 +93,10 @@ def metric_value(field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         # numpy scalars register as numbers.Real; anything else is refused.
         raise ValidationError(field, value, "must be a real number (int or float; NaN and inf are allowed)")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValidationError(field, value, "is beyond the range of a 64-bit float (about 1.8e308)") from None
 
 
 def step(field: str, value: Any) -> int:

@@ -134,8 +134,8 @@ def optional_timestamp(field: str, value: Any) -> float | None:
 def text(field: str, value: Any, limit: int) -> str:
     """A tag value or note: bounded, storable on every backend, with its secrets redacted.
 
-    ``field`` is ``tags.<key>`` for a tag: a tag whose key names a secret is
-    stored as ``***`` (the one rule of ``redaction``).
+    ``field`` is ``tags.<key>`` (or ``<where>.tags.<key>``) for a tag: a tag
+    whose key names a secret is stored as ``***`` (the one rule of ``redaction``).
     """
     if not isinstance(value, str):
         raise ValidationError(field, value, "must be a string")
@@ -148,7 +148,9 @@ def text(field: str, value: Any, limit: int) -> str:
                               "decode them first, e.g. os.fsencode(text).decode('utf-8', 'replace')")
     from .redaction import redact_value
 
-    return redact_value(field[len("tags."):] if field.startswith("tags.") else None, value)
+    # "tags.<key>" or "runs[3].tags.<key>" (bulk records): the tag's key decides masking.
+    tag_key = field.split("tags.", 1)[1] if field.startswith("tags.") or ".tags." in field else None
+    return redact_value(tag_key, value)
 
 
 def tag_value(key_: str, value: Any) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import add_note, log_metric, set_tag, tracked_task
 from .client import configure, get_client
+from .redaction import redact_uri
 
 PROJECT = "house-prices"
 FEATURES = ["sqft", "bedrooms", "age", "distance_km", "garage", "sqft_per_bedroom", "log_distance"]
@@ -195,7 +196,7 @@ def run_demo(uri: str | None = None, workdir: str | None = None) -> None:
 def _print_summary(client, results: list[dict], sklearn_summary: str | None, elapsed: float) -> None:
     store = client.store
     runs = [r for r in store.list_runs(project=PROJECT, limit=1000) if r.started_at >= time.time() - elapsed - 60]
-    print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {store.uri}\n")
+    print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {redact_uri(store.uri)}\n")
     print(f"{'run':>5}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
     for run in sorted(runs, key=lambda r: r.id):
         print(f"{run.id:>5}  {run.phase or '-':<20} {run.name:<24} {run.status:<10} {run.duration or 0:>7.3f}")

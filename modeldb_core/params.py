@@ -28,7 +28,7 @@ import json
 import math
 import os
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from .redaction import MASK, is_secret_key, redact_text, redact_value
 
@@ -137,6 +137,18 @@ def normalize(value: Any, key: str | None = None) -> Any:
         if len(json.dumps(plain, allow_nan=True, default=str)) > MAX_JSON:
             return describe(value)
     return redact_value(None, plain)
+
+
+def normalize_items(values: Mapping[str, Any], field: str = "params key") -> dict[str, Any]:
+    """Params as stored: each key checked and in NFC form (``validation.key``), each value
+    normalized and redacted under its key. Raises ``ValidationError`` for a bad key."""
+    from . import validation
+
+    checked = {}
+    for raw_key, value in values.items():
+        key = validation.key(field, raw_key)
+        checked[key] = normalize(value, key=key)
+    return checked
 
 
 def same(a: Any, b: Any) -> bool:

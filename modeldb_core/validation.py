@@ -158,6 +158,15 @@ def tag_value(key_: str, value: Any) -> str:
     return text(f"tags.{key_}", str(value), MAX_TAG_VALUE)
 
 
+def tags(values: Any) -> dict[str, str]:
+    """Tags as stored: keys checked and in NFC form, values checked and redacted."""
+    checked = {}
+    for raw_key, value in values.items():
+        tag_key = key("tags key", raw_key)
+        checked[tag_key] = tag_value(tag_key, value)
+    return checked
+
+
 def phase(value: Any) -> str | None:
     if value is None:
         return None

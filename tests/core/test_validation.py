@@ -110,3 +110,11 @@ def test_param_normalization_never_raises_and_always_gives_storable_json():
     assert "\x00" not in shown and "hunter2" not in shown and shown.startswith(params.ESCAPED)
     assert params.normalize({"k\x00": 1}) == {params.ESCAPED + "k\\u0000": 1}
     assert params.unescape(params.ESCAPED + "a\\\\u0000") == "a\\u0000"  # an escaped backslash stays one
+
+
+def test_whole_mappings_are_checked_in_one_call():
+    assert params.normalize_items({"cafe\u0301": 1, "db_password": "x", "url": "redis://:pw@h"}) == {
+        "caf\u00e9": 1, "db_password": "***", "url": "redis://:***@h"}
+    assert validation.tags({"o\u0308l": 3, "api_token": "t"}) == {"\u00f6l": "3", "api_token": "***"}
+    with pytest.raises(ValidationError, match="params key"):
+        params.normalize_items({"a\u200bb": 1})

@@ -16,6 +16,9 @@ Rules:
 - A blob is written to ``tmp/`` and renamed into place: a reader never sees a
   half-written file, and two writers of the same content end with one file.
 - Blobs are made read-only; storing the same content again writes nothing new.
+- Folders are created 0700 and blobs 0400 (descriptions 0600): private to
+  their owner unless ``private_files`` is off (then blobs are 0444 and the
+  umask decides), see ``modeldb_core.files``.
 - The ``.json`` description is everything a CLI or UI needs to show a blob.
   Nothing here ever unpickles: ``load_pickle`` exists for a user who asks for
   the object back, and checks the hash first.
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
+from . import files
 from .errors import NotFoundError, ValidationError
 from .model import ArtifactVersion
 
@@ -88,12 +92,13 @@ def _check_hash(content_hash: str) -> str:
 class ArtifactStore:
     """Blobs named by their content under one root folder (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, private: bool | None = None):
         if root is None:
             from .client import get_client
 
             root = get_client().settings.artifacts
         self.root = Path(root).expanduser()
+        self.private = files._private(private)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({str(self.root)!r})"
@@ -109,8 +114,7 @@ class ArtifactStore:
     # -- writing ----------------------------------------------------------
     def put_stream(self, write: Callable[[Any], None], description: dict[str, Any] | None = None) -> StoredBlob:
         """Store what ``write(sink)`` writes into ``sink`` (a file-like object with ``write``)."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir = files.make_dirs(self.root / "tmp", self.private)
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -120,8 +124,8 @@ class ArtifactStore:
             final = self.path(content_hash)
             created = not final.is_file()
             if created:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(tmp_name, 0o444)
+                files.make_dirs(final.parent, self.private)
+                os.chmod(tmp_name, 0o400 if self.private else 0o444)
                 os.replace(tmp_name, final)
             else:
                 os.unlink(tmp_name)
@@ -149,6 +153,8 @@ class ArtifactStore:
         fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp", prefix="desc-")
         with os.fdopen(fd, "w") as fh:
             json.dump(info, fh, sort_keys=True, indent=1, default=str)
+        if not self.private:
+            os.chmod(tmp_name, 0o644)  # as readable as the blob it describes
         os.replace(tmp_name, target)
 
     # -- reading ----------------------------------------------------------

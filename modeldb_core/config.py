@@ -14,6 +14,10 @@ config file > default.
 | exit timeout   | ``MODELDB_EXIT_TIMEOUT`` | ``exit_timeout`` | 2 s (drain at exit, reads)  |
 | journal cap    | ``MODELDB_JOURNAL_MAX_BYTES`` | ``journal_max_bytes`` | 1 GiB of unwritten events |
 | outage cap     | ``MODELDB_JOURNAL_MAX_AGE`` | ``journal_max_age`` | 7 days (seconds)          |
+| fingerprint time budget | ``MODELDB_FINGERPRINT_SECONDS`` | ``fingerprint_seconds`` | 5 (seconds per tracked call) |
+| fingerprint byte budget | ``MODELDB_FINGERPRINT_BYTES`` | ``fingerprint_bytes`` | 1073741824 (1 GiB per tracked call) |
+| more secret key words | ``MODELDB_SECRET_KEYS`` | ``secret_keys`` | none (comma-separated; added to the built-in list) |
+| private files  | ``MODELDB_PRIVATE_FILES`` | ``private_files`` | true (store file, ~/.modeldb, artifacts owner-only) |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
@@ -82,7 +86,9 @@ def normalize_uri(uri: str) -> str:
     """Turn what a user typed into a SQLAlchemy URL.
 
     A plain path means a SQLite file; ``postgresql://`` and ``postgres://``
-    mean psycopg 3.
+    mean psycopg 3. A server URL is parsed with ``urllib.parse``: a password
+    holding ``@``, ``/``, ``?`` or ``#`` must be percent-encoded, and the error
+    saying so never shows it.
     """
     uri = str(uri).strip()
     if not uri:
@@ -90,11 +96,41 @@ def normalize_uri(uri: str) -> str:
     if "://" not in uri:
         return "sqlite:///" + str(Path(uri).expanduser().resolve())
     scheme, rest = uri.split("://", 1)
+    if scheme != "sqlite" and not scheme.startswith("sqlite+"):
+        _check_server_url(uri)
     if scheme in ("postgres", "postgresql"):
         return "postgresql+psycopg://" + rest
     if scheme == "sqlite" and rest.startswith("/~"):
         return "sqlite:///" + str(Path(rest[1:]).expanduser())
     return uri
+
+
+_ENCODE_HINT = ("percent-encode the password: urllib.parse.quote(password, safe='') "
+                "(e.g. '@' is %40, '/' is %2F, '#' is %23, '?' is %3F)")
+
+
+def _check_server_url(uri: str) -> None:
+    from urllib.parse import urlsplit
+
+    from .redaction import redact_uri
+
+    scheme, rest = uri.split("://", 1)
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    userinfo, _, hostport = authority.rpartition("@")
+    shown = f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostport}/..." if ":" in userinfo \
+        else redact_uri(uri)
+    if "@" in userinfo:
+        raise ValidationError("store uri", shown, f"the user or password holds an unencoded '@'; {_ENCODE_HINT}")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        # "user:pa/ss@host": the '/' ended the authority early and the rest looks like a bad port.
+        shown = f"{scheme}://***" if "@" in rest else uri
+        raise ValidationError("store uri", shown, f"is not a valid URL (host or port); if the password "
+                              f"holds '/', '?' or '#', {_ENCODE_HINT}") from None
+    if not authority and "@" in rest:
+        raise ValidationError("store uri", f"{scheme}://***", f"is not a valid URL; {_ENCODE_HINT}")
 
 
 def _as_seconds(field: str, value: Any) -> float | None:
@@ -123,6 +159,19 @@ class Settings:
     exit_timeout: float = 2.0
     journal_max_bytes: int = 1024 ** 3
     journal_max_age: float = 7 * 24 * 3600.0
+    # -- input side (fingerprint budget, redaction, file modes): see docs/security.md --
+    fingerprint_seconds: float = 5.0
+    fingerprint_bytes: int = 1 << 30
+    secret_keys: tuple[str, ...] = ()
+    private_files: bool = True
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the store URI's password.
+        from .redaction import redact_uri
+
+        fields = ", ".join(f"{name}={redact_uri(value) if name == 'uri' else value!r}"
+                           for name, value in self.__dict__.items())
+        return f"Settings({fields})"
 
 
 def resolve(
@@ -135,6 +184,10 @@ def resolve(
     exit_timeout: float | None = None,
     journal_max_bytes: int | None = None,
     journal_max_age: float | None = None,
+    fingerprint_seconds: float | None = None,
+    fingerprint_bytes: int | None = None,
+    secret_keys: str | list[str] | tuple[str, ...] | None = None,
+    private_files: bool | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -152,4 +205,29 @@ def resolve(
             "journal_max_bytes", journal_max_bytes, "MODELDB_JOURNAL_MAX_BYTES", 1024 ** 3))),
         journal_max_age=_as_seconds("MODELDB_JOURNAL_MAX_AGE", _setting(
             "journal_max_age", journal_max_age, "MODELDB_JOURNAL_MAX_AGE", 7 * 24 * 3600.0)),
+        **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
     )
+
+
+# -- input side: fingerprint budget, redaction, file modes (docs/security.md) --------------------
+def _input_settings(fingerprint_seconds: Any, fingerprint_bytes: Any, secret_keys: Any,
+                    private_files: Any) -> dict[str, Any]:
+    seconds = _as_seconds("MODELDB_FINGERPRINT_SECONDS", _setting(
+        "fingerprint_seconds", fingerprint_seconds, "MODELDB_FINGERPRINT_SECONDS", 5.0))
+    raw_bytes = _setting("fingerprint_bytes", fingerprint_bytes, "MODELDB_FINGERPRINT_BYTES", 1 << 30)
+    try:
+        budget_bytes = int(raw_bytes)
+    except (TypeError, ValueError):
+        raise ValidationError("MODELDB_FINGERPRINT_BYTES", raw_bytes, "must be a whole number of bytes") from None
+    if budget_bytes < 0:
+        raise ValidationError("MODELDB_FINGERPRINT_BYTES", raw_bytes, "must be 0 or more bytes")
+    words = _setting("secret_keys", secret_keys, "MODELDB_SECRET_KEYS", ())
+    if isinstance(words, str):
+        words = words.split(",")
+    return {
+        "fingerprint_seconds": seconds if seconds is not None else 5.0,
+        "fingerprint_bytes": budget_bytes,
+        "secret_keys": tuple(w.strip().lower() for w in words if str(w).strip()),
+        "private_files": _as_bool("MODELDB_PRIVATE_FILES",
+                                  _setting("private_files", private_files, "MODELDB_PRIVATE_FILES", True)),
+    }

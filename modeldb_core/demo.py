@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import active_run, add_note, log_metric, set_tag, tracked_task
 from .client import configure, get_client
+from .redaction import redact_uri
 
 PROJECT = "house-prices"
 FEATURES = ["sqft", "bedrooms", "age", "distance_km", "garage", "sqft_per_bedroom", "log_distance"]
@@ -222,7 +223,7 @@ def run_demo(uri: str | None = None, workdir: str | None = None) -> list[dict]:
 def _print_summary(client, models: list[dict], elapsed: float) -> None:
     store = client.store
     runs = [r for r in store.list_runs(project=PROJECT, limit=1000) if r.started_at >= time.time() - elapsed - 60]
-    print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {store.uri}\n")
+    print(f"ModelDB recorded {len(runs)} runs in {elapsed:.1f} s into {redact_uri(store.uri)}\n")
     width = max((len(str(r.id)) for r in runs), default=3)
     print(f"{'run':<{width}}  {'phase':<20} {'name':<24} {'status':<10} {'seconds':>7}")
     for run in sorted(runs, key=lambda r: (r.started_at, str(r.id))):

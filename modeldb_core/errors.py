@@ -23,10 +23,23 @@ class ValidationError(ModelDBError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        shown = repr(value)
+        shown = _shown(field, value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{field}: {problem} (got {shown})")
+
+
+def _shown(field: str, value: Any) -> str:
+    """The refused value as an error may show it: never a secret (``redaction``)."""
+    from .redaction import MASK, is_secret_key, redact_text
+
+    if value is not None and is_secret_key(field.rsplit(".", 1)[-1]):
+        return MASK
+    try:
+        shown = repr(value[:200] if isinstance(value, str) else value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the error itself
+        shown = f"<{type(value).__name__}>"
+    return redact_text(shown)
 
 
 class ParamConflictError(ValidationError):
@@ -39,6 +52,17 @@ class ParamConflictError(ValidationError):
             f"params.{key}", new,
             f"already logged as {old!r} in this run; params are write-once",
         )
+
+
+class MissingExtraError(ModelDBError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, module: str, extra: str, purpose: str | None = None):
+        self.module = module
+        self.extra = extra
+        needed = f"{purpose} needs" if purpose else "this needs"
+        super().__init__(f"{needed} the Python package {module!r}, which is not installed: "
+                         f"pip install 'modeldb[{extra}]'", name=module)
 
 
 class NotFoundError(ModelDBError, LookupError):

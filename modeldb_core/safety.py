@@ -16,6 +16,24 @@ from .errors import ValidationError
 log = logging.getLogger("modeldb")
 T = TypeVar("T")
 
+
+class _Redacting(logging.Filter):
+    """No ``modeldb`` log line shows a secret: message and traceback pass ``redaction.redact_text``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .redaction import redact_text
+
+        try:
+            record.msg, record.args = redact_text(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        except Exception:  # noqa: BLE001 - a log line is never worth an exception
+            pass
+        return True
+
+
+log.addFilter(_Redacting())
+
 _reported: set[str] = set()
 _lock = threading.Lock()
 

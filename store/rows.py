@@ -18,7 +18,10 @@ def encode_param(value: Any) -> dict[str, Any]:
     as_json = encode_json(value)
     number = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value) if math.isfinite(value) else None
+        try:
+            number = float(value) if math.isfinite(value) else None
+        except OverflowError:  # an int beyond a double: kept exactly in value_json, not comparable as a number
+            number = None
     return {"value_json": as_json, "value_text": value if isinstance(value, str) else as_json,
             "value_num": number}
 

@@ -82,12 +82,9 @@ class RunRecord:
 
 def records_dataframe(records: list[RunRecord]):
     """A pandas DataFrame of records, one row per run (needs pandas)."""
-    try:
-        import pandas as pd
-    except ImportError:
-        from modeldb_core.errors import ModelDBError
+    from modeldb_core.extras import require
 
-        raise ModelDBError("to_dataframe() needs pandas: pip install pandas") from None
+    pd = require("pandas", "sklearn", "to_dataframe()")
     return pd.DataFrame([rec.to_dict() for rec in records])
 
 

@@ -490,6 +490,10 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
     Calling it again is cheap and never patches twice.
     """
     global _enabled
+    if not disable:
+        from ..extras import require
+
+        require("sklearn", "sklearn", "scikit-learn logging")
     with _enable_lock:
         if disable:
             if _enabled:

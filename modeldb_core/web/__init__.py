@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 def create_app(uri: str | None = None) -> "FastAPI":
     """The ModelDB app over the store at ``uri`` (default: the configured store)."""
+    from ..extras import require
+
+    for module in ("fastapi", "jinja2"):
+        require(module, "ui", "the web UI")
     from .app import build
 
     return build(uri)
@@ -25,8 +29,9 @@ def create_app(uri: str | None = None) -> "FastAPI":
 
 def serve(host: str = "127.0.0.1", port: int = 5000, uri: str | None = None) -> None:
     """Serve the UI until interrupted (``modeldb ui``)."""
-    import uvicorn
+    from ..extras import require
 
+    uvicorn = require("uvicorn", "ui", "modeldb ui")
     app = create_app(uri)
     print(f"ModelDB UI on http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -86,3 +86,42 @@ def test_the_default_root_follows_the_settings(tmp_path, monkeypatch):
     client = mdb.configure(uri=f"sqlite:///{tmp_path / 'db.sqlite'}")
     assert ArtifactStore().root == Path(os.environ["HOME"]) / ".modeldb" / "artifacts"
     client.close()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_store_file_home_folder_and_artifacts_are_private_to_their_owner(tmp_path, monkeypatch):
+    from modeldb_core import files
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    mdb.configure(uri=f"sqlite:///{tmp_path / 'unused.db'}").close()
+    old_umask = os.umask(0o022)  # a typical umask would give 0755 folders and 0644 files
+    try:
+        store = ArtifactStore(tmp_path / "home" / ".modeldb" / "artifacts")
+        blob = store.put_bytes(b"weights")
+        assert _mode(tmp_path / "home" / ".modeldb") == 0o700
+        assert _mode(store.root) == 0o700 and _mode(blob.path.parent) == 0o700
+        assert _mode(blob.path) == 0o400
+        assert _mode(blob.path.with_name(blob.path.name + ".json")) == 0o600
+        database = tmp_path / "home" / ".modeldb" / "modeldb.db"
+        files.prepare_sqlite_file(database)
+        assert _mode(database) == 0o600
+        # A folder the user made keeps its mode; only what ModelDB creates is made private.
+        shared = tmp_path / "shared"
+        shared.mkdir(mode=0o775)
+        os.chmod(shared, 0o775)
+        files.prepare_sqlite_file(shared / "team.db")
+        assert _mode(shared) == 0o775 and _mode(shared / "team.db") == 0o600
+
+        monkeypatch.setenv("MODELDB_PRIVATE_FILES", "0")
+        mdb.configure(uri=f"sqlite:///{tmp_path / 'unused.db'}").close()  # settings are read per client
+        open_store = ArtifactStore(tmp_path / "open")
+        opened = open_store.put_bytes(b"public")
+        assert _mode(open_store.root) == 0o755 and _mode(opened.path) == 0o444
+        files.prepare_sqlite_file(tmp_path / "open" / "x.db")
+        assert _mode(tmp_path / "open" / "x.db") == 0o644
+    finally:
+        os.umask(old_umask)
+

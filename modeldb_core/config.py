@@ -14,13 +14,16 @@ config file > default.
 | exit timeout   | ``MODELDB_EXIT_TIMEOUT`` | ``exit_timeout`` | 2 s (drain at exit, reads)  |
 | journal cap    | ``MODELDB_JOURNAL_MAX_BYTES`` | ``journal_max_bytes`` | 1 GiB of unwritten events |
 | outage cap     | ``MODELDB_JOURNAL_MAX_AGE`` | ``journal_max_age`` | 7 days (seconds)          |
+| read deadline  | ``MODELDB_QUERY_TIMEOUT`` | ``query_timeout`` | none; the web app uses 5 s   |
+| UI hosts       | ``MODELDB_UI_ALLOWED_HOSTS`` | ``ui_allowed_hosts`` | the bind address and localhost |
+| UI token       | ``MODELDB_UI_TOKEN``   | ``ui_token``    | none (no authentication)        |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +126,13 @@ class Settings:
     exit_timeout: float = 2.0
     journal_max_bytes: int = 1024 ** 3
     journal_max_age: float = 7 * 24 * 3600.0
+    # -- reading and serving (docs/security.md) --
+    # How long one read may run (seconds); None: unbounded, except in the web app (5 s).
+    query_timeout: float | None = None
+    # Host headers `modeldb ui` answers; empty: the address it binds to and localhost.
+    ui_allowed_hosts: tuple[str, ...] = ()
+    # The token `modeldb ui` asks for (Bearer, or the password of basic auth); None: no auth.
+    ui_token: str | None = field(default=None, repr=False)
 
 
 def resolve(
@@ -135,6 +145,9 @@ def resolve(
     exit_timeout: float | None = None,
     journal_max_bytes: int | None = None,
     journal_max_age: float | None = None,
+    query_timeout: float | None = None,
+    ui_allowed_hosts: str | list[str] | tuple[str, ...] | None = None,
+    ui_token: str | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -152,4 +165,26 @@ def resolve(
             "journal_max_bytes", journal_max_bytes, "MODELDB_JOURNAL_MAX_BYTES", 1024 ** 3))),
         journal_max_age=_as_seconds("MODELDB_JOURNAL_MAX_AGE", _setting(
             "journal_max_age", journal_max_age, "MODELDB_JOURNAL_MAX_AGE", 7 * 24 * 3600.0)),
+        query_timeout=_as_seconds("MODELDB_QUERY_TIMEOUT",
+                                  _setting("query_timeout", query_timeout, "MODELDB_QUERY_TIMEOUT", None)),
+        ui_allowed_hosts=_as_hosts(_setting("ui_allowed_hosts", ui_allowed_hosts,
+                                            "MODELDB_UI_ALLOWED_HOSTS", ())),
+        ui_token=_as_token(_setting("ui_token", ui_token, "MODELDB_UI_TOKEN", None)),
     )
+
+
+def _as_hosts(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(str(h).strip().lower() for h in items if str(h).strip())
+
+
+def _as_token(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    token = str(value)
+    if len(token) < 16:
+        # The token is the only thing between the network and every recorded run.
+        raise ValidationError("MODELDB_UI_TOKEN", "***", f"must be at least 16 characters "
+                                                        f"(got {len(token)}); e.g. python -c "
+                                                        "'import secrets; print(secrets.token_urlsafe())'")
+    return token

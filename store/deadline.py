@@ -157,6 +157,8 @@ def _before_execute(conn: Connection, cursor, statement, parameters, context, ex
     deadline = now + seconds if seconds else None
     if reads is not None and reads.deadline is not None and (deadline is None or reads.deadline < deadline):
         deadline, seconds = reads.deadline, reads.seconds
+    if deadline is not None and now >= deadline:
+        raise QueryTimeoutError(seconds)  # the scope's time is up: not one more statement
     state.deadline, state.seconds, state.scope, state.expired = deadline, seconds, reads, False
     name = conn.dialect.name
     if name == "sqlite":
@@ -178,12 +180,12 @@ def _install_progress_handler(dbapi_connection, state: _State) -> None:
 
     def check() -> int:
         current_state = ref()
-        if current_state is None or current_state.deadline is None:
+        if current_state is None:
             return 0
         reads = current_state.scope
         if reads is not None and reads.cancelled:
             return 1
-        if time.monotonic() > current_state.deadline:
+        if current_state.deadline is not None and time.monotonic() > current_state.deadline:
             current_state.expired = True
             return 1
         return 0

@@ -126,7 +126,11 @@ def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI
 
     @app.exception_handler(QueryCancelledError)
     def _cancelled(request: Request, exc: QueryCancelledError):
-        # Nobody reads this answer (the client left); it keeps the server's log honest.
+        # Nobody reads this answer (the client left); the log says the work stopped.
+        import logging
+
+        logging.getLogger("modeldb.web").warning("stopped %s %s: %s", request.method,
+                                                 local_path(request), exc)
         return error_page(request, 499, "Cancelled", str(exc), {"kind": "cancelled"})
 
     @app.exception_handler(ModelDBError)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, populate
+from .conftest import populate
 
 MODELDB = str(Path(sys.executable).parent / "modeldb")
 TOKEN = "s3cret-token-for-the-tests-0123456789"
@@ -274,28 +274,25 @@ def test_an_open_bind_without_a_token_prints_a_warning(recorded_store):
         running.stop()
 
 
-def test_pages_work_under_the_real_content_security_policy(server):
+def test_pages_work_under_the_real_content_security_policy(server, browser):
     """No CSP violation on any page (Chromium reports each as a console error), and the scripts ran."""
-    from playwright.sync_api import sync_playwright
-
     running, ids = server
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context().new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            checks = [
-                ("/projects/churn", "svg"),
-                (f"/runs/{ids['train0']}", "h1"),
-                (f"/lineage?node=run:{ids['train0']}", "#lineage svg"),
-                ("/runs?project=churn", "table"),
-                ("/api-docs", "h1"),
-            ]
-            for path, selector in checks:
-                page.goto(running.base + path)
-                page.locator(selector).first.wait_for(timeout=10_000)
-            assert not problems, problems
-        finally:
-            browser.close()
+    context = browser.new_context()  # the CSP enforced, unlike the other browser tests
+    try:
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        checks = [
+            ("/projects/churn", "svg"),
+            (f"/runs/{ids['train0']}", "h1"),
+            (f"/lineage?node=run:{ids['train0']}", "#lineage svg"),
+            ("/runs?project=churn", "table"),
+            ("/api-docs", "h1"),
+        ]
+        for path, selector in checks:
+            page.goto(running.base + path)
+            page.locator(selector).first.wait_for(timeout=10_000)
+        assert not problems, problems
+    finally:
+        context.close()

@@ -76,7 +76,7 @@ def fuzz(uri: str, label: str, count: int, seed: int = 15) -> None:
     from modeldb_core.store import deadline, open_store
 
     sys.path.insert(0, str(HERE.parent / "tests" / "query"))
-    from test_fuzz import FIELDS, KEYWORDS, OPERATORS, PUNCTUATION, VALUES
+    from test_fuzz import FIELDS, KEYWORDS, OPERATORS, PUNCTUATION, VALUES  # noqa: E402
 
     rng = random.Random(seed)
     pool = FIELDS + OPERATORS + KEYWORDS + VALUES + PUNCTUATION
@@ -84,12 +84,29 @@ def fuzz(uri: str, label: str, count: int, seed: int = 15) -> None:
     deadline.install(store.engine, DEADLINE)
     outcomes: dict[str, int] = {}
     slowest = (0.0, "")
+
+    def comparison() -> str:
+        # Fields of the bench's runs with values of their type: most of these reach SQL.
+        field, values = rng.choice([
+            ("params.model", ['"rf"', '"gbm"', '"x%"']), ("params.max_depth", ["3", "8.5", "-1"]),
+            ("params.learning_rate", ["0.1", "1e-3"]), ("metrics.rmse", ["0.5", "inf", "nan"]),
+            ("metrics.r2", ["0.7"]), ("tags.team", ['"risk"', "1"]), ("status", ['"failed"']),
+            ("started", ['"2026-11-01"']), (f"params.k{rng.randint(0, 300)}", ["1", '"a"'])])
+        shape = rng.random()
+        if shape < 0.6:
+            op = rng.choice(["=", "!=", "<", "<=", ">", ">="]) if not field.startswith(("status", "tags")) \
+                else rng.choice(["=", "!="])
+            return f"{rng.choice(['', 'not '])}{field} {op} {rng.choice(values)}"
+        if shape < 0.8:
+            return f"{field} is {rng.choice(['', 'not '])}null"
+        return f"{field} in ({', '.join(rng.choice(values) for _ in range(rng.randint(1, 20)))})"
+
     for _ in range(count):
-        # Mostly well-formed comparisons joined by and/or, some noise: the ones that reach SQL matter here.
-        terms = [f"{rng.choice(FIELDS)} {rng.choice(OPERATORS)} {rng.choice(VALUES)}"
-                 for _ in range(rng.randint(1, 40))]
+        terms = [comparison() for _ in range(rng.randint(1, 60))]
         text = f" {rng.choice(['and', 'or'])} ".join(terms)
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
+            text = "(" * rng.randint(0, 40) + text
+        if rng.random() < 0.1:
             text += " " + " ".join(rng.choice(pool) for _ in range(rng.randint(1, 5)))
         seconds, outcome = timed_search(store, text, rng.choice([None, "metrics.rmse", "-params.depth"]))
         kind = outcome.split(" ")[0] if not outcome[0].isdigit() else "answered"
@@ -141,6 +158,8 @@ def server_under_load(uri: str, home: str, node: str | None, seconds: float = 10
             started = time.perf_counter()
             api = httpx.get(base + "/api/lineage", params={"node": node, "depth": 2}, timeout=60)
             api_s = time.perf_counter() - started
+            if api.status_code != 200:
+                raise SystemExit(f"/api/lineage answered {api.status_code}: {api.text[:300]}")
             started = time.perf_counter()
             page = httpx.get(base + "/lineage", params={"node": node, "depth": 2}, timeout=60)
             page_s = time.perf_counter() - started

@@ -34,11 +34,12 @@ class Context:
     def store(self) -> "MetadataStore":
         store = self.client.store
         timeout = self.client.settings.query_timeout
-        engine = getattr(store, "engine", None)
-        if timeout and engine is not None:
+        if timeout:
             from modeldb_core.store import deadline
+            from modeldb_core.store.sql_store import SqlStore
 
-            deadline.install(engine, timeout)
+            if isinstance(store, SqlStore):
+                deadline.install(store.engine, timeout)
         return store
 
     def reap_quietly(self) -> None:

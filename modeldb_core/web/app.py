@@ -34,12 +34,12 @@ class StoreHolder:
                 if self._store is None:
                     from modeldb_core import config
                     from modeldb_core.store import deadline, open_store
+                    from modeldb_core.store.sql_store import SqlStore
 
                     opened = open_store(config.resolve(uri=self.uri).uri)
-                    engine = getattr(opened, "engine", None)
-                    if engine is not None:
+                    if isinstance(opened, SqlStore):
                         # Every statement of the app is a read: each is bounded on its own too.
-                        deadline.install(engine, self.query_timeout)
+                        deadline.install(opened.engine, self.query_timeout)
                     self._store = opened
         return self._store
 
@@ -88,7 +88,6 @@ def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI
         openapi_url="/api/openapi.json",
     )
     app.state.store = StoreHolder(uri, query_timeout)
-    app.state.query_timeout = query_timeout
     # Outermost last: the headers are on every answer, errors from the deadline included.
     app.add_middleware(ReadDeadline, seconds=query_timeout)
     app.add_middleware(SecurityHeaders)

@@ -31,8 +31,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from modeldb_core.errors import QueryCancelledError, QueryTimeoutError
 
-# SQLite virtual-machine steps between two looks at the clock: about 0.1 ms of work.
-_STEPS = 4_000
+# SQLite virtual-machine steps between two looks at the clock (about 0.5 ms of work): each
+# look takes the GIL, so looking too often slows every other thread of the web app.
+_STEPS = 20_000
 _STATE = "modeldb_deadline"
 _POSTGRES_CANCELLED = "57014"  # query_canceled: statement_timeout and cancel requests alike
 

@@ -566,6 +566,20 @@ def fields_of(node: Node | None) -> list[Field]:
     return list(seen)
 
 
+def conditions(node: Node | None) -> int:
+    """How many comparisons a filter holds (a measure of its cost), walked without recursion."""
+    count, stack = 0, [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (And, Or)):
+            stack.extend(n.items)
+        elif isinstance(n, Not):
+            stack.append(n.item)
+        else:
+            count += 1
+    return count
+
+
 def conjuncts(node: Node | None) -> Iterator[Node]:
     """The conditions a filter ``and``s together at its top level (nested ``and``s flattened)."""
     if node is None:
@@ -590,5 +604,5 @@ def required_fields(node: Node | None) -> set[Field]:
 
 __all__ = ["MAX_DEPTH", "MAX_FILTER_LENGTH", "MAX_SORT_KEYS", "MAX_SORT_LENGTH", "MAX_TERMS",
            "MAX_VALUES", "And", "Compare", "Field", "In", "IsNull", "Node", "Not", "Or", "SortKey", "Token",
-           "conjuncts", "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
+           "conditions", "conjuncts", "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
            "ATTR", "METRIC", "PARAM", "TAG", "NUMBER", "TEXT", "TIME"]

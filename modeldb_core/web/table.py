@@ -75,10 +75,15 @@ def search(store: MetadataStore, state: TableState):
     Grouped, the group field sorts first, so each group's runs sit together
     (and pages cut through groups, never mix them up).
     """
-    from modeldb_core.query import search_runs
+    from modeldb_core.query import build_query, search_runs
 
-    return search_runs(state.filter or None, project=state.project, search=state.q or None,
-                       order_by=_order(state), limit=state.limit, cursor=state.cursor, store=store)
+    from .service import search_slot
+
+    query = build_query(state.filter or None, project=state.project, search=state.q or None,
+                        order_by=_order(state))
+    with search_slot(query):
+        return search_runs(state.filter or None, project=state.project, search=state.q or None,
+                           order_by=_order(state), limit=state.limit, cursor=state.cursor, store=store)
 
 
 def _order(state: TableState) -> str | None:
@@ -140,8 +145,13 @@ def groups(store: MetadataStore, state: TableState, metrics: list[str] = ()) -> 
     """The groups of the whole result (not just this page), with metric aggregates."""
     from modeldb_core.query import group_runs
 
-    found = group_runs(state.group, state.filter or None, metrics=list(metrics),
-                       project=state.project, search=state.q or None, store=store)
+    from modeldb_core.query import build_query
+
+    from .service import search_slot
+
+    with search_slot(build_query(state.filter or None, project=state.project, search=state.q or None)):
+        found = group_runs(state.group, state.filter or None, metrics=list(metrics),
+                           project=state.project, search=state.q or None, store=store)
     out = []
     for g in found:
         aggregates = {}

@@ -173,7 +173,7 @@ def test_a_read_past_query_timeout_is_a_clear_503(recorded_store):
         error = response.json()["error"]
         assert error["kind"] == "timeout" and error["limit"] == "query_timeout" and error["seconds"] == 1
         assert "query_timeout" in error["message"]
-        assert elapsed < 4, elapsed  # 1 s, plus compiling the statement
+        assert elapsed < 6, elapsed  # 1 s, plus compiling the statement on a busy machine
         _answers_home_quickly(running.base)
     finally:
         running.stop()

@@ -18,13 +18,16 @@ config file > default.
 | fingerprint byte budget | ``MODELDB_FINGERPRINT_BYTES`` | ``fingerprint_bytes`` | 1073741824 (1 GiB per tracked call) |
 | more secret key words | ``MODELDB_SECRET_KEYS`` | ``secret_keys`` | none (comma-separated; added to the built-in list) |
 | private files  | ``MODELDB_PRIVATE_FILES`` | ``private_files`` | true (store file, ~/.modeldb, artifacts owner-only) |
+| read deadline  | ``MODELDB_QUERY_TIMEOUT`` | ``query_timeout`` | none; the web app uses 5 s   |
+| UI hosts       | ``MODELDB_UI_ALLOWED_HOSTS`` | ``ui_allowed_hosts`` | the bind address and localhost |
+| UI token       | ``MODELDB_UI_TOKEN``   | ``ui_token``    | none (no authentication)        |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,13 +168,26 @@ class Settings:
     secret_keys: tuple[str, ...] = ()
     private_files: bool = True
 
+    # -- reading and serving (docs/security.md) --
+    # How long one read may run (seconds); None: unbounded, except in the web app (5 s).
+    query_timeout: float | None = None
+    # Host headers `modeldb ui` answers; empty: the address it binds to and localhost.
+    ui_allowed_hosts: tuple[str, ...] = ()
+    # The token `modeldb ui` asks for (Bearer, or the password of basic auth); None: no auth.
+    ui_token: str | None = field(default=None, repr=False)
+
     def __repr__(self) -> str:
-        # The dataclass repr would print the store URI's password.
+        # The dataclass repr would print the store URI's password and the UI token.
         from .redaction import redact_uri
 
-        fields = ", ".join(f"{name}={redact_uri(value) if name == 'uri' else value!r}"
-                           for name, value in self.__dict__.items())
-        return f"Settings({fields})"
+        def shown(name: str, value: object) -> str:
+            if name == "uri":
+                return repr(redact_uri(value))
+            if name == "ui_token":
+                return "'***'" if value else "None"
+            return repr(value)
+
+        return "Settings(" + ", ".join(f"{n}={shown(n, v)}" for n, v in self.__dict__.items()) + ")"
 
 
 def resolve(
@@ -188,6 +204,9 @@ def resolve(
     fingerprint_bytes: int | None = None,
     secret_keys: str | list[str] | tuple[str, ...] | None = None,
     private_files: bool | None = None,
+    query_timeout: float | None = None,
+    ui_allowed_hosts: str | list[str] | tuple[str, ...] | None = None,
+    ui_token: str | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -205,6 +224,11 @@ def resolve(
             "journal_max_bytes", journal_max_bytes, "MODELDB_JOURNAL_MAX_BYTES", 1024 ** 3))),
         journal_max_age=_as_seconds("MODELDB_JOURNAL_MAX_AGE", _setting(
             "journal_max_age", journal_max_age, "MODELDB_JOURNAL_MAX_AGE", 7 * 24 * 3600.0)),
+        query_timeout=_as_seconds("MODELDB_QUERY_TIMEOUT",
+                                  _setting("query_timeout", query_timeout, "MODELDB_QUERY_TIMEOUT", None)),
+        ui_allowed_hosts=_as_hosts(_setting("ui_allowed_hosts", ui_allowed_hosts,
+                                            "MODELDB_UI_ALLOWED_HOSTS", ())),
+        ui_token=_as_token(_setting("ui_token", ui_token, "MODELDB_UI_TOKEN", None)),
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
     )
 
@@ -231,3 +255,20 @@ def _input_settings(fingerprint_seconds: Any, fingerprint_bytes: Any, secret_key
         "private_files": _as_bool("MODELDB_PRIVATE_FILES",
                                   _setting("private_files", private_files, "MODELDB_PRIVATE_FILES", True)),
     }
+
+
+def _as_hosts(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(str(h).strip().lower() for h in items if str(h).strip())
+
+
+def _as_token(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    token = str(value)
+    if len(token) < 16:
+        # The token is the only thing between the network and every recorded run.
+        raise ValidationError("MODELDB_UI_TOKEN", "***", f"must be at least 16 characters "
+                                                        f"(got {len(token)}); e.g. python -c "
+                                                        "'import secrets; print(secrets.token_urlsafe())'")
+    return token

@@ -74,6 +74,9 @@ class NotFoundError(ModelDBError, LookupError):
         super().__init__(f"no {kind} with id {ident!r}")
 
 
+_WINDOW = 60
+
+
 class QueryError(ModelDBError, ValueError):
     """A filter or sort expression that cannot be parsed or compiled.
 
@@ -85,14 +88,38 @@ class QueryError(ModelDBError, ValueError):
         self.position = position
         self.message = message
         if position is not None and text:
-            pointer = " " * position + "^"
-            super().__init__(f"{message} at position {position}\n  {text}\n  {pointer}")
+            # A window around the position: the message stays short whatever the text's length.
+            start = max(0, min(position, len(text)) - _WINDOW)
+            shown = text[start:position + _WINDOW]
+            shown = shown.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+            lead = "..." if start else ""
+            tail = "..." if position + _WINDOW < len(text) else ""
+            pointer = " " * (len(lead) + position - start) + "^"
+            super().__init__(f"{message} at position {position}\n  {lead}{shown}{tail}\n  {pointer}")
         else:
             super().__init__(message)
 
 
 class StoreError(ModelDBError):
     """The metadata store failed (database error, lost connection...)."""
+
+
+class QueryTimeoutError(StoreError):
+    """A read ran past its deadline (the ``query_timeout`` setting) and was stopped."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        limit = f"the {seconds:g} s allowed" if seconds else "its deadline"
+        super().__init__(f"the query ran longer than {limit} (query_timeout) and was stopped; "
+                         "narrow the filter, or raise query_timeout")
+
+
+class QueryCancelledError(StoreError):
+    """A read stopped because whoever asked for it went away (an HTTP client disconnected)."""
+
+    def __init__(self, reason: str = "the client went away"):
+        self.reason = reason
+        super().__init__(f"the query was cancelled: {reason}")
 
 
 class StoreUnavailableError(StoreError):

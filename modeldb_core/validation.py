@@ -44,6 +44,38 @@ MAX_TIMESTAMP = 253_402_300_799.0
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
+MAX_ID = 2**63 - 1  # a 64-bit signed integer column
+_HEX_ID = re.compile(r"(?=[0-9a-f-]{8,36}\Z)[0-9a-f]+(?:-[0-9a-f]+)*\Z")
+
+
+def record_id(field: str, value: Any) -> int | str:
+    """A run or artifact id as it reaches a boundary (URL, CLI argument): checked before the store.
+
+    Either a whole number from 1 to 2**63 - 1 (ids so far), or a hex / UUID
+    string of 8 to 36 characters (client-made ids), returned lowercased.
+    """
+    if isinstance(value, bool):
+        raise ValidationError(field, value, "must be a run id")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and text.isascii():
+            if len(text) > 19:
+                raise ValidationError(field, value, f"must be between 1 and {MAX_ID} (2**63 - 1)")
+            number = int(text)
+            if not 1 <= number <= MAX_ID:
+                raise ValidationError(field, value, f"must be between 1 and {MAX_ID} (2**63 - 1)")
+            return number
+        if _HEX_ID.match(text.lower()):
+            return text.lower()
+        else:
+            raise ValidationError(field, value, "must be a whole number or a hex/UUID id of 8 to 36 characters")
+    if not isinstance(value, int):
+        raise ValidationError(field, value, "must be a whole number or a hex/UUID id")
+    if not 1 <= value <= MAX_ID:
+        raise ValidationError(field, value, f"must be between 1 and {MAX_ID} (2**63 - 1)")
+    return value
+
+
 def key(field: str, value: Any) -> str:
     """The key in NFC form; refused when empty, too long or holding invisible characters."""
     if not isinstance(value, str):

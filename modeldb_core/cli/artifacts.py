@@ -49,7 +49,9 @@ def show_artifact(obj, artifact: str, as_json: bool) -> None:
     if text.startswith("artifact:"):
         text = text.split(":", 1)[1]
     if text.isdigit():
-        versions = [store.get_artifact_version(int(text))]
+        from modeldb_core.validation import record_id
+
+        versions = [store.get_artifact_version(record_id("artifact id", text))]
     else:
         from .lookup import artifact_versions
 

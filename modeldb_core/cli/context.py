@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import click
+
 if TYPE_CHECKING:
     from modeldb_core.client import TrackingClient
     from modeldb_core.store import MetadataStore
@@ -30,7 +32,15 @@ class Context:
 
     @property
     def store(self) -> "MetadataStore":
-        return self.client.store
+        store = self.client.store
+        timeout = self.client.settings.query_timeout
+        if timeout:
+            from modeldb_core.store import deadline
+            from modeldb_core.store.sql_store import SqlStore
+
+            if isinstance(store, SqlStore):
+                deadline.install(store.engine, timeout)
+        return store
 
     def reap_quietly(self) -> None:
         """Mark runs whose process died as killed before listing; never fail a listing for it."""
@@ -40,3 +50,21 @@ class Context:
             self.client.reap()
         except ModelDBError:
             pass
+
+
+class RunId(click.ParamType):
+    """A run id argument, checked before the store sees it (2**70 is a usage error, not a crash)."""
+
+    name = "RUN_ID"
+
+    def convert(self, value, param, ctx):
+        from modeldb_core.errors import ValidationError
+        from modeldb_core.validation import record_id
+
+        try:
+            return str(record_id("run id", value))
+        except ValidationError as exc:
+            self.fail(exc.problem + f" (got {str(value)[:40]!r})", param, ctx)
+
+
+RUN_ID = RunId()

@@ -18,7 +18,9 @@ def resolve_node(store, text: str) -> str:
     text = text.strip()
     kind, sep, raw = text.partition(":")
     if sep and kind == "artifact" and raw.isdigit():
-        return text
+        from modeldb_core.validation import record_id
+
+        return f"artifact:{record_id('artifact id', raw)}"
     if sep and kind == "run":
         return f"run:{store.get_run(raw).id}"
     if not sep:

@@ -6,6 +6,7 @@ import sys
 import click
 
 from . import output
+from .context import RUN_ID
 from .output import format_options
 from . import hints
 from .views import RUN_COLUMNS, detail_dict, run_json, run_summary, short_hash
@@ -186,7 +187,7 @@ def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> int:
 
 
 @runs_group.command("show")
-@click.argument("run_id")
+@click.argument("run_id", type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show_run(obj, run_id: str, as_json: bool) -> None:
@@ -261,7 +262,7 @@ def print_detail(detail, out=None) -> None:
 
 
 @runs_group.command("compare")
-@click.argument("run_ids", nargs=-1, required=True)
+@click.argument("run_ids", type=RUN_ID, nargs=-1, required=True)
 @click.option("--all", "show_all", is_flag=True, help="Show every row, not only those that differ.")
 @format_options
 @click.pass_obj
@@ -293,8 +294,8 @@ def compare_runs(obj, run_ids, show_all, fmt) -> None:
 
 
 @runs_group.command("diff")
-@click.argument("run_a")
-@click.argument("run_b")
+@click.argument("run_a", type=RUN_ID)
+@click.argument("run_b", type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def diff_runs(obj, run_a: int, run_b: int, as_json: bool) -> None:

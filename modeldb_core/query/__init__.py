@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from modeldb_core.store import MetadataStore
 
 MAX_LIMIT = 1_000_000
+MAX_CURSOR = 200  # characters: ours are about 40
+MAX_SEARCH = 1_000  # characters of free-text search
+MAX_GROUP_METRICS = 8  # metrics aggregated by one group-by (each is one join)
 SortSpec = "str | list[str] | None"
 
 
@@ -41,6 +44,15 @@ def build_query(filter: str | None = None, *, project: str | None = None, search
         raise ValidationError("project", project, "must be a project name")
     if search is not None and not isinstance(search, str):
         raise ValidationError("search", search, "must be text")
+    if search is not None and len(search) > MAX_SEARCH:
+        raise ValidationError("search", search, f"is {len(search):,} characters long; the limit is "
+                                                f"{MAX_SEARCH:,} (MAX_SEARCH)")
+    if project is not None:
+        from modeldb_core.validation import MAX_NAME
+
+        if len(project) > MAX_NAME:
+            raise ValidationError("project", project, f"is {len(project):,} characters long; "
+                                                      f"the limit is {MAX_NAME}")
     return RunQuery(filter=parse_filter(filter), project=project,
                     search=search if search and search.strip() else None,
                     order=tuple(parse_sort(order_by)))
@@ -70,6 +82,8 @@ def _encode_cursor(query: RunQuery, offset: int) -> str:
 
 
 def _decode_cursor(query: RunQuery, cursor: str) -> int:
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR:
+        raise QueryError(f"not a cursor returned by search_runs: {str(cursor)[:40]!r}")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -80,6 +94,16 @@ def _decode_cursor(query: RunQuery, cursor: str) -> int:
         raise QueryError("this cursor belongs to a different search (filter, project, search "
                          "and order_by must stay the same between pages)")
     return offset
+
+
+def cursor_at(query: RunQuery, offset: int) -> str:
+    """The cursor of the page of ``query`` that starts at ``offset`` (a page cut short)."""
+    return _encode_cursor(query, offset)
+
+
+def cursor_offset(query: RunQuery, cursor: str) -> int:
+    """Where the page of ``cursor`` starts (raises ``QueryError`` for another search's cursor)."""
+    return _decode_cursor(query, cursor)
 
 
 def _check_limit(limit: Any) -> int:
@@ -136,6 +160,10 @@ def group_runs(group_by: str, filter: str | None = None, *, metrics: str | Seque
     """
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    metrics = list(metrics)
+    if len(metrics) > MAX_GROUP_METRICS:
+        raise QueryError(f"{len(metrics)} metrics to aggregate; the limit is {MAX_GROUP_METRICS} "
+                         f"(MAX_GROUP_METRICS)")
     keys = [_metric_key(m) for m in metrics]
     by = parse_field(group_by)
     query = build_query(filter, project=project, search=search)
@@ -182,5 +210,5 @@ def best_run(metric: str, *, maximize: bool = False, filter: str | None = None,
 
 
 __all__ = ["Field", "MetricStats", "RunGroup", "RunPage", "RunQuery", "RunRecord", "SortKey",
-           "best_run", "build_query", "group_runs", "parse_filter", "parse_sort", "search_runs",
+           "best_run", "build_query", "cursor_at", "cursor_offset", "group_runs", "parse_filter", "parse_sort", "search_runs",
            "stream_runs"]

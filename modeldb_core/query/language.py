@@ -10,6 +10,12 @@ are numbers or quoted strings (single or double quotes, backslash escapes),
 Parsing never touches a database; everything it returns is data the store
 compiles into bound parameters. Every syntax error is a ``QueryError`` that
 carries the position and says what was expected there.
+
+Limits (docs/security.md), checked while parsing, before any SQL is built, so
+that no filter can exhaust Python's recursion, SQLite's expression depth, its
+bound-parameter count or its join planner: ``MAX_FILTER_LENGTH`` characters,
+``MAX_DEPTH`` levels of nesting, ``MAX_TERMS`` conditions, ``MAX_VALUES``
+values, ``MAX_SORT_KEYS`` sort keys. Each error names the limit it hit.
 """
 from __future__ import annotations
 
@@ -27,6 +33,15 @@ from .fields import (
 )
 
 Value = Union[str, float, int, bool]
+
+MAX_FILTER_LENGTH = 10_000  # characters in a filter
+MAX_DEPTH = 32  # nested parentheses and ``not``s
+MAX_TERMS = 256  # conditions (comparisons, in, is null) in a filter
+MAX_VALUES = 1_000  # values in a filter, ``in (...)`` lists included
+MAX_SORT_KEYS = 8  # fields in a sort; each keyed one is one join
+MAX_SORT_LENGTH = 1_000  # characters in a sort specification
+# Integers outside SQLite's and PostgreSQL's 64-bit range compare as floats (no overflow).
+_INT64 = 2**63 - 1
 
 # -- syntax tree -------------------------------------------------------------
 
@@ -150,7 +165,14 @@ class _Lexer:
             if number and (ch.isdigit() or ch == "." or (ch in "+-" and number.end() > start + 1)):
                 self.pos = number.end()
                 raw = number.group()
-                value: float | int = float(raw) if any(c in raw for c in ".eE") else int(raw)
+                value: float | int
+                if any(c in raw for c in ".eE") or len(raw) > 19:
+                    # Python refuses to convert integers of over 4,300 digits; a float holds any.
+                    value = float(raw)
+                else:
+                    value = int(raw)
+                    if abs(value) > _INT64:
+                        value = float(value)
                 out.append(Token("number", value, start, raw))
                 continue
             if ch == "-":
@@ -218,6 +240,9 @@ class _Parser:
         self.text = text
         self.tokens = _Lexer(text).tokens()
         self.i = 0
+        self.depth = 0
+        self.terms = 0
+        self.values = 0
 
     @property
     def tok(self) -> Token:
@@ -255,16 +280,28 @@ class _Parser:
             items.append(self.negation())
         return items[0] if len(items) == 1 else And(tuple(items))
 
+    def deeper(self) -> None:
+        # The only recursion of the parser goes through here: bounded far below Python's limit.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the filter nests more than {MAX_DEPTH} levels of parentheses and "
+                             f"'not' (the limit, MAX_DEPTH = {MAX_DEPTH})")
+
     def negation(self) -> Node:
         if self.is_word("not"):
+            self.deeper()
             self.advance()
-            return Not(self.negation())
+            inner = Not(self.negation())
+            self.depth -= 1
+            return inner
         if self.tok.kind == "lparen":
+            self.deeper()
             opening = self.advance()
             inner = self.expression()
             if self.tok.kind != "rparen":
                 raise self.expected(f"')' to close the '(' at position {opening.position}")
             self.advance()
+            self.depth -= 1
             return inner
         return self.predicate()
 
@@ -283,6 +320,10 @@ class _Parser:
 
     def predicate(self) -> Node:
         start = self.tok
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise self.error(f"the filter has more than {MAX_TERMS} conditions (the limit, "
+                             f"MAX_TERMS = {MAX_TERMS}); use 'in (...)' for many values of one field")
         field = self.field()
         tok = self.tok
         if tok.kind == "op":
@@ -335,6 +376,10 @@ class _Parser:
 
     def value(self) -> Value:
         tok = self.tok
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.error(f"the filter has more than {MAX_VALUES} values (the limit, "
+                             f"MAX_VALUES = {MAX_VALUES})")
         if tok.kind in ("string", "number"):
             self.advance()
             return tok.value  # type: ignore[return-value]
@@ -396,6 +441,7 @@ class _Parser:
         keys = []
         while True:
             descending = False
+            start = self.tok
             if self.tok.kind == "minus":
                 self.advance()
                 descending = True
@@ -403,6 +449,9 @@ class _Parser:
             if self.is_word("asc", "desc"):
                 descending = str(self.advance().value).lower() == "desc"
             keys.append(SortKey(field, descending))
+            if len(keys) > MAX_SORT_KEYS:
+                raise self.error(f"more than {MAX_SORT_KEYS} sort keys (the limit, "
+                                 f"MAX_SORT_KEYS = {MAX_SORT_KEYS})", start)
             if self.tok.kind == "comma":
                 self.advance()
                 continue
@@ -459,7 +508,15 @@ def parse_filter(text: str | None) -> Node | None:
         return None
     if not isinstance(text, str):
         raise QueryError(f"a filter must be a string, not {type(text).__name__}")
+    _check_length("filter", text, MAX_FILTER_LENGTH, "MAX_FILTER_LENGTH")
     return _Parser(text).parse()
+
+
+def _check_length(what: str, text: str, limit: int, name: str) -> None:
+    # Before lexing: the cost of everything after is proportional to the length.
+    if len(text) > limit:
+        raise QueryError(f"the {what} is {len(text):,} characters long; the limit is {limit:,} "
+                         f"({name})", text, limit)
 
 
 def parse_sort(spec: str | list[str] | tuple[str, ...] | None) -> list[SortKey]:
@@ -471,13 +528,20 @@ def parse_sort(spec: str | list[str] | tuple[str, ...] | None) -> list[SortKey]:
     for part in parts:
         if not isinstance(part, str):
             raise QueryError(f"a sort key must be a string, not {type(part).__name__}")
+        _check_length("sort", part, MAX_SORT_LENGTH, "MAX_SORT_LENGTH")
         if part.strip():
             keys += _Parser(part).sort_keys()
+        if len(keys) > MAX_SORT_KEYS:
+            raise QueryError(f"more than {MAX_SORT_KEYS} sort keys (the limit, "
+                             f"MAX_SORT_KEYS = {MAX_SORT_KEYS})", part, 0)
     return keys
 
 
 def parse_field(text: str) -> Field:
     """One field name, as in ``--group-by params.model``."""
+    if not isinstance(text, str):
+        raise QueryError(f"a field name must be a string, not {type(text).__name__}")
+    _check_length("field name", text, MAX_SORT_LENGTH, "MAX_SORT_LENGTH")
     parser = _Parser(text)
     field = parser.field()
     if parser.tok.kind != "end":
@@ -502,6 +566,20 @@ def fields_of(node: Node | None) -> list[Field]:
     return list(seen)
 
 
+def conditions(node: Node | None) -> int:
+    """How many comparisons a filter holds (a measure of its cost), walked without recursion."""
+    count, stack = 0, [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (And, Or)):
+            stack.extend(n.items)
+        elif isinstance(n, Not):
+            stack.append(n.item)
+        else:
+            count += 1
+    return count
+
+
 def conjuncts(node: Node | None) -> Iterator[Node]:
     """The conditions a filter ``and``s together at its top level (nested ``and``s flattened)."""
     if node is None:
@@ -524,6 +602,7 @@ def required_fields(node: Node | None) -> set[Field]:
     return {item.field for item in conjuncts(node) if isinstance(item, (Compare, In))}
 
 
-__all__ = ["And", "Compare", "Field", "In", "IsNull", "Node", "Not", "Or", "SortKey", "Token",
-           "conjuncts", "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
+__all__ = ["MAX_DEPTH", "MAX_FILTER_LENGTH", "MAX_SORT_KEYS", "MAX_SORT_LENGTH", "MAX_TERMS",
+           "MAX_VALUES", "And", "Compare", "Field", "In", "IsNull", "Node", "Not", "Or", "SortKey", "Token",
+           "conditions", "conjuncts", "fields_of", "parse_field", "parse_filter", "parse_sort", "parse_time", "required_fields",
            "ATTR", "METRIC", "PARAM", "TAG", "NUMBER", "TEXT", "TIME"]

@@ -28,11 +28,27 @@ def create_app(uri: str | None = None) -> "FastAPI":
 
 
 def serve(host: str = "127.0.0.1", port: int = 5000, uri: str | None = None) -> None:
-    """Serve the UI until interrupted (``modeldb ui``)."""
+    """Serve the UI until interrupted (``modeldb ui``).
+
+    Only ``Host`` headers naming the bind address or localhost are answered
+    (``ui_allowed_hosts`` widens that); with ``ui_token`` set, every request
+    needs the token. Binding beyond loopback without a token prints a warning.
+    """
+    import sys
+
+    from modeldb_core import config
+
     from ..extras import require
 
+    from .service import is_loopback, protect
+
     uvicorn = require("uvicorn", "ui", "modeldb ui")
-    app = create_app(uri)
+    settings = config.resolve(uri=uri)
+    app = protect(create_app(uri), bind=host, hosts=settings.ui_allowed_hosts, token=settings.ui_token)
+    if not settings.ui_token and not is_loopback(host):
+        print(f"Warning: serving every recorded run on {host} without authentication; "
+              "set MODELDB_UI_TOKEN (or ui_token in the config file) to require a token.",
+              file=sys.stderr)
     print(f"ModelDB UI on http://{host}:{port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -58,9 +58,7 @@ def list_runs(request: Request,
                               limit=limit)
     store = _store(request)
     page = table_.search(store, state)  # a QueryError becomes a 400 with its position
-    return {"runs": [{"run": jsonable(r.run), "params": jsonable(r.params),
-                      "metrics": jsonable(r.metrics), "tags": dict(r.tags)} for r in page.runs],
-            "next_cursor": page.next_cursor}
+    return table_.bounded_page(state, page)
 
 
 @router.get("/runs/groups", summary="Runs grouped by a param or tag, with counts and aggregates")
@@ -68,26 +66,35 @@ def group_runs(request: Request, group: str = Query(..., description="params.<ke
                filter: str = "", project: str | None = None, q: str = "",
                metrics: list[str] = Query([], description="metrics to aggregate per group")) -> dict[str, Any]:
     state = table_.TableState(project=project, filter=filter, q=q, group=group)
-    return {"group": group, "groups": table_.groups(_store(request), state, metrics)}
+    found = table_.groups(_store(request), state, metrics)
+    more = len(found) > table_.MAX_GROUPS
+    return {"group": group, "groups": found[:table_.MAX_GROUPS], "more": more}
 
 
 @router.get("/runs/{run_id}", summary="Everything recorded about one run")
 def get_run(request: Request, run_id: str) -> dict[str, Any]:
-    return runs_.detail(_store(request), run_id)
+    return runs_.detail(_store(request), runs_.check_id(run_id))
 
 
-@router.get("/runs/{run_id}/metrics/{key:path}", summary="One metric's time series of a run")
-def metric_series(request: Request, run_id: str, key: str) -> dict[str, Any]:
-    return runs_.metric_series(_store(request), run_id, key)
+@router.get("/runs/{run_id}/metrics/{key:path}", summary="One metric's time series of a run",
+            description=f"At most {runs_.MAX_POINTS:,} points from `offset`; `more` gives the next offset.")
+def metric_series(request: Request, run_id: str, key: str,
+                  offset: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+    return runs_.metric_series(_store(request), runs_.check_id(run_id), key, offset=offset)
 
 
-@router.get("/lineage", summary="The lineage graph around run:<id> or artifact:<id>")
-def lineage(request: Request, node: str,
+@router.get("/lineage", summary="The lineage graph around run:<id> or artifact:<id>",
+            description=f"At most {lineage_.MAX_NODES} nodes, nearest to the root first; "
+                        "`more.offset` fetches the next ones.")
+def lineage(request: Request, node: str = Query(..., max_length=64),
             direction: str = Query("both", description="up, down or both"),
-            depth: int = Query(10, ge=1, le=50)) -> dict[str, Any]:
-    return lineage_.graph(_store(request), node, direction=direction, depth=depth)
+            depth: int = Query(10, ge=1, le=50),
+            offset: int = Query(0, ge=0, le=2**62),
+            limit: int = Query(lineage_.MAX_NODES, ge=1, le=lineage_.MAX_NODES)) -> dict[str, Any]:
+    return lineage_.graph(_store(request), node, direction=direction, depth=depth, offset=offset,
+                          limit=limit)
 
 
 @router.get("/compare", summary="Runs side by side, with the differing rows marked")
 def compare(request: Request, ids: list[str] = Query(..., description="two or more run ids")) -> dict[str, Any]:
-    return compare_.compare(_store(request), ids)
+    return compare_.compare(_store(request), runs_.check_ids(ids))

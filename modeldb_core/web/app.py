@@ -12,7 +12,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modeldb_core import __version__
-from modeldb_core.errors import ModelDBError, NotFoundError, QueryError, ValidationError
+from modeldb_core.errors import (
+    ModelDBError, NotFoundError, QueryCancelledError, QueryError, QueryTimeoutError, ValidationError,
+)
 
 HERE = Path(__file__).parent
 
@@ -20,8 +22,9 @@ HERE = Path(__file__).parent
 class StoreHolder:
     """Opens the store on first use, so building the app touches no database."""
 
-    def __init__(self, uri: str | None):
+    def __init__(self, uri: str | None, query_timeout: float | None = None):
         self.uri = uri
+        self.query_timeout = query_timeout
         self._store = None
         self._lock = threading.Lock()
 
@@ -30,9 +33,14 @@ class StoreHolder:
             with self._lock:
                 if self._store is None:
                     from modeldb_core import config
-                    from modeldb_core.store import open_store
+                    from modeldb_core.store import deadline, open_store
+                    from modeldb_core.store.sql_store import SqlStore
 
-                    self._store = open_store(config.resolve(uri=self.uri).uri)
+                    opened = open_store(config.resolve(uri=self.uri).uri)
+                    if isinstance(opened, SqlStore):
+                        # Every statement of the app is a read: each is bounded on its own too.
+                        deadline.install(opened.engine, self.query_timeout)
+                    self._store = opened
         return self._store
 
     def close(self) -> None:
@@ -54,9 +62,19 @@ def wants_json(request: Request) -> bool:
     return local_path(request).startswith("/api/")
 
 
-def build(uri: str | None = None) -> FastAPI:
+def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI:
+    from modeldb_core import config
+
     from . import api, pages
     from .render import Renderer
+    from .service import DEFAULT_QUERY_TIMEOUT, ReadDeadline, SecurityHeaders
+
+    if query_timeout is None:
+        try:
+            query_timeout = config.resolve(uri=uri).query_timeout or DEFAULT_QUERY_TIMEOUT
+        except ModelDBError:
+            # A broken setting is reported when the store is opened, on the first request.
+            query_timeout = DEFAULT_QUERY_TIMEOUT
 
     app = FastAPI(
         title="ModelDB",
@@ -69,7 +87,10 @@ def build(uri: str | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.store = StoreHolder(uri)
+    app.state.store = StoreHolder(uri, query_timeout)
+    # Outermost last: the headers are on every answer, errors from the deadline included.
+    app.add_middleware(ReadDeadline, seconds=query_timeout)
+    app.add_middleware(SecurityHeaders)
     app.state.renderer = Renderer()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
@@ -96,6 +117,20 @@ def build(uri: str | None = None) -> FastAPI:
     @app.exception_handler(ValidationError)
     def _invalid(request: Request, exc: ValidationError):
         return error_page(request, 400, "Bad request", str(exc), {"field": exc.field})
+
+    @app.exception_handler(QueryTimeoutError)
+    def _too_slow(request: Request, exc: QueryTimeoutError):
+        return error_page(request, 503, "Query too slow", str(exc),
+                          {"kind": "timeout", "limit": "query_timeout", "seconds": exc.seconds})
+
+    @app.exception_handler(QueryCancelledError)
+    def _cancelled(request: Request, exc: QueryCancelledError):
+        # Nobody reads this answer (the client left); the log says the work stopped.
+        import logging
+
+        logging.getLogger("modeldb.web").warning("stopped %s %s: %s", request.method,
+                                                 local_path(request), exc)
+        return error_page(request, 499, "Cancelled", str(exc), {"kind": "cancelled"})
 
     @app.exception_handler(ModelDBError)
     def _store_error(request: Request, exc: ModelDBError):

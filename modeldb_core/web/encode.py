@@ -28,6 +28,23 @@ def jsonable(value: Any) -> Any:
     return number(value)
 
 
+def clip(value: Any, limit: int) -> Any:
+    """Recursively: every string longer than ``limit`` cut, saying how long it was.
+
+    What a page or an answer shows is bounded whatever a run recorded; the
+    whole value stays in the store (``modeldb runs show --json``).
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}\u2026 ({len(value):,} characters, cut at {limit:,})"
+    if isinstance(value, dict):
+        return {clip(k, limit): clip(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip(v, limit) for v in value]
+    return value
+
+
 def when(ts: float | None) -> str:
     """A timestamp as UTC, to the second."""
     if ts is None:
@@ -47,8 +64,13 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def show(value: Any) -> str:
+def show(value: Any, limit: int = 10_000) -> str:
     """A param, metric or tag value as a short text (escaping is the template's job)."""
+    text = _show(value)
+    return text if len(text) <= limit else clip(text, limit)
+
+
+def _show(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -9,7 +9,9 @@ from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
 from . import table as table_
-from .encode import jsonable
+from modeldb_core.errors import NotFoundError, ValidationError
+
+from .encode import clip, jsonable
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,23 +67,30 @@ def runs_page(request: Request, project: str | None = None, filter: str = "", q:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(request: Request, run_id: str):
+    try:
+        run_id = runs_.check_id(run_id)
+    except ValidationError:
+        # An address that cannot name a run names nothing: a 404 to a reader.
+        raise NotFoundError("run", run_id[:80]) from None
     run = runs_.detail(_store(request), run_id)
     return _page(request, "run.html", title=f"Run {run_id}: {run['run']['name']}", r=run)
 
 
 @router.get("/lineage", response_class=HTMLResponse)
-def lineage_page(request: Request, node: str, direction: str = "both", depth: int = 10):
-    graph = lineage_.graph(_store(request), node, direction=direction, depth=depth)
-    root = next(n for n in graph["nodes"] if n["key"] == node)
+def lineage_page(request: Request, node: str = Query(..., max_length=64), direction: str = "both",
+                 depth: int = Query(10, ge=1, le=50), offset: int = Query(0, ge=0, le=2**62)):
+    graph = lineage_.graph(_store(request), node, direction=direction, depth=depth, offset=offset)
+    root = graph["root_node"]
     artifact = None
     if root["kind"] == "artifact":
-        artifact = jsonable(_store(request).get_artifact_version(root["id"]))
+        artifact = clip(jsonable(_store(request).get_artifact_version(root["id"])), runs_.MAX_TEXT)
     return _page(request, "lineage.html", title=f"Lineage of {root['label']}", graph=graph,
                  root=root, direction=direction, depth=depth, artifact=artifact)
 
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, ids: list[str] = Query([]), only_differences: bool = False):
+    ids = runs_.check_ids(ids)
     data = compare_.compare(_store(request), ids)  # fewer than two runs: a 400 page
     return _page(request, "compare.html", title="Compare runs", c=data, ids=ids,
                  only_differences=only_differences)

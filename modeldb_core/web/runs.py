@@ -7,10 +7,31 @@ from modeldb_core.errors import NotFoundError
 from modeldb_core.model import RunDetail, RunIO
 from modeldb_core.store import MetadataStore
 
-from .encode import jsonable
+from .encode import clip, jsonable
 
 # A run page lists at most this many child runs by name (the rest by count).
 MAX_CHILDREN = 200
+# A metric series is served this many points at a time.
+MAX_POINTS = 10_000
+# Text recorded with a run (params, tags, notes, errors, URIs) is shown up to this many characters.
+MAX_TEXT = 100_000
+
+
+def check_id(value: Any) -> str:
+    """A run id from a URL, refused (400) before the store sees it (an old number stays accepted)."""
+    from modeldb_core.validation import record_id
+
+    return str(record_id("run id", value))
+
+
+def check_ids(values: list[Any]) -> list[str]:
+    from .compare import MAX_RUNS
+
+    if len(values) > MAX_RUNS:
+        from modeldb_core.errors import ValidationError
+
+        raise ValidationError("ids", f"{len(values)} ids", f"compare takes at most {MAX_RUNS} runs")
+    return [check_id(v) for v in values]
 
 
 def _io(item: RunIO) -> dict[str, Any]:
@@ -28,15 +49,16 @@ def _brief(run) -> dict[str, Any]:
 
 def runs_by_id(store: MetadataStore, run_ids: list[str], chunk: int = 500) -> dict[str, Any]:
     """Many runs in a few statements (one search per ``chunk`` ids), not one read each."""
-    from modeldb_core.query import search_runs
+    from modeldb_core.query import Field, RunQuery
+    from modeldb_core.query.language import In
 
     found: dict[str, Any] = {}
     ids = [str(i) for i in dict.fromkeys(run_ids)]
     for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
-        listed = ", ".join(f'"{i}"' for i in part if all(c in "0123456789abcdef-" for c in i))
-        page = search_runs(f"id in ({listed})", limit=len(part), store=store)
-        found.update((record.run.id, record.run) for record in page.runs)
+        part = tuple(ids[start:start + chunk])
+        # Built as a query, not as filter text: the ids are the store's own, not a user's filter.
+        query = RunQuery(filter=In(Field("attr", "id"), part), project=None, search=None, order=())
+        found.update((record.run.id, record.run) for record in store.search_runs(query, limit=len(part)))
     return found
 
 
@@ -52,7 +74,7 @@ def detail(store: MetadataStore, run_id: str) -> dict[str, Any]:
     shown = d.children[:MAX_CHILDREN]
     found = runs_by_id(store, shown) if shown else {}
     children = [_brief(found[i]) for i in shown if i in found]
-    return {
+    return clip({
         "run": {**jsonable(run), "duration": run.duration},
         "params": jsonable(d.params),
         "metrics": jsonable(d.metrics),
@@ -69,17 +91,20 @@ def detail(store: MetadataStore, run_id: str) -> dict[str, Any]:
         "error": ({"type": run.error_type, "message": run.error_message,
                    "traceback": run.error_traceback} if run.error_type or run.error_message else None),
         "estimator_graph": estimator_graph(d),
-    }
+    }, MAX_TEXT)
 
 
-def metric_series(store: MetadataStore, run_id: str, key: str) -> dict[str, Any]:
+def metric_series(store: MetadataStore, run_id: str, key: str, offset: int = 0) -> dict[str, Any]:
     run_id = store.get_run(run_id).id  # a 404 for an unknown run, not an empty series
     history = store.metric_history(run_id, key)
     if not history:
         raise NotFoundError(f"metric {key!r} of run", run_id)
-    return {"run_id": run_id, "key": key,
+    shown = history[offset:offset + MAX_POINTS]
+    end = offset + len(shown)
+    return {"run_id": run_id, "key": key, "total_points": len(history), "offset": offset,
             "points": [{"step": m.step, "value": jsonable(m.value), "timestamp": m.timestamp}
-                       for m in history]}
+                       for m in shown],
+            "more": {"offset": end} if end < len(history) else None}
 
 
 def estimator_graph(d: RunDetail) -> dict[str, Any] | None:

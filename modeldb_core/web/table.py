@@ -13,10 +13,15 @@ from typing import Any
 from modeldb_core.errors import QueryError
 from modeldb_core.store import MetadataStore
 
-from .encode import duration, jsonable, show, when
+from .encode import clip, duration, jsonable, show, when
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_GROUPS = 1_000
+# An answer of /api/runs stops before this many bytes; its next_cursor starts at the first run left out.
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+# Text values in a listing are cut after this many characters.
+MAX_VALUE_CHARS = 2_000
 # Columns that are not params, metrics or tags: key -> (label, sort expression or None).
 BASE_COLUMNS: dict[str, tuple[str, str | None]] = {
     "id": ("Id", "id"),
@@ -70,13 +75,44 @@ def search(store: MetadataStore, state: TableState):
     Grouped, the group field sorts first, so each group's runs sit together
     (and pages cut through groups, never mix them up).
     """
-    from modeldb_core.query import search_runs
+    from modeldb_core.query import build_query, search_runs
 
-    order = state.order or None
+    from .service import search_slot
+
+    query = build_query(state.filter or None, project=state.project, search=state.q or None,
+                        order_by=_order(state))
+    with search_slot(query):
+        return search_runs(state.filter or None, project=state.project, search=state.q or None,
+                           order_by=_order(state), limit=state.limit, cursor=state.cursor, store=store)
+
+
+def _order(state: TableState) -> str | None:
     if state.group:
-        order = f"{state.group}, {state.order}" if state.order else state.group
-    return search_runs(state.filter or None, project=state.project, search=state.q or None,
-                       order_by=order, limit=state.limit, cursor=state.cursor, store=store)
+        return f"{state.group}, {state.order}" if state.order else state.group
+    return state.order or None
+
+
+def bounded_page(state: TableState, page) -> dict[str, Any]:
+    """The JSON of one page of runs, cut short (with a cursor to the rest) past ``MAX_PAGE_BYTES``."""
+    import json
+
+    from modeldb_core.query import build_query, cursor_at, cursor_offset
+
+    runs: list[dict[str, Any]] = []
+    size = 0
+    next_cursor = page.next_cursor
+    for index, r in enumerate(page.runs):
+        item = {"run": clip(jsonable(r.run), MAX_VALUE_CHARS), "params": clip(jsonable(r.params), MAX_VALUE_CHARS),
+                "metrics": jsonable(r.metrics), "tags": clip(dict(r.tags), MAX_VALUE_CHARS)}
+        size += len(json.dumps(item, default=str))
+        if runs and size > MAX_PAGE_BYTES:
+            query = build_query(state.filter or None, project=state.project, search=state.q or None,
+                                order_by=_order(state))
+            start = cursor_offset(query, state.cursor) if state.cursor else 0
+            next_cursor = cursor_at(query, start + index)
+            break
+        runs.append(item)
+    return {"runs": runs, "next_cursor": next_cursor}
 
 
 def _literal(value: Any) -> str | None:
@@ -109,8 +145,13 @@ def groups(store: MetadataStore, state: TableState, metrics: list[str] = ()) -> 
     """The groups of the whole result (not just this page), with metric aggregates."""
     from modeldb_core.query import group_runs
 
-    found = group_runs(state.group, state.filter or None, metrics=list(metrics),
-                       project=state.project, search=state.q or None, store=store)
+    from modeldb_core.query import build_query
+
+    from .service import search_slot
+
+    with search_slot(build_query(state.filter or None, project=state.project, search=state.q or None)):
+        found = group_runs(state.group, state.filter or None, metrics=list(metrics),
+                           project=state.project, search=state.q or None, store=store)
     out = []
     for g in found:
         aggregates = {}
@@ -131,16 +172,16 @@ def _cells(row, extras) -> dict[str, Any]:
         "id": run.id, "name": run.name, "project": run.project, "phase": run.phase or "",
         "status": run.status, "orchestrator": run.orchestrator or "",
         "external_id": run.external_id or "",
-        "inputs": [{"name": i.name, "uri": i.artifact.uri,
+        "inputs": [{"name": i.name, "uri": clip(i.artifact.uri, MAX_VALUE_CHARS),
                     "short_hash": i.artifact.content_hash.split(":")[-1][:12],
                     "artifact_version_id": i.artifact.id} for i in inputs],
-        "notes": " / ".join(n.text for n in notes),
+        "notes": clip(" / ".join(n.text for n in notes), MAX_VALUE_CHARS),
         "started_at": when(run.started_at), "ended_at": when(run.ended_at),
         "duration": duration(run.duration), "user": run.user or "",
     }
     for prefix, values in (("params", row.params), ("metrics", row.metrics), ("tags", row.tags)):
         for key, value in values.items():
-            cells[f"{prefix}.{key}"] = show(value)
+            cells[f"{prefix}.{key}"] = show(value, MAX_VALUE_CHARS)
     return cells
 
 

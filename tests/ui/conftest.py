@@ -171,7 +171,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 def page(browser, site):
     """A fresh page that fails the test on any console error, page error or outside request."""
     base, _ = site
-    context = browser.new_context(viewport={"width": 1366, "height": 820})
+    # Playwright's wait_for_function evaluates strings, which the app's CSP forbids (no
+    # 'unsafe-eval'): these tests lift it; test_service.py checks every page under the real CSP.
+    context = browser.new_context(viewport={"width": 1366, "height": 820}, bypass_csp=True)
     problems: list[str] = []
     opened = context.new_page()
     opened.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")

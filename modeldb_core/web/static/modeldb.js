@@ -527,6 +527,15 @@
       });
       if (nodes.length === 1) message(box, "Nothing upstream or downstream was recorded for this node.");
       else drawGraph(box, nodes, g.edges, {});
+      if (g.more) {
+        // A bounded answer: say what is not drawn rather than hang the page on a huge graph.
+        var note = document.createElement("p");
+        note.className = "muted";
+        note.id = "lineage-not-drawn";
+        note.textContent = "The " + g.nodes.length + " nodes nearest to this one are drawn; " +
+          g.more.remaining + " more are listed page by page below.";
+        box.insertBefore(note, box.firstChild);
+      }
     }).catch(function (err) { message(box, "Cannot load the lineage: " + err.message); });
   }
 

@@ -433,7 +433,7 @@ def _observed(what: str, session: Any, call: Callable[..., Any], args: tuple, kw
 
 
 _OWN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
-_sklearn_dirs: tuple[str, str] | None = None
+_sklearn_dirs: tuple[str, tuple[str, ...]] | None = None
 
 
 def _called_by_sklearn() -> bool:
@@ -442,18 +442,21 @@ def _called_by_sklearn() -> bool:
     ``classification_report`` fits a ``LabelEncoder``, ``log_loss`` a
     ``LabelBinarizer``: helpers of a function the user called, not models the
     user made. The caller is the first frame outside this package and outside
-    scikit-learn's ``set_output`` wrapper (which may sit in front of ours)."""
+    scikit-learn's pass-through wrappers: ``set_output``'s (which may sit in
+    front of ours) and ``sklearn.utils.parallel.delayed``'s (a user may hand
+    ``delayed(model.fit)`` to joblib)."""
     global _sklearn_dirs
     if _sklearn_dirs is None:
         import sklearn
 
         root = os.path.join(os.path.dirname(os.path.abspath(sklearn.__file__)), "")
-        _sklearn_dirs = (root, os.path.join(root, "utils", "_set_output.py"))
-    root, set_output = _sklearn_dirs
+        _sklearn_dirs = (root, (os.path.join(root, "utils", "_set_output.py"),
+                                os.path.join(root, "utils", "parallel.py")))
+    root, wrappers = _sklearn_dirs
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith(_OWN_DIR) or filename == set_output):
+        if not (filename.startswith(_OWN_DIR) or filename in wrappers):
             return filename.startswith(root)
         frame = frame.f_back
     return False

@@ -25,6 +25,8 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.parallel import Parallel, delayed
 
 import modeldb_core as mdb
 from modeldb_core.artifact_store import ArtifactStore
@@ -210,10 +212,14 @@ def test_fits_inside_scikit_learns_own_functions_are_not_runs(autologged):
     # A meta-estimator's inner fits belong to its run; the user's own LabelEncoder is a run.
     ovr = OneVsRestClassifier(LogisticRegression(max_iter=1000)).fit(X_train, y_train)
     LabelEncoder().fit(["setosa", "versicolor", "virginica"])
+    # The user's fits handed to joblib through scikit-learn's own delayed() are the user's.
+    Parallel(n_jobs=1)(delayed(model.fit)(X_train, y_train) for model in (DecisionTreeClassifier(max_depth=2),
+                                                                          DecisionTreeClassifier(max_depth=3)))
 
     runs = runs_of(autologged)
-    assert [r.name for r in runs] == ["LogisticRegression", "OneVsRestClassifier", "LabelEncoder"]
-    assert [r.phase for r in runs] == ["training", "training", "feature_engineering"]
+    assert [r.name for r in runs] == ["LogisticRegression", "OneVsRestClassifier", "LabelEncoder",
+                                      "DecisionTreeClassifier", "DecisionTreeClassifier"]
+    assert [r.phase for r in runs] == ["training", "training", "feature_engineering", "training", "training"]
     metrics = autologged.store.get_run_detail(run_of(clf).id).metrics
     assert metrics["log_loss"] == pytest.approx(loss)
     assert run_of(ovr).id == runs[1].id

@@ -202,3 +202,14 @@ def test_the_observer_hands_luigi_what_the_method_returned(client, tmp_path):
     calls.uninstall()
     assert "observed" not in type(aggregate).__dict__["requires"].__name__
     assert not getattr(AggregateArtists.__dict__["requires"], "__modeldb_observed__", False)
+
+
+def test_generator_requires_with_forked_workers(client, tmp_path):
+    track()
+    folder = folder_in(tmp_path, "data")
+    assert luigi.build([AggregateArtists(date_interval=WEEK, folder=folder)], workers=2, **BUILD)
+    by_name = runs(client)
+    assert len(by_name["Streams"]) == 7
+    aggregate = client.store.get_run_detail(by_name["AggregateArtists"][0].id)
+    assert sorted(io.name for io in aggregate.inputs) == sorted(f"Streams[{i}]" for i in range(7))
+    assert aggregate.run.status == "succeeded"

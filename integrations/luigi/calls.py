@@ -54,7 +54,7 @@ def _one_shot(value: Any) -> bool:
         return False
     try:
         return iter(value) is value
-    except TypeError:
+    except Exception:  # noqa: BLE001 - not iterable, or an __iter__ that fails: Luigi's to report
         return False
 
 

@@ -222,7 +222,7 @@ def test_fits_inside_scikit_learns_own_functions_are_not_runs(autologged):
     assert [r.phase for r in runs] == ["training", "training", "feature_engineering", "training", "training"]
     metrics = autologged.store.get_run_detail(run_of(clf).id).metrics
     assert metrics["log_loss"] == pytest.approx(loss)
-    assert run_of(ovr).id == runs[1].id
+    assert run_of(ovr).id == runs[1].uuid
 
 
 def test_a_transformer_fitted_alone_is_feature_engineering_even_with_score_samples(autologged):

@@ -204,7 +204,16 @@ def test_the_observer_hands_luigi_what_the_method_returned(client, tmp_path):
     assert not getattr(AggregateArtists.__dict__["requires"], "__modeldb_observed__", False)
 
 
-def test_generator_requires_with_forked_workers(client, tmp_path):
+@pytest.fixture
+def task_timeout():
+    """A forked task that hangs is ended by Luigi (a failed build) instead of hanging the tests."""
+    config = luigi.configuration.get_config()
+    config.set("worker", "timeout", "120")
+    yield
+    config.remove_option("worker", "timeout")
+
+
+def test_generator_requires_with_forked_workers(client, tmp_path, task_timeout):
     track()
     folder = folder_in(tmp_path, "data")
     assert luigi.build([AggregateArtists(date_interval=WEEK, folder=folder)], workers=2, **BUILD)

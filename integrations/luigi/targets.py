@@ -9,9 +9,11 @@
   ``host`` / ``database`` / ``table`` when it has them, else from its type and a
   hash of its repr (never the repr itself: it may hold a password).
 
-``output()`` and ``input()`` may return a target, a list, a tuple, a dict or
-``None``, nested: each target gets a name from where it sits (``model``,
-``[0]``, ``clean.features``).
+``output()`` and ``requires()`` may return a target (a task), a dict, ``None``
+or any iterable Luigi accepts (a list, a tuple, a set, a generator: ``yield
+Part(i)``), nested: each target gets a name from where it sits (``model``,
+``[0]``, ``clean.features``). What the user's methods return is read through
+:mod:`.calls`: what Luigi itself got, not a call of its own.
 """
 from __future__ import annotations
 
@@ -32,17 +34,25 @@ _file_versions: dict[tuple, ArtifactVersion] = {}
 
 
 def walk(struct: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """``(name, leaf)`` for every leaf of a nested dict / list / tuple structure."""
+    """``(name, leaf)`` for every leaf of a nested structure, by Luigi's own flattening rule
+    (``luigi.task.flatten``): a dict by its values, a string as one leaf, any other iterable
+    (list, tuple, set, a generator...) item by item, anything else as a leaf."""
     if struct is None:
         return
     if isinstance(struct, dict):
         for key, value in struct.items():
             yield from walk(value, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(struct, (list, tuple)):
-        for index, value in enumerate(struct):
-            yield from walk(value, f"{prefix}[{index}]")
-    else:
+        return
+    if isinstance(struct, str):
         yield prefix, struct
+        return
+    try:
+        items = iter(struct)
+    except TypeError:
+        yield prefix, struct
+        return
+    for index, value in enumerate(items):
+        yield from walk(value, f"{prefix}[{index}]")
 
 
 def _name(name: str) -> str | None:
@@ -62,8 +72,9 @@ def inputs(task: Any) -> list[tuple[str | None, Any]]:
 
     ``requires()`` returning ``CleanData()`` names its target ``CleanData``; a
     dict ``{"clean": CleanData()}`` names it ``clean``; a list
-    ``[Part(1), Part(2)]`` names them ``Part[0]``, ``Part[1]``; a requirement
-    with several outputs adds their keys (``CleanData.features``).
+    ``[Part(1), Part(2)]`` (or a generator yielding them) names them
+    ``Part[0]``, ``Part[1]``; a requirement with several outputs adds their keys
+    (``CleanData.features``).
     """
     return requirement_targets(task.requires())
 

@@ -8,8 +8,12 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
   Pipeline, ColumnTransformer, FeatureUnion, search or other meta-estimator
   makes inside it are part of that run, not runs of their own; so are fits in
   other threads while it runs (joblib workers). A fit inside an active run
-  (a ``@tracked_task``, ``start_run``) is a child run of it.
-  Phase ``training``; ``feature_engineering`` for a transformer fit alone.
+  (a ``@tracked_task``, ``start_run``) is a child run of it. Fits that
+  scikit-learn's own functions make (``classification_report``'s
+  ``LabelEncoder``, ``log_loss``'s ``LabelBinarizer``, ``k_means``) are not runs:
+  only fits the user's code makes, directly or through a meta-estimator.
+  Phase ``training``; ``feature_engineering`` for a transformer fit alone
+  (anything that transforms and does not predict; ``score_samples`` is not a prediction).
 - **Params**: ``get_params(deep=True)`` with nested step names as keys
   (``preprocess__num__scaler__with_mean``); estimators as their class path,
   lists of steps as ``[[name, class], ...]``.
@@ -27,6 +31,10 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
   ``training_mean_squared_error``, ``training_mean_absolute_error``, for
   classifiers ``training_accuracy_score`` and weighted
   ``training_precision_score`` / ``training_recall_score`` / ``training_f1_score``.
+  A multi-metric search adds ``training_score_<scorer>`` for each of its scorers
+  (the refit best estimator on the training data); refit by a callable, where
+  scikit-learn's ``search.score`` has no scorer and raises, ``training_score`` is
+  the best estimator's own ``score``.
   After the fit, a ``sklearn.metrics`` function called on the model's
   predictions is logged on the model's run under its name
   (see :mod:`modeldb_core.sklearn.evaluation`), and ``model.score(X, y)`` as
@@ -51,7 +59,8 @@ Data scientists keep writing plain scikit-learn; with ``autolog()`` on (or
 - A failing fit is recorded as ``failed`` (error type, message, traceback)
   and its exception re-raised unchanged; an error in logging is reported once
   and never breaks ``fit``. ``autolog(disable=True)`` puts every original
-  method and function back.
+  method and function back. The replaced functions pickle as the originals
+  (a scorer, a search, a model saved while autolog is on loads without ModelDB).
 """
 from __future__ import annotations
 

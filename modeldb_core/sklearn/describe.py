@@ -110,9 +110,12 @@ def library_versions() -> dict[str, str]:
 
 
 def is_transformer_only(estimator: Any) -> bool:
-    """A transformer fit on its own (no predict): its run is feature engineering."""
-    return hasattr(estimator, "transform") and not any(
-        hasattr(estimator, m) for m in ("predict", "fit_predict", "score_samples"))
+    """A transformer fit on its own (nothing that predicts): its run is feature engineering.
+
+    ``score_samples`` and ``score`` do not make a model: PCA and FactorAnalysis
+    have them (a likelihood of the data), and they are still transformers."""
+    return (hasattr(estimator, "transform") or hasattr(estimator, "fit_transform")) and not any(
+        hasattr(estimator, m) for m in ("predict", "predict_proba", "decision_function", "fit_predict"))
 
 
 def shape_of(value: Any) -> list[int] | None:

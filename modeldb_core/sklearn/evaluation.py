@@ -16,10 +16,11 @@ The metric functions are replaced in ``sklearn.metrics``; a name a user
 module bound before ``autolog()`` (``from sklearn.metrics import r2_score``)
 is rebound in that module too (only in modules outside site-packages and the
 standard library), and everything is put back by ``autolog(disable=True)``.
+The replacements pickle as the originals (see
+:class:`~modeldb_core.sklearn.patching.ReplacedFunction`).
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import numbers
 import os
@@ -31,6 +32,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from ..safety import safe_call
+from .patching import ReplacedFunction
 
 MAX_REMEMBERED = 256
 _PREDICTION_ARGS = ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred", "pred_decision", "labels_pred")
@@ -153,15 +155,13 @@ def _metric_wrapper(name: str, original: Callable[..., Any], active: Callable[[]
     except (TypeError, ValueError):
         signature = None
 
-    @functools.wraps(original)
     def metric(*args: Any, **kwargs: Any) -> Any:
         value = original(*args, **kwargs)
         if active():
             safe_call(f"record the metric {name}", _record, name, signature, args, kwargs, value, record_data())
         return value
 
-    metric.__modeldb_patched__ = True  # type: ignore[attr-defined]
-    return metric
+    return ReplacedFunction(original, metric)
 
 
 def _user_modules() -> list[Any]:

@@ -14,11 +14,19 @@ Methods that scikit-learn exposes conditionally (``available_if``, so that
 descriptor: the wrapper sits behind it and is only handed out when the
 original would have been. ``unpatch_all`` puts back the exact objects that
 were there.
+
+Module-level functions (the ``sklearn.metrics`` scores, the cross-validation
+functions) are replaced by a :class:`ReplacedFunction`, which pickles as the
+original function: a scorer or a search holding one, saved while autolog is
+on, loads where ModelDB is not installed, and a name bound to it stays
+picklable after ``autolog(disable=True)``.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+import types
 from typing import Any, Callable
 
 # hook(name, estimator, bound_original, args, kwargs) -> result
@@ -49,12 +57,55 @@ class _Guarded:
         if hook is None:
             return bound
         name = self.name
+        function = getattr(bound, "__func__", None)
+        if function is None:  # not a method: nothing to pickle by name
+            @functools.wraps(bound)
+            def plain(*args: Any, **kwargs: Any) -> Any:
+                return hook(name, obj, bound, args, kwargs)
 
-        @functools.wraps(bound)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return hook(name, obj, bound, args, kwargs)
+            return plain
 
-        return call
+        @functools.wraps(function)
+        def call(instance: Any, *args: Any, **kwargs: Any) -> Any:
+            return hook(name, instance, bound, args, kwargs)
+
+        # A bound method pickles as getattr(obj, name), like the original's.
+        return types.MethodType(call, obj)
+
+
+class ReplacedFunction:
+    """A module-level function with ``hook`` in front of it, that passes for the function.
+
+    A plain wrapper function cannot be pickled: pickle finds functions by
+    module and name, and that name still holds the original. This object
+    pickles (and deep-copies for ``clone``) as the original itself, binds as a
+    method like a function, and shows the original's name, signature and docs.
+    """
+
+    def __init__(self, original: Callable[..., Any], hook: Callable[..., Any]):
+        functools.update_wrapper(self, original)
+        self._hook = hook
+        self.__modeldb_patched__ = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._hook(*args, **kwargs)
+
+    def __reduce__(self) -> tuple:
+        # copy.copy returns a function unchanged: loading needs only the standard library and
+        # the original's module, never ModelDB.
+        return copy.copy, (self.__wrapped__,)
+
+    def __copy__(self) -> "ReplacedFunction":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "ReplacedFunction":
+        return self
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
 
 
 def _function_wrapper(original: Callable[..., Any], name: str) -> Callable[..., Any]:

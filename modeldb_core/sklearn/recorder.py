@@ -270,9 +270,19 @@ class _FitSession:
                                   sample_weight=weight, **extra)
                 if value is not None and not hasattr(value, "__len__"):
                     values[name] = float(value)
+            scorers = _multimetric_scorers(est)
+            if scorers:
+                for name, value in _scorer_values(est, scorers, X, y, weight).items():
+                    run.log_metric(f"training_score_{name}", value)
             # The default score *is* R² / accuracy of these predictions: no second predict.
             if standard in values:
                 score = values[standard]
+            elif scorers and callable(getattr(est, "refit", None)):
+                # scikit-learn's search.score has no scorer to use here (it raises KeyError):
+                # the model that was refit scores itself.
+                best = est.best_estimator_
+                score = safe_call("compute the training score", _score, best, X, y, weight) \
+                    if hasattr(best, "score") else None
             elif hasattr(est, "score"):
                 score = safe_call("compute the training score", _score, est, X, y, weight)
             else:
@@ -318,6 +328,27 @@ def _standard_score(est: Any) -> str | None:
     if score is ClassifierMixin.score:
         return "accuracy_score"
     return None
+
+
+def _multimetric_scorers(est: Any) -> dict[str, Any] | None:
+    """The named scorers of a fitted multi-metric search (``scoring`` a dict or a list)."""
+    scorers = getattr(est, "scorer_", None)
+    if not (search.is_search(est) and getattr(est, "multimetric_", False) and isinstance(scorers, dict)):
+        return None
+    return {name: scorer for name, scorer in scorers.items() if isinstance(name, str)}
+
+
+def _scorer_values(est: Any, scorers: dict[str, Any], X: Any, y: Any, weight: Any) -> dict[str, float]:
+    """Each scorer of a multi-metric search on the training data, with the refit best estimator."""
+    values = {}
+    extra = {} if weight is None else {"sample_weight": weight}
+    for name, scorer in scorers.items():
+        value = safe_call(f"compute the training score {name}", scorer, est.best_estimator_, X, y, **extra)
+        try:
+            values[name] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return values
 
 
 def _score(est: Any, X: Any, y: Any, weight: Any) -> float | None:
@@ -401,9 +432,40 @@ def _observed(what: str, session: Any, call: Callable[..., Any], args: tuple, kw
             _active_fits -= 1
 
 
+_OWN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+_sklearn_dirs: tuple[str, tuple[str, ...]] | None = None
+
+
+def _called_by_sklearn() -> bool:
+    """Is the fit starting now called by scikit-learn's own code rather than the user's?
+
+    ``classification_report`` fits a ``LabelEncoder``, ``log_loss`` a
+    ``LabelBinarizer``: helpers of a function the user called, not models the
+    user made. The caller is the first frame outside this package and outside
+    scikit-learn's pass-through wrappers: ``set_output``'s (which may sit in
+    front of ours) and ``sklearn.utils.parallel.delayed``'s (a user may hand
+    ``delayed(model.fit)`` to joblib)."""
+    global _sklearn_dirs
+    if _sklearn_dirs is None:
+        import sklearn
+
+        root = os.path.join(os.path.dirname(os.path.abspath(sklearn.__file__)), "")
+        _sklearn_dirs = (root, (os.path.join(root, "utils", "_set_output.py"),
+                                os.path.join(root, "utils", "parallel.py")))
+    root, wrappers = _sklearn_dirs
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith(_OWN_DIR) or filename in wrappers):
+            return filename.startswith(root)
+        frame = frame.f_back
+    return False
+
+
 def _on_fit(method: str, estimator: Any, bound: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, args, kwargs) \
-        if _outermost() else None
+    session = None
+    if _outermost() and not _called_by_sklearn():
+        session = safe_call("start a scikit-learn run", _FitSession.begin, estimator, method, args, kwargs)
     return _observed("fit", session, bound, args, kwargs)
 
 
@@ -422,17 +484,14 @@ def _on_cv(method: str, original: Callable[..., Any], signature: Any, args: tupl
 
 
 def _cv_wrapper(method: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    import functools
     import inspect
 
     signature = inspect.signature(original)
 
-    @functools.wraps(original)
     def cross_validation(*args: Any, **kwargs: Any) -> Any:
         return _on_cv(method, original, signature, args, kwargs)
 
-    cross_validation.__modeldb_patched__ = True  # type: ignore[attr-defined]
-    return cross_validation
+    return patching.ReplacedFunction(original, cross_validation)
 
 
 def _patch_cross_validation() -> None:

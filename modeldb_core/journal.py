@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .events import Event
+from .files import make_dirs
 
 _HEADER = struct.Struct(">II")
 _OFFSET = struct.Struct(">Q")
@@ -56,7 +57,7 @@ class Journal:
     """This process's journal file, open for appending and locked."""
 
     def __init__(self, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_dirs(folder)
         name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
         self.path = folder / (name + SUFFIX)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextvars
 import sys
 import time
-import traceback
 from typing import Any, Callable, Iterable, Mapping
 
 from . import events as ev
 from . import params as param_rule
-from . import validation
+from . import redaction, validation
 from .client import TrackingClient, get_client
 from .errors import ParamConflictError
 from .fingerprint import fingerprint
@@ -24,30 +23,29 @@ from .runtime import _dict as version_dict
 from .safety import report, safe_call
 
 _current: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("modeldb_run", default=None)
-_checked_keys: set[str] = set()
+_checked_keys: dict[str, str] = {}
 
 
 def _metric_key(key: Any) -> str:
-    # Checking a key costs a regex; a 2,000-step series checks it once.
-    if key.__class__ is str and key in _checked_keys:
-        return key
-    validation.key("metrics key", key)
+    """The key, checked and normalized (NFC); a 2,000-step series checks it once."""
+    if key.__class__ is str:
+        found = _checked_keys.get(key)
+        if found is not None:
+            return found
+    checked = validation.key("metrics key", key)
     if len(_checked_keys) < 10_000:
-        _checked_keys.add(key)
-    return key
+        _checked_keys[key] = checked
+    return checked
 
 
 def ending(status: str, error: BaseException | None, message: str | None,
            ended_at: float | None = None) -> dict[str, Any]:
     """What an ``ended`` event says: status, time, and the error (type, message, traceback)."""
-    data: dict[str, Any] = {"status": status, "ended_at": ended_at or time.time()}
+    data: dict[str, Any] = {"status": status, "ended_at": time.time() if ended_at is None else ended_at}
     if error is not None:
-        data["error_type"] = f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins.")
-        data["error_message"] = str(error)[:10_000]
-        data["error_traceback"] = "".join(
-            traceback.format_exception(type(error), error, error.__traceback__))[-50_000:]
+        data["error_type"], data["error_message"], data["error_traceback"] = redaction.describe_error(error)
     elif message:
-        data["error_message"] = message
+        data["error_message"] = redaction.redact_text(message)
     return data
 
 
@@ -91,9 +89,7 @@ class ActiveRun:
 
     def log_params(self, values: Mapping[str, Any]) -> None:
         fresh = {}
-        for key, value in values.items():
-            validation.key("params key", key)
-            normalized = param_rule.normalize(value)
+        for key, normalized in param_rule.normalize_items(values).items():
             if key in self._params:
                 if not param_rule.same(self._params[key], normalized):
                     raise ParamConflictError(key, self._params[key], normalized)
@@ -105,8 +101,10 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: float | None = None) -> None:
-        _metric_key(key)
+        key = _metric_key(key)
         number = validation.metric_value(f"metrics.{key}", value)
+        if timestamp is not None:
+            timestamp = validation.timestamp(f"metrics.{key} timestamp", timestamp)
         steps = self._steps
         if step is None:
             step = steps.get(key, -1) + 1
@@ -114,7 +112,7 @@ class ActiveRun:
             step = validation.step(f"metrics.{key} step", step)
         if step > steps.get(key, -1):
             steps[key] = step
-        self._emit(ev.METRIC, self.id, [key, number, step, timestamp or time.time()])
+        self._emit(ev.METRIC, self.id, [key, number, step, time.time() if timestamp is None else timestamp])
 
     def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
         for key, value in values.items():
@@ -124,13 +122,12 @@ class ActiveRun:
         self.set_tags({key: value})
 
     def set_tags(self, values: Mapping[str, Any]) -> None:
-        checked = {validation.key("tags key", k): validation.text(f"tags.{k}", str(v), validation.MAX_TAG_VALUE)
-                   for k, v in values.items()}
+        checked = validation.tags(values)
         if checked:
             self._emit(ev.TAGS, self.id, checked)
 
     def add_note(self, text: str) -> None:
-        validation.text("note", text, validation.MAX_NOTE)
+        text = validation.text("note", text, validation.MAX_NOTE)
         self._emit(ev.NOTE, self.id, {"text": text, "at": time.time()})
 
     def log_input(self, value: Any, name: str | None = None, kind: str | None = None,
@@ -259,9 +256,9 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
     client = client or get_client()
     name = validation.name("run name", name or "run")
     phase = validation.phase(phase)
-    checked_params = {validation.key("params key", k): param_rule.normalize(v) for k, v in (params or {}).items()}
-    checked_tags = {validation.key("tags key", k): validation.text(f"tags.{k}", str(v), validation.MAX_TAG_VALUE)
-                    for k, v in (tags or {}).items()}
+    checked_params = param_rule.normalize_items(params or {})
+    checked_tags = validation.tags(tags or {})
+    started_at = validation.optional_timestamp("started_at", started_at)
     parent_run, parent_id = _parent(parent)
     project = validation.name("project", project or (parent_run.project if parent_run else client.settings.project))
     if client.seed is not None and "seed_everything" not in checked_params:
@@ -280,7 +277,7 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
             prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project)
         new_id = run_id or ev.uuid7()
         runtime.emit(ev.STARTED, new_id, {
-            "project": project, "name": name, "phase": phase, "started_at": started_at or time.time(),
+            "project": project, "name": name, "phase": phase, "started_at": time.time() if started_at is None else started_at,
             "pipeline_run": prun, "parent": parent_id, "orchestrator": orchestrator or "python",
             "external_id": external_id, "try_number": try_number, "user": client.user,
             "host": client.host, "pid": client.pid, "code": runtime.code_key(function, source),

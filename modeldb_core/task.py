@@ -111,18 +111,19 @@ class _Tracker:
             return None
         call = _Call(self.signature, args, kwargs)
         run = _provided_run(self.fn)
-        if run is not None:
-            # An orchestrator already records this very call (the Airflow listener
-            # started the task instance's run, params included): log into it.
-            call.provided = True
-        else:
-            params, inputs = call.params_and_inputs()
-            run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
-                            params=params, code=self.fn, client=client, defer=True)
-            for name, version in inputs:
-                safe_call("record an input", run.log_input, version, name=name)
-        for name, item in _declared(self.inputs, call):
-            safe_call("record a declared input", run.log_input, item, name=name)
+        with fp.call_budget():  # one fingerprint budget for everything this call reads
+            if run is not None:
+                # An orchestrator already records this very call (the Airflow listener
+                # started the task instance's run, params included): log into it.
+                call.provided = True
+            else:
+                params, inputs = call.params_and_inputs()
+                run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
+                                params=params, code=self.fn, client=client)
+                for name, version in inputs:
+                    safe_call("record an input", run.log_input, version, name=name)
+            for name, item in _declared(self.inputs, call):
+                safe_call("record a declared input", run.log_input, item, name=name)
         if self.sklearn_autolog:
             safe_call("turn on scikit-learn logging", _sklearn_autolog)
         run.activate()

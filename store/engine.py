@@ -37,7 +37,9 @@ def _sqlite_engine(url, timeout: float | None) -> Engine:
     database = url.database
     memory = database in (None, "", ":memory:")
     if not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        from modeldb_core.files import prepare_sqlite_file
+
+        prepare_sqlite_file(Path(database).expanduser())  # its folder, and the file owner-only
     busy = timeout or SQLITE_BUSY_TIMEOUT_S
     engine = create_engine(
         url,

@@ -52,7 +52,9 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
 
 class SqlStore(MetadataStore):
     def __init__(self, uri: str, engine: Engine | None = None, check_schema: bool = True):
-        self.uri = uri
+        from modeldb_core.redaction import redact_uri
+
+        self.uri = redact_uri(uri)  # what is shown; the engine keeps the real one
         self.engine = engine or make_engine(uri)
         self.dialect = self.engine.dialect.name
         self._project_ids: dict[str, int] = {}

@@ -20,8 +20,7 @@ import threading
 import time
 from typing import Any
 
-from airflow.listeners import hookimpl
-
+from modeldb_core.extras import require
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 
@@ -29,6 +28,7 @@ from . import dag as dag_rules
 from . import settings as settings_mod
 from .task_instance import ORCHESTRATOR, TaskRecord, callable_chain
 
+hookimpl = require("airflow.listeners", "airflow", "the Airflow integration").hookimpl
 _RETRY = "up_for_retry"
 
 

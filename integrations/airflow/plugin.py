@@ -11,7 +11,9 @@ install by default.
 """
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
+from modeldb_core.extras import require
+
+AirflowPlugin = require("airflow.plugins_manager", "airflow", "the Airflow integration").AirflowPlugin
 
 from .listener import listener
 from .views import EXTERNAL_VIEWS, MOUNT, ModelDBMount

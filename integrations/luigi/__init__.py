@@ -49,6 +49,9 @@ def track(project: str | None = None, default_phase: str | None = None) -> None:
     with _lock:
         if _registered:
             return
+        from . import calls
+
+        calls.install()  # tracking reads what Luigi's own requires()/output() calls returned
         for event, handler in handlers.handlers().items():
             luigi.Task.event_handler(event)(handler)
             _registered[event] = handler
@@ -65,6 +68,9 @@ def untrack() -> None:
             except KeyError:
                 pass
             _registered.pop(event, None)
+        from . import calls
+
+        calls.uninstall()
 
 
 def is_tracking() -> bool:

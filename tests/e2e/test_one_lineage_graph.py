@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import luigi
 import numpy as np
-import pytest
 
 import modeldb_core as mdb
 from modeldb_core.integrations import luigi as mdb_luigi

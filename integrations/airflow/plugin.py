@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from modeldb_core.extras import require
 
-AirflowPlugin = require("airflow.plugins_manager", "airflow", "the Airflow integration").AirflowPlugin
-
 from .listener import listener
 from .views import EXTERNAL_VIEWS, MOUNT, ModelDBMount
+
+AirflowPlugin = require("airflow.plugins_manager", "airflow", "the Airflow integration").AirflowPlugin
 
 
 class ModelDBPlugin(AirflowPlugin):

@@ -137,7 +137,7 @@ def lineage_fan(uri: str, width: int = 10_000) -> str:
 
 
 def server_under_load(uri: str, home: str, node: str | None, seconds: float = 10.0) -> None:
-    import httpx
+    import httpx2 as httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the `test` extra installs httpx2 (what Starlette 1.x uses)
 import pytest
 
 from .conftest import populate

@@ -94,11 +94,7 @@ class Journal:
     def close(self, remove: bool) -> None:
         """Close the journal; ``remove`` deletes it (everything in it is in the store)."""
         if remove:
-            for path in (self.path, self.path.with_suffix(APPLIED)):
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    pass
+            _remove(self.path)
         for fd in (self.fd, self.applied_fd):
             try:
                 os.close(fd)
@@ -164,6 +160,15 @@ def read(path: Path, start: int | None = None) -> Contents:
     return out
 
 
+def _remove(path: Path) -> None:
+    """Delete a journal and its applied offset."""
+    for each in (path, path.with_suffix(APPLIED)):
+        try:
+            each.unlink()
+        except FileNotFoundError:
+            pass
+
+
 def journals(folder: Path) -> list[Path]:
     try:
         return sorted(p for p in folder.iterdir() if p.suffix == SUFFIX)
@@ -179,11 +184,7 @@ class Orphan:
         self.fd = fd
 
     def remove(self) -> None:
-        for path in (self.path, self.path.with_suffix(APPLIED)):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+        _remove(self.path)
 
     def release(self) -> None:
         os.close(self.fd)

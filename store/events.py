@@ -130,22 +130,22 @@ def _definition_ids(store: "SqlStore", conn: Connection, definitions: Mapping[st
     return out
 
 
-def _pipeline_run_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
-    keys = list(keys)
-    out: dict[str, int] = {}
-    for start in range(0, len(keys), 500):
-        out.update(conn.execute(select(t.pipeline_runs.c.uuid, t.pipeline_runs.c.id)
-                                .where(t.pipeline_runs.c.uuid.in_(keys[start:start + 500]))).all())
-    return out
-
-
-def _run_ids(conn: Connection, uuids: Iterable[str]) -> dict[str, int]:
+def _keys_by_uuid(conn: Connection, table: Any, uuids: Iterable[str]) -> dict[str, int]:
+    """The keys of the rows of ``table`` (runs, pipeline runs) named by these uuids."""
     uuids = list(uuids)
     out: dict[str, int] = {}
     for start in range(0, len(uuids), 500):
-        out.update(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
-                                .where(t.runs.c.uuid.in_(uuids[start:start + 500]))).all())
+        out.update(conn.execute(select(table.c.uuid, table.c.id)
+                                .where(table.c.uuid.in_(uuids[start:start + 500]))).all())
     return out
+
+
+def _pipeline_run_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    return _keys_by_uuid(conn, t.pipeline_runs, keys)
+
+
+def _run_ids(conn: Connection, uuids: Iterable[str]) -> dict[str, int]:
+    return _keys_by_uuid(conn, t.runs, uuids)
 
 
 def _start_pipeline_runs(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:

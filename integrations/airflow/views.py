@@ -67,7 +67,7 @@ def _runs(store: Any, dag_id: str, run_id: str | None = None, task_id: str | Non
         where.append(runs.c.external_id.startswith(f"{dag_id}/{run_id}/", autoescape=True))
     else:
         where.append(runs.c.external_id.startswith(f"{dag_id}/", autoescape=True))
-    query = (select(runs.c.id, runs.c.name, runs.c.status, runs.c.phase, runs.c.external_id,
+    query = (select(runs.c.uuid.label("id"), runs.c.name, runs.c.status, runs.c.phase, runs.c.external_id,
                     runs.c.try_number, runs.c.started_at)
              .where(and_(*where)).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(_LIMIT))
     with store.engine.connect() as conn:

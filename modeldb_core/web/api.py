@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeldb_core.extras import require
+
+require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 

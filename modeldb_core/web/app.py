@@ -5,6 +5,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from modeldb_core.extras import require
+
+require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse

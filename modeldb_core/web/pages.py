@@ -1,6 +1,9 @@
 """The HTML pages. Each reads what it needs and renders one template."""
 from __future__ import annotations
 
+from modeldb_core.extras import require
+
+require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 

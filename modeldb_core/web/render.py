@@ -6,6 +6,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from modeldb_core.extras import require
+
+require("jinja2", "ui", "the web UI")  # a missing extra is named
+require("fastapi", "ui", "the web UI")  # a missing extra is named
 import jinja2
 from markupsafe import Markup
 from fastapi import Request

@@ -52,13 +52,14 @@ def test_an_asset_joins_the_lineage_of_two_dags(airflow_tracking, run_dag):
     assert f"run:{runs['read_scores'].id}" in {f"{n.kind}:{n.id}" for n in down.nodes}
 
     # Plain Python reading the same file joins the same graph (as Luigi and Prefect do).
-    from modeldb_core import tracked_task
+    from modeldb_core import flush, tracked_task
 
     @tracked_task(project="default")
     def report(path: str) -> int:
         return len(open(path).read().splitlines())
 
     assert report(str(DATA / "scores.csv")) == 3
+    assert flush(60)  # this process's tracked call is in the store (another store object reads it)
     [plain] = [r for r in store.list_runs(limit=10) if r.orchestrator == "python"]
     assert store.get_run_detail(plain.id).inputs[0].artifact.id == written[0].artifact.id
     graph = store.lineage(f"run:{plain.id}", direction="up", depth=4)

@@ -222,7 +222,7 @@ def _free_port() -> int:
 def test_cli_end_to_end_from_the_wheel_with_sklearn_and_ui(dist, venvs):
     venv = venvs("sklearn,ui")
     shown = venv.modeldb("demo")
-    assert "ModelDB recorded" in shown and "Best: v" in shown
+    assert "ModelDB recorded" in shown and "Best: " in shown
     assert (venv.home / ".modeldb" / "modeldb.db").exists(), "the default store is not under the fresh HOME"
 
     runs = json.loads(venv.modeldb("runs", "list", "--json"))
@@ -342,7 +342,7 @@ def test_bench_extra_has_what_bench_scripts_import(venvs):
                 wanted |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 wanted.add(node.module.split(".")[0])
-    local = {p.stem for folder in ("bench", "tests") for p in (ROOT / folder).glob("*.py")}  # e.g. conftest
+    local = {p.stem for folder in ("bench", "tests") for p in (ROOT / folder).rglob("*.py")}  # e.g. conftest
     wanted -= own_environment | local | set(sys.stdlib_module_names)
     check = "import importlib.util, sys; print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
     missing = venvs("bench").run(str(venvs("bench").python), "-c", check, *sorted(wanted)).stdout.split()

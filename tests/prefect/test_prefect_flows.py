@@ -327,7 +327,8 @@ def test_unreachable_store_changes_nothing_in_the_flow(tmp_path, caplog):
     untracked = plain_flow(return_state=True)
     assert state.is_completed() and state.name == untracked.name == "Completed"
     assert state.result() == untracked.result() == [2, 5, 10, 17]
-    assert any("ModelDB could not" in r.getMessage() for r in caplog.records)
+    # One line says the store is out of reach; what the flow recorded waits in the journal.
+    assert any("cannot write to its store" in r.getMessage() for r in caplog.records)
 
 
 def test_a_failing_hook_is_logged_and_the_result_passes_through(sqlite_tracking, monkeypatch, caplog):

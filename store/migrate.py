@@ -80,7 +80,29 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
         _refuse_unknown(current_revision(engine), engine)
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
+            _record_version(conn)
     return current_revision(engine)
+
+
+def _record_version(conn) -> None:
+    """Say in the store which ModelDB created or last upgraded its schema (``store_info``)."""
+    from sqlalchemy import inspect as inspect_
+
+    from modeldb_core import __version__
+
+    if "store_info" not in inspect_(conn).get_table_names():
+        return  # a schema older than revision 0004
+    conn.execute(text("DELETE FROM store_info WHERE key = 'modeldb_version'"))
+    conn.execute(text("INSERT INTO store_info (key, value) VALUES ('modeldb_version', :v)"), {"v": __version__})
+
+
+def recorded_version(engine: Engine) -> str | None:
+    """The ModelDB version that created or last upgraded the schema, if it says."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT value FROM store_info WHERE key = 'modeldb_version'")).scalar()
+    except DBAPIError:
+        return None
 
 
 def _refuse_unknown(revision: str | None, engine: Engine) -> None:
@@ -112,6 +134,7 @@ def ensure_schema(engine: Engine) -> None:
 
                 with engine.begin() as conn:
                     command.upgrade(_alembic_config(conn), "head")
+                    _record_version(conn)
                 return
     if revision != HEAD:
         raise SchemaOutdatedError(

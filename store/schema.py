@@ -217,6 +217,13 @@ run_io = Table(
     Index(None, "artifact_version_id", "direction"),
 )
 
+# What wrote the schema: the ModelDB version that created or last upgraded it.
+store_info = Table(
+    "store_info", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 # Events that arrived before what they refer to (a run's events before its start,
 # a run's start before its parent's or its pipeline run's): applied when it arrives.
 parked_events = Table(

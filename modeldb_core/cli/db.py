@@ -38,9 +38,12 @@ def current(obj) -> None:
     """Print the store's schema revision."""
     from modeldb_core.store.migrate import HEAD
 
+    from modeldb_core.store.migrate import recorded_version
+
     store = _open_unchecked(obj)
     try:
         revision = store.schema_revision()
+        written_by = recorded_version(store.engine)
     finally:
         store.close()
     shown = store.engine.url.render_as_string(hide_password=True)
@@ -50,7 +53,8 @@ def current(obj) -> None:
         state = "up to date"
     else:
         state = f"this ModelDB needs {HEAD}: run `modeldb db upgrade`"
-    click.echo(f"{shown}: revision {revision or '-'} ({state})")
+    by = f"; written by ModelDB {written_by}" if written_by else ""
+    click.echo(f"{shown}: revision {revision or '-'} ({state}{by})")
 
 
 def register(cli: click.Group) -> None:

@@ -92,3 +92,11 @@ def test_older_schema_asks_for_upgrade_then_upgrades(store_uri):
     assert old.upgrade() == migrate.HEAD
     old.close()
     open_store(store_uri).close()
+
+
+def test_the_store_says_which_modeldb_wrote_its_schema(store):
+    from modeldb_core import __version__
+
+    assert migrate.recorded_version(store.engine) == __version__
+    store.upgrade()
+    assert migrate.recorded_version(store.engine) == __version__

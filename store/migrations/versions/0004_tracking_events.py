@@ -67,9 +67,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_parked_events')),
     )
     op.create_index('ix_parked_events_waits_for', 'parked_events', ['waits_for'], unique=False)
+    op.create_table(
+        'store_info',
+        sa.Column('key', sa.String(length=100), nullable=False),
+        sa.Column('value', sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint('key', name=op.f('pk_store_info')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('store_info')
     op.drop_index('ix_parked_events_waits_for', table_name='parked_events')
     op.drop_table('parked_events')
     op.drop_index('uq_metrics_point', table_name='metrics')

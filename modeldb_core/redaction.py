@@ -22,6 +22,7 @@ Nested params (dicts) are redacted key by key with the same rule.
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -52,6 +53,7 @@ def _words(key: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # keys repeat: a run's params, every run of a sweep
 def _is_secret(key: str, extra: tuple[str, ...]) -> bool:
     words = _words(key)
     joined = "_".join(words)
@@ -73,9 +75,8 @@ def _is_secret(key: str, extra: tuple[str, ...]) -> bool:
 
 def _configured_words() -> tuple[str, ...]:
     """The ``secret_keys`` setting of this process (none before a client exists)."""
-    from . import client
-
-    current = client._client
+    client = sys.modules.get("modeldb_core.client")  # not imported: no client, no setting
+    current = client._client if client is not None else None
     return current.settings.secret_keys if current is not None else ()
 
 

@@ -31,7 +31,6 @@ import collections
 import itertools
 import logging
 import os
-import signal
 import threading
 import time
 import weakref
@@ -159,7 +158,6 @@ class Runtime:
     def opened(self, run: Any) -> None:
         self._open[run.id] = run
         self._ensure_writer()
-        _handle_sigterm()
 
     def closed(self, run: Any) -> None:
         self._open.pop(run.id, None)
@@ -413,7 +411,7 @@ class Runtime:
             return self._store
 
     # -- the end ------------------------------------------------------------------------
-    def close(self, timeout: float | None = None, why: str = "the process exited before the run was ended") -> bool:
+    def close(self, timeout: float | None = None) -> bool:
         """End what is open (``killed``), drain for at most ``timeout`` s; True if nothing is left."""
         if os.getpid() != self._pid:
             return False
@@ -421,7 +419,7 @@ class Runtime:
 
         for run in list(self._open.values()):
             try:
-                run.end(RunStatus.KILLED, message=why)
+                run.end(RunStatus.KILLED, message="the process exited before the run was ended")
             except Exception as exc:  # noqa: BLE001
                 report("end a run left open", exc)
         now = time.time()
@@ -513,44 +511,6 @@ def _release_importing() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_hold_importing, after_in_parent=_release_importing,
                         after_in_child=_forget_in_child)
-
-
-_sigterm_installed = False
-
-
-def _handle_sigterm() -> None:
-    """On the first run of a process, from its main thread: SIGTERM (what orchestrators and
-    container runtimes send to stop a task) ends the open runs ``killed`` and writes what is
-    journaled (within ``exit_timeout``), then does what the signal did before: the handler
-    installed earlier, or the default (the process ends)."""
-    global _sigterm_installed
-    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
-        return
-    _sigterm_installed = True
-    try:
-        previous = signal.getsignal(signal.SIGTERM)
-    except (ValueError, OSError):
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        from . import client
-
-        for callback in _exit_callbacks:
-            try:
-                callback()
-            except Exception as exc:  # noqa: BLE001 - the signal goes on
-                report("run an exit callback", exc)
-        client.close_at_exit(killed_by="SIGTERM")
-        if callable(previous):
-            previous(signum, frame)
-        elif previous != signal.SIG_IGN:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except (ValueError, OSError):  # not the main thread of the main interpreter
-        _sigterm_installed = False
 
 
 def _at_exit() -> None:

@@ -291,7 +291,7 @@ def _mark_dead(client: TrackingClient, task: Any, kind: str, error: Exception, n
     from modeldb_core.events import ENDED
 
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    for _ in range(20):  # a terminated child may take a moment to be gone (and its journal free)
+    for _ in range(200):  # a terminated child may take a moment to be gone (and its journal free)
         # The child's journal first: its run, with what it logged, ends killed ...
         replayed = client.runtime.replay_now()
         mine = [run for run in client.store.runs_by_external_id(task.task_id)

@@ -196,19 +196,28 @@ class Orphan:
         self.release()
 
 
+def _lock(path: Path, mode: int) -> int | None:
+    """A descriptor of ``path`` holding ``flock(mode)``, or None when the file is gone or its
+    process holds it (a live process keeps an exclusive lock on its journal)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def orphans(folder: Path, exclude: Path | None = None) -> Iterator[Orphan]:
     """Journals of processes that are gone, each locked for the caller while it is used."""
     for path in journals(folder):
         if exclude is not None and path == exclude:
             continue
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # its process holds it: alive
-            os.close(fd)
+        fd = _lock(path, fcntl.LOCK_EX)
+        if fd is None:  # gone, or its process holds it: alive
             continue
         if not path.exists():  # replayed and removed by someone else meanwhile
             os.close(fd)
@@ -229,16 +238,10 @@ def pending(folder: Path, exclude: Path | None = None) -> list[tuple[Path, int, 
         waiting = size - applied_offset(path)
         if waiting <= 0:
             continue
-        alive = False
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            alive = True
-        finally:
+        fd = _lock(path, fcntl.LOCK_SH)
+        if fd is not None:
             os.close(fd)
-        out.append((path, waiting, alive))
+        elif not path.exists():  # replayed meanwhile
+            continue
+        out.append((path, waiting, fd is None))
     return out

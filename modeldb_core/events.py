@@ -43,7 +43,11 @@ PIPELINE_ENDED = "pipeline_ended"
 DEFINE = "define"
 
 RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED})
-KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE}
+# Events about other things than runs (registry, deployments, ...): each kind is
+# declared here, by name, and applied by the applier the store registers for it
+# (store/events.py ``applier``). Add a kind here before journaling it.
+DOMAIN_KINDS: frozenset[str] = frozenset()
+KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE} | DOMAIN_KINDS
 # What a journal over its size cap stops keeping first (never params, status or lineage).
 DROPPABLE = frozenset({METRIC, HEARTBEAT})
 

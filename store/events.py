@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
 
 from modeldb_core.events import (
-    ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED, STARTED, TAGS,
-    DEFINE, Event,
+    DOMAIN_KINDS, ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
+    STARTED, TAGS, DEFINE, Event,
 )
 from modeldb_core.model import ArtifactVersion, RunStatus
 
@@ -36,6 +36,24 @@ if TYPE_CHECKING:
     from .sql_store import SqlStore
 
 _RUNNING = RunStatus.RUNNING.value
+
+# An applier writes one kind's events of a batch, in the batch's transaction, and returns
+# the subjects that now exist (so what was parked waiting for them is applied).
+Applier = Callable[["SqlStore", Connection, Sequence[Event]], Iterable[str]]
+_APPLIERS: dict[str, Applier] = {}
+
+
+def applier(kind: str) -> Callable[[Applier], Applier]:
+    """Register the function that applies the events of ``kind`` (one of
+    ``modeldb_core.events.DOMAIN_KINDS``), like the run events: idempotently, in any
+    order. Modules of the store register theirs when imported by ``store``."""
+    if kind not in DOMAIN_KINDS:
+        raise ValueError(f"event kind {kind!r} is not declared in modeldb_core.events.DOMAIN_KINDS")
+
+    def register(fn: Applier) -> Applier:
+        _APPLIERS[kind] = fn
+        return fn
+    return register
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
@@ -194,15 +212,18 @@ class _Batch:
         for event in events:
             by_kind.setdefault(event.kind, []).append(event)
         arrived = _start_pipeline_runs(self.store, conn, by_kind.get(PIPELINE_STARTED, ()))
+        for kind in DOMAIN_KINDS & by_kind.keys():
+            arrived += list(_APPLIERS[kind](self.store, conn, by_kind[kind]))
         starts = by_kind.get(STARTED, [])
-        subjects = {e.subject for e in events if e.kind not in (PIPELINE_STARTED, PIPELINE_ENDED, DEFINE)}
+        subjects = {e.subject for e in events
+                    if e.kind not in DOMAIN_KINDS and e.kind not in (PIPELINE_STARTED, PIPELINE_ENDED, DEFINE)}
         parents = {e.data["parent"] for e in starts if isinstance(e.data.get("parent"), str)}
         ids = _run_ids(conn, subjects | parents)
         arrived += self._insert_runs(starts, ids)
         self._pipeline_ends(by_kind.get(PIPELINE_ENDED, ()))
         known = []
         for event in events:
-            if event.kind in (STARTED, PIPELINE_STARTED, PIPELINE_ENDED, DEFINE):
+            if event.kind in (STARTED, PIPELINE_STARTED, PIPELINE_ENDED, DEFINE) or event.kind in DOMAIN_KINDS:
                 continue
             run_key = ids.get(event.subject)
             if run_key is None:

@@ -189,11 +189,15 @@ class TrackingClient:
             if store is not None:
                 safe_call("release the store's connections", store.close)
 
-    def close(self) -> None:
+    def close(self, killed_by: str | None = None) -> None:
         """End what this process left open (``killed``), drain for at most ``exit_timeout``,
         then release the store. What the store did not take stays in the journal."""
         if self._runtime is not None:
-            safe_call("write what was recorded", self._runtime.close)
+            why = (f"the process received {killed_by} before the run was ended" if killed_by
+                   else "the process exited before the run was ended")
+            # A signal asks to stop now: at most exit_timeout, however the writer is doing.
+            timeout = self.settings.exit_timeout if killed_by else None
+            safe_call("write what was recorded", self._runtime.close, timeout, why=why)
         if self._store is not None:
             safe_call("close the store", self._store.close)
             self._store = None
@@ -239,10 +243,10 @@ def configure(uri: str | None = None, disabled: bool | None = None, project: str
         return _client
 
 
-def close_at_exit() -> None:
-    """The process exit (the tracking runtime's one ``atexit`` hook calls this)."""
+def close_at_exit(killed_by: str | None = None) -> None:
+    """The process exit (the tracking runtime's one ``atexit`` hook, or its SIGTERM handler)."""
     if _client is not None and _client.pid == os.getpid():
-        _client.close()
+        _client.close(killed_by)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -71,6 +71,26 @@ class Event(NamedTuple):
 
 _clock = [0, 0]  # the last (milliseconds, counter) this process used
 _clock_lock = threading.Lock()
+# Random bytes taken from the OS a few kilobytes at a time: ``os.urandom`` per id is a
+# system call that lets go of the GIL, and the writer thread then holds the caller up.
+_entropy = bytearray()
+
+
+def _random_bytes(count: int) -> bytes:
+    """``count`` random bytes (the caller holds ``_clock_lock``)."""
+    if len(_entropy) < count:
+        _entropy.extend(os.urandom(4096))
+    taken = bytes(_entropy[:count])
+    del _entropy[:count]
+    return taken
+
+
+def _forget_entropy() -> None:
+    # A forked child must not make the ids its parent makes from the same bytes.
+    _entropy.clear()
+
+
+os.register_at_fork(after_in_child=_forget_entropy)
 
 
 def uuid7() -> str:
@@ -85,9 +105,9 @@ def uuid7() -> str:
             if counter > 0xFFF:  # 4,096 ids in one millisecond: borrow the next one
                 millis, counter = last + 1, 0
         else:
-            counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+            counter = int.from_bytes(_random_bytes(2), "big") & 0x3FF
         _clock[0], _clock[1] = millis, counter
-    random_bits = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        random_bits = int.from_bytes(_random_bytes(8), "big") & ((1 << 62) - 1)
     value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | random_bits
     return str(uuid.UUID(int=value))
 

@@ -166,13 +166,14 @@ class ActiveRun:
         self.status = "detached"
 
     def end(self, status: str | RunStatus = RunStatus.SUCCEEDED, error: BaseException | None = None,
-            message: str | None = None, ended_at: float | None = None) -> None:
-        """Finish the run with ``status``; ``error`` is the exception that ended it, if any."""
+            message: str | None = None, ended_at: float | None = None, presumed: bool = False) -> None:
+        """Finish the run with ``status``; ``error`` is the exception that ended it, if any.
+        A ``presumed`` end (the process exits with the run open) gives way to any other end."""
         status = validation.status(status)
         if self.ended:
             return
         self.status = status
-        self._emit(ev.ENDED, self.id, ending(status, error, message, ended_at))
+        self._emit(ev.ENDED, self.id, ending(status, error, message, ended_at), *((0,) if presumed else ()))
         if self.id is not None:
             self.client.runtime.closed(self)
 

@@ -31,6 +31,7 @@ import collections
 import itertools
 import logging
 import os
+import signal
 import threading
 import time
 import weakref
@@ -106,9 +107,10 @@ class Runtime:
         _runtimes.add(self)
 
     # -- the caller's side: cheap, never waits on the store ---------------------------
-    def emit(self, kind: str, subject: str, data: Any) -> None:
-        """Journal one event and queue it for the writer."""
-        event = Event(kind, subject, next(self._seq), data)
+    def emit(self, kind: str, subject: str, data: Any, seq: int | None = None) -> None:
+        """Journal one event and queue it for the writer. ``seq`` 0 makes an event that
+        anything else about its subject overrides (an end presumed at exit)."""
+        event = Event(kind, subject, next(self._seq) if seq is None else seq, data)
         record = journal_file.encode(event)
         with self._lock:
             if self._journal is None:
@@ -158,6 +160,7 @@ class Runtime:
     def opened(self, run: Any) -> None:
         self._open[run.id] = run
         self._ensure_writer()
+        _handle_sigterm()
 
     def closed(self, run: Any) -> None:
         self._open.pop(run.id, None)
@@ -411,7 +414,7 @@ class Runtime:
             return self._store
 
     # -- the end ------------------------------------------------------------------------
-    def close(self, timeout: float | None = None) -> bool:
+    def close(self, timeout: float | None = None, why: str = "the process exited before the run was ended") -> bool:
         """End what is open (``killed``), drain for at most ``timeout`` s; True if nothing is left."""
         if os.getpid() != self._pid:
             return False
@@ -419,7 +422,9 @@ class Runtime:
 
         for run in list(self._open.values()):
             try:
-                run.end(RunStatus.KILLED, message="the process exited before the run was ended")
+                # Presumed, as a replay presumes it: an orchestrator that says why the process
+                # ended (Luigi's verdict on a task it terminated) overrides it.
+                run.end(RunStatus.KILLED, message=why, presumed=True)
             except Exception as exc:  # noqa: BLE001
                 report("end a run left open", exc)
         now = time.time()
@@ -513,14 +518,52 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_forget_in_child)
 
 
-def _at_exit() -> None:
-    from . import client
+_sigterm_installed = False
 
+
+def _handle_sigterm() -> None:
+    """On the first run of a process, from its main thread: SIGTERM (what orchestrators and
+    container runtimes send to stop a task) ends the open runs ``killed`` and writes what is
+    journaled (within ``exit_timeout``), then does what the signal did before: the handler
+    installed earlier, or the default (the process ends)."""
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    _sigterm_installed = True
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        from . import client
+
+        _run_exit_callbacks()
+        client.close_at_exit(killed_by="SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        _sigterm_installed = False
+
+
+def _run_exit_callbacks() -> None:
     for callback in _exit_callbacks:
         try:
             callback()
         except Exception as exc:  # noqa: BLE001 - the exit goes on
             report("run an exit callback", exc)
+
+
+def _at_exit() -> None:
+    from . import client
+
+    _run_exit_callbacks()
     client.close_at_exit()
 
 

@@ -16,6 +16,7 @@ statements per kind for the whole batch), so that:
 from __future__ import annotations
 
 import json
+import operator
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -90,7 +91,7 @@ class Statements:
         self.insert_parked = t.parked_events.insert()
 
 
-_compiled: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+_compiled: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any], Any]] = {}
 
 
 def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -110,16 +111,22 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
         # Values the statement itself holds (``status = 'running'``), beside the rows' own.
         fixed = {k: v for k, v in compiled.params.items() if k not in columns}
-        found = _compiled[key] = (str(compiled), order, fixed)
-    sql, order, fixed = found
+        # A positional driver takes tuples; itemgetter builds them in C (a Python loop per
+        # value cost as much as SQLite's own work on a replay).
+        pick = operator.itemgetter(*order) if order else None
+        if pick is not None and len(order) == 1:
+            one = pick
+            pick = lambda row: (one(row),)  # noqa: E731 - itemgetter of one key gives the bare value
+        found = _compiled[key] = (str(compiled), order, fixed, pick)
+    sql, order, fixed, pick = found
     cursor = conn.connection.driver_connection.cursor()
     try:
         if order is None:
             cursor.executemany(sql, [{**fixed, **row} for row in rows] if fixed else rows)
         elif fixed:
-            cursor.executemany(sql, [tuple(row[n] if n in row else fixed[n] for n in order) for row in rows])
+            cursor.executemany(sql, list(map(pick, ({**fixed, **row} for row in rows))))
         else:
-            cursor.executemany(sql, [tuple(row[n] for n in order) for row in rows])
+            cursor.executemany(sql, list(map(pick, rows)))
     finally:
         cursor.close()
 

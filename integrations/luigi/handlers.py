@@ -349,8 +349,9 @@ def _at_exit() -> None:
     """A task still open when its process exits (interrupted) is recorded as killed."""
     for run in list(_open.values()):
         run.deactivate()
+        # Presumed: the scheduling process's verdict (a timeout, a dead worker) overrides it.
         safe_call("end a Luigi task left open", run.end, RunStatus.KILLED,
-                  message="the process exited before the task ended")
+                  message="the process exited before the task ended", presumed=True)
     _open.clear()
 
 

@@ -346,3 +346,55 @@ def test_a_script_reads_its_own_runs_at_once(tracking):
         f(i)
     page = mdb.search_runs("metrics.y >= 0", project="own", limit=100)
     assert len(page.runs) == 20
+
+
+def test_a_record_cut_short_in_the_mapped_journal_is_reported_and_pending_counts_records_only(tmp_path):
+    # A process killed while its record was being copied leaves the record's tail as the
+    # zeros the journal was allocated with: the checksum catches it.
+    log = journal.Journal(tmp_path / "j")
+    records = [journal.encode(ev.Event(ev.METRIC, "r", n, ["m", float(n), n, 1.0])) for n in range(3)]
+    for record in records:
+        log.append(record)
+    log.sync()
+    size = log.path.stat().st_size
+    assert size >= journal.FIRST_CHUNK > log.end  # allocated ahead, zeros past the records
+    [(path, waiting, alive)] = journal.pending(tmp_path / "j")
+    assert (path, waiting, alive) == (log.path, log.end, True)
+    log.map[log.end - 7:log.end] = bytes(7)
+    contents = journal.read(log.path)
+    assert [e.seq for _, e in contents.events] == [0, 1]
+    assert contents.torn and "checksum" in contents.torn
+    # Past the first chunk the journal grows, and everything stays readable.
+    big = journal.encode(ev.Event(ev.NOTE, "r", 9, {"text": "x" * journal.FIRST_CHUNK, "at": 1.0}))
+    log.map[log.end - 7:log.end] = records[2][-7:]
+    log.append(big)
+    assert [e.seq for _, e in journal.read(log.path).events] == [0, 1, 2, 9]
+    log.close(remove=False)
+    assert log.path.stat().st_size == log.end  # the zeros allocated ahead are given back
+    assert [e.seq for _, e in journal.read(log.path).events] == [0, 1, 2, 9]
+
+
+def test_sigterm_ends_the_run_killed_and_the_process_still_stops(sqlite_uri, tmp_path):
+    home = tmp_path / "h"
+    proc = _track_in_subprocess(sqlite_uri, """
+        import signal
+        seen = []
+        signal.signal(signal.SIGTERM, lambda *_: (seen.append(1), print("own handler ran", flush=True),
+                                                  sys.exit(3)))
+        with mdb.start_run("terminated", project="sigterm") as run:
+            run.log_metric("m", 1.0)
+            print("running", flush=True)
+            time.sleep(60)
+    """, home)
+    assert proc.stdout.readline().strip() == "running"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "own handler ran" in out, err  # the handler before ours still runs
+    store = open_store(sqlite_uri)
+    # What the writer did not store within exit_timeout (a loaded machine) is in the journal.
+    for folder in (home / ".modeldb" / "journal").iterdir():
+        replay.replay_folder(store, folder)
+    [run] = store.list_runs(project="sigterm")
+    assert run.status == "killed" and "SIGTERM" in run.error_message
+    assert store.get_run_detail(run.id).metrics == {"m": 1.0}
+    store.close()

@@ -1,11 +1,8 @@
 """``@tracked_task``: any Python function becomes a tracked run.
 
-What a call records: its bound arguments with defaults applied as params
-(artifact-like arguments — existing paths, arrays, DataFrames — as input
-artifacts, with a short reference as the param), the return value as an
-output artifact when it is artifact-like (each artifact-like item of a
-returned tuple, list or dict too), status, timing, and the exception if it
-raised. ``inputs=`` / ``outputs=`` declare more: each item is either the name
+What a call records: its params, inputs and outputs by the one rule of every
+integration (``calls.py``), status, timing, and the exception if it raised.
+``inputs=`` / ``outputs=`` declare more: each item is either the name
 of one of the function's parameters (its value is fingerprinted: for outputs,
 after the call, so a file the function writes is hashed as written) or a
 path / URI.
@@ -14,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from typing import Any, Callable, Iterable, TypeVar, overload
 
+from . import calls
 from . import fingerprint as fp
-from . import params as param_rule
 from . import validation
 from .client import get_client
 from .model import RunStatus
@@ -48,19 +46,6 @@ class _Call:
             elif name not in _SKIP:
                 self.arguments[name] = value
 
-    def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
-        """The call's params, and the artifact-like arguments to record as inputs."""
-        params: dict[str, Any] = {}
-        inputs: list[tuple[str, Any]] = []
-        for name, value in self.arguments.items():
-            if safe_call("inspect an argument", fp.is_artifact, value, default=False):
-                version = safe_call("fingerprint an input", fp.fingerprint, value)
-                params[name] = fp.reference(version) if version else param_rule.describe(value)
-                if version is not None:
-                    inputs.append((name, version))
-            elif validation.is_valid_key(name):
-                params[name] = value
-        return params, inputs
 
 
 def _declared(items: Iterable[Any] | None, call: _Call) -> list[tuple[str | None, Any]]:
@@ -74,19 +59,13 @@ def _declared(items: Iterable[Any] | None, call: _Call) -> list[tuple[str | None
 
 
 def _record_return(run: ActiveRun, result: Any) -> None:
-    if isinstance(result, dict):
-        items = [(f"return.{k}", v) for k, v in result.items() if isinstance(k, str)]
-    elif isinstance(result, (tuple, list)) and len(result) <= 100:
-        items = [(f"return[{i}]", v) for i, v in enumerate(result)]
-    else:
-        items = [("return", result)]
-    for name, value in items:
-        if fp.is_artifact(value):
-            run.log_output(value, name=name[:validation.MAX_KEY])
+    for name, version in calls.outputs_of(result, handed_over=False):
+        run.log_output(version, name=name)
 
 
-class _Tracker:
-    """Starts and ends the run around each call of one function."""
+class TrackedFunction:
+    """A ``@tracked_task`` function's settings (``phase``, ``tags``, ``project``, ``name``);
+    starts and ends the run around each of its calls. ``tracked(fn)`` finds it."""
 
     def __init__(self, fn: Callable[..., Any], project: str | None, phase: str | None, name: str | None,
                  inputs: Iterable[Any] | None, outputs: Iterable[Any] | None, capture_return: bool,
@@ -117,7 +96,7 @@ class _Tracker:
                 # started the task instance's run, params included): log into it.
                 call.provided = True
             else:
-                params, inputs = call.params_and_inputs()
+                params, inputs = calls.split_arguments(call.arguments)
                 run = start_run(self.name, project=self.project, phase=self.phase, tags=self.tags,
                                 params=params, code=self.fn, client=client)
                 for name, version in inputs:
@@ -147,6 +126,31 @@ class _Tracker:
         if call is not None and call.provided:
             return  # the orchestrator ends its own run with the error
         safe_call("record a failed run", run.end, status_for(exc), error=exc)
+
+
+_tracked: "weakref.WeakKeyDictionary[Callable[..., Any], TrackedFunction]" = weakref.WeakKeyDictionary()
+
+
+def callable_chain(fn: Any) -> tuple[Any, ...]:
+    """``fn`` and every function it wraps (``functools.wraps`` keeps ``__wrapped__``)."""
+    chain: list[Any] = []
+    while fn is not None and fn not in chain and len(chain) < 20:
+        chain.append(fn)
+        fn = getattr(fn, "__wrapped__", None)
+    return tuple(chain)
+
+
+def tracked(fn: Any) -> TrackedFunction | None:
+    """The ``@tracked_task`` settings of ``fn`` or of a function it wraps, if any (what an
+    orchestrator integration reads to honour the function's phase and tags)."""
+    for item in callable_chain(fn):
+        try:
+            found = _tracked.get(item)
+        except TypeError:  # not weak-referenceable: never decorated here
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 def _provided_run(fn: Callable[..., Any]) -> ActiveRun | None:
@@ -187,8 +191,8 @@ def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str 
     """Track every call of a function (sync or async) as a run. See the module docstring."""
 
     def decorate(func: F) -> F:
-        tracker = _Tracker(func, project, phase, name, inputs, outputs, capture_return, tags,
-                           sklearn_autolog)
+        tracker = TrackedFunction(func, project, phase, name, inputs, outputs, capture_return, tags,
+                                  sklearn_autolog)
 
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)
@@ -205,8 +209,7 @@ def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str 
                 tracker.succeed(run, call, result)
                 return result
 
-            async_wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
-            async_wrapper.__modeldb_tracker__ = tracker  # type: ignore[attr-defined]
+            _tracked[async_wrapper] = tracker
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(func)
@@ -223,8 +226,7 @@ def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str 
             tracker.succeed(run, call, result)
             return result
 
-        wrapper.__modeldb_tracked__ = True  # type: ignore[attr-defined]
-        wrapper.__modeldb_tracker__ = tracker  # type: ignore[attr-defined]
+        _tracked[wrapper] = tracker
         return wrapper  # type: ignore[return-value]
 
     if fn is not None:

@@ -5,7 +5,7 @@ import abc
 from typing import Any, Iterable, Iterator, Sequence
 
 from modeldb_core.model import (
-    ArtifactVersion, CodeVersion, Environment, LineageGraph, Metric, NewRun, Pipeline,
+    ArtifactVersion, LineageGraph, Metric, NewRun, Pipeline,
     PipelineRun, Project, ProjectSummary, Run, RunDetail, RunIO, RunPoint, Note,
 )
 
@@ -16,26 +16,6 @@ class MetadataStore(abc.ABC):
     uri: str
 
     # -- writes -----------------------------------------------------------
-    @abc.abstractmethod
-    def ensure_project(self, name: str) -> int: ...
-
-    @abc.abstractmethod
-    def ensure_pipeline(self, project: str, name: str, orchestrator: str,
-                        structure: dict[str, Any]) -> Pipeline: ...
-
-    @abc.abstractmethod
-    def ensure_pipeline_run(self, pipeline_id: int, external_id: str,
-                            started_at: float) -> PipelineRun: ...
-
-    @abc.abstractmethod
-    def end_pipeline_run(self, pipeline_run_id: int, status: str, ended_at: float) -> None: ...
-
-    @abc.abstractmethod
-    def ensure_code_version(self, code: CodeVersion) -> int: ...
-
-    @abc.abstractmethod
-    def ensure_environment(self, env: Environment) -> int: ...
-
     @abc.abstractmethod
     def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
         """The one write entry point of tracking: apply a batch of events (``modeldb_core.events``)
@@ -65,6 +45,12 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def runs_by_external_id(self, external_id: str, orchestrator: str | None = None) -> list[Run]:
         """The runs of one orchestrator task instance (every try), oldest first."""
+
+    @abc.abstractmethod
+    def pipeline_runs(self, ids: Sequence[int] | None = None, external_id: str | None = None,
+                      project: str | None = None, limit: int = 1000) -> list[tuple[PipelineRun, Pipeline]]:
+        """Pipeline runs (by id, by the orchestrator's id, or of a project), oldest first, each
+        with its pipeline (name, orchestrator, structure)."""
 
     @abc.abstractmethod
     def list_runs(self, project: str | None = None, limit: int = 100,

@@ -165,9 +165,6 @@ class SqlStore(MetadataStore):
         return conn.execute(select(table.c.id).where(where)).scalar_one()
 
     # -- writes -------------------------------------------------------------
-    def ensure_project(self, name: str) -> int:
-        return self._write(lambda conn: self._project_id(conn, name))
-
     def _project_id(self, conn: Connection, name: str) -> int:
         # Projects are never deleted, so their ids can be cached for the store's life.
         found = self._project_ids.get(name)
@@ -175,48 +172,6 @@ class SqlStore(MetadataStore):
             found = self._ensure(conn, t.projects, {"created_at": time.time()}, {"name": name})
             self._project_ids[name] = found
         return found
-
-    def ensure_pipeline(self, project: str, name: str, orchestrator: str,
-                        structure: dict[str, Any]) -> Pipeline:
-        import hashlib
-
-        body = encode_json(structure)
-        digest = "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-
-        def work(conn):
-            project_id = self._project_id(conn, project)
-            pid = self._ensure(conn, t.pipelines, {"structure": body, "created_at": time.time()},
-                               {"project_id": project_id, "name": name,
-                                "orchestrator": orchestrator, "structure_hash": digest})
-            return Pipeline(id=pid, project_id=project_id, name=name, orchestrator=orchestrator,
-                            structure_hash=digest, structure=structure)
-        return self._write(work)
-
-    def ensure_pipeline_run(self, pipeline_id: int, external_id: str,
-                            started_at: float) -> PipelineRun:
-        def work(conn):
-            rid = self._ensure(conn, t.pipeline_runs,
-                               {"status": RunStatus.RUNNING.value, "started_at": started_at},
-                               {"pipeline_id": pipeline_id, "external_id": external_id})
-            row = conn.execute(select(t.pipeline_runs).where(t.pipeline_runs.c.id == rid)).one()
-            return PipelineRun.from_row(row._mapping)
-        return self._write(work)
-
-    def end_pipeline_run(self, pipeline_run_id: int, status: str, ended_at: float) -> None:
-        self._write(lambda conn: conn.execute(
-            update(t.pipeline_runs).where(t.pipeline_runs.c.id == pipeline_run_id)
-            .values(status=status, ended_at=ended_at)))
-
-    def ensure_code_version(self, code: CodeVersion) -> int:
-        values = {k: getattr(code, k) for k in (
-            "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
-            "source_file", "function", "source_hash")}
-        return self._write(lambda conn: self._ensure(conn, t.code_versions, values, {"hash": code.hash}))
-
-    def ensure_environment(self, env: Environment) -> int:
-        values = {"python_version": env.python_version, "platform": env.platform,
-                  "packages": encode_json(env.packages)}
-        return self._write(lambda conn: self._ensure(conn, t.environments, values, {"hash": env.hash}))
 
     def create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
         return self._write(lambda conn: self._insert_new_runs(conn, new_runs))
@@ -421,6 +376,27 @@ class SqlStore(MetadataStore):
             query = query.where(t.runs.c.orchestrator == orchestrator)
         with self._read() as conn:
             return [Run.from_row(row._mapping) for row in conn.execute(query)]
+
+    def pipeline_runs(self, ids: Sequence[int] | None = None, external_id: str | None = None,
+                      project: str | None = None, limit: int = 1000) -> list[tuple[PipelineRun, Pipeline]]:
+        pr, p = t.pipeline_runs, t.pipelines
+        query = (select(pr, p.c.project_id, p.c.name, p.c.orchestrator, p.c.structure_hash,
+                        p.c.structure.label("pipeline_structure"))
+                 .join(p, p.c.id == pr.c.pipeline_id).order_by(pr.c.id).limit(limit))
+        if ids is not None:
+            query = query.where(pr.c.id.in_(list(ids)))
+        if external_id is not None:
+            query = query.where(pr.c.external_id == external_id)
+        if project is not None:
+            query = query.join(t.projects, t.projects.c.id == p.c.project_id).where(t.projects.c.name == project)
+        with self._read() as conn:
+            rows = [row._mapping for row in conn.execute(query)]
+        return [(PipelineRun(id=row["id"], pipeline_id=row["pipeline_id"], external_id=row["external_id"],
+                             status=row["status"], started_at=row["started_at"], ended_at=row["ended_at"]),
+                 Pipeline(id=row["pipeline_id"], project_id=row["project_id"], name=row["name"],
+                          orchestrator=row["orchestrator"], structure_hash=row["structure_hash"],
+                          structure=json.loads(row["pipeline_structure"] or "{}")))
+                for row in rows]
 
     def list_runs(self, project: str | None = None, limit: int = 100, offset: int = 0) -> list[Run]:
         query = self._runs_query().order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc()).limit(limit).offset(offset)

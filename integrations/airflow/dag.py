@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from modeldb_core.model import Phase
@@ -13,15 +12,6 @@ from .settings import TrackingSettings
 PHASE_TAG = "phase:"
 PHASE_PARAM = "modeldb_phase"
 _PHASES = {p.value for p in Phase}
-# The default when nothing names the phase: words of the task id (documented in the README).
-_WORDS = [
-    ("data_prep", ("prep", "prepare", "clean", "ingest", "extract", "load", "split", "etl", "data")),
-    ("feature_engineering", ("feature", "features", "featurize", "transform", "encode", "embed")),
-    ("training", ("train", "fit", "tune", "training")),
-    ("evaluation", ("eval", "evaluate", "evaluation", "score", "validate", "test", "metrics")),
-    ("deployment", ("deploy", "serve", "publish", "register", "release", "promote")),
-    ("monitoring", ("monitor", "monitoring", "drift", "alert")),
-]
 
 
 def tracked(dag: Any, settings: TrackingSettings) -> bool:
@@ -49,12 +39,4 @@ def tag_phase(dag: Any) -> str | None:
     for tag in getattr(dag, "tags", None) or ():
         if isinstance(tag, str) and tag.startswith(PHASE_TAG) and tag[len(PHASE_TAG):] in _PHASES:
             return tag[len(PHASE_TAG):]
-    return None
-
-
-def guessed_phase(task_id: str) -> str | None:
-    words = set(re.split(r"[^a-z0-9]+", task_id.lower()))
-    for phase, hints in _WORDS:
-        if words & set(hints):
-            return phase
     return None

@@ -20,13 +20,16 @@ import threading
 import time
 from typing import Any
 
+from modeldb_core import calls
 from modeldb_core.extras import require
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 
 from . import dag as dag_rules
 from . import settings as settings_mod
-from .task_instance import ORCHESTRATOR, TaskRecord, callable_chain
+from modeldb_core.task import callable_chain
+
+from .task_instance import ORCHESTRATOR, TaskRecord
 
 hookimpl = require("airflow.listeners", "airflow", "the Airflow integration").hookimpl
 _RETRY = "up_for_retry"
@@ -117,22 +120,18 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
 
 
 def _upstream_output(store: Any, record: TaskRecord, upstream: str) -> Any:
-    """The return value version of the last try of ``upstream`` in the same DAG run."""
-    from sqlalchemy import and_, select
-
-    from modeldb_core.store import schema as t
-
+    """The whole return value version of the last try of ``upstream`` in the same DAG run."""
     from .task_instance import external_id
 
-    query = (select(t.run_io.c.artifact_version_id)
-             .select_from(t.run_io.join(t.runs, t.runs.c.id == t.run_io.c.run_id))
-             .where(and_(t.runs.c.orchestrator == ORCHESTRATOR,
-                         t.runs.c.external_id == external_id(record.dag_id, record.run_id, upstream, None),
-                         t.run_io.c.direction == "output", t.run_io.c.name == "return_value"))
-             .order_by(t.runs.c.try_number.desc(), t.runs.c.id.desc()).limit(1))
-    with store.engine.connect() as conn:
-        version_id = conn.execute(query).scalar()
-    return store.get_artifact_version(version_id) if version_id is not None else None
+    tries = store.runs_by_external_id(external_id(record.dag_id, record.run_id, upstream, None),
+                                      orchestrator=ORCHESTRATOR)
+    if not tries:
+        return None
+    last = max(tries, key=lambda run: (run.try_number or 0, run.started_at or 0.0))
+    for io in store.get_run_detail(last.id).outputs:
+        if io.name == calls.RETURN:
+            return io.artifact
+    return None
 
 
 def _task_started(ti: Any) -> None:

@@ -11,12 +11,11 @@ import functools
 import inspect
 from typing import Any, Iterable
 
+from modeldb_core import calls, phases
 from modeldb_core import fingerprint as fp
-from modeldb_core import params as param_rule
 from modeldb_core import validation
-from modeldb_core.errors import ValidationError
 from modeldb_core.model import ArtifactVersion
-from modeldb_core.safety import report
+from modeldb_core.task import tracked
 
 from . import dag as dag_rules
 
@@ -37,24 +36,6 @@ def external_id(dag_id: str, run_id: str, task_id: str, map_index: int | None) -
     """``<dag>/<run>/<task>`` (``[i]`` appended for a mapped task); the try is ``try_number``."""
     base = f"{dag_id}/{run_id}/{task_id}"
     return f"{base}[{map_index}]" if map_index is not None and map_index >= 0 else base
-
-
-def callable_chain(fn: Any) -> tuple[Any, ...]:
-    """``fn`` and every function it wraps (``functools.wraps`` keeps ``__wrapped__``)."""
-    chain = []
-    while fn is not None and fn not in chain and len(chain) < 20:
-        chain.append(fn)
-        fn = getattr(fn, "__wrapped__", None)
-    return tuple(chain)
-
-
-def tracker_of(fn: Any) -> Any:
-    """The ``@tracked_task`` settings riding on a task's callable, if any."""
-    for item in callable_chain(fn):
-        tracker = getattr(item, "__modeldb_tracker__", None)
-        if tracker is not None:
-            return tracker
-    return None
 
 
 def lineage_item(item: Any) -> tuple[str | None, Any] | None:
@@ -98,7 +79,7 @@ class TaskRecord:
         self.map_index: int | None = getattr(ti, "map_index", None)
         self.try_number: int | None = getattr(ti, "try_number", None)
         self.callable = getattr(task, "python_callable", None)
-        self.tracker = tracker_of(self.callable) if self.callable is not None else None
+        self.tracker = tracked(self.callable) if self.callable is not None else None
         self.external_id = external_id(self.dag_id, self.run_id, self.task_id, self.map_index)
         self.result: Any = None
         self.has_result = False
@@ -120,16 +101,10 @@ class TaskRecord:
         return tags
 
     def phase(self, params: dict[str, Any]) -> str | None:
-        """``@tracked_task(phase=)``, then the ``modeldb_phase`` param, then a DAG tag
-        ``phase:<phase>``, then the words of the task id (see the README)."""
-        if self.tracker is not None and self.tracker.phase:
-            return self.tracker.phase
-        if params.get(dag_rules.PHASE_PARAM):
-            try:
-                return validation.phase(params[dag_rules.PHASE_PARAM])
-            except ValidationError as exc:  # a typo in a param must not cost the task its run
-                report("use the modeldb_phase param", exc)
-        return dag_rules.tag_phase(self.dag) or dag_rules.guessed_phase(self.task_id)
+        """The one phase rule (``modeldb_core.phases``): the ``modeldb_phase`` param, then
+        ``@tracked_task(phase=)``, then a DAG tag ``phase:<phase>``, then the task id's words."""
+        return phases.phase_for(self.task_id, task=params.get(dag_rules.PHASE_PARAM),
+                                function=self.callable, pipeline=dag_rules.tag_phase(self.dag))
 
     def context(self) -> dict[str, Any]:
         if self._context is None:
@@ -234,22 +209,19 @@ class TaskRecord:
         params: dict[str, Any] = {}
         inputs: list[tuple[str | None, ArtifactVersion]] = []
         if self.callable is not None:
-            fed = self.xcom_fed_names()
+            arguments = {k: v for k, v in self.arguments().items() if validation.is_valid_key(k)}
             expanded = {name for name, _ in self.mapped_sources()}
-            for name, value in self.arguments().items():
-                if not validation.is_valid_key(name):
-                    continue
-                if name in expanded and not fp.is_artifact(value):
-                    params[name] = value  # its input is the upstream's whole output
-                    continue
-                if fp.is_artifact(value) or name in fed:
-                    version = fp.value_version(value)
-                    if version is not None:
-                        inputs.append((name, version))
-                        params[name] = fp.reference(version) if fp.is_artifact(value) \
-                            else param_rule.normalize(value)
-                        continue
-                params[name] = value
+            for name in expanded:
+                value = arguments.get(name)
+                if name in arguments and not fp.is_artifact(value):
+                    # One element of the upstream's output: its input is that whole output
+                    # (found in the store by the listener), the element is a param.
+                    params[name] = arguments.pop(name)
+            # The one rule of every integration (modeldb_core.calls), XCom-fed arguments
+            # being handed over by their upstream task.
+            found, found_inputs = calls.split_arguments(arguments, handed_over=self.xcom_fed_names())
+            params.update(found)
+            inputs += found_inputs
             templates = getattr(self.task, "templates_dict", None)
             if templates:
                 params["templates_dict"] = templates
@@ -297,9 +269,8 @@ class TaskRecord:
 
     def outputs(self) -> list[tuple[str | None, ArtifactVersion]]:
         outputs: list[tuple[str | None, ArtifactVersion]] = []
-        if self.has_result and getattr(self.task, "do_xcom_push", True):
-            version = fp.value_version(self.result)
-            if version is not None:
-                outputs.append(("return_value", version))
+        if self.has_result:
+            # The one rule (modeldb_core.calls): what XCom pushes is handed over downstream.
+            outputs += calls.outputs_of(self.result, handed_over=getattr(self.task, "do_xcom_push", True))
         outputs.extend(self.declared("outlets"))
         return outputs

@@ -20,12 +20,12 @@ import time
 import uuid
 from typing import Any, Callable
 
-from modeldb_core import validation
+from modeldb_core import phases
 from modeldb_core.client import TrackingClient, get_client
-from modeldb_core.model import RunStatus
+from modeldb_core.model import Phase, RunStatus
 from modeldb_core.run import ActiveRun, start_run
 from modeldb_core.runtime import on_exit
-from modeldb_core.safety import report, safe_call
+from modeldb_core.safety import safe_call
 
 from . import builds, dynamic, targets
 
@@ -52,6 +52,7 @@ class Options:
 
 options = Options()
 _open: dict[str, ActiveRun] = {}
+_PHASE_NAMES = frozenset(p.value for p in Phase)
 _code_of: dict[type, Any] = {}
 _param_names: dict[type, tuple[str, ...]] = {}
 _builds_of: dict[str, "builds.Build | None"] = {}
@@ -89,23 +90,15 @@ def params_of(task: Any) -> dict[str, Any]:
 
 
 def phase_of(task: Any) -> str | None:
-    """``modeldb_phase`` (parameter or attribute), else a ``phase`` parameter holding a
-    phase name, else the default given to ``track()`` (none unless told)."""
+    """The one phase rule (``modeldb_core.phases``): ``modeldb_phase`` (parameter or
+    attribute) or a ``phase`` parameter naming a phase, then ``track(default_phase=)``,
+    then the words of the task family."""
     values = getattr(task, "param_kwargs", {}) or {}
     declared = values.get("modeldb_phase", getattr(task, "modeldb_phase", None))
-    if declared is not None:
-        try:
-            return validation.phase(declared)
-        except Exception as exc:  # noqa: BLE001 - a wrong phase is logged, never fatal
-            report(f"use the phase of Luigi task {task.task_family}", exc)
-            return options.default_phase
     candidate = values.get("phase")
-    if candidate is not None:
-        try:
-            return validation.phase(candidate)
-        except Exception:  # noqa: BLE001 - the task's own "phase" means something else
-            pass
-    return options.default_phase
+    if declared is None and isinstance(candidate, str) and candidate in _PHASE_NAMES:
+        declared = candidate  # a "phase" parameter that means something else is not one
+    return phases.phase_for(task.task_family, task=declared, pipeline=options.default_phase)
 
 
 def code_of(task: Any) -> Any:

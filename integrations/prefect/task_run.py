@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from modeldb_core import fingerprint as fp
-from modeldb_core import params as param_rule
+from modeldb_core import calls, phases
 from modeldb_core.model import RunStatus
 from modeldb_core.client import get_client
 from modeldb_core.run import active_run, start_run, status_for
 from modeldb_core.safety import safe_call
+from modeldb_core.task import callable_chain
 
 from . import flow_run, values
 from .flow_run import Attempt, FlowRunRecord
@@ -59,25 +59,12 @@ def _parameters(task_run: Any) -> dict[str, Any]:
     return safe_call("resolve the task's parameters", values.resolved, raw, default=raw)
 
 
-def _chain(fn: Any) -> tuple[Any, ...]:
-    """``fn`` and every function it wraps (``functools.wraps`` keeps ``__wrapped__``)."""
-    chain: list[Any] = []
-    while fn is not None and fn not in chain and len(chain) < 20:
-        chain.append(fn)
-        fn = getattr(fn, "__wrapped__", None)
-    return tuple(chain)
-
-
 def _phase(record: FlowRunRecord, task: Any) -> str | None:
+    """The one phase rule (``modeldb_core.phases``): ``track(phases={task: ...})``, then the
+    function's ``@tracked_task(phase=)``, then ``track(phase=)``, then the task name's words."""
     options = record.options
-    if task.name in options.phases:
-        return options.phases[task.name]
-    # A function that is also @tracked_task carries its own phase.
-    for fn in _chain(task.fn):
-        tracker = getattr(fn, "__modeldb_tracker__", None)
-        if getattr(tracker, "phase", None):
-            return tracker.phase
-    return options.phase
+    return phases.phase_for(task.name, task=options.phases.get(task.name), function=task.fn,
+                            pipeline=options.phase)
 
 
 def _declared(run: Any, items: tuple[Any, ...], parameters: dict[str, Any], log: Callable) -> list:
@@ -106,7 +93,9 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
     if previous is not None:
         _end_retried(previous)
     parameters = _parameters(task_run)
-    params, artifacts = values.split_parameters(parameters)
+    # The one rule of every integration (modeldb_core.calls). What upstream tasks handed
+    # over is linked below from their own outputs (Prefect's task_inputs).
+    params, inputs = calls.split_arguments(parameters)
     # Nest under the run the task was called from (a task inside a task, a tracked
     # function calling the flow), but never under one that already ended.
     current = active_run()
@@ -119,10 +108,8 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
                     defer=True, batch=True)
     with record.lock:
         record.attempts[task_run.id] = Attempt(run, task_run, task_run.run_count)
-    for name, value in artifacts:
-        version = safe_call("fingerprint an input", run.log_input, value, name=name)
-        safe_call("record params", run.log_param, name,
-                  fp.reference(version) if version is not None else param_rule.describe(value))
+    for name, version in inputs:
+        safe_call("record an input", run.log_input, version, name=name)
     # Lineage: the upstream task runs whose results feed this one (Prefect's task_inputs).
     for name, references in (task_run.task_inputs or {}).items():
         if name in _NOT_DATA:
@@ -134,7 +121,7 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
                 run.log_input(version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
     # A function that is also @tracked_task logs into this run instead of starting another.
-    run.provide_for(_chain(task.fn))
+    run.provide_for(callable_chain(task.fn))
     run.activate()
 
 
@@ -170,7 +157,7 @@ def _completed(task: Any, task_run: Any, state: Any) -> None:
     produced = []
     if record.options.capture_results:
         value = values.state_value(state)
-        for name, version in safe_call("fingerprint the result", values.result_versions, value,
+        for name, version in safe_call("fingerprint the result", calls.outputs_of, value, True,
                                        default=[]):
             run.log_output(version, name=name)
             produced.append(version)

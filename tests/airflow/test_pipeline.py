@@ -13,7 +13,6 @@ import pickle
 import modeldb_core
 from airflow.sdk import dag, task
 from modeldb_core import tracked_task
-from sqlalchemy import select
 
 
 @dag(dag_id="mdb_ml_pipeline", schedule=None, render_template_as_native_obj=True,
@@ -112,7 +111,7 @@ def test_every_task_becomes_a_run_with_phase_params_metrics_and_lineage(tracking
     assert prep.tags["airflow.dag_id"] == "mdb_ml_pipeline"
     assert prep.tags["airflow.state"] == "success"
     raw_uri = "file://" + str(tmp_path / "raw.csv")
-    assert [(o.name, o.artifact.uri) for o in prep.outputs] == [("return_value", raw_uri)]
+    assert [(o.name, o.artifact.uri) for o in prep.outputs] == [("return", raw_uri)]
     assert prep.code_version.function.endswith("prepare_data")
 
     train = store.get_run_detail(named["train_model"].id)
@@ -121,7 +120,7 @@ def test_every_task_becomes_a_run_with_phase_params_metrics_and_lineage(tracking
     assert train.tags["model"] == "ridge"
     features_in = {i.name: i.artifact for i in train.inputs}["features_path"]
     features = store.get_run_detail(named["build_features"].id)
-    features_out = {o.name: o.artifact for o in features.outputs}["return_value"]
+    features_out = {o.name: o.artifact for o in features.outputs}["return"]
     assert features_in.id == features_out.id                 # one node: same file, same content
 
     evaluate = store.get_run_detail(named["evaluate_model"].id)
@@ -132,16 +131,11 @@ def test_every_task_becomes_a_run_with_phase_params_metrics_and_lineage(tracking
     upstream = {n.id for n in graph.nodes if n.kind == "run"}
     assert {named[t].id for t in TASKS} <= upstream
 
-    from modeldb_core.store import schema as t
-    with store.engine.connect() as conn:
-        prun = conn.execute(select(t.pipeline_runs).where(
-            t.pipeline_runs.c.id == named["train_model"].pipeline_run_id)).one()
-        pipeline = conn.execute(select(t.pipelines).where(t.pipelines.c.id == prun.pipeline_id)).one()
+    [(prun, pipeline)] = store.pipeline_runs(ids=[named["train_model"].pipeline_run_id])
     assert prun.external_id == dr.run_id
     assert prun.status == "succeeded"
     assert (pipeline.name, pipeline.orchestrator) == ("mdb_ml_pipeline", "airflow")
-    import json
-    shape = json.loads(pipeline.structure)
+    shape = pipeline.structure
     assert sorted(shape["tasks"]) == sorted(TASKS)
     assert ["build_features", "train_model"] in shape["edges"]
     assert ["train_model", "evaluate_model"] in shape["edges"]

@@ -89,13 +89,8 @@ def test_a_failing_task_is_a_failed_run_with_its_error_and_the_dag_run_fails(air
     loaded = store.get_run_detail(runs["load_rows"].id)
     assert failed.inputs[0].artifact.id == loaded.outputs[0].artifact.id
 
-    from sqlalchemy import select
-
-    from modeldb_core.store import schema as t
-    with store.engine.connect() as conn:
-        status = conn.execute(select(t.pipeline_runs.c.status).where(
-            t.pipeline_runs.c.id == failed.run.pipeline_run_id)).scalar_one()
-    assert status == "failed"
+    [(prun, _)] = store.pipeline_runs(ids=[failed.run.pipeline_run_id])
+    assert prun.status == "failed"
 
 
 def test_each_try_is_its_own_run_and_a_retried_failure_is_not_final(airflow_tracking, run_dag):
@@ -111,7 +106,7 @@ def test_each_try_is_its_own_run_and_a_retried_failure_is_not_final(airflow_trac
     assert first.tags["airflow.will_retry"] == "true"
     assert first.tags["airflow.state"] == "up_for_retry"
     assert second.run.status == "succeeded"
-    assert second.outputs[0].name == "return_value"
+    assert second.outputs[0].name == "return"
 
 
 def test_every_map_index_is_its_own_run(airflow_tracking, run_dag):

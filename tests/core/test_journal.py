@@ -5,7 +5,6 @@ Real SQLite files and real PostgreSQL servers, real processes and signals.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -14,111 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
 
 import modeldb_core as mdb
 from modeldb_core import events as ev, journal, replay
-from modeldb_core.events import Event
 from modeldb_core.store import open_store
 
 
 def _cli(uri: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "modeldb_core.cli", "--uri", uri, *args],
                           capture_output=True, text=True, timeout=300, env=env)
-
-
-def _state(store, ref: str) -> dict:
-    """What a user sees of a run, without the store's own ids."""
-    d = store.get_run_detail(ref)
-    return {
-        "status": d.run.status, "started": d.run.started_at, "ended": d.run.ended_at,
-        "error": d.run.error_message, "params": d.params, "tags": d.tags,
-        "metrics": {k: [(m.step, m.timestamp, m.value) for m in v] for k, v in d.metric_history.items()},
-        "notes": sorted(n.text for n in d.notes),
-        "inputs": sorted((io.name, io.artifact.uri, io.artifact.content_hash) for io in d.inputs),
-        "children": len(d.children),
-    }
-
-
-# -- events applied idempotently and in any order (property test, both databases) ----------
-def _stream(parent: str, child: str, prun: str, draw_values) -> list[Event]:
-    steps, tags, notes, status = draw_values
-    seq = iter(range(1, 10_000))
-    start = {"project": "events", "name": "parent", "phase": "training", "started_at": 1000.0,
-             "pipeline_run": prun, "parent": None, "orchestrator": "python", "params": {"lr": 0.1},
-             "tags": {"team": "a"}, "env": None, "code": None}
-    out = [Event(ev.PIPELINE_STARTED, prun, next(seq), {
-               "project": "events", "name": "script", "orchestrator": "python", "structure": {},
-               "structure_hash": "sha256:0", "external_id": prun, "started_at": 999.0}),
-           Event(ev.STARTED, parent, next(seq), start)]
-    for i, value in enumerate(steps):
-        out.append(Event(ev.METRIC, parent, next(seq), ["loss", value, i, 1000.0 + i]))
-    for i, value in enumerate(tags):
-        out.append(Event(ev.TAGS, parent, next(seq), {"stage": value}))
-    for text in notes:
-        out.append(Event(ev.NOTE, parent, next(seq), {"text": text, "at": 1001.0}))
-    out.append(Event(ev.IO, parent, next(seq), {"direction": "input", "name": "train", "version": {
-        "uri": "file:///data/train.csv", "kind": "file", "content_hash": "sha256:ab", "size": 3,
-        "metadata": {}, "fingerprint_method": "full"}}))
-    out.append(Event(ev.STARTED, child, next(seq), {**start, "name": "child", "parent": parent,
-                                                     "params": {"depth": 3}, "tags": {}}))
-    out.append(Event(ev.PARAMS, child, next(seq), {"extra": "yes"}))
-    out.append(Event(ev.ENDED, child, next(seq), {"status": "succeeded", "ended_at": 1002.0}))
-    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1003.0))
-    # An end stamped before the start (a clock step): clamped to the start.
-    out.append(Event(ev.ENDED, parent, next(seq), {"status": status, "ended_at": 990.0,
-                                                    "error_message": "boom" if status == "failed" else None}))
-    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1004.0))  # late: does not reopen it
-    out.append(Event(ev.PIPELINE_ENDED, prun, next(seq), {"status": status, "ended_at": 1005.0}))
-    return out
-
-
-def _uuids(n: int) -> list[str]:
-    return [ev.uuid7() for _ in range(n)]
-
-
-values = st.tuples(
-    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=6),
-    st.lists(st.sampled_from(["prep", "fit", "eval"]), max_size=4),
-    # Text the boundary accepts (NUL and lone surrogates are refused there, tests/core/test_validation*).
-    st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                     min_size=1, max_size=8), max_size=3, unique=True),
-    st.sampled_from(["succeeded", "failed", "killed"]))
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(drawn=values, shuffle_seed=st.integers(0, 2 ** 32), batch=st.integers(1, 7),
-       duplicates=st.integers(0, 10))
-def test_shuffled_and_duplicated_events_give_the_in_order_state(store, drawn, shuffle_seed, batch, duplicates):
-    a_parent, a_child, b_parent, b_child = _uuids(4)
-    a_prun, b_prun = _uuids(2)
-    in_order = _stream(a_parent, a_child, a_prun, drawn)
-    store.apply_events(in_order, {})
-    shuffled = _stream(b_parent, b_child, b_prun, drawn)
-    rng = random.Random(shuffle_seed)
-    shuffled += [rng.choice(shuffled) for _ in range(duplicates)]
-    rng.shuffle(shuffled)
-    for start in range(0, len(shuffled), batch):  # delivered in several batches, in any order
-        store.apply_events(shuffled[start:start + batch], {})
-    store.apply_events(shuffled, {})  # and the whole stream once more (a replay)
-    expected, got = _state(store, a_parent), _state(store, b_parent)
-    assert got == expected
-    assert expected["ended"] == 1000.0 and expected["children"] == 1
-    assert _state(store, a_child) == _state(store, b_child)
-
-
-def test_terminal_status_is_sticky_and_the_latest_end_wins(store):
-    run = ev.uuid7()
-    start = Event(ev.STARTED, run, 1, {"project": "p", "name": "r", "started_at": 10.0, "params": {},
-                                       "tags": {}, "pipeline_run": None, "parent": None})
-    store.apply_events([start, Event(ev.ENDED, run, 5, {"status": "succeeded", "ended_at": 20.0})], {})
-    store.apply_events([Event(ev.HEARTBEAT, run, 6, 30.0)], {})  # a late heartbeat
-    assert store.get_run(run).status == "succeeded"
-    store.apply_events([Event(ev.ENDED, run, 3, {"status": "failed", "ended_at": 15.0})], {})
-    assert (store.get_run(run).status, store.get_run(run).ended_at) == ("succeeded", 20.0)
-    # A replay's "killed" (sequence 0) never overrides a real end.
-    store.apply_events([Event(ev.ENDED, run, 0, {"status": "killed", "ended_at": 25.0})], {})
-    assert store.get_run(run).status == "succeeded"
 
 
 # -- the journal file ---------------------------------------------------------------------

@@ -6,10 +6,8 @@ import time
 
 import luigi
 import pytest
-from sqlalchemy import select
 
 from modeldb_core.integrations import luigi as mdb_luigi
-from modeldb_core.store import schema as t
 
 BUILD = {"local_scheduler": True, "no_lock": True, "log_level": "WARNING"}
 
@@ -20,13 +18,8 @@ except ImportError:
 
 
 def pipeline_runs(client) -> list[dict]:
-    store = client.store
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(t.pipeline_runs, t.pipelines.c.name, t.pipelines.c.structure,
-                                   t.pipelines.c.orchestrator)
-                            .join(t.pipelines, t.pipelines.c.id == t.pipeline_runs.c.pipeline_id)
-                            .order_by(t.pipeline_runs.c.id)).all()
-    return [dict(r._mapping) for r in rows]
+    return [{**vars(run), "name": pipeline.name, "structure": pipeline.structure,
+             "orchestrator": pipeline.orchestrator} for run, pipeline in client.store.pipeline_runs()]
 
 
 def test_workers_3_every_run_lands_from_forked_processes(luigi_tracking, pipeline, folder, by_name):
@@ -60,8 +53,7 @@ def test_plain_build_is_one_pipeline_run_with_the_root_structure(luigi_tracking,
     assert luigi.build([pipeline.TrainModel(folder=folder)], **BUILD)   # complete: nothing to do
 
     first, failed, noop = pipeline_runs(luigi_tracking)
-    import json
-    structure = json.loads(first["structure"])
+    structure = first["structure"]
     assert structure["tasks"] == ["CleanData", "Features", "RawData", "TrainModel"]
     assert structure["edges"] == [["CleanData", "Features"], ["Features", "TrainModel"],
                                   ["RawData", "CleanData"]]

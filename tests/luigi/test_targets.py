@@ -58,7 +58,7 @@ def test_mock_targets_by_uri_nested_outputs_mixin_and_progress(luigi_tracking, f
     extract = by_name(luigi_tracking, project="warehouse")["Extract"][0]
     detail = luigi_tracking.store.get_run_detail(extract.id)
     assert detail.params == {"key": "orders", "settings": {"limit": 5, "cols": ["a", "b"]}}
-    assert detail.run.phase is None                        # the documented default: no phase
+    assert detail.run.phase == "data_prep"                 # no phase given: the words of its name
     [out] = detail.outputs
     assert out.artifact.uri == "mock:///warehouse/orders.csv"
     assert out.artifact.kind == "MockTarget"

@@ -1,18 +1,18 @@
 """Real Prefect 3.9 flows, run against the session's Prefect test server, tracked into real stores."""
 from __future__ import annotations
 
+import json
 import logging
 import os
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
 from prefect import flow, task
 from prefect.states import Cancelled
-from sqlalchemy import select
 
 import modeldb_core
 from modeldb_core.integrations.prefect import track, tracked_flow
-from modeldb_core.store import schema
 
 
 # -- helpers -------------------------------------------------------------------
@@ -34,14 +34,19 @@ def task_runs(client, state, name=None):
     return [client.store.get_run_detail(r.id) for r in page.runs if name is None or r.name == name]
 
 
-def pipeline_run(client, state):
-    """(pipeline name, orchestrator, pipeline run status, ended) of a flow run."""
-    pr, p = schema.pipeline_runs, schema.pipelines
-    with client.store.engine.connect() as conn:
-        row = conn.execute(select(p.c.name, p.c.orchestrator, p.c.structure, pr.c.status, pr.c.ended_at)
-                           .join(p, p.c.id == pr.c.pipeline_id)
-                           .where(pr.c.external_id == flow_run_id(state))).one()
-    return row
+class _PipelineRunView(NamedTuple):
+    name: str
+    orchestrator: str
+    structure: str
+    status: str
+    ended_at: float | None
+
+
+def pipeline_run(client, state) -> _PipelineRunView:
+    """(pipeline name, orchestrator, structure as JSON, pipeline run status, ended) of a flow run."""
+    [(run, pipeline)] = client.store.pipeline_runs(external_id=flow_run_id(state))
+    return _PipelineRunView(pipeline.name, pipeline.orchestrator, json.dumps(pipeline.structure),
+                            run.status, run.ended_at)
 
 
 # -- a data prep -> features -> train flow --------------------------------------
@@ -332,12 +337,12 @@ def test_unreachable_store_changes_nothing_in_the_flow(tmp_path, caplog):
 
 
 def test_a_failing_hook_is_logged_and_the_result_passes_through(sqlite_tracking, monkeypatch, caplog):
-    from modeldb_core.integrations.prefect import values
+    from modeldb_core import calls
 
-    def broken(value):
+    def broken(value, handed_over):
         raise RuntimeError("fingerprint backend down")
 
-    monkeypatch.setattr(values, "result_versions", broken)
+    monkeypatch.setattr(calls, "outputs_of", broken)
     with caplog.at_level(logging.WARNING, logger="modeldb"):
         state = track(plain_flow, project="hookfail")(n=2, return_state=True)
     assert state.result() == [2, 5]

@@ -1,0 +1,231 @@
+"""The store's contract, one suite run on every backend (SQLite and PostgreSQL).
+
+What any ``MetadataStore`` must do, written against the interface only (writes go
+through ``apply_events``, the one write entry point of tracking): events applied
+idempotently and in any order, run lookup by id and prefix, the reads the
+integrations use, search with the query language, lineage across runs. A new
+backend (the tracking server's HTTP store) is added to the ``store`` fixture and
+must pass it unchanged.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from modeldb_core import events as ev
+from modeldb_core.errors import NotFoundError, ValidationError
+from modeldb_core.events import Event
+from modeldb_core.query import language
+from modeldb_core.query.records import RunQuery
+
+
+def _state(store, ref: str) -> dict:
+    """What a user sees of a run, without the store's own ids."""
+    d = store.get_run_detail(ref)
+    return {
+        "status": d.run.status, "started": d.run.started_at, "ended": d.run.ended_at,
+        "error": d.run.error_message, "params": d.params, "tags": d.tags,
+        "metrics": {k: [(m.step, m.timestamp, m.value) for m in v] for k, v in d.metric_history.items()},
+        "notes": sorted(n.text for n in d.notes),
+        "inputs": sorted((io.name, io.artifact.uri, io.artifact.content_hash) for io in d.inputs),
+        "children": len(d.children),
+    }
+
+
+# -- events applied idempotently and in any order (property test, both databases) ----------
+def _stream(parent: str, child: str, prun: str, draw_values) -> list[Event]:
+    steps, tags, notes, status = draw_values
+    seq = iter(range(1, 10_000))
+    start = {"project": "events", "name": "parent", "phase": "training", "started_at": 1000.0,
+             "pipeline_run": prun, "parent": None, "orchestrator": "python", "params": {"lr": 0.1},
+             "tags": {"team": "a"}, "env": None, "code": None}
+    out = [Event(ev.PIPELINE_STARTED, prun, next(seq), {
+               "project": "events", "name": "script", "orchestrator": "python", "structure": {},
+               "structure_hash": "sha256:0", "external_id": prun, "started_at": 999.0}),
+           Event(ev.STARTED, parent, next(seq), start)]
+    for i, value in enumerate(steps):
+        out.append(Event(ev.METRIC, parent, next(seq), ["loss", value, i, 1000.0 + i]))
+    for i, value in enumerate(tags):
+        out.append(Event(ev.TAGS, parent, next(seq), {"stage": value}))
+    for text in notes:
+        out.append(Event(ev.NOTE, parent, next(seq), {"text": text, "at": 1001.0}))
+    out.append(Event(ev.IO, parent, next(seq), {"direction": "input", "name": "train", "version": {
+        "uri": "file:///data/train.csv", "kind": "file", "content_hash": "sha256:ab", "size": 3,
+        "metadata": {}, "fingerprint_method": "full"}}))
+    out.append(Event(ev.STARTED, child, next(seq), {**start, "name": "child", "parent": parent,
+                                                     "params": {"depth": 3}, "tags": {}}))
+    out.append(Event(ev.PARAMS, child, next(seq), {"extra": "yes"}))
+    out.append(Event(ev.ENDED, child, next(seq), {"status": "succeeded", "ended_at": 1002.0}))
+    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1003.0))
+    # An end stamped before the start (a clock step): clamped to the start.
+    out.append(Event(ev.ENDED, parent, next(seq), {"status": status, "ended_at": 990.0,
+                                                    "error_message": "boom" if status == "failed" else None}))
+    out.append(Event(ev.HEARTBEAT, parent, next(seq), 1004.0))  # late: does not reopen it
+    out.append(Event(ev.PIPELINE_ENDED, prun, next(seq), {"status": status, "ended_at": 1005.0}))
+    return out
+
+
+def _uuids(n: int) -> list[str]:
+    return [ev.uuid7() for _ in range(n)]
+
+
+values = st.tuples(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=6),
+    st.lists(st.sampled_from(["prep", "fit", "eval"]), max_size=4),
+    # Text the boundary accepts (NUL and lone surrogates are refused there, tests/core/test_validation*).
+    st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                     min_size=1, max_size=8), max_size=3, unique=True),
+    st.sampled_from(["succeeded", "failed", "killed"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=values, shuffle_seed=st.integers(0, 2 ** 32), batch=st.integers(1, 7),
+       duplicates=st.integers(0, 10))
+def test_shuffled_and_duplicated_events_give_the_in_order_state(store, drawn, shuffle_seed, batch, duplicates):
+    a_parent, a_child, b_parent, b_child = _uuids(4)
+    a_prun, b_prun = _uuids(2)
+    in_order = _stream(a_parent, a_child, a_prun, drawn)
+    store.apply_events(in_order, {})
+    shuffled = _stream(b_parent, b_child, b_prun, drawn)
+    rng = random.Random(shuffle_seed)
+    shuffled += [rng.choice(shuffled) for _ in range(duplicates)]
+    rng.shuffle(shuffled)
+    for start in range(0, len(shuffled), batch):  # delivered in several batches, in any order
+        store.apply_events(shuffled[start:start + batch], {})
+    store.apply_events(shuffled, {})  # and the whole stream once more (a replay)
+    expected, got = _state(store, a_parent), _state(store, b_parent)
+    assert got == expected
+    assert expected["ended"] == 1000.0 and expected["children"] == 1
+    assert _state(store, a_child) == _state(store, b_child)
+
+
+def test_terminal_status_is_sticky_and_the_latest_end_wins(store):
+    run = ev.uuid7()
+    start = Event(ev.STARTED, run, 1, {"project": "p", "name": "r", "started_at": 10.0, "params": {},
+                                       "tags": {}, "pipeline_run": None, "parent": None})
+    store.apply_events([start, Event(ev.ENDED, run, 5, {"status": "succeeded", "ended_at": 20.0})], {})
+    store.apply_events([Event(ev.HEARTBEAT, run, 6, 30.0)], {})  # a late heartbeat
+    assert store.get_run(run).status == "succeeded"
+    store.apply_events([Event(ev.ENDED, run, 3, {"status": "failed", "ended_at": 15.0})], {})
+    assert (store.get_run(run).status, store.get_run(run).ended_at) == ("succeeded", 20.0)
+    # A replay's "killed" (sequence 0) never overrides a real end.
+    store.apply_events([Event(ev.ENDED, run, 0, {"status": "killed", "ended_at": 25.0})], {})
+    assert store.get_run(run).status == "succeeded"
+
+
+# -- the rest of the contract, on runs made by events --------------------------------------
+def _start(run: str, name: str, *, project: str = "conf", started_at: float = 100.0, parent: str | None = None,
+           orchestrator: str | None = None, external_id: str | None = None, try_number: int | None = None,
+           params: dict | None = None, tags: dict | None = None, seq: int = 1) -> Event:
+    return Event(ev.STARTED, run, seq, {
+        "project": project, "name": name, "phase": "training", "started_at": started_at,
+        "pipeline_run": None, "parent": parent, "orchestrator": orchestrator, "external_id": external_id,
+        "try_number": try_number, "params": params or {}, "tags": tags or {}, "env": None, "code": None})
+
+
+def _end(run: str, status: str = "succeeded", at: float = 200.0, seq: int = 50) -> Event:
+    return Event(ev.ENDED, run, seq, {"status": status, "ended_at": at})
+
+
+def _io(run: str, direction: str, uri: str, digest: str, name: str, seq: int) -> Event:
+    return Event(ev.IO, run, seq, {"direction": direction, "name": name, "version": {
+        "uri": uri, "kind": "file", "content_hash": digest, "size": 1, "metadata": {},
+        "fingerprint_method": "full"}})
+
+
+def test_a_run_is_found_by_its_id_a_unique_prefix_or_its_number(store):
+    first, second = ev.uuid7(), ev.uuid7()
+    store.apply_events([_start(first, "a"), _start(second, "b")], {})
+    run = store.get_run(first)
+    assert run.id == first and run.name == "a"
+    assert store.get_run(first[:23]).id == first  # a unique prefix
+    if first[:8] == second[:8]:  # uuid7s made in one minute share their first characters
+        with pytest.raises(ValidationError, match="more than one"):
+            store.get_run(first[:8])
+    assert store.get_run(first[-12:]).id == first  # the random tail is unique
+    assert store.get_run(run.key).id == first  # the number, for one release
+    with pytest.raises(NotFoundError):
+        store.get_run(ev.uuid7())
+    with pytest.raises((NotFoundError, ValidationError)):
+        store.get_run("0192")  # shorter than 8: never a prefix
+
+
+def test_every_try_of_one_orchestrator_task_instance_oldest_first(store):
+    tries = [ev.uuid7() for _ in range(3)]
+    store.apply_events([_start(run, "task", orchestrator="airflow" if n < 2 else "luigi", external_id="dag/r/t",
+                               try_number=n + 1, started_at=100.0 + n) for n, run in enumerate(tries)], {})
+    assert [r.id for r in store.runs_by_external_id("dag/r/t")] == tries
+    assert [r.try_number for r in store.runs_by_external_id("dag/r/t", orchestrator="airflow")] == [1, 2]
+    assert store.runs_by_external_id("nothing/like/it") == []
+
+
+def test_params_are_write_once_and_metric_points_are_kept_once_in_step_order(store):
+    run = ev.uuid7()
+    store.apply_events([_start(run, "m", params={"lr": 0.1}),
+                        Event(ev.PARAMS, run, 2, {"lr": 0.1, "depth": 3}),
+                        *[Event(ev.METRIC, run, 10 + s, ["loss", 1.0 / (s + 1), s, 100.0 + s]) for s in (2, 0, 1)],
+                        Event(ev.METRIC, run, 20, ["loss", 1.0, 0, 100.0])], {})  # the same point again
+    detail = store.get_run_detail(run)
+    assert detail.params == {"lr": 0.1, "depth": 3}
+    assert [(m.step, m.value) for m in store.metric_history(run, "loss")] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert detail.metrics["loss"] == 1 / 3  # the latest step
+
+
+def test_search_filters_and_sorts_runs_made_by_events(store):
+    runs = {name: ev.uuid7() for name in ("low", "mid", "high", "other")}
+    events = []
+    for n, (name, run) in enumerate(runs.items()):
+        events += [_start(run, name, project="other" if name == "other" else "conf", started_at=100.0 + n,
+                          params={"model": "rf" if name != "low" else "lin"}, tags={"team": "a"}),
+                   Event(ev.METRIC, run, 2, ["rmse", float(n + 1), 0, 101.0 + n]), _end(run)]
+    store.apply_events(events, {})
+    query = RunQuery(filter=language.parse_filter('metrics.rmse >= 2 and params.model = "rf"'), project="conf",
+                     order=tuple(language.parse_sort("-metrics.rmse")))
+    found = store.search_runs(query)
+    assert [r.name for r in found] == ["high", "mid"]
+    assert found[0].metrics["rmse"] == 3.0 and found[0].params["model"] == "rf" and found[0].tags["team"] == "a"
+    assert [r.name for r in store.search_runs(RunQuery(project="conf", order=tuple(language.parse_sort("started"))))] \
+        == ["low", "mid", "high"]
+
+
+def test_lineage_joins_runs_through_the_artifact_one_writes_and_another_reads(store):
+    prep, train, evaluate = ev.uuid7(), ev.uuid7(), ev.uuid7()
+    store.apply_events([
+        _start(prep, "prep"), _io(prep, "output", "file:///d/train.csv", "sha256:01", "train", 2), _end(prep),
+        # The reader's events arrive before the writer's end: order does not matter.
+        _start(train, "train"), _io(train, "input", "file:///d/train.csv", "sha256:01", "data", 2),
+        _io(train, "output", "file:///m/model.pkl", "sha256:02", "model", 3),
+        _start(evaluate, "evaluate"), _io(evaluate, "input", "file:///m/model.pkl", "sha256:02", "model", 2),
+        _io(evaluate, "input", "file:///d/train.csv", "sha256:99", "other version", 3),
+    ], {})
+    up = store.lineage(f"run:{evaluate}", direction="up", depth=10)
+    runs_up = {n.label for n in up.nodes if n.kind == "run"}
+    assert {"prep", "train", "evaluate"} <= runs_up
+    down = store.lineage(f"run:{prep}", direction="down", depth=10)
+    assert {"train", "evaluate"} <= {n.label for n in down.nodes if n.kind == "run"}
+    # Another content of the same file is another node: it does not join prep's output.
+    assert len(store.find_artifact_versions("file:///d/train.csv")) == 2
+
+
+def test_an_event_kind_must_be_declared_before_an_applier_is_registered():
+    from modeldb_core.store import events as applying
+
+    with pytest.raises(ValueError, match="not declared"):
+        applying.applier("no_such_kind")
+
+
+def test_pipeline_runs_are_read_with_their_pipeline(store):
+    key = ev.pipeline_run_key("conf", "nightly", "luigi", "sha256:s", "build-1")
+    store.apply_events([
+        Event(ev.PIPELINE_STARTED, key, 1, {"project": "conf", "name": "nightly", "orchestrator": "luigi",
+                                            "structure": {"tasks": ["a", "b"], "edges": [["a", "b"]]},
+                                            "structure_hash": "sha256:s", "external_id": "build-1",
+                                            "started_at": 10.0}),
+        Event(ev.PIPELINE_ENDED, key, 2, {"status": "failed", "ended_at": 20.0})], {})
+    [(run, pipeline)] = store.pipeline_runs(external_id="build-1")
+    assert (run.status, run.started_at, run.ended_at) == ("failed", 10.0, 20.0)
+    assert (pipeline.name, pipeline.orchestrator, pipeline.structure["edges"]) == ("nightly", "luigi", [["a", "b"]])
+    assert store.pipeline_runs(ids=[run.id]) == [(run, pipeline)]
+    assert store.pipeline_runs(project="no such project") == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 
 from modeldb_core import calls
@@ -88,6 +89,12 @@ def _pipeline_run(client: Any, dag: Any, run_id: str, started_at: float | None =
     return prun
 
 
+def _run_id(pipeline_run: str, external_id: str, try_number: int | None) -> str:
+    """The id of one try of one task instance, the same in every process that speaks of it
+    (the worker that ran it, the scheduler that saw it skipped)."""
+    return str(uuid.uuid5(uuid.UUID(pipeline_run), f"{external_id}\x1f{try_number}"))
+
+
 def _timestamp(value: Any) -> float | None:
     try:
         return value.timestamp() if value is not None else None
@@ -109,7 +116,7 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
         record.task_id, phase=phase, params=params, tags=tags, parent=None,
         pipeline_run_id=prun, orchestrator=ORCHESTRATOR, external_id=record.external_id,
         try_number=record.try_number, code=record.callable or getattr(record.dag, "fileloc", None),
-        started_at=started_at, client=client, defer=True)
+        started_at=started_at, client=client, run_id=_run_id(prun, record.external_id, record.try_number))
     for name, version in inputs:
         safe_call("record an input", run.log_input, version, name=name)
     for name, upstream in record.mapped_sources():
@@ -235,9 +242,45 @@ def _dag_run_event(dag_run: Any, status: str | None) -> None:
             return
         prun = _pipeline_run(client, dag, dag_run.run_id, _timestamp(getattr(dag_run, "start_date", None)))
         if status is not None:
+            safe_call("record the Airflow tasks that did not run", _not_run, client, dag, dag_run, prun)
             client.end_pipeline_run(prun, status)
 
     safe_call("record an Airflow DAG run", record)
+
+
+# Task instance states in which no task code ran, so no task hook fired.
+_NOT_RUN_STATES = ("skipped", "upstream_failed", "removed")
+
+
+def _not_run(client: Any, dag: Any, dag_run: Any, prun: str) -> None:
+    """Every task instance of the DAG run that ended without running (skipped by a branch, a
+    short-circuit or a trigger rule, upstream failed, removed) becomes a run in that state:
+    ``skipped``, tagged with Airflow's state. A task that skipped itself already has its run
+    (same id): this changes nothing of it."""
+    import modeldb_core
+    from modeldb_core import phases
+
+    from .task_instance import external_id
+
+    tis = dag_run.get_task_instances(state=list(_NOT_RUN_STATES))
+    ended = _timestamp(getattr(dag_run, "end_date", None)) or time.time()
+    for ti in tis:
+        state = str(getattr(ti.state, "value", ti.state))
+        ext = external_id(dag.dag_id, dag_run.run_id, ti.task_id, getattr(ti, "map_index", None))
+        task = dag.task_dict.get(ti.task_id)
+        fn = getattr(task, "python_callable", None)
+        at = _timestamp(getattr(ti, "end_date", None)) or ended
+        tags = {"airflow.dag_id": dag.dag_id, "airflow.task_id": ti.task_id, "airflow.run_id": dag_run.run_id,
+                "airflow.try_number": ti.try_number, "airflow.state": state}
+        if task is not None:
+            tags["airflow.operator"] = type(task).__name__
+        run = modeldb_core.start_run(
+            ti.task_id, phase=phases.phase_for(ti.task_id, function=fn, pipeline=dag_rules.tag_phase(dag)),
+            tags=tags,
+            parent=None, pipeline_run_id=prun, orchestrator=ORCHESTRATOR, external_id=ext,
+            try_number=ti.try_number, started_at=at, client=client,
+            run_id=_run_id(prun, ext, ti.try_number))
+        run.end(RunStatus.SKIPPED, message=f"Airflow did not run this task: {state}", ended_at=at, presumed=True)
 
 
 listener = ModelDBListener()

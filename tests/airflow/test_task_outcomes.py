@@ -146,3 +146,74 @@ def test_a_task_that_skips_itself_is_a_skipped_run(airflow_tracking, run_dag):
     assert {ti.task_id: ti.state for ti in dr.get_task_instances()} == {"maybe_deploy": "skipped"}
     [run] = airflow_tracking.store.list_runs(limit=5)
     assert (run.name, run.status, run.phase) == ("maybe_deploy", "skipped", "deployment")
+
+
+@dag(dag_id="mdb_branching", schedule=None)
+def branching():
+    """As Airflow's own branch and short-circuit examples write it."""
+    @task.branch
+    def choose_model() -> str:
+        return "train_forest"
+
+    @task
+    def train_forest() -> str:
+        return "forest"
+
+    @task
+    def train_linear() -> str:
+        return "linear"
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def join() -> str:
+        return "joined"
+
+    @task.short_circuit
+    def is_monday() -> bool:
+        return False
+
+    @task
+    def publish_report() -> None:
+        return None
+
+    chosen = choose_model()
+    chosen >> [train_forest(), train_linear()] >> join()
+    is_monday() >> publish_report()
+
+
+@dag(dag_id="mdb_upstream_failing", schedule=None)
+def upstream_failing():
+    @task
+    def extract() -> None:
+        raise RuntimeError("source down")
+
+    @task
+    def load() -> None:
+        return None
+
+    extract() >> load()
+
+
+BRANCHING, UPSTREAM_FAILING = branching(), upstream_failing()
+
+
+def test_task_instances_that_never_ran_are_runs_in_their_state(airflow_tracking, run_dag):
+    dr = run_dag(BRANCHING)
+    assert dr.state == "success"
+    store = airflow_tracking.store
+    runs = {r.name: r for r in store.list_runs(limit=20)}
+    assert set(runs) == {"choose_model", "train_forest", "train_linear", "join", "is_monday", "publish_report"}
+    assert runs["train_forest"].status == runs["join"].status == "succeeded"
+    for name in ("train_linear", "publish_report"):  # skipped by the branch, by the short-circuit
+        detail = store.get_run_detail(runs[name].id)
+        assert detail.run.status == "skipped" and detail.tags["airflow.state"] == "skipped"
+        assert detail.run.pipeline_run_id == runs["train_forest"].pipeline_run_id
+        assert detail.run.external_id == f"mdb_branching/{dr.run_id}/{name}"
+    assert runs["train_linear"].phase == "training"  # the one phase rule: the task id's words
+
+    dr = run_dag(UPSTREAM_FAILING)
+    assert dr.state == "failed"
+    runs = {r.name: r for r in store.list_runs(limit=20) if r.external_id.startswith("mdb_upstream_failing/")}
+    assert runs["extract"].status == "failed"
+    load = store.get_run_detail(runs["load"].id)
+    assert load.run.status == "skipped" and load.tags["airflow.state"] == "upstream_failed"
+

@@ -108,9 +108,7 @@ class Journal:
     def restart(self) -> None:
         """Empty a journal whose every record is applied (the caller holds the append lock):
         cut the file and take its first chunk again, all zeros."""
-        if self.map is not None:
-            self.map.close()
-            self.map = None
+        self._unmap()
         os.ftruncate(self.fd, 0)
         self.end = 0
         self.mark_applied(0)
@@ -122,12 +120,7 @@ class Journal:
 
     def close(self, remove: bool) -> None:
         """Close the journal; ``remove`` deletes it (everything in it is in the store)."""
-        if self.map is not None:
-            try:
-                self.map.close()
-            except (OSError, ValueError):
-                pass
-            self.map = None
+        self._unmap()
         if remove:
             _remove(self.path)
         else:  # what is past the last record is zeros a later reader need not read
@@ -135,21 +128,23 @@ class Journal:
                 os.ftruncate(self.fd, self.end)
             except OSError:
                 pass
-        for fd in (self.fd, self.applied_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_descriptors()
 
     def forget_in_child(self) -> None:
         """A forked child drops its parent's mapping and descriptors (and with them no lock:
         the parent keeps it); it never writes its parent's journal."""
+        self._unmap()
+        self._close_descriptors()
+
+    def _unmap(self) -> None:
         if self.map is not None:
             try:
                 self.map.close()
             except (OSError, ValueError):
                 pass
             self.map = None
+
+    def _close_descriptors(self) -> None:
         for fd in (self.fd, self.applied_fd):
             try:
                 os.close(fd)

@@ -59,8 +59,10 @@ def phase_for(name: str, *, task: Any = None, function: Any = None, pipeline: An
     (or its phase), ``pipeline`` the pipeline's default."""
     from .task import tracked
 
-    own = tracked(function) if function is not None and not isinstance(function, str) else None
+    if callable(function):  # a plain, untracked function says nothing about its phase
+        own = tracked(function)
+        function = own.phase if own is not None else None
     return (_checked(task, f"task {name}")
-            or (own.phase if own is not None else _checked(function, f"function of {name}"))
+            or _checked(function, f"function of {name}")
             or _checked(pipeline, f"the pipeline of {name}")
             or guessed(name))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from modeldb_core.events import (
     DOMAIN_KINDS, ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
@@ -120,6 +121,7 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
         found = _compiled[key] = (str(compiled), order, fixed, pick)
     sql, order, fixed, pick = found
     cursor = conn.connection.driver_connection.cursor()
+    dbapi_error = conn.dialect.dbapi.Error
     try:
         if order is None:
             cursor.executemany(sql, [{**fixed, **row} for row in rows] if fixed else rows)
@@ -127,6 +129,10 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
             cursor.executemany(sql, list(map(pick, ({**fixed, **row} for row in rows))))
         else:
             cursor.executemany(sql, list(map(pick, rows)))
+    except dbapi_error as exc:
+        # As SQLAlchemy wraps what it executes itself, so the store translates (and retries)
+        # a driver's error here as it does everywhere else.
+        raise DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
 
@@ -139,19 +145,17 @@ def _definition_ids(store: "SqlStore", conn: Connection, definitions: Mapping[st
         value = definitions.get(key)
         if not value or not value.get("hash"):
             continue
-        cache = store._definition_ids
-        found = cache.get((value["type"], value["hash"]))
-        if found is None:
-            if value["type"] == "environment":
-                found = store._ensure(conn, t.environments, {
+        if value["type"] == "environment":
+            def ensure(value=value) -> int:
+                return store._ensure(conn, t.environments, {
                     "python_version": value["python_version"], "platform": value["platform"],
                     "packages": encode_json(value["packages"])}, {"hash": value["hash"]})
-            else:
-                found = store._ensure(conn, t.code_versions, {k: value.get(k) for k in (
+        else:
+            def ensure(value=value) -> int:
+                return store._ensure(conn, t.code_versions, {k: value.get(k) for k in (
                     "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
                     "source_file", "function", "source_hash")}, {"hash": value["hash"]})
-            cache[(value["type"], value["hash"])] = found
-        out[key] = found
+        out[key] = store._cached_id(conn, value["type"], value["hash"], ensure)
     return out
 
 

@@ -6,7 +6,7 @@ import json
 import math
 import random
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection, Engine
@@ -26,6 +26,9 @@ from . import schema as t
 from .engine import WRITE, make_engine
 from .interface import MetadataStore
 from .rows import encode_json
+
+# Where a write transaction keeps the ids it made until it commits (``_cached_id``).
+_FRESH_IDS = "modeldb.fresh_ids"
 
 _RETRYABLE = ("database is locked", "database table is locked", "deadlock detected",
               "could not serialize", "busy")
@@ -57,8 +60,9 @@ class SqlStore(MetadataStore):
         self.uri = redact_uri(uri)  # what is shown; the engine keeps the real one
         self.engine = engine or make_engine(uri)
         self.dialect = self.engine.dialect.name
-        self._project_ids: dict[str, int] = {}
-        self._definition_ids: dict[tuple[str, str], int] = {}
+        # Ids of rows never deleted (projects, environments, code versions), by (kind, key):
+        # only ids of committed rows, so another transaction may rely on them.
+        self._ids: dict[tuple[str, str], int] = {}
         self._prepare_statements()
         if check_schema:
             with self._translated():
@@ -124,23 +128,29 @@ class SqlStore(MetadataStore):
             try:
                 with self._translated():
                     with self.engine.connect().execution_options(**WRITE) as conn:
+                        conn.info[_FRESH_IDS] = {}
                         with conn.begin():
-                            return work(conn)
+                            done = work(conn)
+                        self._ids.update(conn.info.pop(_FRESH_IDS))
+                        return done
             except OperationalError as exc:
-                self._forget_cached_ids()
                 if attempt == attempts - 1 or not _is_retryable(exc):
                     raise StoreError(f"the store stayed busy: {exc.orig}") from exc
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
-            except BaseException:
-                self._forget_cached_ids()
-                raise
         raise AssertionError("unreachable")
 
-    def _forget_cached_ids(self) -> None:
-        """Ids cached by a transaction that did not commit may name rows that do not exist."""
-        self._project_ids.clear()
-        self._definition_ids.clear()
+    def _cached_id(self, conn: Connection, kind: str, key: str, ensure: Callable[[], int]) -> int:
+        """The id of a row that is never deleted, ``ensure()``-d on first use. An id made by
+        this transaction is known to the store only once the transaction commits (``_write``):
+        before that, another transaction (another thread) must not use it."""
+        found = self._ids.get((kind, key))
+        if found is None:
+            fresh = conn.info.setdefault(_FRESH_IDS, {})
+            found = fresh.get((kind, key))
+            if found is None:
+                found = fresh[(kind, key)] = ensure()
+        return found
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -166,12 +176,8 @@ class SqlStore(MetadataStore):
 
     # -- writes -------------------------------------------------------------
     def _project_id(self, conn: Connection, name: str) -> int:
-        # Projects are never deleted, so their ids can be cached for the store's life.
-        found = self._project_ids.get(name)
-        if found is None:
-            found = self._ensure(conn, t.projects, {"created_at": time.time()}, {"name": name})
-            self._project_ids[name] = found
-        return found
+        return self._cached_id(conn, "project", name, lambda: self._ensure(
+            conn, t.projects, {"created_at": time.time()}, {"name": name}))
 
     def create_runs(self, new_runs: Sequence[NewRun]) -> list[str]:
         return self._write(lambda conn: self._insert_new_runs(conn, new_runs))

@@ -212,6 +212,7 @@ def test_task_instances_that_never_ran_are_runs_in_their_state(airflow_tracking,
 
     dr = run_dag(UPSTREAM_FAILING)
     assert dr.state == "failed"
+    store = airflow_tracking.store  # as a script reads: after what this process journaled is written
     runs = {r.name: r for r in store.list_runs(limit=20) if r.external_id.startswith("mdb_upstream_failing/")}
     assert runs["extract"].status == "failed"
     load = store.get_run_detail(runs["load"].id)

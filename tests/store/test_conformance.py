@@ -230,3 +230,33 @@ def test_pipeline_runs_are_read_with_their_pipeline(store):
     assert (pipeline.name, pipeline.orchestrator, pipeline.structure["edges"]) == ("nightly", "luigi", [["a", "b"]])
     assert store.pipeline_runs(ids=[run.id]) == [(run, pipeline)]
     assert store.pipeline_runs(project="no such project") == []
+
+
+def test_writers_in_threads_of_one_process_create_the_same_new_projects_at_once(store):
+    """A project (or environment) made by one thread's transaction is not used by another
+    thread before it commits: every batch lands, each project exists once."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def write(worker: int) -> None:
+        try:
+            for round_ in range(15):
+                barrier.wait(timeout=30)
+                runs = _uuids(3)
+                store.apply_events([_start(run, f"w{worker}", project=f"p{round_}-{n}")
+                                    for n, run in enumerate(runs)], {})
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.list_runs(limit=1000)) == 6 * 15 * 3
+    assert sorted(p.name for p in store.list_projects() if p.name.startswith("p")) == sorted(
+        f"p{r}-{n}" for r in range(15) for n in range(3))

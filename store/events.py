@@ -223,8 +223,6 @@ class _Batch:
         for event in events:
             by_kind.setdefault(event.kind, []).append(event)
         arrived = _start_pipeline_runs(self.store, conn, by_kind.get(PIPELINE_STARTED, ()))
-        for kind in DOMAIN_KINDS & by_kind.keys():
-            arrived += list(_APPLIERS[kind](self.store, conn, by_kind[kind]))
         starts = by_kind.get(STARTED, [])
         subjects = {e.subject for e in events
                     if e.kind not in DOMAIN_KINDS and e.kind not in (PIPELINE_STARTED, PIPELINE_ENDED, DEFINE)}
@@ -242,6 +240,9 @@ class _Batch:
             else:
                 known.append((run_key, event))
         self._apply_to_runs(known)
+        # Last: a registry or profile event may name a run, or an output, of this very batch.
+        for kind in DOMAIN_KINDS & by_kind.keys():
+            arrived += list(_APPLIERS[kind](self.store, conn, by_kind[kind]))
         return arrived
 
     # -- runs ---------------------------------------------------------------------------

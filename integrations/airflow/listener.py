@@ -119,18 +119,20 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
         started_at=started_at, client=client, run_id=_run_id(prun, record.external_id, record.try_number))
     for name, version in inputs:
         safe_call("record an input", run.log_input, version, name=name)
-    for name, upstream in record.mapped_sources():
-        version = safe_call("find a mapped task's input", _upstream_output, client.open_store(), record, upstream)
+    for name, upstream, map_index in record.upstream_tries():
+        version = safe_call("find an upstream task's output", _upstream_output, client.open_store(), record,
+                            upstream, map_index)
         if version is not None:
             safe_call("record an input", run.log_input, version, name=name)
     return run
 
 
-def _upstream_output(store: Any, record: TaskRecord, upstream: str) -> Any:
-    """The whole return value version of the last try of ``upstream`` in the same DAG run."""
+def _upstream_output(store: Any, record: TaskRecord, upstream: str, map_index: int | None) -> Any:
+    """The whole return value version of the last try of ``upstream`` (of its mapped try
+    ``map_index``) in the same DAG run."""
     from .task_instance import external_id
 
-    tries = store.runs_by_external_id(external_id(record.dag_id, record.run_id, upstream, None),
+    tries = store.runs_by_external_id(external_id(record.dag_id, record.run_id, upstream, map_index),
                                       orchestrator=ORCHESTRATOR)
     if not tries:
         return None

@@ -15,6 +15,7 @@ from modeldb_core import calls, phases
 from modeldb_core import fingerprint as fp
 from modeldb_core import validation
 from modeldb_core.model import ArtifactVersion
+from modeldb_core.safety import safe_call
 from modeldb_core.task import tracked
 
 from . import dag as dag_rules
@@ -154,26 +155,32 @@ class TaskRecord:
                 out[name] = value
         return out
 
-    def xcom_fed_names(self) -> set[str]:
-        """Which arguments came from an upstream task's XCom (read off the DAG as written)."""
+    def _argument_sources(self) -> dict[str, tuple[Any, bool]]:
+        """Each argument as the DAG was written (an XComArg where an upstream task feeds it),
+        and whether the task is expanded over it."""
         original = self.dag.task_dict.get(self.task_id) if self.dag is not None else None
         if original is None or self.callable is None:
-            return set()
-        sources: dict[Any, Any] = {}
+            return {}
+        sources: dict[str, tuple[Any, bool]] = {}
         expand = self._expand_input(original)
         if expand is not None:
-            sources.update(expand)  # mapped: the expanded arguments
             partial = getattr(original, "partial_kwargs", None) or {}
-            sources.update(partial.get("op_kwargs") or {})
+            plain = dict(partial.get("op_kwargs") or {})
             positional = list(partial.get("op_args") or ())
         else:
-            sources.update(getattr(original, "op_kwargs", None) or {})
+            plain = dict(getattr(original, "op_kwargs", None) or {})
             positional = list(getattr(original, "op_args", None) or ())
         signature = _signature(self.callable)
         names = list(signature.parameters) if signature is not None else []
         for i, value in enumerate(positional):
-            sources[names[i] if i < len(names) else f"arg{i}"] = value
-        return {name for name, value in sources.items() if _xcom_fed(value)}
+            sources[names[i] if i < len(names) else f"arg{i}"] = (value, False)
+        sources.update({name: (value, False) for name, value in plain.items()})
+        sources.update({name: (value, True) for name, value in (expand or {}).items()})
+        return sources
+
+    def xcom_fed_names(self) -> set[str]:
+        """Which arguments came from an upstream task's XCom (read off the DAG as written)."""
+        return {name for name, (value, _) in self._argument_sources().items() if _xcom_fed(value)}
 
     @staticmethod
     def _expand_input(original: Any) -> dict[str, Any] | None:
@@ -184,25 +191,32 @@ class TaskRecord:
             return None
         return value if isinstance(value, dict) else None
 
-    def mapped_sources(self) -> list[tuple[str, str]]:
-        """``(argument, upstream task id)`` for each argument a mapped task was expanded over.
+    def upstream_tries(self, arguments: dict[str, Any] | None = None) -> list[tuple[str, str, int | None]]:
+        """``(input name, upstream task id, its map index)``: the upstream tries whose whole
+        return value is an input of this try, where the value this try receives is not that
+        return value itself, so the input is found in the store (by the listener):
 
-        A mapped try receives one element of the upstream's XCom, which is not the
-        upstream's output version; its input is that whole output (found in the store).
-        """
-        if self.map_index is None or self.map_index < 0 or self.dag is None:
-            return []
-        original = self.dag.task_dict.get(self.task_id)
-        expand = self._expand_input(original) if original is not None else None
-        if not expand:
-            return []
+        - a mapped try expanded over an upstream's list receives one element of it: its input
+          is the upstream's whole output, or, when the upstream is mapped too (a map over a
+          map), the output of the upstream's try with the same map index;
+        - a task given a mapped upstream's results (a reduce) receives a lazy sequence: its
+          inputs are the outputs of each of the upstream's tries (``name[i]``)."""
+        from airflow.sdk.definitions.mappedoperator import MappedOperator
         from airflow.sdk.definitions.xcom_arg import XComArg
 
-        found = []
-        for name, value in expand.items():
-            for operator, key in XComArg.iter_xcom_references(value):
-                if key == "return_value" and validation.is_valid_key(name):
-                    found.append((name, operator.task_id))
+        arguments = self.arguments() if arguments is None else arguments
+        mapped_try = self.map_index is not None and self.map_index >= 0
+        found: list[tuple[str, str, int | None]] = []
+        sources = [(name, operator, expanded) for name, (value, expanded) in self._argument_sources().items()
+                   for operator, key in XComArg.iter_xcom_references(value)
+                   if key == "return_value" and validation.is_valid_key(name)]
+        for name, operator, expanded in sources:
+            upstream_mapped = isinstance(operator, MappedOperator)
+            if expanded and mapped_try:
+                found.append((name, operator.task_id, self.map_index if upstream_mapped else None))
+            elif upstream_mapped and not expanded:
+                count = safe_call("count a mapped task's results", len, arguments.get(name), default=0) or 0
+                found += [(f"{name}[{i}]", operator.task_id, i) for i in range(min(count, calls.MAX_ITEMS))]
         return found
 
     def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str | None, ArtifactVersion]]]:
@@ -210,13 +224,16 @@ class TaskRecord:
         inputs: list[tuple[str | None, ArtifactVersion]] = []
         if self.callable is not None:
             arguments = {k: v for k, v in self.arguments().items() if validation.is_valid_key(k)}
-            expanded = {name for name, _ in self.mapped_sources()}
-            for name in expanded:
+            for name in {name.split("[", 1)[0] for name, _, _ in self.upstream_tries(arguments)}:
                 value = arguments.get(name)
                 if name in arguments and not fp.is_artifact(value):
-                    # One element of the upstream's output: its input is that whole output
-                    # (found in the store by the listener), the element is a param.
-                    params[name] = arguments.pop(name)
+                    # An element of an upstream's output, or a lazy sequence of a mapped
+                    # upstream's results: its inputs are upstream outputs (found in the store
+                    # by the listener, ``upstream_tries``); the value is a param.
+                    value = arguments.pop(name)
+                    if not isinstance(value, (str, int, float, bool, list, dict, tuple)):
+                        value = safe_call("read a mapped task's results", list, value) or repr(value)
+                    params[name] = value
             # The one rule of every integration (modeldb_core.calls), XCom-fed arguments
             # being handed over by their upstream task.
             found, found_inputs = calls.split_arguments(arguments, handed_over=self.xcom_fed_names())
@@ -271,6 +288,13 @@ class TaskRecord:
         outputs: list[tuple[str | None, ArtifactVersion]] = []
         if self.has_result:
             # The one rule (modeldb_core.calls): what XCom pushes is handed over downstream.
-            outputs += calls.outputs_of(self.result, handed_over=getattr(self.task, "do_xcom_push", True))
+            pushed = getattr(self.task, "do_xcom_push", True)
+            outputs += calls.outputs_of(self.result, handed_over=pushed)
+            if pushed and getattr(self.task, "multiple_outputs", False) and isinstance(self.result, dict):
+                # Each key is an XCom of its own, handed over alone (``summary["total"]``).
+                named = {name for name, _ in outputs}
+                for key, value in self.result.items():
+                    if isinstance(key, str) and f"{calls.RETURN}.{key}" not in named:
+                        outputs += calls.versions_of(f"{calls.RETURN}.{key}", value, handed_over=True)
         outputs.extend(self.declared("outlets"))
         return outputs

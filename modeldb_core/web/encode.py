@@ -64,6 +64,21 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def short(value: Any, width: int = 24) -> str:
+    """A value for a narrow table cell: numbers to 4 significant digits, long texts cut with an ellipsis."""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4g}"
+    text = _show(value)
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def breakable(name: str) -> Any:
+    """A key that may wrap after its underscores and dots (``learning_<wbr>rate``), escaped."""
+    from markupsafe import Markup, escape  # the template engine's (the ui extra)
+
+    return Markup("".join(str(escape(c)) + ("<wbr>" if c in "_." else "") for c in name))
+
+
 def show(value: Any, limit: int = 10_000) -> str:
     """A param, metric or tag value as a short text (escaping is the template's job)."""
     text = _show(value)

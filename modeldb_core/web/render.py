@@ -50,7 +50,11 @@ class Renderer:
             autoescape=True,  # every value shown is escaped, whatever the template
             trim_blocks=True, lstrip_blocks=True,
         )
+        from modeldb_core.models_view import artifact_name, version_label
+
         self.env.filters.update(when=encode.when, duration=encode.duration, show=encode.show,
+                                version_label=version_label, artifact_name=artifact_name,
+                                short=encode.short, breakable=encode.breakable,
                                 script_json=lambda v: Markup(_json_for_script(v)))
         self.env.globals.update(version=__version__, query_string=query_string)
 

@@ -208,17 +208,20 @@
 
   // -- project page ------------------------------------------------------------
   var paramsCache = {};
-  /* A run's params, fetched when its point is first hovered (the points themselves stay small). */
-  function paramLines(runId) {
-    if (!paramsCache[runId]) paramsCache[runId] = getJSON("/api/runs/" + enc(runId)).then(function (d) {
+  /* A run's params, fetched when its point is first hovered (the points themselves stay small).
+     An evaluation of a model shows the params of the run that trained it (docs/models.md). */
+  function paramLines(runId, trainedBy) {
+    var source = trainedBy || runId;
+    if (!paramsCache[source]) paramsCache[source] = getJSON("/api/runs/" + enc(source)).then(function (d) {
       var keys = Object.keys(d.params).sort();
-      if (!keys.length) return ["(no params)"];
-      return keys.map(function (k) {
+      var head = trainedBy ? ["params of the training run " + d.run.name + "  #" + trainedBy] : [];
+      if (!keys.length) return head.concat(["(no params)"]);
+      return head.concat(keys.map(function (k) {
         var v = show(d.params[k]);
         return k + " = " + (v.length > 60 ? v.slice(0, 59) + "…" : v);
-      });
+      }));
     });
-    return paramsCache[runId];
+    return paramsCache[source];
   }
 
   function pointsOf(project, metric, query) {
@@ -227,10 +230,10 @@
       out.goal = data.goal;
       for (var i = 0; i < data.count; i++) {
         var p = { run_id: c.run_id[i], name: c.name[i], status: c.status[i], started_at: c.started_at[i],
-                  params: c.params ? c.params[i] : {} };
+                  params: c.params ? c.params[i] : {}, trained_by: c.trained_by ? c.trained_by[i] : null };
         var y = num(c.value[i]);
         out.push({ x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
-                   tip: runTip(p, metric, y), raw: p, more: paramLines.bind(null, p.run_id) });
+                   tip: runTip(p, metric, y), raw: p, more: paramLines.bind(null, p.run_id, p.trained_by) });
       }
       return out;
     });

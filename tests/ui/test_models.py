@@ -113,3 +113,13 @@ def test_an_evaluation_point_carries_the_params_of_the_training_run(app_client, 
     chosen = app_client.get("/api/projects/churn/points",
                             params={"metric": "auc", "params": "max_depth"}).json()["points"]
     assert chosen["params"][chosen["run_id"].index(str(ids["eval"]))] == {"max_depth": 5}
+
+
+def test_a_loss_column_sorts_lowest_first_and_words_agree_with_their_numbers(app_client):
+    page = app_client.get("/runs", params={"project": "churn", "cols": "metrics.loss,metrics.auc"}).text
+    assert "order=metrics.loss+asc" in page  # the first click on a loss: best (lowest) first
+    assert "order=metrics.auc+desc" in page  # on a score: highest first
+    project = app_client.get("/projects/forecast").text
+    assert "1 run</b>" in project and "1 runs" not in project
+    docs = app_client.get("/api-docs").text
+    assert "<code>points.run_id[i]</code>" in docs and "`points.run_id[i]`" not in docs

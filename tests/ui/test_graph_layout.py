@@ -81,6 +81,14 @@ def test_the_step_graph_of_a_column_transformer_pipeline_reads_right(laptop, dem
     labels = laptop.locator("#estimator-graph .node-label").all_text_contents()
     assert any("scale" in t for t in labels) and any("cat" in t for t in labels)
     assert result["crossings"] == [], result["crossings"]
+    # An in-memory input is named by its type on the lineage graph, not by a bare hash.
+    laptop.goto(base + f"/lineage?node=run:{pipeline}&direction=up")
+    laptop.locator("svg.graph g.node").first.wait_for()
+    labels = laptop.locator("svg.graph .node-label").all_text_contents()
+    assert any(t.startswith("dataframe@") for t in labels) and any(t.startswith("series@") for t in labels)
+    assert laptop.evaluate(CROSSINGS)["crossings"] == []
+    laptop.goto(base + f"/runs/{pipeline}")
+    laptop.locator("#estimator-graph g.node").first.wait_for()
     # The encoder's edge goes to the model, not through the scaler.
     edges = laptop.locator("#estimator-graph path.edge").evaluate_all(
         "ps => ps.map(p => p.getAttribute('data-source') + ' -> ' + p.getAttribute('data-target'))")

@@ -161,3 +161,22 @@ def test_no_page_is_wider_than_the_window(laptop, demo_site):
         if scroll > client:
             _save(laptop, f"23-too-wide-{name}", full_page=True)
         assert scroll <= client, (name, scroll, client)
+
+
+def test_the_runs_table_of_the_demo_leads_with_its_main_metric(laptop, demo_site):
+    base, _ = demo_site
+    laptop.goto(base + "/runs?project=house-prices")
+    keys = laptop.locator("#runs-table thead th[data-key]").evaluate_all(
+        "ths => ths.map(t => t.getAttribute('data-key'))")
+    metrics = [k for k in keys if k.startswith("metrics.")]
+    assert metrics[0] == "metrics.rmse", keys
+    assert keys.index("metrics.rmse") < keys.index("notes")
+    # A column added with the chooser comes before the notes and times, not at the far right.
+    laptop.goto(base + "/runs?project=house-prices&cols=id,name,notes,duration,params.learning_rate")
+    keys = laptop.locator("#runs-table thead th[data-key]").evaluate_all(
+        "ths => ths.map(t => t.getAttribute('data-key'))")
+    assert keys == ["id", "name", "params.learning_rate", "notes", "duration"]
+    # Grouped, the aggregates are the main metric's whatever columns are shown.
+    laptop.goto(base + "/runs?project=house-prices&group=phase&cols=id,name")
+    assert "rmse" in laptop.locator("#groups").inner_text()
+    _save(laptop, "24-runs-main-metric-first", full_page=True)

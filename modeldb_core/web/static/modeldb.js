@@ -580,6 +580,8 @@
           // "file:///data/x/train.csv@abc123" reads best as "train.csv@abc123"; the tooltip keeps it whole.
           var at = label.lastIndexOf("@"), uri = at > 0 ? label.slice(0, at) : label;
           var tail = uri.replace(/\/+$/, "").split("/").pop() || uri;
+          // An in-memory value ("value:dataframe/9bd27b51...") is named by its type, not a bare hash.
+          if (uri.indexOf("value:") === 0) tail = uri.slice(6).split("/")[0] || "value";
           label = tail + (at > 0 ? label.slice(at, at + 9) : "");
         }
         return { key: n.key, kind: n.kind, label: label, sub: sub, root: n.key === g.root,

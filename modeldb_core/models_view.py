@@ -22,7 +22,6 @@ learning rate of the ``train_model`` run that wrote the model it read.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -189,31 +188,43 @@ def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRe
     return out
 
 
-def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
-    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+def _links(store: "MetadataStore", project: str):
+    """What the rule needs from the store: every input/output of the project's runs, the records
+    of the runs that wrote something (their phase says which outputs are models), the models
+    with their writers, and who read each artifact version."""
     io_by_run = store.project_io(project)
-    phases = _records(store, io_by_run)
+    writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
     written: list[tuple[str, RunIO]] = []
     readers: dict[int | None, list[str]] = {}
+    seen: set[int | None] = set()
     for run_id, ios in io_by_run.items():
-        record = phases.get(run_id)
+        record = writers.get(run_id)
         for io in ios:
             if record is not None and is_model(io, record.phase):
-                written.append((run_id, io))
+                if io.artifact.id not in seen:  # the same content written again: its first writer trained it
+                    seen.add(io.artifact.id)
+                    written.append((run_id, io))
             elif io.direction == "input":
                 readers.setdefault(io.artifact.id, []).append(run_id)
-    seen: set[int | None] = set()
+    return io_by_run, writers, written, readers
+
+
+def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
+    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+    io_by_run, writers, written, readers = _links(store, project)
+    model_ids = {io.artifact.id for _, io in written}
+    evaluations = _records(store, [r for version, runs in readers.items() if version in model_ids for r in runs
+                                   if r not in writers])
+    records = {**evaluations, **writers}
     models: list[TrainedModel] = []
     for run_id, io in written:
-        if io.artifact.id in seen:  # written again with the same content: its first writer trained it
-            continue
-        seen.add(io.artifact.id)
-        evaluators = [phases[r] for r in readers.get(io.artifact.id, []) if r != run_id and r in phases]
-        model = TrainedModel(artifact=io.artifact, training=phases[run_id], output_name=io.name,
+        evaluators = sorted((records[r] for r in dict.fromkeys(readers.get(io.artifact.id, []))
+                             if r != run_id and r in records), key=lambda r: r.run.started_at)
+        model = TrainedModel(artifact=io.artifact, training=writers[run_id], output_name=io.name,
                              evaluations=evaluators,
                              training_data=[i for i in io_by_run[run_id] if is_training_data(i)
-                                            and not any(i.artifact.id == o.artifact.id for _, o in written)])
-        for record in [model.training, *sorted(evaluators, key=lambda r: r.run.started_at)]:
+                                            and i.artifact.id not in model_ids])
+        for record in [model.training, *evaluators]:
             for key, value in aligned_metrics(record.metrics).items():
                 model.metrics[key] = value
                 model.metric_runs[key] = str(record.id)
@@ -231,12 +242,13 @@ def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"
 
     A run that evaluated several models has no single training run and is left out.
     """
-    found: dict[str, list[RunRecord]] = {}
-    for model in trained_models(store, project):
-        for evaluation in model.evaluations:
-            found.setdefault(str(evaluation.id), []).append(model.training)
-    return {run_id: trainers[0] for run_id, trainers in found.items()
-            if len({str(t.id) for t in trainers}) == 1}
+    _, writers, written, readers = _links(store, project)
+    found: dict[str, set[str]] = {}
+    for run_id, io in written:
+        for reader in readers.get(io.artifact.id, []):
+            if reader != run_id:
+                found.setdefault(reader, set()).add(run_id)
+    return {reader: writers[next(iter(trainers))] for reader, trainers in found.items() if len(trainers) == 1}
 
 
 def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
@@ -273,15 +285,6 @@ def metric_names(models: Sequence["TrainedModel"], main: str | None = None) -> l
     return ([main] if main in counts else []) + rest
 
 
-def best_model(models: Sequence["TrainedModel"], metric: str, maximize: bool = False) -> "TrainedModel | None":
-    """The model with the best value of ``metric`` (aligned name), NaN and missing left out."""
-    key = canonical_metric(metric)
-    scored = [m for m in models if key in m.metrics and not math.isnan(m.metrics[key])]
-    if not scored:
-        return None
-    return (max if maximize else min)(scored, key=lambda m: m.metrics[key])
-
-
-__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "artifact_name", "best_model",
+__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "artifact_name",
            "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
            "training_runs", "varying_params", "version_label"]

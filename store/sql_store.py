@@ -684,9 +684,12 @@ class SqlStore(MetadataStore):
                 .where(runs.c.project_id == project_id)
                 .order_by(runs.c.started_at, runs.c.id, io.c.direction, t.artifacts.c.uri)).all()
         out: dict[str, list[RunIO]] = {}
+        versions: dict[int, ArtifactVersion] = {}  # a shared input (train.csv) is decoded once
         for r in rows:
-            out.setdefault(r.uuid, []).append(RunIO(direction=r.direction, name=r.io_name,
-                                                    artifact=self._version(r)))
+            version = versions.get(r.id)
+            if version is None:
+                version = versions[r.id] = self._version(r)
+            out.setdefault(r.uuid, []).append(RunIO(direction=r.direction, name=r.io_name, artifact=version))
         return out
 
     # -- search (compiled in store/query.py) ----------------------------------

@@ -91,6 +91,11 @@ class MetadataStore(abc.ABC):
         """For each run id: the artifact versions it read and its notes."""
         raise NotImplementedError
 
+    def project_io(self, project: str) -> dict[str, list[RunIO]]:
+        """For each run of ``project`` that read or wrote an artifact: its inputs and outputs,
+        runs in the order they started."""
+        raise NotImplementedError
+
     # -- search (the query layer: modeldb_core.query, compiled by store/query.py) --
     def search_runs(self, query: Any, limit: int | None = 100, offset: int = 0) -> list[Any]:
         """Runs matching a ``RunQuery``, sorted, as ``RunRecord``s (params, metrics, tags)."""

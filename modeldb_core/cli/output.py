@@ -93,7 +93,7 @@ def iso(value: float | None) -> str | None:
 
 # Record fields that hold POSIX times; JSON output writes them with ``iso``.
 TIME_FIELDS = frozenset({"started_at", "ended_at", "created_at", "heartbeat_at", "timestamp",
-                         "last_activity"})
+                         "last_activity", "trained_at"})
 
 
 def iso_times(record: dict[str, Any]) -> dict[str, Any]:

@@ -348,10 +348,18 @@ def best(obj, metric, maximize, project, filter_, search, as_json) -> None:
 
     if search:
         raise click.UsageError("best takes --filter and --project, not --search")
+    from modeldb_core.models_view import canonical_metric, metric_spellings
+
     key = _metric_key(metric)
     store = obj.store
     query = _query(store, filter_, project, None, None)
-    found = best_run(key, maximize=maximize, filter=filter_, project=project, store=store)
+    # Every spelling of the metric competes (rmse and scikit-learn's root_mean_squared_error).
+    found = None
+    for spelling in metric_spellings(key):
+        candidate = best_run(spelling, maximize=maximize, filter=filter_, project=project, store=store)
+        if candidate is not None and (found is None or _better(candidate.metrics[spelling],
+                                                               _value(found, key), maximize)):
+            found = candidate
     if found is None:
         notes = [hints.unknown_project(store, project)]
         notes += hints.unknown_keys(store, [Field("metric", key), *_named(query)])
@@ -360,17 +368,53 @@ def best(obj, metric, maximize, project, filter_, search, as_json) -> None:
             raise click.ClickException(why)
         raise click.ClickException(f"no run has a value for metric {key!r}"
                                    + (" matching the filter" if filter_ or project else ""))
+    # An evaluation's params are file paths: the model it judged was made by another run,
+    # whose params are the ones that explain the value (docs/models.md).
+    trainer = _training_run(store, found)
     if as_json:
-        click.echo(output.dumps(_json_row(found), indent=2))
+        row = _json_row(found)
+        if trainer is not None:
+            row["training_run"] = _json_row(trainer)
+        click.echo(output.dumps(row, indent=2))
         return
     way = "highest" if maximize else "lowest"
-    click.echo(f"Best run by {key} ({way}): run {found.id} {found.name} "
-               f"[{found.project}] {key}={output.cell(found.metrics.get(key))}")
-    width = min(max(map(len, [*found.params, *found.metrics]), default=0), output.MAX_KEY)
-    output.key_values("Params", found.params, width=width)
+    click.echo(f"Best run by {canonical_metric(key)} ({way}): run {found.id} {found.name} "
+               f"[{found.project}] {key}={output.cell(_value(found, key))}")
+    params = found.params
+    if trainer is not None:
+        click.echo(f"Model trained by run {trainer.id} {trainer.name}: params are the training run's")
+        params = trainer.params
+    width = min(max(map(len, [*params, *found.metrics]), default=0), output.MAX_KEY)
+    output.key_values("Params", params, width=width)
     output.key_values("Metrics", found.metrics, width=width)
 
 
+def _value(record, key: str) -> float | None:
+    """The record's value of metric ``key`` under whichever spelling it logged."""
+    from modeldb_core.models_view import metric_spellings
+
+    for spelling in metric_spellings(key):
+        if spelling in record.metrics:
+            return record.metrics[spelling]
+    return None
+
+
+def _better(value: float, than: float | None, maximize: bool) -> bool:
+    return than is None or (value > than if maximize else value < than)
+
+
+def _training_run(store, record):
+    """The run that trained the model ``record`` evaluated, if it evaluated exactly one."""
+    from modeldb_core.models_view import training_runs
+
+    if record.project is None:
+        return None
+    return training_runs(store, record.project).get(str(record.id))
+
+
 def register(cli: click.Group) -> None:
+    from .trained import models
+
+    runs_group.add_command(models)
     cli.add_command(runs_group)
     cli.add_command(best)

@@ -14,6 +14,7 @@ from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
 from . import table as table_
+from . import trained as trained_
 from .encode import jsonable
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -42,6 +43,25 @@ def project_points(request: Request, name: str, metric: str,
     chosen: bool | list[str] = True if all_params else (params or False)
     # Returned as a ready response: 10,000 points skip per-item response validation.
     return JSONResponse(projects_.points(_store(request), name, metric, limit=limit, params=chosen))
+
+
+@router.get("/projects/{name:path}/trained",
+            summary="The models a project trained: one row per model, with its training params and "
+                    "every metric it earned (docs/models.md)",
+            description="Filter with the query language (params are the training run's, metrics the "
+                        "model's, under aligned names), free-text search, sort, group by a param or tag.")
+def project_models(request: Request, name: str,
+                   filter: str = Query("", description="e.g. metrics.rmse < 30 and params.learning_rate >= 0.05"),
+                   q: str = Query("", description="free-text search"),
+                   order: str = Query("", description="sort, e.g. 'metrics.rmse' or '-params.epochs' "
+                                                      "(default: the main metric, best first)"),
+                   group: str = Query("", description="params.<key> or tags.<key>"),
+                   params: list[str] = Query([], description="param columns (default: those that vary)"),
+                   metrics: list[str] = Query([], description="metric columns (default: the main metric first)")
+                   ) -> dict[str, Any]:
+    found = trained_.table(_store(request), name, filter=filter, q=q, order=order, group=group,
+                           params=params, metrics=metrics)
+    return trained_.as_json(found)
 
 
 @router.get("/projects/{name:path}", summary="One project: aggregates and its metric, param and tag keys")

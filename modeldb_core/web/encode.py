@@ -64,6 +64,36 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def short(value: Any, width: int = 24) -> str:
+    """A value for a narrow table cell: numbers to 4 significant digits, long texts cut with an ellipsis."""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4g}"
+    text = _show(value)
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def breakable(name: str) -> Any:
+    """A key that may wrap after its underscores and dots (``learning_<wbr>rate``), escaped."""
+    from markupsafe import Markup, escape  # the template engine's (the ui extra)
+
+    return Markup("".join(str(escape(c)) + ("<wbr>" if c in "_." else "") for c in name))
+
+
+def count(n: int, word: str) -> str:
+    """``1 run``, ``2 runs``: a number with its noun (plural by an added s)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def inline_code(text: str) -> Any:
+    """A description written with Markdown backticks, as HTML with ``<code>`` (everything escaped)."""
+    from markupsafe import Markup, escape
+
+    parts = (text or "").split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick stays as it is
+        return escape(text)
+    return Markup("".join(f"<code>{escape(p)}</code>" if i % 2 else str(escape(p)) for i, p in enumerate(parts)))
+
+
 def show(value: Any, limit: int = 10_000) -> str:
     """A param, metric or tag value as a short text (escaping is the template's job)."""
     text = _show(value)

@@ -12,7 +12,8 @@ from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
 from . import table as table_
-from modeldb_core.errors import NotFoundError, ValidationError
+from . import trained as trained_
+from modeldb_core.errors import NotFoundError, QueryError, ValidationError
 
 from .encode import clip, jsonable
 
@@ -31,6 +32,28 @@ def _page(request: Request, template: str, **context) -> HTMLResponse:
 def projects_page(request: Request):
     return _page(request, "projects.html", title="Projects",
                  projects=projects_.summaries(_store(request)))
+
+
+@router.get("/projects/{name:path}/trained", response_class=HTMLResponse)
+def trained_page(request: Request, name: str, filter: str = "", q: str = "", order: str = "",
+                 group: str = "", params: list[str] = Query([]), metrics: list[str] = Query([])):
+    """The models table: one row per trained model (docs/models.md). A bad filter shows inline."""
+    store = _store(request)
+    error = None
+    try:
+        found = trained_.table(store, name, filter=filter, q=q, order=order, group=group,
+                               params=params, metrics=metrics)
+    except QueryError as exc:
+        error = exc
+        found = trained_.table(store, name, params=params, metrics=metrics)
+        found.models, found.groups = [], None
+    state = {"filter": filter, "q": q, "order": order, "group": group, "params": params,
+             "metrics": metrics}
+    sort_key, descending = table_.parse_order(order.lstrip("-"))
+    if order.strip().startswith("-"):
+        descending = True
+    return _page(request, "trained.html", title=f"Models of {name}", t=found, state=state,
+                 error=error, sort_key=sort_key, descending=descending)
 
 
 @router.get("/projects/{name:path}", response_class=HTMLResponse)

@@ -50,9 +50,16 @@ class Renderer:
             autoescape=True,  # every value shown is escaped, whatever the template
             trim_blocks=True, lstrip_blocks=True,
         )
+        from modeldb_core.models_view import artifact_name, version_label
+
         self.env.filters.update(when=encode.when, duration=encode.duration, show=encode.show,
+                                version_label=version_label, artifact_name=artifact_name,
+                                short=encode.short, breakable=encode.breakable, count=encode.count,
+                                inline_code=encode.inline_code,
                                 script_json=lambda v: Markup(_json_for_script(v)))
-        self.env.globals.update(version=__version__, query_string=query_string)
+        from .projects import goal
+
+        self.env.globals.update(version=__version__, query_string=query_string, goal=goal)
 
     def page(self, request: Request, template: str, context: dict[str, Any],
              status_code: int = 200) -> HTMLResponse:

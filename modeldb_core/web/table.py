@@ -217,23 +217,55 @@ def _pathlike(value: Any) -> bool:
     return isinstance(value, str) and ("://" in value or value.startswith("/"))
 
 
-def _default_columns(rows) -> list[str]:
-    """The base columns plus the params and metrics most runs on the page have.
+def _main_metric(rows) -> str | None:
+    """The main metric of the runs on the page, by the projects page's rule (projects.main_metric)."""
+    from modeldb_core.model import MetricRange
 
-    Params holding paths or URIs (artifact references) are already in "Input
-    data", so hyperparameters go first.
+    from .projects import main_metric
+
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        for key in row.metrics:
+            seen = counts.setdefault(key, [0, 0])
+            seen[0] += 1
+            seen[1] += row.phase == "evaluation"
+    return main_metric({k: MetricRange(runs=n, evaluation_runs=e, minimum=None, maximum=None)
+                        for k, (n, e) in counts.items()})
+
+
+def _default_columns(rows) -> list[str]:
+    """The base columns, the params that vary on the page, the main metric and the metrics most runs have.
+
+    A param whose value differs between the runs shown comes before one that
+    is the same everywhere (a hyperparameter before a library default); params
+    holding paths or URIs (artifact references) are already in "Input data".
+    The main metric (projects.main_metric: the one most evaluation runs logged)
+    comes first among the metrics.
     """
     params: Counter = Counter()
+    values: dict[str, set[str]] = {}
     paths: set[str] = set()
     metrics: Counter = Counter()
     for row in rows:
         params.update(row.params.keys())
         metrics.update(row.metrics.keys())
         paths.update(k for k, v in row.params.items() if _pathlike(v))
-    chosen_params = sorted(params, key=lambda k: (k in paths, -params[k], k))[:KEY_COLUMNS]
-    chosen_metrics = sorted(metrics, key=lambda k: (-metrics[k], k))[:KEY_COLUMNS]
+        for k, v in row.params.items():
+            values.setdefault(k, set()).add(show(v, 200))
+    chosen_params = sorted(params, key=lambda k: (k in paths, len(values[k]) < 2, -params[k], k))[:KEY_COLUMNS]
+    main = _main_metric(rows)
+    chosen_metrics = sorted(metrics, key=lambda k: (k != main, -metrics[k], k))[:KEY_COLUMNS]
     return (DEFAULT_BASE[:6] + [f"params.{k}" for k in chosen_params]
             + [f"metrics.{k}" for k in chosen_metrics] + DEFAULT_BASE[6:])
+
+
+# Columns that describe a run rather than compare runs: chosen ones stay at the right, after
+# the params and metrics the user added.
+_TRAILING = ("inputs", "notes", "started_at", "ended_at", "duration", "user")
+
+
+def _in_reading_order(chosen: list[str]) -> list[str]:
+    return [c for c in chosen if c not in _TRAILING] + [c for c in chosen if c in _TRAILING]
 
 
 def _mark_groups(state: TableState, records, out: dict[str, Any]) -> None:
@@ -267,16 +299,19 @@ def table(store: MetadataStore, state: TableState) -> dict[str, Any]:
     try:
         page = search(store, state)
         if state.group:
+            # Aggregates of the main metric first, whatever columns are shown.
+            main = _main_metric(page.runs)
             shown_metrics = [c.split(".", 1)[1] for c in (state.cols or _default_columns(page.runs))
                              if c.startswith("metrics.")]
-            out["groups"] = groups(store, state, shown_metrics[:3])
+            out["groups"] = groups(store, state, list(dict.fromkeys([*([main] if main else []),
+                                                                       *shown_metrics]))[:3])
     except QueryError as exc:
         out["error"] = {"message": exc.message, "text": exc.text, "position": exc.position,
                         "full": str(exc)}
         page = None
     rows = list(page.runs) if page else []
     extras = store.inputs_and_notes([r.run.id for r in rows]) if rows else {}
-    chosen = state.cols or _default_columns(rows)
+    chosen = _in_reading_order(state.cols) if state.cols else _default_columns(rows)
     if not state.cols and not state.project:
         chosen.insert(2, "project")  # runs of every project: say whose they are
     seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)

@@ -210,6 +210,27 @@ def test_lineage_joins_runs_through_the_artifact_one_writes_and_another_reads(st
     assert len(store.find_artifact_versions("file:///d/train.csv")) == 2
 
 
+def test_the_inputs_and_outputs_of_a_projects_runs_are_read_in_one_go(store):
+    train, evaluate, elsewhere = ev.uuid7(), ev.uuid7(), ev.uuid7()
+    store.apply_events([
+        _start(train, "train", started_at=100.0), _io(train, "input", "file:///d/train.csv", "sha256:01", "data", 2),
+        _io(train, "output", "file:///m/model.pkl", "sha256:02", "model", 3),
+        _start(evaluate, "evaluate", started_at=150.0),
+        _io(evaluate, "input", "file:///m/model.pkl", "sha256:02", "model", 2),
+        _start(elsewhere, "other", project="another"),
+        _io(elsewhere, "input", "file:///m/model.pkl", "sha256:02", "model", 2),
+    ], {})
+    found = store.project_io("conf")
+    assert list(found) == [train, evaluate]  # in the order the runs started
+    assert [(io.direction, io.name, io.artifact.uri) for io in found[train]] == [
+        ("input", "data", "file:///d/train.csv"), ("output", "model", "file:///m/model.pkl")]
+    # The model is one artifact version, whoever wrote or read it.
+    assert found[evaluate][0].artifact.id == found[train][1].artifact.id
+    assert found[evaluate][0].artifact.content_hash == "sha256:02"
+    with pytest.raises(NotFoundError):
+        store.project_io("no such project")
+
+
 def test_an_event_kind_must_be_declared_before_an_applier_is_registered():
     from modeldb_core.store import events as applying
 

@@ -208,17 +208,20 @@
 
   // -- project page ------------------------------------------------------------
   var paramsCache = {};
-  /* A run's params, fetched when its point is first hovered (the points themselves stay small). */
-  function paramLines(runId) {
-    if (!paramsCache[runId]) paramsCache[runId] = getJSON("/api/runs/" + enc(runId)).then(function (d) {
+  /* A run's params, fetched when its point is first hovered (the points themselves stay small).
+     An evaluation of a model shows the params of the run that trained it (docs/models.md). */
+  function paramLines(runId, trainedBy) {
+    var source = trainedBy || runId;
+    if (!paramsCache[source]) paramsCache[source] = getJSON("/api/runs/" + enc(source)).then(function (d) {
       var keys = Object.keys(d.params).sort();
-      if (!keys.length) return ["(no params)"];
-      return keys.map(function (k) {
+      var head = trainedBy ? ["params of the training run " + d.run.name + "  #" + trainedBy] : [];
+      if (!keys.length) return head.concat(["(no params)"]);
+      return head.concat(keys.map(function (k) {
         var v = show(d.params[k]);
         return k + " = " + (v.length > 60 ? v.slice(0, 59) + "…" : v);
-      });
+      }));
     });
-    return paramsCache[runId];
+    return paramsCache[source];
   }
 
   function pointsOf(project, metric, query) {
@@ -227,10 +230,10 @@
       out.goal = data.goal;
       for (var i = 0; i < data.count; i++) {
         var p = { run_id: c.run_id[i], name: c.name[i], status: c.status[i], started_at: c.started_at[i],
-                  params: c.params ? c.params[i] : {} };
+                  params: c.params ? c.params[i] : {}, trained_by: c.trained_by ? c.trained_by[i] : null };
         var y = num(c.value[i]);
         out.push({ x: p.started_at * 1000, y: y, status: p.status, href: base + "/runs/" + p.run_id,
-                   tip: runTip(p, metric, y), raw: p, more: paramLines.bind(null, p.run_id) });
+                   tip: runTip(p, metric, y), raw: p, more: paramLines.bind(null, p.run_id, p.trained_by) });
       }
       return out;
     });
@@ -421,89 +424,147 @@
     });
   }
 
-  // -- graphs (lineage, estimator steps): columns of boxes joined by curves --------------
-  /* Layers by longest path along the edges (so every edge points right), then rows ordered by
-     where their predecessors sit, which keeps most edges straight. */
-  function layers(nodes, edges) {
-    var layer = {}, preds = {};
-    nodes.forEach(function (n) { layer[n.key] = 0; preds[n.key] = []; });
-    edges.forEach(function (e) { if (preds[e.target] && e.source in layer) preds[e.target].push(e.source); });
-    for (var pass = 0; pass < nodes.length; pass++) {
-      var changed = false;
-      edges.forEach(function (e) {
-        if (!(e.source in layer) || !(e.target in layer)) return;
-        if (layer[e.target] < layer[e.source] + 1 && layer[e.source] + 1 < nodes.length) { layer[e.target] = layer[e.source] + 1; changed = true; }
-      });
-      if (!changed) break;
-    }
-    nodes.forEach(function (n) { n.column = layer[n.key]; });
-    return preds;
+  // -- graphs (lineage, estimator steps): laid out by dagre, shown at reading size with pan/zoom --
+  /* dagre (static/vendor, MIT) does the Sugiyama-style layout: ranks along the edges, crossings
+     minimised, and each edge a polyline through its own slot between the ranks, so it does not
+     run behind a box it does not join. Boxes are sized to their label; a wide graph keeps its
+     text size and is panned (drag) and zoomed (buttons, or Ctrl/⌘ + wheel) instead of shrunk. */
+  var BOX_H = 42, CHAR_W = 7, BOX_MIN = 120, BOX_MAX = 300;
+
+  function boxWidth(n) {
+    var chars = Math.max(n.label.length, (n.sub || "").length * 0.9);
+    return Math.max(BOX_MIN, Math.min(BOX_MAX, Math.round(chars * CHAR_W + 18)));
+  }
+
+  function layout(nodes, edges) {
+    var g = new dagre.graphlib.Graph({ multigraph: false });
+    g.setGraph({ rankdir: "LR", nodesep: 22, ranksep: 70, edgesep: 14, marginx: 16, marginy: 16 });
+    g.setDefaultEdgeLabel(function () { return {}; });
+    nodes.forEach(function (n) { n.width = boxWidth(n); g.setNode(n.key, { width: n.width, height: BOX_H }); });
+    edges.forEach(function (e) {
+      if (g.hasNode(e.source) && g.hasNode(e.target) && e.source !== e.target) g.setEdge(e.source, e.target);
+    });
+    dagre.layout(g);
+    return g;
+  }
+
+  function clip(text, width) {
+    var fits = Math.floor((width - 14) / CHAR_W);
+    return text.length > fits ? text.slice(0, Math.max(1, fits - 1)) + "…" : text;
   }
 
   function drawGraph(container, nodes, edges, opts) {
     container.textContent = "";
-    var preds = layers(nodes, edges);
-    var colW = 196, boxW = 164, boxH = 40, rowH = 56, pad = 16;
-    var columns = {}, order = [];
-    nodes.forEach(function (n) {
-      if (!columns[n.column]) { columns[n.column] = []; order.push(n.column); }
-      columns[n.column].push(n);
-    });
-    order.sort(function (a, b) { return a - b; });
-    var rowOf = {};
-    order.forEach(function (c) {
-      var col = columns[c];
-      col.forEach(function (n, i) {
-        var ps = preds[n.key].filter(function (k) { return k in rowOf; });
-        n.rank = ps.length ? ps.reduce(function (a, k) { return a + rowOf[k]; }, 0) / ps.length : i;
-      });
-      col.sort(function (a, b) { return a.rank - b.rank || (a.key < b.key ? -1 : 1); });
-      col.forEach(function (n, i) { rowOf[n.key] = i; });
-    });
-    var rows = 0;
-    order.forEach(function (c) { rows = Math.max(rows, columns[c].length); });
-    var width = pad * 2 + order.length * colW - (colW - boxW), height = pad * 2 + rows * rowH;
-    // Shrink a wide graph to the page (down to 70%), scroll beyond that.
-    var room = container.clientWidth || width, scale = width > room ? Math.max(0.7, room / width) : 1;
-    var root = svg("svg", { width: Math.round(width * scale), height: Math.round(height * scale),
-      viewBox: "0 0 " + width + " " + height, class: "graph" }, container);
+    if (typeof dagre === "undefined") return message(container, "The graph layout (static/vendor/dagre.min.js) did not load.");
+    var g = layout(nodes, edges), size = g.graph();
+    var width = Math.ceil(size.width), height = Math.ceil(size.height);
+    var shownH = Math.min(height, opts.maxHeight || 560);
+    var tools = document.createElement("div");
+    tools.className = "graph-tools";
+    container.appendChild(tools);
+    var frame = document.createElement("div");
+    frame.className = "graph-frame";
+    container.appendChild(frame);
+    var root = svg("svg", { width: "100%", height: shownH, class: "graph", "data-width": width, "data-height": height }, frame);
     var defs = svg("defs", {}, root);
     var marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" }, defs);
     svg("path", { d: "M0 0 L10 5 L0 10 z", class: "arrow-head" }, marker);
-    var where = {};
-    order.forEach(function (c, ci) {
-      var col = columns[c], top = pad + (rows - col.length) * rowH / 2;
-      col.forEach(function (n, ri) { where[n.key] = { x: pad + ci * colW, y: top + ri * rowH }; });
+    var scene = svg("g", { class: "scene" }, root);
+    var lines = svg("g", { class: "edges" }, scene);
+    g.edges().forEach(function (e) {
+      var pts = g.edge(e).points || [];
+      if (pts.length < 2) return;
+      var d = pts.map(function (p, i) { return (i ? "L" : "M") + p.x.toFixed(1) + " " + p.y.toFixed(1); }).join(" ");
+      svg("path", { d: d, class: "edge", "data-source": e.v, "data-target": e.w, "marker-end": "url(#arrow)" }, lines);
     });
-    var lines = svg("g", { class: "edges" }, root);
-    edges.forEach(function (e) {
-      var a = where[e.source], b = where[e.target];
-      if (!a || !b) return;
-      var x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2, mid = (x1 + x2) / 2;
-      if (x2 <= x1) { x1 = a.x + boxW / 2; y1 = a.y + boxH; x2 = b.x + boxW / 2; y2 = b.y; mid = null; }
-      var d = mid === null ? "M" + x1 + " " + y1 + " L" + x2 + " " + y2
-        : "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + x2 + " " + y2;
-      svg("path", { d: d, class: "edge", "marker-end": "url(#arrow)" }, lines);
-    });
-    var boxes = svg("g", { class: "nodes" }, root);
+    var boxes = svg("g", { class: "nodes" }, scene);
     nodes.forEach(function (n) {
-      var at = where[n.key];
-      var g = svg("g", { class: "node " + n.kind + (n.root ? " root" : "") + (n.status ? " " + n.status : ""),
-        transform: "translate(" + at.x + "," + at.y + ")", "data-key": n.key }, boxes);
-      if (n.href) { g.setAttribute("tabindex", "0"); g.setAttribute("role", "link"); g.setAttribute("data-href", n.href); }
+      var at = g.node(n.key);
+      if (!at) return;
+      var x = at.x - n.width / 2, y = at.y - BOX_H / 2;
+      var node = svg("g", { class: "node " + n.kind + (n.root ? " root" : "") + (n.status ? " " + n.status : ""),
+        transform: "translate(" + x.toFixed(1) + "," + y.toFixed(1) + ")", "data-key": n.key,
+        "data-box": [x.toFixed(1), y.toFixed(1), n.width, BOX_H].join(",") }, boxes);
+      if (n.href) { node.setAttribute("tabindex", "0"); node.setAttribute("role", "link"); node.setAttribute("data-href", n.href); }
       var r = n.kind === "run" || n.kind === "step" ? 3 : 14;
-      svg("rect", { width: boxW, height: boxH, rx: r, ry: r }, g);
-      var label = n.label.length > 22 ? n.label.slice(0, 21) + "…" : n.label;
-      text("text", label, { x: 8, y: 16, class: "node-label" }, g);
-      text("text", n.sub || "", { x: 8, y: 32, class: "node-sub" }, g);
-      text("title", n.title || n.label, {}, g);
+      svg("rect", { width: n.width, height: BOX_H, rx: r, ry: r }, node);
+      text("text", clip(n.label, n.width), { x: 8, y: 17, class: "node-label" }, node);
+      text("text", clip(n.sub || "", n.width), { x: 8, y: 33, class: "node-sub" }, node);
+      text("title", n.title || n.label, {}, node);
     });
+    // The view: a scale and an offset applied to the scene; 1 = the boxes' own size.
+    var view = { k: 1, x: 0, y: 0 };
+    function apply() {
+      scene.setAttribute("transform", "translate(" + view.x.toFixed(1) + "," + view.y.toFixed(1) + ") scale(" + view.k.toFixed(3) + ")");
+      root.setAttribute("data-scale", view.k.toFixed(3));
+    }
+    function zoom(factor, cx, cy) {
+      var k = Math.max(0.2, Math.min(3, view.k * factor));
+      if (cx === undefined) { cx = frame.clientWidth / 2; cy = shownH / 2; }
+      view.x = cx - (cx - view.x) * k / view.k;
+      view.y = cy - (cy - view.y) * k / view.k;
+      view.k = k;
+      apply();
+    }
+    function fit() {
+      var room = frame.clientWidth || width;
+      view.k = Math.min(1, room / width, shownH / height);
+      view.x = (room - width * view.k) / 2;
+      view.y = (shownH - height * view.k) / 2;
+      apply();
+    }
+    function centerOn(key) {
+      var at = g.node(key), room = frame.clientWidth || width;
+      view.k = 1;
+      view.x = Math.min(0, Math.max(room - width, room / 2 - at.x));
+      view.y = Math.min(0, Math.max(shownH - height, shownH / 2 - at.y));
+      if (width <= room) view.x = (room - width) / 2;
+      apply();
+    }
+    [["+", "Zoom in", function () { zoom(1.25); }], ["−", "Zoom out", function () { zoom(0.8); }],
+     ["Fit", "Show the whole graph", fit], ["1:1", "Reading size", function () { centerOn(rootKey); }]].forEach(function (b) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = b[0];
+      button.title = b[1];
+      button.setAttribute("aria-label", b[1]);
+      button.addEventListener("click", b[2]);
+      tools.appendChild(button);
+    });
+    var hint = document.createElement("span");
+    hint.className = "muted";
+    hint.textContent = "Drag to pan; Ctrl/⌘ + wheel to zoom.";
+    tools.appendChild(hint);
+    var rootNode = nodes.filter(function (n) { return n.root; })[0] || nodes[0];
+    var rootKey = rootNode ? rootNode.key : null;
+    // First view at reading size: the whole graph when it fits, else centred on its root.
+    if (rootKey && (width > (frame.clientWidth || width) || height > shownH)) centerOn(rootKey);
+    else fit();
+    frame.addEventListener("wheel", function (event) {
+      if (!event.ctrlKey && !event.metaKey) return;  // a plain wheel scrolls the page
+      event.preventDefault();
+      var box = frame.getBoundingClientRect();
+      zoom(event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX - box.left, event.clientY - box.top);
+    }, { passive: false });
+    var drag = null, moved = false;
+    frame.addEventListener("pointerdown", function (event) {
+      drag = { x: event.clientX, y: event.clientY, vx: view.x, vy: view.y };
+      moved = false;
+    });
+    window.addEventListener("pointermove", function (event) {
+      if (!drag) return;
+      var dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) moved = true;
+      if (moved) { view.x = drag.vx + dx; view.y = drag.vy + dy; apply(); frame.classList.add("panning"); }
+    });
+    window.addEventListener("pointerup", function () { drag = null; frame.classList.remove("panning"); });
     function follow(event) {
-      var g = event.target.closest ? event.target.closest("[data-href]") : null;
-      if (g) window.location.href = g.getAttribute("data-href");
+      if (moved) return;  // the end of a drag is not a click
+      var target = event.target.closest ? event.target.closest("[data-href]") : null;
+      if (target) window.location.href = target.getAttribute("data-href");
     }
     boxes.addEventListener("click", follow);
-    boxes.addEventListener("keydown", function (event) { if (event.key === "Enter") follow(event); });
+    boxes.addEventListener("keydown", function (event) { if (event.key === "Enter") { moved = false; follow(event); } });
     return root;
   }
 
@@ -519,6 +580,8 @@
           // "file:///data/x/train.csv@abc123" reads best as "train.csv@abc123"; the tooltip keeps it whole.
           var at = label.lastIndexOf("@"), uri = at > 0 ? label.slice(0, at) : label;
           var tail = uri.replace(/\/+$/, "").split("/").pop() || uri;
+          // An in-memory value ("value:dataframe/9bd27b51...") is named by its type, not a bare hash.
+          if (uri.indexOf("value:") === 0) tail = uri.slice(6).split("/")[0] || "value";
           label = tail + (at > 0 ? label.slice(at, at + 9) : "");
         }
         return { key: n.key, kind: n.kind, label: label, sub: sub, root: n.key === g.root,
@@ -526,7 +589,7 @@
                  href: base + "/lineage?node=" + enc(n.key) + "&direction=" + enc(direction) + "&depth=" + enc(depth) };
       });
       if (nodes.length === 1) message(box, "Nothing upstream or downstream was recorded for this node.");
-      else drawGraph(box, nodes, g.edges, {});
+      else drawGraph(box, nodes, g.edges, { maxHeight: 560 });
       if (g.more) {
         // A bounded answer: say what is not drawn rather than hang the page on a huge graph.
         var note = document.createElement("p");
@@ -546,7 +609,7 @@
       var g = JSON.parse(data.textContent);
       drawGraph(box, g.nodes.map(function (n) {
         return { key: n.key, kind: "step", label: n.label, sub: n.sub || "", title: n.title || n.label };
-      }), g.edges, {});
+      }), g.edges, { maxHeight: 420 });
     } catch (err) { message(box, "Cannot draw the estimator: " + err.message); }
   }
 

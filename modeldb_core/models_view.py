@@ -1,0 +1,290 @@
+"""Models, not runs: one row per model a run produced, with the params that made it and every metric it earned.
+
+The rule (docs/models.md):
+
+- A **model** is an artifact version a run wrote that is either of kind
+  ``model`` (scikit-learn autolog) or written by a run of phase ``training``
+  (a model file written by user code), in-memory values excepted.
+- The run that wrote it is its **training run**; its params are the model's
+  **training params**.
+- A run of another task that read the model is an **evaluation** of it.
+- The **metrics of a model** are its training run's latest values, then those of
+  the runs that evaluated it, oldest first: an evaluation's value wins over the
+  training run's for the same name (held-out beats in-sample), a later
+  evaluation over an earlier one.
+- Metric names are **aligned**: scikit-learn's function names are read under
+  the short names user code logs (``root_mean_squared_error`` is ``rmse``...,
+  ``METRIC_ALIASES``); a run that logged both keeps the short name's value.
+
+So an ``evaluate_model`` run that logged ``rmse`` with file paths for params
+is shown, in the models table, the timeline and ``modeldb best``, with the
+learning rate of the ``train_model`` run that wrote the model it read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from modeldb_core.model import ArtifactVersion, Note, RunIO
+
+if TYPE_CHECKING:
+    from modeldb_core.query.records import RunRecord
+    from modeldb_core.store import MetadataStore
+
+# scikit-learn's metric functions -> the name people log by hand.
+METRIC_ALIASES = {
+    "root_mean_squared_error": "rmse",
+    "mean_squared_error": "mse",
+    "mean_absolute_error": "mae",
+    "mean_absolute_percentage_error": "mape",
+    "r2_score": "r2",
+    "accuracy_score": "accuracy",
+    "balanced_accuracy_score": "balanced_accuracy",
+    "f1_score": "f1",
+    "precision_score": "precision",
+    "recall_score": "recall",
+    "roc_auc_score": "roc_auc",
+}
+
+MODEL_KIND = "model"
+TRAINING_PHASE = "training"
+# Inputs of a training run named like this are the data it was judged on, not trained on.
+_EVALUATION_DATA_WORDS = ("eval", "test", "valid", "holdout")
+# Where scikit-learn autolog records the estimator's class.
+_TAG_MODEL_TYPE = "sklearn.estimator_class"
+
+
+def canonical_metric(key: str) -> str:
+    """The aligned name of a metric: ``root_mean_squared_error`` -> ``rmse``; other names unchanged."""
+    return METRIC_ALIASES.get(key, key)
+
+
+def metric_spellings(key: str) -> list[str]:
+    """Every recorded name that means metric ``key``: its aligned name first, then the aliases."""
+    name = canonical_metric(key)
+    return [name, *sorted(alias for alias, short in METRIC_ALIASES.items() if short == name)]
+
+
+def aligned_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` under aligned names; a name logged as such wins over its alias."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if key in METRIC_ALIASES:
+            out.setdefault(METRIC_ALIASES[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def is_model(io: RunIO, phase: str | None) -> bool:
+    """Whether an output is a model (the rule above)."""
+    if io.direction != "output" or io.artifact.uri.startswith("value:"):
+        return False
+    return io.artifact.kind == MODEL_KIND or phase == TRAINING_PHASE
+
+
+def is_training_data(io: RunIO) -> bool:
+    name = (io.name or "").lower()
+    return io.direction == "input" and not any(word in name for word in _EVALUATION_DATA_WORDS)
+
+
+def artifact_name(artifact: ArtifactVersion, io_name: str | None = None) -> str:
+    """What a person calls an artifact: a file's name, a table's last segment, an in-memory value's role."""
+    if artifact.uri.startswith("value:"):
+        return _role(io_name or "value", artifact.kind)
+    last = artifact.uri.rstrip("/").rsplit("/", 1)[-1] or artifact.uri
+    if len(last) >= 32 and all(c in "0123456789abcdef" for c in last):
+        # A file of the artifact store is named by its hash: its role says more.
+        return _role(io_name or "file", artifact.kind)
+    return last
+
+
+def _role(name: str, kind: str) -> str:
+    return name if name == kind else f"{name} ({kind})"
+
+
+def version_label(artifact: ArtifactVersion, io_name: str | None = None, length: int = 12) -> str:
+    """``name@version``: the artifact's name and the first hex digits of its content hash."""
+    digest = (artifact.content_hash or "").split(":")[-1][:length]
+    return f"{artifact_name(artifact, io_name)}@{digest}"
+
+
+@dataclass
+class TrainedModel:
+    """One model: the artifact version, the run that trained it and the runs that evaluated it."""
+
+    artifact: ArtifactVersion
+    training: "RunRecord"
+    # The name the training run gave the output (``model``, ``return``).
+    output_name: str | None = None
+    evaluations: list["RunRecord"] = field(default_factory=list)
+    training_data: list[RunIO] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    # For each metric, the id of the run whose value it is.
+    metric_runs: dict[str, str] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.training.params
+
+    @property
+    def model_type(self) -> str:
+        """The estimator class scikit-learn autolog recorded, a ``model``/``model_type`` param, or the task's name."""
+        tags, params = self.training.tags, self.training.params
+        if tags.get(_TAG_MODEL_TYPE):
+            steps = params.get("steps")
+            if tags[_TAG_MODEL_TYPE] == "Pipeline" and isinstance(steps, list) and steps \
+                    and isinstance(steps[-1], list) and isinstance(steps[-1][-1], str):
+                return f"Pipeline({steps[-1][-1].rsplit('.', 1)[-1]})"  # the final estimator says more
+            return tags[_TAG_MODEL_TYPE]
+        for key in ("model_type", "model", "estimator", "algorithm"):
+            if isinstance(params.get(key), str):
+                return params[key]
+        return self.training.name
+
+    @property
+    def label(self) -> str:
+        return version_label(self.artifact, self.output_name)
+
+    @property
+    def file(self) -> str:
+        return self.artifact.uri
+
+    @property
+    def trained_at(self) -> float:
+        run = self.training.run
+        return run.ended_at or run.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.label,
+            "model_type": self.model_type,
+            "training_run": self.training.id,
+            "training_run_name": self.training.name,
+            "evaluation_runs": [e.id for e in self.evaluations],
+            "training_data": [version_label(io.artifact, io.name) for io in self.training_data],
+            "params": self.params,
+            "metrics": self.metrics,
+            "metric_runs": self.metric_runs,
+            "notes": [n.text for n in self.notes],
+            "model_file": self.file,
+            "trained_at": self.trained_at,
+            "status": self.training.status,
+        }
+
+
+def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRecord"]:
+    from modeldb_core.query.fields import ATTR, Field
+    from modeldb_core.query.language import In
+    from modeldb_core.query.records import RunQuery
+
+    ids = sorted(set(run_ids))
+    out: dict[str, RunRecord] = {}
+    for start in range(0, len(ids), 500):
+        chunk = tuple(ids[start:start + 500])
+        query = RunQuery(filter=In(Field(ATTR, "id"), chunk))
+        out.update({str(r.id): r for r in store.search_runs(query, limit=None)})
+    return out
+
+
+def _links(store: "MetadataStore", project: str):
+    """What the rule needs from the store: every input/output of the project's runs, the records
+    of the runs that wrote something (their phase says which outputs are models), the models
+    with their writers, and who read each artifact version."""
+    io_by_run = store.project_io(project)
+    writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
+    written: list[tuple[str, RunIO]] = []
+    readers: dict[int | None, list[str]] = {}
+    seen: set[int | None] = set()
+    for run_id, ios in io_by_run.items():
+        record = writers.get(run_id)
+        for io in ios:
+            if record is not None and is_model(io, record.phase):
+                if io.artifact.id not in seen:  # the same content written again: its first writer trained it
+                    seen.add(io.artifact.id)
+                    written.append((run_id, io))
+            elif io.direction == "input":
+                readers.setdefault(io.artifact.id, []).append(run_id)
+    return io_by_run, writers, written, readers
+
+
+def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
+    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+    io_by_run, writers, written, readers = _links(store, project)
+    model_ids = {io.artifact.id for _, io in written}
+    evaluations = _records(store, [r for version, runs in readers.items() if version in model_ids for r in runs
+                                   if r not in writers])
+    records = {**evaluations, **writers}
+    models: list[TrainedModel] = []
+    for run_id, io in written:
+        evaluators = sorted((records[r] for r in dict.fromkeys(readers.get(io.artifact.id, []))
+                             if r != run_id and r in records), key=lambda r: r.run.started_at)
+        model = TrainedModel(artifact=io.artifact, training=writers[run_id], output_name=io.name,
+                             evaluations=evaluators,
+                             training_data=[i for i in io_by_run[run_id] if is_training_data(i)
+                                            and i.artifact.id not in model_ids])
+        for record in [model.training, *evaluators]:
+            for key, value in aligned_metrics(record.metrics).items():
+                model.metrics[key] = value
+                model.metric_runs[key] = str(record.id)
+        models.append(model)
+    notes = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
+                                          | {str(e.id) for m in models for e in m.evaluations}))
+    for model in models:
+        for record in [model.training, *model.evaluations]:
+            model.notes.extend(notes.get(str(record.id), ([], []))[1])
+    return models
+
+
+def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
+    """For each run of ``project`` that evaluated a model: the run that trained that model.
+
+    A run that evaluated several models has no single training run and is left out.
+    """
+    _, writers, written, readers = _links(store, project)
+    found: dict[str, set[str]] = {}
+    for run_id, io in written:
+        for reader in readers.get(io.artifact.id, []):
+            if reader != run_id:
+                found.setdefault(reader, set()).add(run_id)
+    return {reader: writers[next(iter(trainers))] for reader, trainers in found.items() if len(trainers) == 1}
+
+
+def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
+    """The training params set on two models or more with different values, most often set first.
+
+    A param only some models have (the scikit-learn ones next to hand-written
+    models) varies when it differs among those that have it; file paths are
+    left out (they differ with every model without describing it).
+    """
+    values: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for model in models:
+        for key, value in model.params.items():
+            values.setdefault(key, set()).add(repr(value))
+            counts[key] = counts.get(key, 0) + 1
+    varying = [k for k, v in values.items() if counts[k] > 1 and len(v) > 1
+               and not _looks_like_a_path(models, k)]
+    return sorted(varying, key=lambda k: (-counts[k], k))
+
+
+def _looks_like_a_path(models: Sequence["TrainedModel"], key: str) -> bool:
+    """File paths vary with every model without describing it (``model_path``)."""
+    values = [m.params.get(key) for m in models if isinstance(m.params.get(key), str)]
+    return bool(values) and all("/" in v or "\\" in v for v in values)
+
+
+def metric_names(models: Sequence["TrainedModel"], main: str | None = None) -> list[str]:
+    """The metrics of the models, ``main`` first, then by how many models have them."""
+    counts: dict[str, int] = {}
+    for model in models:
+        for key, value in model.metrics.items():
+            counts[key] = counts.get(key, 0) + 1
+    rest = sorted((k for k in counts if k != main), key=lambda k: (-counts[k], k))
+    return ([main] if main in counts else []) + rest
+
+
+__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "artifact_name",
+           "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
+           "training_runs", "varying_params", "version_label"]

@@ -136,3 +136,12 @@ class SchemaTooNewError(SchemaError):
 
 class SchemaOutdatedError(SchemaError):
     """The database schema is older than this code: run ``modeldb db upgrade``."""
+
+
+class AuthenticationError(ModelDBError):
+    """A request to ``modeldb server`` without a valid token (missing, unknown, revoked,
+    expired): HTTP 401. The message never holds the token."""
+
+
+class AuthorizationError(ModelDBError):
+    """A valid token whose scope does not allow what was asked (a read token writing): HTTP 403."""

@@ -1,0 +1,133 @@
+"""The ASGI app of ``modeldb server``: health, the write API (tracking events, OpenLineage)
+and the reads a remote client needs (``store/http_store.py``)."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from modeldb_core.extras import require
+
+require("fastapi", "server", "modeldb server")
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from modeldb_core import __version__, tokens, wire
+from modeldb_core.errors import (
+    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, StoreUnavailableError,
+    ValidationError,
+)
+
+log = logging.getLogger("modeldb.server")
+
+
+class _Store:
+    """The store, opened on first use and shared by every request of this process."""
+
+    def __init__(self, uri: str | None):
+        self.uri = uri
+        self._store = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from modeldb_core import config
+                    from modeldb_core.store import open_store
+
+                    self._store = open_store(config.resolve(uri=self.uri).uri)
+        return self._store
+
+
+async def read_body(request: Request, limit: int = wire.MAX_BODY_BYTES) -> bytes:
+    """The request body, refused past ``limit`` bytes before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ValidationError("body", f"{int(declared):,} bytes", f"is larger than {limit:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError("body", f"more than {limit:,} bytes", f"is larger than {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _access(needed: str):
+    """A dependency that lets the request through when its bearer token allows ``needed``."""
+
+    def check(request: Request) -> tokens.ApiToken | None:
+        if not request.app.state.auth:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise AuthenticationError("this server needs a token: Authorization: Bearer mdb_...")
+        token_id, secret = tokens.split(presented.strip())
+        found = request.app.state.store.get().find_token(token_id)
+        return tokens.check(found, secret, needed)
+
+    return check
+
+
+def build(uri: str | None = None, auth: bool = True) -> FastAPI:
+    app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
+    app.state.store = _Store(uri)
+    app.state.auth = auth
+
+    def error(status: int, exc: Exception, **extra: Any) -> JSONResponse:
+        return JSONResponse({"error": {"status": status, "message": str(exc), **extra}}, status_code=status,
+                            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+    @app.exception_handler(ValidationError)
+    def _invalid(request: Request, exc: ValidationError):
+        return error(413 if exc.field == "body" and "larger" in exc.problem else 400, exc, field=exc.field)
+
+    @app.exception_handler(AuthenticationError)
+    def _unauthenticated(request: Request, exc: AuthenticationError):
+        return error(401, exc)
+
+    @app.exception_handler(AuthorizationError)
+    def _forbidden(request: Request, exc: AuthorizationError):
+        return error(403, exc)
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(request: Request, exc: NotFoundError):
+        return error(404, exc)
+
+    @app.exception_handler(ModelDBError)
+    def _store_error(request: Request, exc: ModelDBError):
+        # The client keeps the batch in its journal and sends it again: nothing is lost.
+        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        return error(503, exc)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        from modeldb_core.store import migrate
+
+        try:
+            revision = app.state.store.get().schema_revision()
+        except ModelDBError as exc:
+            return error(503, StoreUnavailableError(str(exc)))
+        if revision != migrate.HEAD:
+            return error(503, StoreUnavailableError(f"schema at {revision}, this server needs {migrate.HEAD}"))
+        return {"status": "ready", "schema": revision}
+
+    @app.post(wire.EVENTS_PATH)
+    async def post_events(request: Request, token=Depends(_access("write"))) -> dict[str, Any]:
+        events, definitions = wire.decode_batch(await read_body(request))
+        await run_in_threadpool(app.state.store.get().apply_events, events, definitions)
+        return {"applied": len(events)}
+
+    from . import lineage, reads
+
+    lineage.register(app, _access)
+    reads.register(app, _access)
+    return app

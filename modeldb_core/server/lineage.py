@@ -1,2 +1,81 @@
-def register(app, access):
-    pass
+"""``POST /api/v1/lineage``: OpenLineage events (spec 2-0-2) in, checked against the official
+JSON schema (``openlineage-2-0-2.json``, from the OpenLineage repository's
+``spec/OpenLineage.json``), then applied as tracking events (``modeldb_core/openlineage.py``)."""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from modeldb_core import openlineage
+from modeldb_core.errors import ValidationError
+from modeldb_core.extras import require
+
+from .app import read_body
+
+SCHEMA = Path(__file__).with_name("openlineage-2-0-2.json")
+LINEAGE_PATH = "/api/v1/lineage"
+MAX_EVENTS = 1_000
+
+
+@functools.lru_cache(maxsize=None)
+def _validators() -> dict[str, Any]:
+    """One validator per kind of event: an error then names the field, where the schema's
+    top-level ``oneOf`` would only say that no kind matched."""
+    jsonschema = require("jsonschema", "server", "OpenLineage validation")
+    schema = json.loads(SCHEMA.read_text())
+    found = {}
+    for kind in ("RunEvent", "DatasetEvent", "JobEvent"):
+        sub = {"$schema": schema["$schema"], "$id": schema["$id"], "$defs": schema["$defs"],
+               "$ref": f"#/$defs/{kind}"}
+        found[kind] = jsonschema.Draft202012Validator(
+            sub, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return found
+
+
+def check(event: Any, where: str = "") -> dict[str, Any]:
+    """``event`` if it is a valid OpenLineage event; else ValidationError naming the field."""
+    if not isinstance(event, dict):
+        raise ValidationError(where or "body", event, "must be an OpenLineage event (a JSON object)")
+    kind = "RunEvent" if "run" in event else "DatasetEvent" if "dataset" in event else "JobEvent"
+    validator = _validators()[kind]
+    error = next(iter(sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))), None)
+    if error is not None:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        field = (where + path).lstrip(".") or kind
+        raise ValidationError(field, error.instance, f"{error.message} (OpenLineage 2-0-2 {kind})")
+    return event
+
+
+def register(app: FastAPI, access) -> None:
+    def apply(events: list[dict[str, Any]]) -> int:
+        store = app.state.store.get()
+
+        def latest_hash(uri: str) -> str | None:
+            versions = [v for v in store.find_artifact_versions(uri) if v.uri == uri]
+            return versions[-1].content_hash if versions else None
+
+        batch = [e for event in events for e in openlineage.events_from(event, latest_hash)]
+        store.apply_events(batch, {})
+        return len(batch)
+
+    @app.post(LINEAGE_PATH, status_code=201)
+    async def post_lineage(request: Request, token=Depends(access("write"))):
+        try:
+            body = json.loads(await read_body(request))
+        except ValueError as exc:
+            raise ValidationError("body", None, f"is not JSON: {exc}") from None
+        events = body if isinstance(body, list) else [body]
+        if len(events) > MAX_EVENTS:
+            raise ValidationError("body", f"{len(events):,} events", f"the limit is {MAX_EVENTS:,} a request")
+        for i, event in enumerate(events):
+            check(event, f"[{i}]" if isinstance(body, list) else "")
+            if "eventTime" in event:
+                openlineage.seconds("eventTime", event["eventTime"])
+        applied = await run_in_threadpool(apply, events)
+        return JSONResponse({"accepted": len(events), "applied": applied}, status_code=201)

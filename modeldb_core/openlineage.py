@@ -8,7 +8,7 @@ Airflow's OpenLineage provider emits joins ModelDB's lineage graph:
   namespace; the run's ``runId`` is the ModelDB run id (both are UUIDs), so an
   event delivered twice names the same run;
 - the parent run facet names the pipeline run (a DAG run holding its task runs);
-  without one, the run is its own pipeline run;
+  a run without one belongs to no pipeline run;
 - START starts the run; COMPLETE, FAIL and ABORT end it succeeded, failed or
   killed; the sequence number is the ``eventTime`` in microseconds, so events
   are folded by when they happened, not when they arrived, and a terminal
@@ -88,15 +88,19 @@ def events_from(event: dict[str, Any], latest_hash: Callable[[str], str | None])
     parent = run_facets.get("parent") or {}
     parent_run = (parent.get("run") or {}).get("runId")
     parent_job = parent.get("job") or {}
-    pipeline_name = parent_job.get("name") or job["name"]
-    external = (parent_run or run_id).lower()
-    pipeline_run = ev.pipeline_run_key(parent_job.get("namespace") or project, pipeline_name,
-                                       ORCHESTRATOR, "", external)
-    out = [ev.Event(ev.PIPELINE_STARTED, pipeline_run, seq, {
-        "project": parent_job.get("namespace") or project, "name": pipeline_name,
-        "orchestrator": ORCHESTRATOR, "structure": {}, "structure_hash": "", "external_id": external,
-        "started_at": at})]
     kind = event.get("eventType")
+    out = []
+    pipeline_run = None
+    if parent_run and parent_job.get("name"):
+        # The parent (a DAG run holding task runs) is the pipeline run; every task's START
+        # names it alike, and the store makes it once.
+        external = parent_run.lower()
+        pipeline_project = parent_job.get("namespace") or project
+        pipeline_run = ev.pipeline_run_key(pipeline_project, parent_job["name"], ORCHESTRATOR, "", external)
+        if kind == "START":
+            out.append(ev.Event(ev.PIPELINE_STARTED, pipeline_run, seq, {
+                "project": pipeline_project, "name": parent_job["name"], "orchestrator": ORCHESTRATOR,
+                "structure": {}, "structure_hash": "", "external_id": external, "started_at": at}))
     if kind == "START":
         tags = {"openlineage.producer": event["producer"][:5000],
                 "openlineage.job": f"{job['namespace']}/{job['name']}"[:5000]}

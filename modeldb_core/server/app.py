@@ -8,7 +8,7 @@ from typing import Any
 
 from modeldb_core.extras import require
 
-require("fastapi", "server", "modeldb server")
+require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -72,6 +72,12 @@ def _access(needed: str):
     return check
 
 
+def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
+    """Who wrote what: the token's public id and name, never its secret."""
+    who = f"token {token.token_id} ({token.name})" if token is not None else "no token (--no-auth)"
+    log.info("%s wrote %d %s", who, count, what)
+
+
 def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
@@ -124,6 +130,7 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     async def post_events(request: Request, token=Depends(_access("write"))) -> dict[str, Any]:
         events, definitions = wire.decode_batch(await read_body(request))
         await run_in_threadpool(app.state.store.get().apply_events, events, definitions)
+        audit(token, "events", len(events))
         return {"applied": len(events)}
 
     from . import lineage, reads

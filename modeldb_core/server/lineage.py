@@ -8,15 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .app import audit, read_body
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from modeldb_core import openlineage
 from modeldb_core.errors import ValidationError
+from modeldb_core.events import PIPELINE_STARTED
 from modeldb_core.extras import require
-
-from .app import read_body
 
 SCHEMA = Path(__file__).with_name("openlineage-2-0-2.json")
 LINEAGE_PATH = "/api/v1/lineage"
@@ -55,12 +55,22 @@ def check(event: Any, where: str = "") -> dict[str, Any]:
 def register(app: FastAPI, access) -> None:
     def apply(events: list[dict[str, Any]]) -> int:
         store = app.state.store.get()
+        known: dict[str, str | None] = {}  # one lookup per dataset of a request
 
         def latest_hash(uri: str) -> str | None:
-            versions = [v for v in store.find_artifact_versions(uri) if v.uri == uri]
-            return versions[-1].content_hash if versions else None
+            if uri not in known:
+                versions = [v for v in store.find_artifact_versions(uri) if v.uri == uri]
+                known[uri] = versions[-1].content_hash if versions else None
+            return known[uri]
 
-        batch = [e for event in events for e in openlineage.events_from(event, latest_hash)]
+        batch, pipeline_runs = [], set()
+        for event in events:
+            for made in openlineage.events_from(event, latest_hash):
+                if made.kind == PIPELINE_STARTED:
+                    if made.subject in pipeline_runs:
+                        continue  # the tasks of one DAG run name it alike
+                    pipeline_runs.add(made.subject)
+                batch.append(made)
         store.apply_events(batch, {})
         return len(batch)
 
@@ -78,4 +88,5 @@ def register(app: FastAPI, access) -> None:
             if "eventTime" in event:
                 openlineage.seconds("eventTime", event["eventTime"])
         applied = await run_in_threadpool(apply, events)
+        audit(token, "OpenLineage events", len(events))
         return JSONResponse({"accepted": len(events), "applied": applied}, status_code=201)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeldb_core.extras import require
+
+require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 

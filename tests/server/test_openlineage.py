@@ -106,12 +106,19 @@ def test_a_complete_before_its_start_waits_for_it(sqlite_uri, start_server, http
                   errorMessage={"_producer": PRODUCER, "_schemaURL": PRODUCER, "message": "disk full",
                                 "programmingLanguage": "scala"})
     assert http("POST", url, fail, token=token)[0] == 201
-    assert http("POST", url, _event("START", run_id, "2026-12-01T10:00:00Z"), token=token)[0] == 201
+    dag_run = str(uuid.uuid4())
+    parent = {"_producer": PRODUCER, "_schemaURL": PRODUCER, "run": {"runId": dag_run},
+              "job": {"namespace": "airflow", "name": "nightly"}}
+    assert http("POST", url, _event("START", run_id, "2026-12-01T10:00:00Z", parent=parent),
+                token=token)[0] == 201
     assert http("POST", url, _event("RUNNING", run_id, "2026-12-01T10:06:00Z"), token=token)[0] == 201
     store = _store(sqlite_uri)
     try:
         run = store.get_run(run_id)
         assert run.status == "failed" and run.error_message == "disk full"
+        # The parent run facet names the pipeline run (the DAG run holding the task).
+        [(pipeline_run, pipeline)] = store.pipeline_runs(ids=[run.pipeline_run_id])
+        assert pipeline.name == "nightly" and pipeline_run.external_id == dag_run
     finally:
         store.close()
 
@@ -168,3 +175,52 @@ def test_modeldb_runs_go_out_as_openlineage_events(sqlite_uri, tmp_path, start_s
     finally:
         source.close()
         received.close()
+
+
+def _contents(uri) -> tuple:
+    from sqlalchemy import select
+
+    from modeldb_core.store import schema as t
+
+    store = _store(uri)
+    try:
+        with store._read() as conn:
+            runs = sorted(tuple(r) for r in conn.execute(select(
+                t.runs.c.uuid, t.runs.c.name, t.runs.c.status, t.runs.c.started_at, t.runs.c.ended_at)))
+            versions = sorted(tuple(r) for r in conn.execute(select(
+                t.artifacts.c.uri, t.artifact_versions.c.content_hash).join(
+                t.artifact_versions, t.artifact_versions.c.artifact_id == t.artifacts.c.id)))
+        return runs, versions, _edges(uri)
+    finally:
+        store.close()
+
+
+def test_the_official_openlineage_client_delivers_at_least_once(store_uri, start_server, new_token):
+    """openlineage-python's HTTP transport posts START/COMPLETE pairs; the same events again,
+    shuffled, leave the store as it was."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+
+    server = start_server(store_uri)
+    token = new_token(store_uri)
+    client = OpenLineageClient(transport=HttpTransport(HttpConfig(
+        url=server.url, auth=ApiKeyTokenProvider({"apiKey": token}))))
+    events = []
+    for i in range(100):
+        run = Run(runId=str(uuid.uuid4()))
+        job = Job(namespace="dbt", name=f"model_{i % 7}")
+        inputs = [InputDataset(namespace="postgres://db:5432", name=f"shop.public.orders_{i % 5}")]
+        outputs = [OutputDataset(namespace="postgres://db:5432", name=f"shop.marts.m_{i}")]
+        for state, minute in ((RunState.START, 0), (RunState.COMPLETE, 1 + i % 3)):
+            events.append(RunEvent(eventType=state, eventTime=f"2026-12-01T10:{minute:02d}:00Z", run=run,
+                                   job=job, producer=PRODUCER, inputs=inputs, outputs=outputs))
+    for event in events:
+        client.emit(event)
+    first = _contents(store_uri)
+    assert len(first[0]) == 100 and {r[2] for r in first[0]} == {"succeeded"}
+    assert ("postgres://db:5432/shop.public.orders_0", "openlineage:unversioned") in first[1]
+    random.Random(3).shuffle(events)
+    for event in events:
+        client.emit(event)
+    assert _contents(store_uri) == first

@@ -33,25 +33,20 @@ MAX_SUBJECT = 64
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True, ensure_ascii=False).encode
 
 
-def encode_batch(events: Sequence[Event], definitions: dict[str, Any] | None) -> bytes:
-    return _encode({"events": [e.to_json() for e in events],
-                    "definitions": definitions or {}}).encode()
-
-
 def split(events: Sequence[Event], definitions: dict[str, Any] | None) -> Iterator[bytes]:
     """The bodies that carry ``events`` within the server's limits (each with the definitions)."""
-    overhead = len(_encode(definitions or {})) + 64
-    chunk: list[Event] = []
-    size = overhead
+    head = b'{"definitions":' + _encode(definitions or {}).encode() + b',"events":['
+    chunk: list[bytes] = []
+    size = len(head) + 2
     for event in events:
-        event_size = len(_encode(event.to_json()).encode()) + 1
-        if chunk and (size + event_size > MAX_BODY_BYTES or len(chunk) >= MAX_EVENTS):
-            yield encode_batch(chunk, definitions)
-            chunk, size = [], overhead
-        chunk.append(event)
-        size += event_size
+        encoded = _encode(event.to_json()).encode()
+        if chunk and (size + len(encoded) + 1 > MAX_BODY_BYTES or len(chunk) >= MAX_EVENTS):
+            yield head + b",".join(chunk) + b"]}"
+            chunk, size = [], len(head) + 2
+        chunk.append(encoded)
+        size += len(encoded) + 1
     if chunk or not events:
-        yield encode_batch(chunk, definitions)
+        yield head + b",".join(chunk) + b"]}"
 
 
 def decode_batch(body: bytes) -> tuple[list[Event], dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from modeldb_core.extras import require
@@ -11,34 +12,16 @@ from modeldb_core.extras import require
 require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from modeldb_core import __version__, tokens, wire
+from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
     AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, StoreUnavailableError,
     ValidationError,
 )
 
 log = logging.getLogger("modeldb.server")
-
-
-class _Store:
-    """The store, opened on first use and shared by every request of this process."""
-
-    def __init__(self, uri: str | None):
-        self.uri = uri
-        self._store = None
-        self._lock = threading.Lock()
-
-    def get(self):
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    from modeldb_core import config
-                    from modeldb_core.store import open_store
-
-                    self._store = open_store(config.resolve(uri=self.uri).uri)
-        return self._store
 
 
 async def read_body(request: Request, limit: int = wire.MAX_BODY_BYTES) -> bytes:
@@ -72,6 +55,35 @@ def _access(needed: str):
     return check
 
 
+class Counters:
+    """This process's counters, served at /metrics in Prometheus' text format (each replica
+    has its own; Prometheus adds them up)."""
+
+    HELP = {
+        "modeldb_events_applied_total": "tracking events applied",
+        "modeldb_openlineage_events_total": "OpenLineage events accepted",
+        "modeldb_batches_total": "batches of events applied",
+        "modeldb_batch_seconds_sum": "seconds spent applying batches",
+        "modeldb_requests_rejected_total": "requests answered 4xx",
+    }
+
+    def __init__(self):
+        self.values = dict.fromkeys(self.HELP, 0)
+        self._lock = threading.Lock()
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                self.values[f"modeldb_{name}"] += amount
+
+    def text(self) -> str:
+        lines = []
+        for name, value in self.values.items():
+            kind = "counter" if name.endswith("_total") else "gauge"
+            lines += [f"# HELP {name} {self.HELP[name]}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
+
+
 def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     """Who wrote what: the token's public id and name, never its secret."""
     who = f"token {token.token_id} ({token.name})" if token is not None else "no token (--no-auth)"
@@ -81,10 +93,14 @@ def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
 def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
-    app.state.store = _Store(uri)
+    # The web app's holder, without a read deadline: a batch of writes takes what it takes.
+    app.state.store = StoreHolder(uri, query_timeout=None)
     app.state.auth = auth
+    app.state.counters = counters = Counters()
 
     def error(status: int, exc: Exception, **extra: Any) -> JSONResponse:
+        if 400 <= status < 500:
+            counters.add(requests_rejected_total=1)
         return JSONResponse({"error": {"status": status, "message": str(exc), **extra}}, status_code=status,
                             headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
@@ -114,6 +130,10 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(counters.text(), media_type="text/plain; version=0.0.4")
+
     @app.get("/readyz")
     def readyz():
         from modeldb_core.store import migrate
@@ -129,7 +149,10 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     @app.post(wire.EVENTS_PATH)
     async def post_events(request: Request, token=Depends(_access("write"))) -> dict[str, Any]:
         events, definitions = wire.decode_batch(await read_body(request))
+        started = time.perf_counter()
         await run_in_threadpool(app.state.store.get().apply_events, events, definitions)
+        counters.add(events_applied_total=len(events), batches_total=1,
+                     batch_seconds_sum=time.perf_counter() - started)
         audit(token, "events", len(events))
         return {"applied": len(events)}
 

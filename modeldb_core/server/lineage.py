@@ -88,5 +88,6 @@ def register(app: FastAPI, access) -> None:
             if "eventTime" in event:
                 openlineage.seconds("eventTime", event["eventTime"])
         applied = await run_in_threadpool(apply, events)
+        app.state.counters.add(openlineage_events_total=len(events))
         audit(token, "OpenLineage events", len(events))
         return JSONResponse({"accepted": len(events), "applied": applied}, status_code=201)

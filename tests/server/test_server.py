@@ -112,6 +112,8 @@ def test_what_a_finished_process_left_in_its_journal_is_sent_later(sqlite_uri, s
 
 
 def test_two_replicas_share_one_postgres(postgres_server, start_server, server_env, tmp_path, new_token):
+    """Four clients on two replicas of one PostgreSQL; one replica is stopped and started again
+    while they track: every run lands exactly once."""
     store_uri = postgres_server.new_database()
     first, second = start_server(store_uri), start_server(store_uri)
     token = new_token(store_uri)
@@ -121,6 +123,10 @@ def test_two_replicas_share_one_postgres(postgres_server, start_server, server_e
                                      "MODELDB_URI": server.url, "MODELDB_TOKEN": token},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for i, server in enumerate((first, second, first, second))]
+    time.sleep(1.0)
+    first.stop()
+    time.sleep(1.0)
+    first.start()
     for client in clients:
         _, err = client.communicate(timeout=300)
         assert client.returncode == 0, err
@@ -162,6 +168,11 @@ def test_tokens_are_checked(sqlite_uri, start_server, http, new_token):
     good = new_token(sqlite_uri)
     assert http("POST", url, body, token=good) == (200, {"applied": 1})
     assert [r.name for r in _runs(sqlite_uri, "p")] == ["n"]
+    import urllib.request
+
+    metrics = urllib.request.urlopen(server.url + "/metrics").read().decode()
+    assert "modeldb_events_applied_total 1" in metrics
+    assert "modeldb_requests_rejected_total 6" in metrics
 
 
 def test_no_auth_only_on_loopback(sqlite_uri):

@@ -39,7 +39,7 @@ def _serve(uri: str, home: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "HOME": str(home)}
     process = subprocess.Popen([sys.executable, "-m", "modeldb_core.cli", "--uri", uri, "server",
                                 "--port", str(port), "--no-auth"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"))
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

@@ -97,6 +97,16 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     app.state.store = StoreHolder(uri, query_timeout=None)
     app.state.auth = auth
     app.state.counters = counters = Counters()
+    # One batch at a time per process: the store caches the ids of projects and definitions
+    # a transaction inserted before it commits, and a second transaction of the same process
+    # must not use them meanwhile. Replicas and their PostgreSQL take the concurrency.
+    apply_lock = threading.Lock()
+
+    def apply_events(events, definitions) -> None:
+        with apply_lock:
+            app.state.store.get().apply_events(events, definitions)
+
+    app.state.apply_events = apply_events
 
     def error(status: int, exc: Exception, **extra: Any) -> JSONResponse:
         if 400 <= status < 500:
@@ -150,7 +160,7 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     async def post_events(request: Request, token=Depends(_access("write"))) -> dict[str, Any]:
         events, definitions = wire.decode_batch(await read_body(request))
         started = time.perf_counter()
-        await run_in_threadpool(app.state.store.get().apply_events, events, definitions)
+        await run_in_threadpool(apply_events, events, definitions)
         counters.add(events_applied_total=len(events), batches_total=1,
                      batch_seconds_sum=time.perf_counter() - started)
         audit(token, "events", len(events))

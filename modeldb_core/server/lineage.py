@@ -71,7 +71,7 @@ def register(app: FastAPI, access) -> None:
                         continue  # the tasks of one DAG run name it alike
                     pipeline_runs.add(made.subject)
                 batch.append(made)
-        store.apply_events(batch, {})
+        app.state.apply_events(batch, {})
         return len(batch)
 
     @app.post(LINEAGE_PATH, status_code=201)

@@ -207,3 +207,27 @@ def test_a_malformed_event_is_refused_naming_the_field(store_uri, start_server, 
     answer = conn.getresponse()
     assert answer.status == 413 and json.loads(answer.read())["error"]["field"] == "body"
     conn.close()
+
+
+def test_concurrent_batches_on_one_replica(postgres_server, start_server, http, new_token):
+    """Batches of one new project, posted at once to one server process: all land."""
+    import concurrent.futures
+
+    store_uri = postgres_server.new_database()
+    server = start_server(store_uri)
+    token = new_token(store_uri)
+
+    def batch(i: int):
+        events = [["started", str(uuid.uuid4()), 1, {"project": f"shared-{i // 8}", "name": "n",
+                                                     "started_at": 1_780_000_000.0}] for j in range(50)]
+        return http("POST", server.url + "/api/v1/events", {"events": events}, token=token)[0]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(batch, range(16))) == [200] * 16
+    from modeldb_core.store import open_store
+
+    store = open_store(store_uri)
+    try:
+        assert len(store.list_runs(limit=10_000)) == 800
+    finally:
+        store.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .app import audit, read_body
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -74,6 +74,11 @@ def register(app: FastAPI, access) -> None:
         app.state.apply_events(batch, {})
         return len(batch)
 
+    @app.get(LINEAGE_PATH)
+    async def get_lineage(node_id: str = Query(..., alias="nodeId", max_length=2000),
+                          depth: int = Query(20, ge=1, le=100), token=Depends(access("read"))):
+        return await run_in_threadpool(marquez_graph, app.state.store.get(), node_id, depth)
+
     @app.post(LINEAGE_PATH, status_code=201)
     async def post_lineage(request: Request, token=Depends(access("write"))):
         try:
@@ -91,3 +96,76 @@ def register(app: FastAPI, access) -> None:
         app.state.counters.add(openlineage_events_total=len(events))
         audit(token, "OpenLineage events", len(events))
         return JSONResponse({"accepted": len(events), "applied": applied}, status_code=201)
+
+
+def marquez_graph(store: Any, node_id: str, depth: int) -> dict[str, Any]:
+    """The lineage around ``dataset:<namespace>:<name>`` or ``job:<namespace>:<name>`` in
+    Marquez's graph shape: datasets are artifacts (every version folded into one node), jobs
+    are runs by project and name."""
+    kind, _, rest = node_id.partition(":")
+    if kind == "job":
+        namespace, _, name = rest.rpartition(":")
+    else:
+        namespace, name = _dataset_parts(rest)
+    if kind not in ("dataset", "job") or not namespace or not name:
+        raise ValidationError("nodeId", node_id, "must be dataset:<namespace>:<name> or job:<namespace>:<name>")
+    if kind == "dataset":
+        uri = openlineage.dataset_uri(namespace, name)
+        starts = [f"artifact:{v.id}" for v in store.find_artifact_versions(uri) if v.uri == uri]
+    else:
+        from modeldb_core.query import build_query
+
+        query = build_query(f'name = "{_quoted(name)}"', project=namespace)
+        starts = [f"run:{r.run.id}" for r in store.search_runs(query, limit=100)]
+    if not starts:
+        from modeldb_core.errors import NotFoundError
+
+        raise NotFoundError(kind, f"{namespace}:{name}")
+    edges: set[tuple[str, str]] = set()
+    nodes: set[str] = set(starts)
+    for start in starts:
+        for direction in ("up", "down"):
+            graph = store.lineage(start, direction=direction, depth=depth)
+            nodes |= {f"{n.kind}:{n.id}" for n in graph.nodes}
+            edges |= {(e.source, e.target) for e in graph.edges}
+    names = {key: _marquez_id(store, key) for key in nodes}
+    graph: dict[str, dict[str, Any]] = {}
+    for key in nodes:
+        found = names[key]
+        node_kind, node_namespace, node_name = found.split(":", 2) if found.startswith("job:") \
+            else ("dataset", *_dataset_parts(found[len("dataset:"):]))
+        graph.setdefault(found, {"id": found, "type": node_kind.upper(),
+                                 "data": {"namespace": node_namespace, "name": node_name},
+                                 "inEdges": [], "outEdges": []})
+    for source, target in sorted(edges):
+        edge = {"origin": names[source], "destination": names[target]}
+        if edge not in graph[names[source]]["outEdges"]:
+            graph[names[source]]["outEdges"].append(edge)
+            graph[names[target]]["inEdges"].append(edge)
+    return {"graph": sorted(graph.values(), key=lambda n: n["id"])}
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dataset_parts(rest: str) -> tuple[str, str]:
+    """``<namespace>:<name>`` of a dataset node id, where a namespace may hold ``://`` and a port."""
+    if "://" in rest:
+        scheme, _, after = rest.partition("://")
+        authority, sep, name = after.partition(":")
+        if sep and name[:1].isdigit() and ":" in name:  # host:port:name
+            port, _, name = name.partition(":")
+            authority = f"{authority}:{port}"
+        return f"{scheme}://{authority}", name
+    namespace, _, name = rest.partition(":")
+    return namespace, name
+
+
+def _marquez_id(store: Any, key: str) -> str:
+    kind, _, ident = key.partition(":")
+    if kind == "run":
+        run = store.get_run(ident)
+        return f"job:{run.project}:{run.name}"
+    namespace, name = openlineage.dataset_name(store.get_artifact_version(int(ident)).uri)
+    return f"dataset:{namespace}:{name}"

@@ -88,6 +88,22 @@ def test_an_openlineage_run_joins_the_lineage_of_a_modeldb_run(store_uri, start_
     finally:
         store.close()
 
+    # The graph in Marquez's shape, for tools built for Marquez.
+    status, answer = http("GET", f"{server.url}/api/v1/lineage?nodeId=dataset:file:{data}&depth=5",
+                          token=token)
+    assert status == 200
+    nodes = {n["id"]: n for n in answer["graph"]}
+    houses, spark = f"dataset:file:{data}", "job:spark-jobs:build_features"
+    assert {houses, spark, f"dataset:file:{features}"} <= set(nodes)
+    assert {"origin": houses, "destination": spark} in nodes[houses]["outEdges"]
+    assert {"origin": spark, "destination": f"dataset:file:{features}"} in nodes[spark]["outEdges"]
+    assert any(n.startswith("job:pricing:") for n in nodes)
+    assert nodes[houses]["type"] == "DATASET" and nodes[spark]["data"] == {
+        "namespace": "spark-jobs", "name": "build_features"}
+    status, answer = http("GET", f"{server.url}/api/v1/lineage?nodeId={spark}&depth=5", token=token)
+    assert status == 200 and houses in {n["id"] for n in answer["graph"]}
+    assert http("GET", f"{server.url}/api/v1/lineage?nodeId=table:x", token=token)[0] == 400
+
     # At-least-once delivery: the same events again, in any order, change nothing.
     before = _edges(store_uri)
     events = [start, complete, complete, start]

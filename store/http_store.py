@@ -7,7 +7,7 @@ backs off and sends the same events again (the server applies them idempotently)
 A batch the server refuses as malformed (400) is a ``StoreError``: the writer
 then sends it event by event and drops only what is refused.
 
-Reads cover what ``modeldb runs list`` (without ``--filter``) and ``runs show``
+Reads cover what ``modeldb runs list`` and ``runs show``
 need; the rest raises ``StoreError`` naming what a remote store cannot do yet.
 Only the standard library is used, so a client needs no extra package.
 """
@@ -81,10 +81,10 @@ class HttpStore(MetadataStore):
         return wire.detail_from_json(self._request("GET", f"/api/v1/runs/{ref}"))
 
     def search_runs(self, query: Any, limit: int | None = 100, offset: int = 0) -> list[Any]:
-        if query.filter is not None:
-            raise _remote_cannot("--filter")
+        if query.filter is not None and query.text is None:
+            raise _remote_cannot("a filter built without its text")
         found = self._request("GET", "/api/v1/runs", params={
-            "project": query.project, "search": query.search, "order": [str(k) for k in query.order],
+            "filter": query.text if query.filter is not None else None, "project": query.project, "search": query.search, "order": [str(k) for k in query.order],
             "limit": limit or 10_000, "offset": offset})
         return [wire.record_from_json(r) for r in found]
 

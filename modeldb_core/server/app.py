@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from modeldb_core import __version__, tokens, wire
 from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
-    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, StoreUnavailableError,
-    ValidationError,
+    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, QueryError,
+    StoreUnavailableError, ValidationError,
 )
 
 log = logging.getLogger("modeldb.server")
@@ -117,6 +117,10 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     @app.exception_handler(ValidationError)
     def _invalid(request: Request, exc: ValidationError):
         return error(413 if exc.field == "body" and "larger" in exc.problem else 400, exc, field=exc.field)
+
+    @app.exception_handler(QueryError)
+    def _bad_query(request: Request, exc: QueryError):
+        return error(400, exc, field="filter")
 
     @app.exception_handler(AuthenticationError)
     def _unauthenticated(request: Request, exc: AuthenticationError):

@@ -23,12 +23,13 @@ def register(app: FastAPI, access) -> None:
         return app.state.store.get()
 
     @app.get("/api/v1/runs")
-    async def search(request: Request, project: str | None = None, search: str | None = None,
+    async def search(request: Request, filter: str | None = None, project: str | None = None,
+                     search: str | None = None,
                      order: list[str] = Query(default=[]), limit: int = Query(100, ge=1, le=10_000),
                      offset: int = Query(0, ge=0), token=Depends(access("read"))) -> Response:
         from modeldb_core.query import build_query
 
-        query = build_query(None, project=project, search=search, order_by=order or None)
+        query = build_query(filter, project=project, search=search, order_by=order or None)
         records = await run_in_threadpool(store().search_runs, query, limit, offset)
         return _json([wire.record_to_json(r) for r in records])
 

@@ -62,6 +62,14 @@ def test_a_tracked_function_lands_through_the_server(store_uri, start_server, se
     rows = json.loads(listed.stdout)
     assert {r["id"] for r in rows} == {r.id for r in runs}
     assert {r["params"]["lr"] for r in rows} == {0.0, 0.1, 0.2}
+    filtered = subprocess.run([sys.executable, "-m", "modeldb_core.cli", "runs", "list", "--json",
+                               "--filter", "metrics.rmse < 0.6 and tags.team = 'pricing'"],
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert filtered.returncode == 0, filtered.stderr
+    assert sorted(r["params"]["lr"] for r in json.loads(filtered.stdout)) == [0.1, 0.2]
+    broken = subprocess.run([sys.executable, "-m", "modeldb_core.cli", "runs", "list", "--filter",
+                             "metrics.rmse <"], env=env, capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
     shown = subprocess.run([sys.executable, "-m", "modeldb_core.cli", "runs", "show", runs[0].id],
                            env=env, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr

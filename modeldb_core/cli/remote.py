@@ -12,12 +12,18 @@ from . import output
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
 @click.option("--no-auth", is_flag=True, help="Accept requests without a token (loopback binds only).")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate.")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's key.")
+@click.option("--plain-http", is_flag=True,
+              help="Serve plain HTTP beyond loopback (TLS ends at a reverse proxy in front).")
 @click.pass_obj
-def server(obj, host: str, port: int, workers: int, no_auth: bool) -> None:
+def server(obj, host: str, port: int, workers: int, no_auth: bool, ssl_certfile: str | None,
+           ssl_keyfile: str | None, plain_http: bool) -> None:
     """Serve the tracking server: events and OpenLineage in over HTTP, for remote clients."""
     from modeldb_core.server import serve
 
-    serve(host=host, port=port, uri=obj.uri_argument, no_auth=no_auth, workers=workers)
+    serve(host=host, port=port, uri=obj.uri_argument, no_auth=no_auth, workers=workers,
+          ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, plain_http=plain_http)
 
 
 @click.group("tokens")

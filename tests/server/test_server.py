@@ -183,11 +183,14 @@ def test_tokens_are_checked(sqlite_uri, start_server, http, new_token):
     assert "modeldb_requests_rejected_total 6" in metrics
 
 
-def test_no_auth_only_on_loopback(sqlite_uri):
+def test_no_auth_and_plain_http_only_on_loopback(sqlite_uri):
     done = subprocess.run([sys.executable, "-m", "modeldb_core.cli", "--uri", sqlite_uri, "server",
                            "--host", "0.0.0.0", "--no-auth"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "--no-auth" in done.stderr and "loopback" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "modeldb_core.cli", "--uri", sqlite_uri, "server",
+                           "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "--plain-http" in done.stderr and "TLS" in done.stderr
 
 
 def test_a_malformed_event_is_refused_naming_the_field(store_uri, start_server, http, new_token):

@@ -42,6 +42,13 @@ def _shown(field: str, value: Any) -> str:
     return redact_text(shown)
 
 
+class RequestTooLargeError(ValidationError):
+    """A request body over the server's limit (HTTP 413), refused before it is read whole."""
+
+    def __init__(self, size: str, limit: int):
+        super().__init__("body", size, f"is larger than {limit:,} bytes")
+
+
 class ParamConflictError(ValidationError):
     """A parameter was logged again with a different value."""
 

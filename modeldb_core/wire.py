@@ -17,7 +17,7 @@ import numbers
 from typing import Any, Iterator, Sequence
 
 from . import validation
-from .errors import ValidationError
+from .errors import RequestTooLargeError, ValidationError
 from .events import (
     DEFINE, ENDED, HEARTBEAT, IO, KINDS, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
     STARTED, TAGS, Event,
@@ -52,7 +52,7 @@ def split(events: Sequence[Event], definitions: dict[str, Any] | None) -> Iterat
 def decode_batch(body: bytes) -> tuple[list[Event], dict[str, Any]]:
     """The events and definitions of a request body, checked; ValidationError names the field."""
     if len(body) > MAX_BODY_BYTES:
-        raise ValidationError("body", f"{len(body):,} bytes", f"is larger than {MAX_BODY_BYTES:,} bytes")
+        raise RequestTooLargeError(f"{len(body):,} bytes", MAX_BODY_BYTES)
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -18,7 +18,7 @@ from modeldb_core import __version__, tokens, wire
 from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
     AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, QueryError,
-    StoreUnavailableError, ValidationError,
+    RequestTooLargeError, StoreUnavailableError, ValidationError,
 )
 
 log = logging.getLogger("modeldb.server")
@@ -28,12 +28,12 @@ async def read_body(request: Request, limit: int = wire.MAX_BODY_BYTES) -> bytes
     """The request body, refused past ``limit`` bytes before it is all read."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ValidationError("body", f"{int(declared):,} bytes", f"is larger than {limit:,} bytes")
+        raise RequestTooLargeError(f"{int(declared):,} bytes", limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ValidationError("body", f"more than {limit:,} bytes", f"is larger than {limit:,} bytes")
+            raise RequestTooLargeError(f"more than {limit:,} bytes", limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -116,7 +116,7 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
 
     @app.exception_handler(ValidationError)
     def _invalid(request: Request, exc: ValidationError):
-        return error(413 if exc.field == "body" and "larger" in exc.problem else 400, exc, field=exc.field)
+        return error(413 if isinstance(exc, RequestTooLargeError) else 400, exc, field=exc.field)
 
     @app.exception_handler(QueryError)
     def _bad_query(request: Request, exc: QueryError):

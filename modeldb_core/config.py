@@ -21,6 +21,8 @@ config file > default.
 | read deadline  | ``MODELDB_QUERY_TIMEOUT`` | ``query_timeout`` | none; the web app uses 5 s   |
 | UI hosts       | ``MODELDB_UI_ALLOWED_HOSTS`` | ``ui_allowed_hosts`` | the bind address and localhost |
 | UI token       | ``MODELDB_UI_TOKEN``   | ``ui_token``    | none (no authentication)        |
+| server token   | ``MODELDB_TOKEN``      | ``token``       | none (what a client sends to ``modeldb server``) |
+| OpenLineage out | ``MODELDB_OPENLINEAGE_URL`` | ``openlineage_url`` | none (no OpenLineage events sent) |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
@@ -175,6 +177,11 @@ class Settings:
     ui_allowed_hosts: tuple[str, ...] = ()
     # The token `modeldb ui` asks for (Bearer, or the password of basic auth); None: no auth.
     ui_token: str | None = field(default=None, repr=False)
+    # -- a remote store (docs/server.md) --
+    # The bearer token sent to a `modeldb server` store URI (http(s)://).
+    token: str | None = field(default=None, repr=False)
+    # Where ModelDB's runs are also sent as OpenLineage RunEvents (POSTed JSON); None: nowhere.
+    openlineage_url: str | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr would print the store URI's password and the UI token.
@@ -183,7 +190,7 @@ class Settings:
         def shown(name: str, value: object) -> str:
             if name == "uri":
                 return repr(redact_uri(value))
-            if name == "ui_token":
+            if name in ("ui_token", "token"):
                 return "'***'" if value else "None"
             return repr(value)
 
@@ -207,6 +214,8 @@ def resolve(
     query_timeout: float | None = None,
     ui_allowed_hosts: str | list[str] | tuple[str, ...] | None = None,
     ui_token: str | None = None,
+    token: str | None = None,
+    openlineage_url: str | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -229,6 +238,9 @@ def resolve(
         ui_allowed_hosts=_as_hosts(_setting("ui_allowed_hosts", ui_allowed_hosts,
                                             "MODELDB_UI_ALLOWED_HOSTS", ())),
         ui_token=_as_token(_setting("ui_token", ui_token, "MODELDB_UI_TOKEN", None)),
+        token=_setting("token", token, "MODELDB_TOKEN", None) or None,
+        openlineage_url=_as_http_url("MODELDB_OPENLINEAGE_URL", _setting(
+            "openlineage_url", openlineage_url, "MODELDB_OPENLINEAGE_URL", None)),
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
     )
 
@@ -272,3 +284,12 @@ def _as_token(value: Any) -> str | None:
                                                         f"(got {len(token)}); e.g. python -c "
                                                         "'import secrets; print(secrets.token_urlsafe())'")
     return token
+
+
+def _as_http_url(field: str, value: Any) -> str | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not text.startswith(("http://", "https://")):
+        raise ValidationError(field, text, "must be an http:// or https:// URL")
+    return text

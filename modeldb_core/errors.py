@@ -42,6 +42,13 @@ def _shown(field: str, value: Any) -> str:
     return redact_text(shown)
 
 
+class RequestTooLargeError(ValidationError):
+    """A request body over the server's limit (HTTP 413), refused before it is read whole."""
+
+    def __init__(self, size: str, limit: int):
+        super().__init__("body", size, f"is larger than {limit:,} bytes")
+
+
 class ParamConflictError(ValidationError):
     """A parameter was logged again with a different value."""
 
@@ -136,3 +143,12 @@ class SchemaTooNewError(SchemaError):
 
 class SchemaOutdatedError(SchemaError):
     """The database schema is older than this code: run ``modeldb db upgrade``."""
+
+
+class AuthenticationError(ModelDBError):
+    """A request to ``modeldb server`` without a valid token (missing, unknown, revoked,
+    expired): HTTP 401. The message never holds the token."""
+
+
+class AuthorizationError(ModelDBError):
+    """A valid token whose scope does not allow what was asked (a read token writing): HTTP 403."""

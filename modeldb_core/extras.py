@@ -25,6 +25,7 @@ EXTRAS = {
     "jinja2": "ui",
     "uvicorn": "ui",
     "starlette": "ui",
+    "jsonschema": "server",
     "luigi": "luigi",
     "prefect": "prefect",
     "airflow": "airflow",

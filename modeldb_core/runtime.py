@@ -104,6 +104,12 @@ class Runtime:
         self._dropped = 0
         self._look_for_orphans = False
         self.replayed: list[Any] = []  # what this process's writer replayed (replay.Replayed)
+        # Runs also sent as OpenLineage events, once the store has them (MODELDB_OPENLINEAGE_URL).
+        self._openlineage = None
+        if settings.openlineage_url:
+            from .openlineage import Emitter
+
+            self._openlineage = Emitter(settings.openlineage_url)
         _runtimes.add(self)
 
     # -- the caller's side: cheap, never waits on the store ---------------------------
@@ -284,6 +290,8 @@ class Runtime:
             raise
         except StoreError as exc:  # the store refused something in the batch: find what
             self._apply_one_by_one(store, events, definitions, exc)
+        if self._openlineage is not None:
+            self._openlineage.emit(events)
         with self._lock:
             if self._queue and self._queue[0] is batch[0]:
                 for _ in range(len(batch)):

@@ -122,6 +122,23 @@ class MetadataStore(abc.ABC):
         """The runs that wrote and read each artifact version."""
         raise NotImplementedError
 
+    # -- access tokens of `modeldb server` (modeldb_core/tokens.py) ----------
+    def add_token(self, token: Any, secret_hash: str) -> None:
+        """Keep a new token (only the hash of its secret)."""
+        raise NotImplementedError
+
+    def list_tokens(self) -> list[Any]:
+        """Every token (``ApiToken``), oldest first; never their secrets."""
+        raise NotImplementedError
+
+    def find_token(self, token_id: str) -> tuple[Any, str] | None:
+        """A token and the hash of its secret, or None."""
+        raise NotImplementedError
+
+    def revoke_token(self, token_id: str) -> Any:
+        """Revoke a token (NotFoundError if there is none); the revoked ``ApiToken``."""
+        raise NotImplementedError
+
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

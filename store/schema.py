@@ -218,6 +218,19 @@ run_io = Table(
 )
 
 # What wrote the schema: the ModelDB version that created or last upgraded it.
+# Access tokens of `modeldb server`: only a hash of the secret is kept (modeldb_core/tokens.py).
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_id", String(32), nullable=False, unique=True),
+    Column("name", String(500), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("secret_hash", String(100), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double),
+    Column("revoked_at", Double),
+)
+
 store_info = Table(
     "store_info", metadata,
     Column("key", String(100), primary_key=True),

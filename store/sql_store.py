@@ -740,6 +740,27 @@ class SqlStore(MetadataStore):
         with self._read() as conn:
             return compiled.artifact_uses(conn, version_ids)
 
+    # -- access tokens ------------------------------------------------------
+    def add_token(self, token, secret_hash: str) -> None:
+        from . import tokens
+
+        tokens.add(self, token, secret_hash)
+
+    def list_tokens(self):
+        from . import tokens
+
+        return tokens.listing(self)
+
+    def find_token(self, token_id: str):
+        from . import tokens
+
+        return tokens.find(self, token_id)
+
+    def revoke_token(self, token_id: str):
+        from . import tokens
+
+        return tokens.revoke(self, token_id)
+
     # -- schema -----------------------------------------------------------
     def upgrade(self) -> str | None:
         with self._translated():

@@ -55,7 +55,7 @@ def build_query(filter: str | None = None, *, project: str | None = None, search
                                                       f"the limit is {MAX_NAME}")
     return RunQuery(filter=parse_filter(filter), project=project,
                     search=search if search and search.strip() else None,
-                    order=tuple(parse_sort(order_by)))
+                    order=tuple(parse_sort(order_by)), text=filter)
 
 
 def _resolve_store(store: Any) -> tuple["MetadataStore", bool]:

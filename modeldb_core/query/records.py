@@ -19,6 +19,8 @@ class RunQuery:
     project: str | None = None
     search: str | None = None
     order: tuple[SortKey, ...] = ()
+    # The filter as written: what a remote store (``modeldb server``) sends to be parsed there.
+    text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

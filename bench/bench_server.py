@@ -1,0 +1,144 @@
+"""Event ingest through one `modeldb server` process (uvicorn), on SQLite and PostgreSQL.
+
+    python bench/bench_server.py [--runs 5000] [--batch 5000] [--clients 2] [--postgres URL]
+
+Each run is what a tracked task journals with 10 params, 5 metrics and 3 tags
+(a ``started`` carrying params and tags, 5 ``metric``, an ``ended``: 7 events).
+The client side is ``HttpStore.apply_events`` (what the tracking runtime's writer
+calls), ``--clients`` threads posting batches of ``--batch`` events at once. Prints
+events/s and runs/s, the median and p99 latency of one batch, then OpenLineage
+ingest (START/COMPLETE pairs with one input and one output, 500 events a request).
+The server starts with --no-auth on loopback (a token check is one indexed read
+per request). PostgreSQL needs --postgres (an empty database's URL).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(uri: str, home: Path) -> tuple[subprocess.Popen, str]:
+    port = _port()
+    env = {**os.environ, "HOME": str(home)}
+    process = subprocess.Popen([sys.executable, "-m", "modeldb_core.cli", "--uri", uri, "server",
+                                "--port", str(port), "--no-auth"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"))
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not start")
+
+
+def _run_events(seq_start: int) -> list:
+    from modeldb_core.events import ENDED, METRIC, STARTED, Event, uuid7
+
+    run_id, now = uuid7(), time.time()
+    seq = seq_start
+    out = [Event(STARTED, run_id, seq, {
+        "project": "bench", "name": "train", "started_at": now, "orchestrator": "python",
+        "params": {f"p{i}": i * 1.5 for i in range(10)},
+        "tags": {"team": "pricing", "owner": "me", "stage": "dev"}})]
+    for k in ("rmse", "mae", "r2", "loss", "acc"):
+        seq += 1
+        out.append(Event(METRIC, run_id, seq, ["" + k, 0.5, 0, now]))
+    out.append(Event(ENDED, run_id, seq + 1, {"status": "succeeded", "ended_at": now + 1}))
+    return out
+
+
+def ingest(url: str, runs: int, batch: int, clients: int) -> dict[str, float]:
+    from modeldb_core.store.http_store import HttpStore
+
+    events = [e for i in range(runs) for e in _run_events(i * 10 + 1)]
+    batches = [events[i:i + batch] for i in range(0, len(events), batch)]
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def post(mine: list) -> None:
+        store = HttpStore(url, token="")
+        for chunk in mine:
+            start = time.perf_counter()
+            store.apply_events(chunk, {})
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=post, args=(batches[i::clients],)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"events/s": len(events) / elapsed, "runs/s": runs / elapsed,
+            "batch median ms": statistics.median(latencies) * 1000,
+            "batch p99 ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
+
+
+def openlineage(url: str, pairs: int) -> dict[str, float]:
+    producer = "https://example.com/bench"
+    events = []
+    for i in range(pairs):
+        run_id = str(uuid.uuid4())
+        for kind, at in (("START", "2026-12-01T10:00:00Z"), ("COMPLETE", "2026-12-01T10:01:00Z")):
+            events.append({"eventType": kind, "eventTime": at, "producer": producer,
+                           "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                           "run": {"runId": run_id}, "job": {"namespace": "bench", "name": f"job{i % 10}"},
+                           "inputs": [{"namespace": "s3://bucket", "name": f"in/{i % 50}"}],
+                           "outputs": [{"namespace": "s3://bucket", "name": f"out/{i}"}]})
+    start = time.perf_counter()
+    for i in range(0, len(events), 500):
+        body = json.dumps(events[i:i + 500]).encode()
+        request = urllib.request.Request(url + "/api/v1/lineage", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=600).close()
+    elapsed = time.perf_counter() - start
+    return {"OpenLineage events/s": len(events) / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--openlineage", type=int, default=1000, help="START/COMPLETE pairs")
+    parser.add_argument("--postgres", metavar="URL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+        if args.postgres:
+            stores.append(("PostgreSQL", args.postgres))
+        for label, uri in stores:
+            process, url = _serve(uri, Path(tmp))
+            try:
+                found = ingest(url, args.runs, args.batch, args.clients)
+                found.update(openlineage(url, args.openlineage))
+            finally:
+                process.terminate()
+                process.wait(30)
+            print(f"{label}: " + ", ".join(f"{k} {v:,.0f}" for k, v in found.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""``modeldb server``: the tracking server (HTTP write API over the store, tokens, OpenLineage).
+
+Stateless: every request opens nothing but what the store's connection pool
+holds, so several replicas behind a load balancer share one PostgreSQL (a SQLite
+file suits one replica). Imported only by the ``server`` command and the tests:
+FastAPI and uvicorn stay out of ``import modeldb_core``.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080, uri: str | None = None,
+          no_auth: bool = False, workers: int = 1, ssl_certfile: str | None = None,
+          ssl_keyfile: str | None = None, plain_http: bool = False) -> None:
+    """Serve until interrupted. Without ``no_auth`` every request but /healthz needs a token;
+    ``no_auth`` is refused on a bind beyond loopback, and so is plain HTTP (tokens in clear)
+    unless ``plain_http`` says TLS ends before the server (a reverse proxy)."""
+    from modeldb_core.errors import ValidationError
+    from modeldb_core.extras import require
+    from modeldb_core.web.service import is_loopback
+
+    uvicorn = require("uvicorn", "server", "modeldb server")
+    if no_auth and not is_loopback(host):
+        raise ValidationError("--no-auth", host, "is only allowed on a loopback address (127.0.0.1, ::1)")
+    if not is_loopback(host) and not ssl_certfile and not plain_http:
+        raise ValidationError("--host", host, "beyond loopback needs TLS (--ssl-certfile/--ssl-keyfile), or "
+                              "--plain-http when a reverse proxy ends TLS in front of the server: tokens "
+                              "must not cross a network in clear")
+    from .app import build
+
+    app = build(uri, auth=not no_auth)
+    # The store is opened (and a fresh one created) before the first request, not during it.
+    app.state.store.get()
+    print(f"ModelDB server on http://{host}:{port}/ ({'no authentication' if no_auth else 'tokens required'})",
+          file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", workers=workers,
+                timeout_graceful_shutdown=30, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+
+
+__all__ = ["serve"]

@@ -175,6 +175,8 @@ class Settings:
     ui_allowed_hosts: tuple[str, ...] = ()
     # The token `modeldb ui` asks for (Bearer, or the password of basic auth); None: no auth.
     ui_token: str | None = field(default=None, repr=False)
+    # Who changes the registry, as the audit log names them; None: the OS user.
+    identity: str | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr would print the store URI's password and the UI token.
@@ -207,6 +209,7 @@ def resolve(
     query_timeout: float | None = None,
     ui_allowed_hosts: str | list[str] | tuple[str, ...] | None = None,
     ui_token: str | None = None,
+    identity: str | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -229,6 +232,7 @@ def resolve(
         ui_allowed_hosts=_as_hosts(_setting("ui_allowed_hosts", ui_allowed_hosts,
                                             "MODELDB_UI_ALLOWED_HOSTS", ())),
         ui_token=_as_token(_setting("ui_token", ui_token, "MODELDB_UI_TOKEN", None)),
+        identity=_setting("identity", identity, "MODELDB_IDENTITY", None) or None,
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
     )
 

@@ -136,3 +136,18 @@ class SchemaTooNewError(SchemaError):
 
 class SchemaOutdatedError(SchemaError):
     """The database schema is older than this code: run ``modeldb db upgrade``."""
+
+
+class PromotionRefusedError(ModelDBError):
+    """A promotion failed a rule of the alias's policy; ``verdict`` says which, with its numbers."""
+
+    def __init__(self, ref: str, alias: str, verdict: Any):
+        self.ref = ref
+        self.alias = alias
+        self.verdict = verdict
+        super().__init__(f"promotion of {ref} to {alias!r} refused by rule '{verdict.rule}': {verdict.detail} "
+                         "(--force with a reason overrides, and is recorded as forced)")
+
+
+class IntegrityError(ModelDBError):
+    """Stored content does not match its recorded hash (a model file changed since it was registered)."""

@@ -126,6 +126,13 @@ class Verdict:
 def evaluate(policy: Policy, facts: Facts) -> list[Verdict]:
     """Every rule's verdict, in the policy's order; the first failed one is why a promotion is refused."""
     verdicts = []
+    # The evaluation first: the thresholds then compare what it measured on the named data set.
+    if policy.evaluation_dataset:
+        ok = bool(facts.evaluation_runs)
+        verdicts.append(Verdict(f"evaluation on {policy.evaluation_dataset}", ok,
+                                f"version {facts.candidate} has {len(facts.evaluation_runs)} evaluation run(s) "
+                                f"that read it and {policy.evaluation_dataset}",
+                                {"dataset": policy.evaluation_dataset, "runs": facts.evaluation_runs}))
     for rule in policy.thresholds:
         value = facts.metrics.get(rule.metric)
         if value is None:
@@ -161,10 +168,4 @@ def evaluate(policy: Policy, facts: Facts) -> list[Verdict]:
                                 f"of the {policy.approvals} required"
                                 + (f" (from {', '.join(policy.approvers)})" if policy.approvers else ""),
                                 {"required": policy.approvals, "approved_by": valid}))
-    if policy.evaluation_dataset:
-        ok = bool(facts.evaluation_runs)
-        verdicts.append(Verdict(f"evaluation on {policy.evaluation_dataset}", ok,
-                                f"version {facts.candidate} has {len(facts.evaluation_runs)} evaluation run(s) "
-                                f"that read it and {policy.evaluation_dataset}",
-                                {"dataset": policy.evaluation_dataset, "runs": facts.evaluation_runs}))
     return verdicts

@@ -48,9 +48,9 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, lineage, projects, runs, server, sync
+    from . import artifacts, db, lineage, models, projects, runs, server, sync
 
-    for module in (runs, db, lineage, projects, artifacts, server, sync):
+    for module in (runs, db, lineage, projects, artifacts, server, sync, models):
         module.register(cli)
 
 

@@ -26,7 +26,10 @@ from modeldb_core.registry.model import (
     CARD_FIELDS, AliasMove, Approval, AuditEvent, ChainCheck, ModelVersion, RegisteredModel,
 )
 
+from modeldb_core.events import MODEL_REGISTERED, Event
+
 from . import schema as t
+from .events import applier
 from .rows import encode_json
 
 if TYPE_CHECKING:
@@ -494,6 +497,29 @@ class RegistryStore:
             for row in rows:
                 yield _event(row)
             last_id = rows[-1].id
+
+
+@applier(MODEL_REGISTERED)
+def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
+    """Versions registered from inside tracked tasks, in the batch's transaction. One that
+    comes before its run waits for it like the run's other events; applied twice, it finds
+    the version it made (one content, one version)."""
+    runs = dict(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
+                             .where(t.runs.c.uuid.in_({e.subject for e in events}))).all())
+    waiting = [e for e in events if e.subject not in runs]
+    if waiting:
+        now = time.time()
+        conn.execute(t.parked_events.insert(), [
+            {"waits_for": e.subject, "event": encode_json(e.to_json()), "definitions": "{}", "created_at": now}
+            for e in waiting])
+    ready = [e for e in events if e.subject in runs]
+    if ready and store.dialect == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+    for event in ready:
+        data = event.data
+        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
+                        data.get("actor") or "unknown", event.subject, None, None)
+    return []
 
 
 def _as_ref(ref: str | names.ModelRef) -> names.ModelRef:

@@ -143,8 +143,9 @@ class MetadataStore(abc.ABC):
     def model_versions(self, name: str) -> list[Any]:
         raise NotImplementedError
 
-    def resolve_model(self, ref: Any, at: float | None = None) -> Any:
-        """The ``ModelVersion`` a ``models:/name/N`` or ``models:/name@alias`` URI names (at ``at``)."""
+    def resolve_model(self, ref: Any, at: float | None = None, detail: bool = True) -> Any:
+        """The ``ModelVersion`` a ``models:/name/N`` or ``models:/name@alias`` URI names (at ``at``);
+        ``detail=False``: without its inputs, aliases and metrics (the fast path of loading)."""
         raise NotImplementedError
 
     def set_policy(self, name: str, alias: str, rules: dict[str, Any], actor: str,

@@ -16,7 +16,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection
 
 from modeldb_core.errors import NotFoundError, PromotionRefusedError, ValidationError
@@ -170,18 +170,21 @@ class RegistryStore:
                                    .where(t.runs.c.id == run_key)).scalar()
         model_id = self._ensure_model(conn, name, actor, project)
         now = time.time()
-        artifact_id = self._ensure(conn, t.artifacts, {"kind": artifact.kind or "model", "created_at": now},
-                                   {"uri": artifact.uri})
-        version_id = self._ensure(conn, t.artifact_versions, {
-            "size": artifact.size, "metadata": encode_json(artifact.metadata),
-            "fingerprint_method": artifact.fingerprint_method, "created_at": now},
-            {"artifact_id": artifact_id, "content_hash": artifact.content_hash})
+        # A model file registered is mostly new: insert first (one round trip when it is).
+        artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
+                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now}, True)
+        version_id = self._row_id(
+            conn, self._select_version, {"artifact": artifact_id, "hash": artifact.content_hash},
+            self._insert_version, {"artifact_id": artifact_id, "content_hash": artifact.content_hash,
+                                   "size": artifact.size, "metadata": encode_json(artifact.metadata),
+                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
         mv = t.model_versions
-        existing = conn.execute(select(mv.c.id).where(mv.c.model_id == model_id,
-                                                      mv.c.artifact_version_id == version_id)).scalar()
+        newest, existing = conn.execute(select(
+            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))))
+            .where(mv.c.model_id == model_id)).one()
         if existing is not None:
             return self._versions(conn, mv.c.id == existing)[0]
-        number = (conn.execute(select(func.max(mv.c.version)).where(mv.c.model_id == model_id)).scalar() or 0) + 1
+        number = (newest or 0) + 1
         new_id = conn.execute(mv.insert().values(
             model_id=model_id, version=number, run_id=run_key, artifact_version_id=version_id,
             description=description, created_by=actor, created_at=now).returning(mv.c.id)).scalar_one()
@@ -192,21 +195,29 @@ class RegistryStore:
                 ["model_version_id", "artifact_version_id"],
                 select(literal(new_id), t.run_io.c.artifact_version_id).distinct()
                 .where(t.run_io.c.run_id == run_key, t.run_io.c.direction == "input")))
-        found = self._versions(conn, mv.c.id == new_id)[0]
+            found = self._versions(conn, mv.c.id == new_id)[0]
+        else:  # nothing to read back: what was written is the whole version
+            found = ModelVersion(model=name, version=number, artifact_uri=artifact.uri,
+                                 content_hash=artifact.content_hash, id=new_id, artifact_version_id=version_id,
+                                 description=description, created_by=actor, created_at=now)
         self._audit(conn, actor, "version.register", found.uri, after={
             "version": number, "artifact": artifact.uri, "content_hash": artifact.content_hash,
             "run": found.run_id}, at=now)
         return found
 
-    def _versions(self, conn: Connection, where: Any, at: float | None = None) -> list[ModelVersion]:
+    def _versions(self, conn: Connection, where: Any, detail: bool = True) -> list[ModelVersion]:
+        """The versions ``where`` selects; ``detail``: with their inputs, aliases and run's metrics."""
         mv, m, av, a = t.model_versions, t.registered_models, t.artifact_versions, t.artifacts
         rows = conn.execute(
             select(mv, m.c.name, av.c.content_hash, a.c.uri, t.runs.c.uuid.label("run_uuid"))
             .join(m, m.c.id == mv.c.model_id).join(av, av.c.id == mv.c.artifact_version_id)
             .join(a, a.c.id == av.c.artifact_id).outerjoin(t.runs, t.runs.c.id == mv.c.run_id)
             .where(where).order_by(mv.c.model_id, mv.c.version)).all()
-        if not rows:
-            return []
+        if not rows or not detail:
+            return [ModelVersion(model=r.name, version=r.version, artifact_uri=r.uri, content_hash=r.content_hash,
+                                 id=r.id, run_id=r.run_uuid, artifact_version_id=r.artifact_version_id,
+                                 description=r.description, created_by=r.created_by, created_at=r.created_at)
+                    for r in rows]
         ids = [r.id for r in rows]
         inputs: dict[int, list[tuple[int, str, str]]] = {}
         for vid, avid, uri, digest in conn.execute(
@@ -240,41 +251,47 @@ class RegistryStore:
             model = self._model_row(conn, name)
             return self._versions(conn, t.model_versions.c.model_id == model.id)
 
-    def resolve_model(self: "SqlStore", ref: str | names.ModelRef, at: float | None = None) -> ModelVersion:
+    def resolve_model(self: "SqlStore", ref: str | names.ModelRef, at: float | None = None,
+                      detail: bool = True) -> ModelVersion:
         """The version a ``models:/`` URI names: ``/N``, ``@alias`` (as it was at ``at``, when
-        given), or a bare model's newest version. The one resolver of the CLI, API and Python."""
+        given), or a bare model's newest version. The one resolver of the CLI, API and Python.
+        ``detail=False``: only the artifact, its hash and the run (one statement; what loading needs)."""
         if not isinstance(ref, names.ModelRef):
             ref = names.parse(ref)
         with self._read() as conn:
-            return self._resolve(conn, ref, at)
+            return self._resolve(conn, ref, at, detail)
 
-    def _resolve(self, conn: Connection, ref: names.ModelRef, at: float | None = None) -> ModelVersion:
-        model = self._model_row(conn, ref.name)
-        mv = t.model_versions
+    def _resolve(self, conn: Connection, ref: names.ModelRef, at: float | None = None,
+                 detail: bool = True) -> ModelVersion:
+        """One statement finds the version; only when it finds none do more say why."""
+        mv, m = t.model_versions, t.registered_models
         if ref.alias is not None:
             if at is None:
-                version_id = conn.execute(select(t.model_aliases.c.version_id).where(
-                    t.model_aliases.c.model_id == model.id, t.model_aliases.c.alias == ref.alias)).scalar()
+                ma = t.model_aliases
+                chosen = (select(ma.c.version_id).join(m, m.c.id == ma.c.model_id)
+                          .where(m.c.name == ref.name, ma.c.alias == ref.alias))
             else:
                 am = t.alias_moves
-                version_id = conn.execute(select(am.c.to_version_id).where(
-                    am.c.model_id == model.id, am.c.alias == ref.alias, am.c.at <= at)
-                    .order_by(am.c.at.desc(), am.c.id.desc()).limit(1)).scalar()
-            if version_id is None:
-                when = f" at {_iso(at)}" if at is not None else ""
-                raise NotFoundError("alias", f"{ref}{when} (the alias points at no version)")
-            where = mv.c.id == version_id
+                chosen = (select(am.c.to_version_id).join(m, m.c.id == am.c.model_id)
+                          .where(m.c.name == ref.name, am.c.alias == ref.alias, am.c.at <= at)
+                          .order_by(am.c.at.desc(), am.c.id.desc()).limit(1))
+            where = mv.c.id == chosen.scalar_subquery()
         elif ref.version is not None:
-            where = (mv.c.model_id == model.id) & (mv.c.version == ref.version)
+            where = (m.c.name == ref.name) & (mv.c.version == ref.version)
         else:
-            newest = conn.execute(select(func.max(mv.c.version)).where(mv.c.model_id == model.id)).scalar()
-            if newest is None:
-                raise NotFoundError("model version", f"{ref} (the model has no versions)")
-            where = (mv.c.model_id == model.id) & (mv.c.version == newest)
-        found = self._versions(conn, where)
-        if not found:
-            raise NotFoundError("model version", str(ref))
-        return found[0]
+            newest = t.model_versions.alias("newest")
+            where = (m.c.name == ref.name) & (mv.c.version == select(func.max(newest.c.version)).where(
+                newest.c.model_id == mv.c.model_id).scalar_subquery())
+        found = self._versions(conn, where, detail=detail)
+        if found:
+            return found[0]
+        self._model_row(conn, ref.name)  # an unknown model says so
+        if ref.alias is not None:
+            when = f" at {_iso(at)}" if at is not None else ""
+            raise NotFoundError("alias", f"{ref}{when} (the alias points at no version)")
+        if ref.version is None:
+            raise NotFoundError("model version", f"{ref} (the model has no versions)")
+        raise NotFoundError("model version", str(ref))
 
     # -- aliases, policies, approvals --------------------------------------------
     def set_policy(self: "SqlStore", name: str, alias: str, rules: dict[str, Any], actor: str,

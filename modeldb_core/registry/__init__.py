@@ -77,9 +77,10 @@ def register_model(name: str, run: Any = None, artifact: Any = None, description
     return store.register_model_version(name, version, actor(), run=run_id, description=description)
 
 
-def resolve_model(uri: str, at: float | None = None) -> ModelVersion:
-    """The version ``models:/name/N`` or ``models:/name@alias`` names (as it was at ``at``)."""
-    return _store().resolve_model(uri, at=at)
+def resolve_model(uri: str, at: float | None = None, detail: bool = True) -> ModelVersion:
+    """The version ``models:/name/N`` or ``models:/name@alias`` names (as it was at ``at``);
+    ``detail=False`` leaves out its inputs, aliases and metrics (one store statement)."""
+    return _store().resolve_model(uri, at=at, detail=detail)
 
 
 def load_model(uri: str) -> Any:
@@ -88,7 +89,7 @@ def load_model(uri: str) -> Any:
     from modeldb_core.errors import IntegrityError, ValidationError
     from modeldb_core.fingerprint import hash_file
 
-    version = resolve_model(uri)
+    version = resolve_model(uri, detail=False)
     if not version.artifact_uri.startswith("file://"):
         raise ValidationError("model artifact", version.artifact_uri, "load_model reads local files (file://) only")
     path = version.artifact_uri[len("file://"):]

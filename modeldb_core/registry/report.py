@@ -16,8 +16,9 @@ from typing import Any
 from .model import CARD_FIELDS
 
 FORMATS = ("md", "json", "html")
-# How far upstream the lineage is walked (levels of run -> data -> run).
-LINEAGE_DEPTH = 100
+# Levels (run -> data -> run) walked upstream: enough to reach the raw sources of any real
+# pipeline (the walk stops where nothing is upstream); a bound only against a cycle of edges.
+LINEAGE_DEPTH = 10_000
 
 
 def _iso(at: float | None) -> str | None:

@@ -182,6 +182,8 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     # Where ModelDB's runs are also sent as OpenLineage RunEvents (POSTed JSON); None: nowhere.
     openlineage_url: str | None = None
+    # Who changes the registry, as the audit log names them; None: the OS user.
+    identity: str | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr would print the store URI's password and the UI token.
@@ -216,6 +218,7 @@ def resolve(
     ui_token: str | None = None,
     token: str | None = None,
     openlineage_url: str | None = None,
+    identity: str | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -241,6 +244,7 @@ def resolve(
         token=_setting("token", token, "MODELDB_TOKEN", None) or None,
         openlineage_url=_as_http_url("MODELDB_OPENLINEAGE_URL", _setting(
             "openlineage_url", openlineage_url, "MODELDB_OPENLINEAGE_URL", None)),
+        identity=_setting("identity", identity, "MODELDB_IDENTITY", None) or None,
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
     )
 

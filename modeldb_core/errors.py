@@ -152,3 +152,18 @@ class AuthenticationError(ModelDBError):
 
 class AuthorizationError(ModelDBError):
     """A valid token whose scope does not allow what was asked (a read token writing): HTTP 403."""
+
+
+class PromotionRefusedError(ModelDBError):
+    """A promotion failed a rule of the alias's policy; ``verdict`` says which, with its numbers."""
+
+    def __init__(self, ref: str, alias: str, verdict: Any):
+        self.ref = ref
+        self.alias = alias
+        self.verdict = verdict
+        super().__init__(f"promotion of {ref} to {alias!r} refused by rule '{verdict.rule}': {verdict.detail} "
+                         "(--force with a reason overrides, and is recorded as forced)")
+
+
+class IntegrityError(ModelDBError):
+    """Stored content does not match its recorded hash (a model file changed since it was registered)."""

@@ -36,6 +36,8 @@ NOTE = "note"
 IO = "io"
 HEARTBEAT = "heartbeat"
 ENDED = "ended"
+# Registry events (subject: the run that made the model; store/registry.py applies them)
+MODEL_REGISTERED = "model_registered"
 # Pipeline run events (subject: the pipeline run's key)
 PIPELINE_STARTED = "pipeline_started"
 PIPELINE_ENDED = "pipeline_ended"
@@ -46,7 +48,7 @@ RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED
 # Events about other things than runs (registry, deployments, ...): each kind is
 # declared here, by name, and applied by the applier the store registers for it
 # (store/events.py ``applier``). Add a kind here before journaling it.
-DOMAIN_KINDS: frozenset[str] = frozenset()
+DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED})
 KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE} | DOMAIN_KINDS
 # What a journal over its size cap stops keeping first (never params, status or lineage).
 DROPPABLE = frozenset({METRIC, HEARTBEAT})

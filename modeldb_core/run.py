@@ -151,6 +151,15 @@ class ActiveRun:
         self._emit(ev.IO, self.id, {"direction": direction, "name": name, "version": version_dict(version)})
         return version
 
+    def register_model(self, name: str, version: ArtifactVersion) -> None:
+        """Register ``version`` (an output of this run) as the next version of model ``name``,
+        through the tracking runtime: the store applies it once the run is there."""
+        from .registry import actor
+        from .registry.names import model_name
+
+        self._emit(ev.MODEL_REGISTERED, self.id, {"model": model_name(name), "version": version_dict(version),
+                                                  "actor": actor(self.client.settings)})
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)

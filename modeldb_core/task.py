@@ -5,7 +5,9 @@ integration (``calls.py``), status, timing, and the exception if it raised.
 ``inputs=`` / ``outputs=`` declare more: each item is either the name
 of one of the function's parameters (its value is fingerprinted: for outputs,
 after the call, so a file the function writes is hashed as written) or a
-path / URI.
+path / URI. ``register_model="name"`` registers the task's model output (the
+output named ``model``, else of kind ``model``, else the last one) as the next
+version of that model, through the tracking runtime like every other record.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from . import calls
 from . import fingerprint as fp
 from . import validation
 from .client import get_client
-from .model import RunStatus
+from .model import ArtifactVersion, RunStatus
+from .registry.names import model_name
 from .run import ActiveRun, active_run, start_run, status_for
 from .safety import safe_call
 
@@ -58,9 +61,24 @@ def _declared(items: Iterable[Any] | None, call: _Call) -> list[tuple[str | None
     return resolved
 
 
-def _record_return(run: ActiveRun, result: Any) -> None:
+def _record_return(run: ActiveRun, result: Any) -> list[tuple[str | None, ArtifactVersion]]:
+    recorded = []
     for name, version in calls.outputs_of(result, handed_over=False):
-        run.log_output(version, name=name)
+        recorded.append((name, run.log_output(version, name=name)))
+    return recorded
+
+
+def _model_output(recorded: list[tuple[str | None, ArtifactVersion | None]]) -> ArtifactVersion | None:
+    """The output a ``register_model`` task registers: the one named ``model``, else of kind
+    ``model``, else the last one it wrote."""
+    found = [(name, v) for name, v in recorded if v is not None]
+    for name, version in found:
+        if name == "model":
+            return version
+    for _, version in found:
+        if version.kind == "model":
+            return version
+    return found[-1][1] if found else None
 
 
 class TrackedFunction:
@@ -69,8 +87,9 @@ class TrackedFunction:
 
     def __init__(self, fn: Callable[..., Any], project: str | None, phase: str | None, name: str | None,
                  inputs: Iterable[Any] | None, outputs: Iterable[Any] | None, capture_return: bool,
-                 tags: dict[str, Any] | None, sklearn_autolog: bool):
+                 tags: dict[str, Any] | None, sklearn_autolog: bool, register_model: str | None = None):
         self.fn = fn
+        self.register_model = model_name(register_model, "register_model") if register_model is not None else None
         self.project = project
         self.phase = validation.phase(phase)
         self.name = validation.name("name", name or getattr(fn, "__qualname__", None) or repr(fn))
@@ -110,16 +129,23 @@ class TrackedFunction:
 
     def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
         run.deactivate()
-        if call.provided:
-            # The orchestrator records the return value and ends its own run.
-            for name, item in _declared(self.outputs, call):
-                safe_call("record a declared output", run.log_output, item, name=name)
-            return
-        if self.capture_return:
-            safe_call("record the return value", _record_return, run, result)
+        recorded: list[tuple[str | None, ArtifactVersion | None]] = []
+        if self.capture_return and not call.provided:
+            # The orchestrator records the return value of a call it provided.
+            recorded += safe_call("record the return value", _record_return, run, result, default=[])
         for name, item in _declared(self.outputs, call):
-            safe_call("record a declared output", run.log_output, item, name=name)
+            recorded.append((name, safe_call("record a declared output", run.log_output, item, name=name)))
+        if self.register_model is not None:
+            safe_call("register the model", self._register, run, recorded)
+        if call.provided:
+            return  # the orchestrator ends its own run
         safe_call("end a run", run.end, RunStatus.SUCCEEDED)
+
+    def _register(self, run: ActiveRun, recorded: list[tuple[str | None, ArtifactVersion | None]]) -> None:
+        version = _model_output(recorded)
+        if version is None:
+            raise ValueError(f"register_model={self.register_model!r}: the task recorded no output to register")
+        run.register_model(self.register_model, version)
 
     def fail(self, run: ActiveRun, exc: BaseException, call: _Call | None = None) -> None:
         run.deactivate()
@@ -181,18 +207,19 @@ def tracked_task(fn: F) -> F: ...
 def tracked_task(*, project: str | None = ..., phase: str | None = ..., name: str | None = ...,
                  inputs: Iterable[Any] | None = ..., outputs: Iterable[Any] | None = ...,
                  capture_return: bool = ..., tags: dict[str, Any] | None = ...,
-                 sklearn_autolog: bool = ...) -> Callable[[F], F]: ...
+                 sklearn_autolog: bool = ..., register_model: str | None = ...) -> Callable[[F], F]: ...
 
 
 def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str | None = None,
                  name: str | None = None, inputs: Iterable[Any] | None = None,
                  outputs: Iterable[Any] | None = None, capture_return: bool = True,
-                 tags: dict[str, Any] | None = None, sklearn_autolog: bool = False):
+                 tags: dict[str, Any] | None = None, sklearn_autolog: bool = False,
+                 register_model: str | None = None):
     """Track every call of a function (sync or async) as a run. See the module docstring."""
 
     def decorate(func: F) -> F:
         tracker = TrackedFunction(func, project, phase, name, inputs, outputs, capture_return, tags,
-                                  sklearn_autolog)
+                                  sklearn_autolog, register_model)
 
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)

@@ -139,6 +139,70 @@ class MetadataStore(abc.ABC):
         """Revoke a token (NotFoundError if there is none); the revoked ``ApiToken``."""
         raise NotImplementedError
 
+    # -- the model registry (store/registry.py; modeldb_core/registry) ------
+    # Every change is audited in its own transaction; ``actor`` is who made it.
+    def create_model(self, name: str, actor: str, project: str | None = None, description: str | None = None,
+                     owner: str | None = None, tags: dict[str, str] | None = None,
+                     card: dict[str, str] | None = None) -> Any:
+        """The ``RegisteredModel`` named ``name``, made if new."""
+        raise NotImplementedError
+
+    def update_model(self, name: str, actor: str, reason: str | None = None, **changes: Any) -> Any:
+        raise NotImplementedError
+
+    def get_model(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def list_models(self, project: str | None = None) -> list[Any]:
+        raise NotImplementedError
+
+    def register_model_version(self, name: str, artifact: ArtifactVersion, actor: str,
+                               run: str | int | None = None, description: str | None = None,
+                               project: str | None = None) -> Any:
+        """The next ``ModelVersion`` of ``name`` for this content (the existing one if registered)."""
+        raise NotImplementedError
+
+    def model_versions(self, name: str) -> list[Any]:
+        raise NotImplementedError
+
+    def resolve_model(self, ref: Any, at: float | None = None, detail: bool = True) -> Any:
+        """The ``ModelVersion`` a ``models:/name/N`` or ``models:/name@alias`` URI names (at ``at``);
+        ``detail=False``: without its inputs, aliases and metrics (the fast path of loading)."""
+        raise NotImplementedError
+
+    def set_policy(self, name: str, alias: str, rules: dict[str, Any], actor: str,
+                   reason: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_policy(self, name: str, alias: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def policies(self, name: str) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def approve(self, ref: str, alias: str, actor: str, reason: str | None = None) -> Any:
+        raise NotImplementedError
+
+    def approvals(self, name: str) -> list[Any]:
+        raise NotImplementedError
+
+    def promote(self, ref: str, alias: str, actor: str, reason: str | None = None, force: bool = False) -> Any:
+        """Move ``alias`` to the version ``ref`` names if its policy allows (``AliasMove``)."""
+        raise NotImplementedError
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[Any]:
+        raise NotImplementedError
+
+    def audit_events(self, subject: str | None = None, limit: int | None = 1000) -> list[Any]:
+        raise NotImplementedError
+
+    def iter_audit(self, batch: int = 5000) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def verify_audit(self) -> Any:
+        """Check the audit log's hash chain (``ChainCheck``: the first broken event, if any)."""
+        raise NotImplementedError
+
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

@@ -248,3 +248,100 @@ parked_events = Table(
     Column("created_at", Double, nullable=False),
     Index(None, "waits_for"),
 )
+
+# -- the model registry (revision 0005; modeldb_core/registry) ---------------------------
+# Model names are unique in the store (NFC, trimmed), so ``models:/name/3`` names one version.
+registered_models = Table(
+    "registered_models", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("project_id", Id, ForeignKey("projects.id")),
+    Column("description", Text),
+    Column("owner", String(250)),
+    Column("tags", Text, nullable=False),
+    # Model-card fields (intended use, limitations, training data, ethics, risk tier) as JSON.
+    Column("card", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_id", Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", Id, ForeignKey("runs.id")),
+    Column("artifact_version_id", Id, ForeignKey("artifact_versions.id"), nullable=False),
+    Column("description", Text),
+    Column("created_by", String(250)),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("model_id", "version"),
+    # Registering one content twice under a model gives back its version.
+    UniqueConstraint("model_id", "artifact_version_id"),
+)
+
+# The data versions the source run read, kept with the version (its identity).
+model_version_inputs = Table(
+    "model_version_inputs", metadata,
+    Column("model_version_id", Id, ForeignKey("model_versions.id"), primary_key=True),
+    Column("artifact_version_id", Id, ForeignKey("artifact_versions.id"), primary_key=True),
+)
+
+# Where each alias points now (one row per model and alias): what resolving reads.
+model_aliases = Table(
+    "model_aliases", metadata,
+    Column("model_id", Id, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+)
+
+# Every move of an alias, never updated: what ``--at`` reads.
+alias_moves = Table(
+    "alias_moves", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_id", Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("from_version_id", Id, ForeignKey("model_versions.id")),
+    Column("to_version_id", Id, ForeignKey("model_versions.id")),
+    Column("actor", String(250), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("reason", Text),
+    Column("forced", Boolean, nullable=False, default=False),
+    # The promotion's evidence: the values compared, the approvals, the holder replaced.
+    Column("evidence", Text, nullable=False),
+    Index(None, "model_id", "alias", "at"),
+)
+
+promotion_policies = Table(
+    "promotion_policies", metadata,
+    Column("model_id", Id, ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("rules", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("reason", Text),
+    UniqueConstraint("version_id", "alias", "actor"),
+)
+
+# Append-only and hash-chained: each row's hash covers its content and the previous hash.
+audit_events = Table(
+    "audit_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False),
+    Column("actor", String(250), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(600), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("reason", Text),
+    Column("prev_hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index(None, "subject"),
+)

@@ -48,9 +48,9 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, lineage, projects, remote, runs, server, sync
+    from . import artifacts, db, lineage, models, projects, remote, runs, server, sync
 
-    for module in (runs, db, lineage, projects, artifacts, server, remote, sync):
+    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models):
         module.register(cli)
 
 

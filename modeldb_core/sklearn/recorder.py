@@ -29,6 +29,7 @@ _DEFAULTS: dict[str, Any] = {
     "log_post_training_metrics": True,
     "max_tuning_runs": None,
     "project": None,
+    "register_model": None,
 }
 _settings: dict[str, Any] = dict(_DEFAULTS)
 _enabled = False
@@ -312,7 +313,10 @@ class _FitSession:
             _local.busy -= 1
         # The time is the run's (the artifact version is shared by every run that made the same bytes).
         self.run.log_metric("model_serialization_s", time.perf_counter() - started)
-        self.run.log_output(blob.artifact_version("model"), name="model")
+        version = blob.artifact_version("model")
+        self.run.log_output(version, name="model")
+        if _settings["register_model"]:
+            self.run.register_model(_settings["register_model"], version)
 
 
 def _standard_score(est: Any) -> str | None:
@@ -534,7 +538,8 @@ def _metrics_record_data() -> bool:
 # -- the switch ---------------------------------------------------------------
 def autolog(disable: bool = False, *, log_models: bool | None = None, log_datasets: bool | None = None,
             log_training_metrics: bool | None = None, log_post_training_metrics: bool | None = None,
-            max_tuning_runs: int | None | str = "keep", project: str | None = None) -> None:
+            max_tuning_runs: int | None | str = "keep", project: str | None = None,
+            register_model: str | None = None) -> None:
     """Record every outermost scikit-learn fit as a run; ``disable=True`` puts the originals back.
 
     Options left out keep their current value (the defaults on the first call
@@ -545,7 +550,8 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
     on the training data), ``log_post_training_metrics`` (``sklearn.metrics``
     calls on a model's predictions), ``max_tuning_runs`` (at most this many
     candidate child runs per search, the best ranked; ``None`` for all) and
-    ``project`` (for fits outside any run; inside a run its project is used).
+    ``project`` (for fits outside any run; inside a run its project is used) and
+    ``register_model`` (register each saved model as the next version of that model).
     Calling it again is cheap and never patches twice.
     """
     global _enabled
@@ -563,9 +569,14 @@ def autolog(disable: bool = False, *, log_models: bool | None = None, log_datase
             _enabled = False
             _settings.update(_DEFAULTS)  # a later autolog() starts from the defaults again
             return
+        if register_model is not None:
+            from ..registry.names import model_name
+
+            register_model = model_name(register_model, "register_model")
         for key, value in (("log_models", log_models), ("log_datasets", log_datasets),
                            ("log_training_metrics", log_training_metrics),
-                           ("log_post_training_metrics", log_post_training_metrics), ("project", project)):
+                           ("log_post_training_metrics", log_post_training_metrics), ("project", project),
+                           ("register_model", register_model)):
             if value is not None:
                 _settings[key] = value
         if max_tuning_runs != "keep":

@@ -1,0 +1,113 @@
+"""The model registry: models, their versions, aliases with every move kept, promotion
+policies, approvals and a hash-chained audit log (docs/registry.md).
+
+The Python entry points; the store does the work (store/registry.py). Registration
+answers the caller with its version number, so it is a direct store call: it first
+waits for this process's tracking events, so the run that made the model is there.
+Inside a tracked task, ``@tracked_task(register_model=...)`` registers through the
+tracking runtime's events instead (the task never waits on the store).
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import pickle
+from typing import Any
+
+from .model import AliasMove, Approval, AuditEvent, ChainCheck, ModelVersion, RegisteredModel
+from .names import ModelRef, parse as parse_model_uri
+
+__all__ = ["AliasMove", "Approval", "AuditEvent", "ChainCheck", "ModelRef", "ModelVersion",
+           "RegisteredModel", "actor", "approve", "load_model", "parse_model_uri", "promote",
+           "register_model", "resolve_model", "set_policy"]
+
+
+def actor(settings: Any = None) -> str:
+    """Who is changing the registry: the configured identity (``identity`` /
+    ``MODELDB_IDENTITY``), else the OS user."""
+    if settings is None:
+        from modeldb_core.client import get_client
+
+        settings = get_client().settings
+    if settings.identity:
+        return settings.identity
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return f"uid:{os.getuid()}"
+
+
+def _store():
+    from modeldb_core.client import get_client
+
+    return get_client().store
+
+
+def _run_id(run: Any) -> str | None:
+    if run is None:
+        from modeldb_core.run import active_run
+
+        current = active_run()
+        return current.id if current is not None else None
+    return getattr(run, "id", None) if not isinstance(run, (str, int)) else str(run)
+
+
+def register_model(name: str, run: Any = None, artifact: Any = None, description: str | None = None) -> ModelVersion:
+    """Register ``artifact`` (a path, URI or ``ArtifactVersion``; by default the run's output
+    named ``model``) as the next version of ``name``; the same content again returns its version.
+    ``run`` (an ``ActiveRun`` or run id; default: the active run) is the run that made it."""
+    from modeldb_core.errors import ValidationError
+    from modeldb_core.fingerprint import fingerprint
+    from modeldb_core.model import ArtifactVersion
+
+    run_id = _run_id(run)
+    store = _store()
+    if artifact is None:
+        if run_id is None:
+            raise ValidationError("artifact", None, "is needed when no run is given")
+        detail = store.get_run_detail(run_id)
+        outputs = [o for o in detail.outputs if o.name == "model"] or detail.outputs
+        if not outputs:
+            raise ValidationError("artifact", None, f"run {run_id} recorded no output to register")
+        version = outputs[0].artifact
+    elif isinstance(artifact, ArtifactVersion):
+        version = artifact
+    else:
+        version = fingerprint(artifact, kind="model")
+    return store.register_model_version(name, version, actor(), run=run_id, description=description)
+
+
+def resolve_model(uri: str, at: float | None = None, detail: bool = True) -> ModelVersion:
+    """The version ``models:/name/N`` or ``models:/name@alias`` names (as it was at ``at``);
+    ``detail=False`` leaves out its inputs, aliases and metrics (one store statement)."""
+    return _store().resolve_model(uri, at=at, detail=detail)
+
+
+def load_model(uri: str) -> Any:
+    """Unpickle the model file of the version ``uri`` names, after checking that its content
+    hash is the one registered (a changed file is refused, never unpickled)."""
+    from modeldb_core.errors import IntegrityError, ValidationError
+    from modeldb_core.fingerprint import hash_file
+
+    version = resolve_model(uri, detail=False)
+    if not version.artifact_uri.startswith("file://"):
+        raise ValidationError("model artifact", version.artifact_uri, "load_model reads local files (file://) only")
+    path = version.artifact_uri[len("file://"):]
+    digest, method, _ = hash_file(path)
+    if digest != version.content_hash:
+        raise IntegrityError(f"{version.uri}: {path} has content hash {digest}, not the registered "
+                             f"{version.content_hash}; it changed since it was registered, refusing to unpickle it")
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - the content is the registered one (hash checked above)
+
+
+def set_policy(name: str, alias: str, rules: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    return _store().set_policy(name, alias, rules, actor(), reason=reason)
+
+
+def approve(uri: str, alias: str, reason: str | None = None) -> Approval:
+    return _store().approve(uri, alias, actor(), reason=reason)
+
+
+def promote(uri: str, alias: str, reason: str | None = None, force: bool = False) -> AliasMove:
+    return _store().promote(uri, alias, actor(), reason=reason, force=force)

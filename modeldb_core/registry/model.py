@@ -1,0 +1,103 @@
+"""The registry's domain: models, their versions, aliases and every move of them.
+
+Plain dataclasses, separate from the store's rows (store/schema.py). Times are
+POSIX seconds, like the rest of the metadata model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# What a model card holds (SR 11-7 inventories and EU AI Act records ask for these).
+CARD_FIELDS = ("intended_use", "limitations", "training_data", "ethical_considerations", "risk_tier")
+
+
+@dataclass
+class RegisteredModel:
+    name: str
+    id: int | None = None
+    project: str | None = None
+    description: str | None = None
+    owner: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    card: dict[str, str] = field(default_factory=dict)
+    created_at: float | None = None
+    # Filled by reads that list models: alias -> version number, newest version number.
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_version: int | None = None
+
+
+@dataclass
+class ModelVersion:
+    model: str
+    version: int
+    artifact_uri: str
+    content_hash: str
+    id: int | None = None
+    run_id: str | None = None  # the public id of the run that made it
+    artifact_version_id: int | None = None
+    description: str | None = None
+    created_by: str | None = None
+    created_at: float | None = None
+    # The data versions its run read: (artifact version id, uri, content hash).
+    inputs: list[tuple[int, str, str]] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+
+@dataclass
+class AliasMove:
+    """One move of an alias: ``from_version`` → ``to_version`` (None: unset)."""
+
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    at: float
+    reason: str | None = None
+    forced: bool = False
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Approval:
+    model: str
+    version: int
+    alias: str
+    actor: str
+    at: float
+    reason: str | None = None
+
+
+@dataclass
+class AuditEvent:
+    """One entry of the append-only, hash-chained audit log."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    before: Any
+    after: Any
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class ChainCheck:
+    """What ``audit verify`` found: how many events it checked and the first broken link."""
+
+    checked: int
+    broken_at: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None

@@ -1,0 +1,569 @@
+"""The model registry in the SQL store: models, versions, aliases, policies, approvals, audit.
+
+Every change runs in one write transaction that first takes the registry's lock
+(``_lock``): PostgreSQL's transaction-scoped advisory lock, SQLite's ``BEGIN
+IMMEDIATE`` (store/engine.py). Under it, version numbers are ``max + 1`` (no gap,
+no duplicate whatever the number of registering processes), an alias move reads
+the holder it replaces, and each change appends its audit event to the hash chain
+(modeldb_core/registry/audit.py) in the same transaction: a change and its audit
+event land together or not at all. No statement here updates or deletes an audit
+event.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.engine import Connection
+
+from modeldb_core.errors import NotFoundError, PromotionRefusedError, ValidationError
+from modeldb_core.model import ArtifactVersion
+from modeldb_core.registry import audit, names, policy as policies
+from modeldb_core.registry.model import (
+    CARD_FIELDS, AliasMove, Approval, AuditEvent, ChainCheck, ModelVersion, RegisteredModel,
+)
+
+from modeldb_core.events import MODEL_REGISTERED, Event
+
+from . import schema as t
+from .events import applier
+from .rows import encode_json
+
+if TYPE_CHECKING:
+    from .sql_store import SqlStore
+
+_LOCK_KEY = int(hashlib.sha256(b"modeldb-registry").hexdigest()[:15], 16)
+_CHAIN_BATCH = 5000
+
+
+def _decode(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class RegistryStore:
+    """The registry's methods of ``SqlStore`` (declared in ``MetadataStore``)."""
+
+    # -- the write path ------------------------------------------------------------
+    def _registry_write(self: "SqlStore", work):
+        def locked(conn: Connection):
+            if self.dialect == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            return work(conn)
+        return self._write(locked)
+
+    def _audit(self, conn: Connection, actor: str, action: str, subject: str,
+               before: Any = None, after: Any = None, reason: str | None = None, at: float | None = None) -> None:
+        """Append one event to the chain (the caller holds the registry lock)."""
+        last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
+        prev = last or audit.GENESIS
+        at = time.time() if at is None else at
+        before_text = None if before is None else encode_json(before)
+        after_text = None if after is None else encode_json(after)
+        conn.execute(t.audit_events.insert().values(
+            at=at, actor=actor, action=action, subject=subject, before=before_text, after=after_text,
+            reason=reason, prev_hash=prev,
+            hash=audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)))
+
+    # -- models ------------------------------------------------------------------
+    def _model_row(self, conn: Connection, name: str):
+        row = conn.execute(select(t.registered_models).where(t.registered_models.c.name == name)).first()
+        if row is None:
+            raise NotFoundError("model", name)
+        return row
+
+    def _ensure_model(self: "SqlStore", conn: Connection, name: str, actor: str, project: str | None = None,
+                      fields: dict[str, Any] | None = None) -> int:
+        found = conn.execute(select(t.registered_models.c.id).where(t.registered_models.c.name == name)).scalar()
+        if found is not None:
+            return found
+        fields = dict(fields or {})
+        values = {"name": name, "project_id": self._project_id(conn, project) if project else None,
+                  "description": fields.get("description"), "owner": fields.get("owner") or actor,
+                  "tags": encode_json(fields.get("tags") or {}), "card": encode_json(fields.get("card") or {}),
+                  "created_at": time.time()}
+        model_id = conn.execute(t.registered_models.insert().values(**values)
+                                .returning(t.registered_models.c.id)).scalar_one()
+        self._audit(conn, actor, "model.create", f"models:/{name}", after=_model_fields(values))
+        return model_id
+
+    def create_model(self: "SqlStore", name: str, actor: str, project: str | None = None,
+                     description: str | None = None, owner: str | None = None,
+                     tags: dict[str, str] | None = None, card: dict[str, str] | None = None) -> RegisteredModel:
+        """The model named ``name`` (NFC, trimmed), made if new; an existing one is returned as is."""
+        name = names.model_name(name)
+        fields = {"description": description, "owner": owner, "tags": tags or {}, "card": _card(card)}
+        self._registry_write(lambda conn: self._ensure_model(conn, name, actor, project, fields))
+        return self.get_model(name)
+
+    def update_model(self: "SqlStore", name: str, actor: str, reason: str | None = None,
+                     **changes: Any) -> RegisteredModel:
+        """Change a model's description, owner, tags or card fields (audited before/after)."""
+        name = names.model_name(name)
+        allowed = {"description", "owner", "tags", "card"}
+        if set(changes) - allowed:
+            raise ValidationError("model field", sorted(set(changes) - allowed), f"must be one of {sorted(allowed)}")
+        if "card" in changes:
+            changes["card"] = _card(changes["card"])
+
+        def work(conn: Connection) -> None:
+            row = self._model_row(conn, name)
+            before = _model_fields(row._mapping)
+            stored = {k: encode_json(v) if k in ("tags", "card") else v for k, v in changes.items()}
+            conn.execute(t.registered_models.update().where(t.registered_models.c.id == row.id).values(**stored))
+            after = {**before, **changes}
+            self._audit(conn, actor, "model.update", f"models:/{name}", before=before, after=after, reason=reason)
+        self._registry_write(work)
+        return self.get_model(name)
+
+    def get_model(self: "SqlStore", name: str) -> RegisteredModel:
+        name = names.model_name(name)
+        with self._read() as conn:
+            return self._models(conn, [self._model_row(conn, name)])[0]
+
+    def list_models(self: "SqlStore", project: str | None = None) -> list[RegisteredModel]:
+        query = select(t.registered_models).order_by(t.registered_models.c.name)
+        if project is not None:
+            query = query.join(t.projects, t.projects.c.id == t.registered_models.c.project_id).where(
+                t.projects.c.name == project)
+        with self._read() as conn:
+            return self._models(conn, conn.execute(query).all())
+
+    def _models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
+        ids = [r.id for r in rows]
+        if not ids:
+            return []
+        mv = t.model_versions
+        latest = dict(conn.execute(select(mv.c.model_id, func.max(mv.c.version))
+                                   .where(mv.c.model_id.in_(ids)).group_by(mv.c.model_id)).all())
+        aliases: dict[int, dict[str, int]] = {}
+        for model_id, alias, version in conn.execute(
+                select(t.model_aliases.c.model_id, t.model_aliases.c.alias, mv.c.version)
+                .join(mv, mv.c.id == t.model_aliases.c.version_id)
+                .where(t.model_aliases.c.model_id.in_(ids)).order_by(t.model_aliases.c.alias)):
+            aliases.setdefault(model_id, {})[alias] = version
+        projects = dict(conn.execute(select(t.projects.c.id, t.projects.c.name)).all()) \
+            if any(r.project_id for r in rows) else {}
+        return [RegisteredModel(name=r.name, id=r.id, project=projects.get(r.project_id),
+                                description=r.description, owner=r.owner, tags=json.loads(r.tags),
+                                card=json.loads(r.card), created_at=r.created_at,
+                                aliases=aliases.get(r.id, {}), latest_version=latest.get(r.id))
+                for r in rows]
+
+    # -- versions ----------------------------------------------------------------
+    def register_model_version(self: "SqlStore", name: str, artifact: ArtifactVersion, actor: str,
+                               run: str | int | None = None, description: str | None = None,
+                               project: str | None = None) -> ModelVersion:
+        """Version N+1 of ``name`` for this content (made with the model if new); the content
+        registered before under this model gives back its version, unchanged."""
+        name = names.model_name(name)
+        return self._registry_write(
+            lambda conn: self._register(conn, name, artifact, actor, run, description, project))
+
+    def _register(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
+                  run: str | int | None, description: str | None, project: str | None) -> ModelVersion:
+        run_key = self._run_key(conn, run) if run is not None else None
+        if project is None and run_key is not None:
+            project = conn.execute(select(t.projects.c.name).join(t.runs, t.runs.c.project_id == t.projects.c.id)
+                                   .where(t.runs.c.id == run_key)).scalar()
+        model_id = self._ensure_model(conn, name, actor, project)
+        now = time.time()
+        # A model file registered is mostly new: insert first (one round trip when it is).
+        artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
+                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now}, True)
+        version_id = self._row_id(
+            conn, self._select_version, {"artifact": artifact_id, "hash": artifact.content_hash},
+            self._insert_version, {"artifact_id": artifact_id, "content_hash": artifact.content_hash,
+                                   "size": artifact.size, "metadata": encode_json(artifact.metadata),
+                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
+        mv = t.model_versions
+        newest, existing = conn.execute(select(
+            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))))
+            .where(mv.c.model_id == model_id)).one()
+        if existing is not None:
+            return self._versions(conn, mv.c.id == existing)[0]
+        number = (newest or 0) + 1
+        new_id = conn.execute(mv.insert().values(
+            model_id=model_id, version=number, run_id=run_key, artifact_version_id=version_id,
+            description=description, created_by=actor, created_at=now).returning(mv.c.id)).scalar_one()
+        if run_key is not None:
+            conn.execute(self._insert_io, {"run_id": run_key, "artifact_version_id": version_id,
+                                           "direction": "output", "name": "model", "created_at": now})
+            conn.execute(t.model_version_inputs.insert().from_select(
+                ["model_version_id", "artifact_version_id"],
+                select(literal(new_id), t.run_io.c.artifact_version_id).distinct()
+                .where(t.run_io.c.run_id == run_key, t.run_io.c.direction == "input")))
+            found = self._versions(conn, mv.c.id == new_id)[0]
+        else:  # nothing to read back: what was written is the whole version
+            found = ModelVersion(model=name, version=number, artifact_uri=artifact.uri,
+                                 content_hash=artifact.content_hash, id=new_id, artifact_version_id=version_id,
+                                 description=description, created_by=actor, created_at=now)
+        self._audit(conn, actor, "version.register", found.uri, after={
+            "version": number, "artifact": artifact.uri, "content_hash": artifact.content_hash,
+            "run": found.run_id}, at=now)
+        return found
+
+    def _versions(self, conn: Connection, where: Any, detail: bool = True) -> list[ModelVersion]:
+        """The versions ``where`` selects; ``detail``: with their inputs, aliases and run's metrics."""
+        mv, m, av, a = t.model_versions, t.registered_models, t.artifact_versions, t.artifacts
+        rows = conn.execute(
+            select(mv, m.c.name, av.c.content_hash, a.c.uri, t.runs.c.uuid.label("run_uuid"))
+            .join(m, m.c.id == mv.c.model_id).join(av, av.c.id == mv.c.artifact_version_id)
+            .join(a, a.c.id == av.c.artifact_id).outerjoin(t.runs, t.runs.c.id == mv.c.run_id)
+            .where(where).order_by(mv.c.model_id, mv.c.version)).all()
+        if not rows or not detail:
+            return [ModelVersion(model=r.name, version=r.version, artifact_uri=r.uri, content_hash=r.content_hash,
+                                 id=r.id, run_id=r.run_uuid, artifact_version_id=r.artifact_version_id,
+                                 description=r.description, created_by=r.created_by, created_at=r.created_at)
+                    for r in rows]
+        ids = [r.id for r in rows]
+        inputs: dict[int, list[tuple[int, str, str]]] = {}
+        for vid, avid, uri, digest in conn.execute(
+                select(t.model_version_inputs.c.model_version_id, av.c.id, a.c.uri, av.c.content_hash)
+                .join(av, av.c.id == t.model_version_inputs.c.artifact_version_id)
+                .join(a, a.c.id == av.c.artifact_id)
+                .where(t.model_version_inputs.c.model_version_id.in_(ids)).order_by(av.c.id)):
+            inputs.setdefault(vid, []).append((avid, uri, digest))
+        aliases: dict[int, list[str]] = {}
+        for vid, alias in conn.execute(select(t.model_aliases.c.version_id, t.model_aliases.c.alias)
+                                       .where(t.model_aliases.c.version_id.in_(ids))
+                                       .order_by(t.model_aliases.c.alias)):
+            aliases.setdefault(vid, []).append(alias)
+        run_keys = [r.run_id for r in rows if r.run_id is not None]
+        metrics: dict[int, dict[str, float]] = {}
+        if run_keys:
+            lm = t.latest_metrics
+            for run_key, key, value, is_nan in conn.execute(
+                    select(lm.c.run_id, lm.c.key, lm.c.value, lm.c.is_nan).where(lm.c.run_id.in_(run_keys))):
+                metrics.setdefault(run_key, {})[key] = float("nan") if is_nan or value is None else value
+        return [ModelVersion(model=r.name, version=r.version, artifact_uri=r.uri, content_hash=r.content_hash,
+                             id=r.id, run_id=r.run_uuid, artifact_version_id=r.artifact_version_id,
+                             description=r.description, created_by=r.created_by, created_at=r.created_at,
+                             inputs=inputs.get(r.id, []), aliases=aliases.get(r.id, []),
+                             metrics=metrics.get(r.run_id, {}))
+                for r in rows]
+
+    def model_versions(self: "SqlStore", name: str) -> list[ModelVersion]:
+        name = names.model_name(name)
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            return self._versions(conn, t.model_versions.c.model_id == model.id)
+
+    def resolve_model(self: "SqlStore", ref: str | names.ModelRef, at: float | None = None,
+                      detail: bool = True) -> ModelVersion:
+        """The version a ``models:/`` URI names: ``/N``, ``@alias`` (as it was at ``at``, when
+        given), or a bare model's newest version. The one resolver of the CLI, API and Python.
+        ``detail=False``: only the artifact, its hash and the run (one statement; what loading needs)."""
+        if not isinstance(ref, names.ModelRef):
+            ref = names.parse(ref)
+        with self._read() as conn:
+            return self._resolve(conn, ref, at, detail)
+
+    def _resolve(self, conn: Connection, ref: names.ModelRef, at: float | None = None,
+                 detail: bool = True) -> ModelVersion:
+        """One statement finds the version; only when it finds none do more say why."""
+        mv, m = t.model_versions, t.registered_models
+        if ref.alias is not None:
+            if at is None:
+                ma = t.model_aliases
+                chosen = (select(ma.c.version_id).join(m, m.c.id == ma.c.model_id)
+                          .where(m.c.name == ref.name, ma.c.alias == ref.alias))
+            else:
+                am = t.alias_moves
+                chosen = (select(am.c.to_version_id).join(m, m.c.id == am.c.model_id)
+                          .where(m.c.name == ref.name, am.c.alias == ref.alias, am.c.at <= at)
+                          .order_by(am.c.at.desc(), am.c.id.desc()).limit(1))
+            where = mv.c.id == chosen.scalar_subquery()
+        elif ref.version is not None:
+            where = (m.c.name == ref.name) & (mv.c.version == ref.version)
+        else:
+            newest = t.model_versions.alias("newest")
+            where = (m.c.name == ref.name) & (mv.c.version == select(func.max(newest.c.version)).where(
+                newest.c.model_id == mv.c.model_id).scalar_subquery())
+        found = self._versions(conn, where, detail=detail)
+        if found:
+            return found[0]
+        self._model_row(conn, ref.name)  # an unknown model says so
+        if ref.alias is not None:
+            when = f" at {_iso(at)}" if at is not None else ""
+            raise NotFoundError("alias", f"{ref}{when} (the alias points at no version)")
+        if ref.version is None:
+            raise NotFoundError("model version", f"{ref} (the model has no versions)")
+        raise NotFoundError("model version", str(ref))
+
+    # -- aliases, policies, approvals --------------------------------------------
+    def set_policy(self: "SqlStore", name: str, alias: str, rules: dict[str, Any], actor: str,
+                   reason: str | None = None) -> dict[str, Any]:
+        """Store the promotion policy of ``name``'s ``alias`` (an empty one removes every rule)."""
+        name, alias = names.model_name(name), names.alias_name(alias)
+        policy = policies.parse(rules)
+        if policy.metrics:
+            with self._read() as conn:
+                known = set(conn.execute(select(t.latest_metrics.c.key).distinct()
+                                         .where(t.latest_metrics.c.key.in_(sorted(policy.metrics)))).scalars())
+            for metric in sorted(policy.metrics - known):
+                raise ValidationError("policy metric", metric, "is not a metric any run has logged")
+        stored = policy.to_json()
+
+        def work(conn: Connection) -> None:
+            model = self._model_row(conn, name)
+            pp = t.promotion_policies
+            old = conn.execute(select(pp.c.rules).where(pp.c.model_id == model.id, pp.c.alias == alias)).scalar()
+            conn.execute(pp.delete().where(pp.c.model_id == model.id, pp.c.alias == alias))
+            conn.execute(pp.insert().values(model_id=model.id, alias=alias, rules=encode_json(stored),
+                                            updated_at=time.time()))
+            self._audit(conn, actor, "policy.set", f"models:/{name}@{alias}", before=_decode(old), after=stored,
+                        reason=reason)
+        self._registry_write(work)
+        return stored
+
+    def get_policy(self: "SqlStore", name: str, alias: str) -> dict[str, Any] | None:
+        name, alias = names.model_name(name), names.alias_name(alias)
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            return self._policy(conn, model.id, alias)
+
+    def policies(self: "SqlStore", name: str) -> dict[str, dict[str, Any]]:
+        name = names.model_name(name)
+        pp = t.promotion_policies
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            return {alias: json.loads(rules) for alias, rules in conn.execute(
+                select(pp.c.alias, pp.c.rules).where(pp.c.model_id == model.id).order_by(pp.c.alias))}
+
+    @staticmethod
+    def _policy(conn: Connection, model_id: int, alias: str) -> dict[str, Any] | None:
+        pp = t.promotion_policies
+        return _decode(conn.execute(select(pp.c.rules).where(pp.c.model_id == model_id,
+                                                             pp.c.alias == alias)).scalar())
+
+    def approve(self: "SqlStore", ref: str, alias: str, actor: str, reason: str | None = None) -> Approval:
+        """``actor`` approves the version ``ref`` names for ``alias`` (once per actor)."""
+        alias = names.alias_name(alias)
+
+        def work(conn: Connection) -> Approval:
+            version = self._resolve(conn, _as_ref(ref))
+            now = time.time()
+            done = conn.execute(self._insert(t.approvals).values(
+                version_id=version.id, alias=alias, actor=actor, at=now, reason=reason)
+                .on_conflict_do_nothing()).rowcount
+            if done:
+                self._audit(conn, actor, "version.approve", version.uri, after={"alias": alias},
+                            reason=reason, at=now)
+            return Approval(version.model, version.version, alias, actor, now, reason)
+        return self._registry_write(work)
+
+    def approvals(self: "SqlStore", name: str) -> list[Approval]:
+        name = names.model_name(name)
+        ap, mv = t.approvals, t.model_versions
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            return [Approval(name, r.version, r.alias, r.actor, r.at, r.reason) for r in conn.execute(
+                select(ap, mv.c.version).join(mv, mv.c.id == ap.c.version_id)
+                .where(mv.c.model_id == model.id).order_by(ap.c.at, ap.c.id))]
+
+    def promote(self: "SqlStore", ref: str, alias: str, actor: str, reason: str | None = None,
+                force: bool = False) -> AliasMove:
+        """Point ``alias`` at the version ``ref`` names, if the alias's policy allows it.
+
+        The evidence (every rule's verdict and numbers, the holder replaced) is kept with
+        the move. ``force`` skips the rules that fail, needs a ``reason``, and is recorded.
+        """
+        alias = names.alias_name(alias)
+        if force and not (reason and reason.strip()):
+            raise ValidationError("reason", reason, "--force needs a reason; it is recorded in the audit log")
+        return self._registry_write(lambda conn: self._promote(conn, _as_ref(ref), alias, actor, reason, force))
+
+    def _promote(self, conn: Connection, ref: names.ModelRef, alias: str, actor: str, reason: str | None,
+                 force: bool) -> AliasMove:
+        candidate = self._resolve(conn, ref)
+        model = self._model_row(conn, candidate.model)
+        holder_id = conn.execute(select(t.model_aliases.c.version_id).where(
+            t.model_aliases.c.model_id == model.id, t.model_aliases.c.alias == alias)).scalar()
+        holder = self._versions(conn, t.model_versions.c.id == holder_id)[0] if holder_id is not None else None
+        evidence: dict[str, Any] = {"holder": holder.version if holder else None}
+        rules = self._policy(conn, model.id, alias)
+        failed = None
+        if rules:
+            policy = policies.parse(rules)
+            facts = self._facts(conn, policy, candidate, holder, alias)
+            verdicts = policies.evaluate(policy, facts)
+            evidence["policy"] = rules
+            evidence["metrics"] = facts.metrics
+            evidence["approvals"] = facts.approvers
+            evidence["evaluation_runs"] = facts.evaluation_runs
+            evidence["verdicts"] = [{"rule": v.rule, "passed": v.passed, "detail": v.detail, **v.values}
+                                    for v in verdicts]
+            failed = next((v for v in verdicts if not v.passed), None)
+            if failed is not None and not force:
+                raise PromotionRefusedError(candidate.uri, alias, failed)
+        forced = bool(force and failed is not None)
+        now = time.time()
+        am = t.alias_moves
+        conn.execute(am.insert().values(model_id=model.id, alias=alias, from_version_id=holder_id,
+                                        to_version_id=candidate.id, actor=actor, at=now, reason=reason,
+                                        forced=forced, evidence=encode_json(evidence)))
+        conn.execute(t.model_aliases.delete().where(t.model_aliases.c.model_id == model.id,
+                                                    t.model_aliases.c.alias == alias))
+        conn.execute(t.model_aliases.insert().values(model_id=model.id, alias=alias, version_id=candidate.id))
+        self._audit(conn, actor, "alias.force" if forced else "alias.move", f"models:/{candidate.model}@{alias}",
+                    before={"version": holder.version if holder else None},
+                    after={"version": candidate.version, "forced": forced, "evidence": evidence},
+                    reason=reason, at=now)
+        return AliasMove(candidate.model, alias, holder.version if holder else None, candidate.version,
+                         actor, now, reason, forced, evidence)
+
+    def _facts(self, conn: Connection, policy: policies.Policy, candidate: ModelVersion,
+               holder: ModelVersion | None, alias: str) -> policies.Facts:
+        ap = t.approvals
+        approvers = list(conn.execute(select(ap.c.actor).where(ap.c.version_id == candidate.id, ap.c.alias == alias)
+                                      .order_by(ap.c.at, ap.c.id)).scalars())
+        metrics = dict(candidate.metrics)
+        evaluation_runs: list[str] = []
+        if policy.evaluation_dataset:
+            evaluation_runs, measured = self._evaluations(conn, candidate, policy.evaluation_dataset)
+            metrics.update(measured)  # what was measured on the named data set is the evidence
+        return policies.Facts(candidate=candidate.version, metrics=metrics,
+                              holder=holder.version if holder else None,
+                              holder_metrics=dict(holder.metrics) if holder else {},
+                              approvers=approvers, evaluation_runs=evaluation_runs)
+
+    def _evaluations(self, conn: Connection, version: ModelVersion, dataset: str) -> tuple[list[str], dict[str, float]]:
+        """Evaluation runs that read this version's model and a version of ``dataset``; the newest's metrics."""
+        io, av, a, r = t.run_io, t.artifact_versions, t.artifacts, t.runs
+        read_model = select(io.c.run_id).where(io.c.artifact_version_id == version.artifact_version_id,
+                                               io.c.direction == "input")
+        read_data = (select(io.c.run_id).join(av, av.c.id == io.c.artifact_version_id)
+                     .join(a, a.c.id == av.c.artifact_id).where(a.c.uri == dataset, io.c.direction == "input"))
+        rows = conn.execute(select(r.c.id, r.c.uuid).where(r.c.phase == "evaluation", r.c.id.in_(read_model),
+                                                           r.c.id.in_(read_data))
+                            .order_by(r.c.started_at)).all()
+        if not rows:
+            return [], {}
+        lm = t.latest_metrics
+        measured = {k: (float("nan") if nan or v is None else v) for k, v, nan in conn.execute(
+            select(lm.c.key, lm.c.value, lm.c.is_nan).where(lm.c.run_id == rows[-1].id))}
+        return [row.uuid for row in rows], measured
+
+    def alias_history(self: "SqlStore", name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of the model's aliases (or one alias), oldest first."""
+        name = names.model_name(name)
+        am, mv = t.alias_moves, t.model_versions
+        with self._read() as conn:
+            model = self._model_row(conn, name)
+            numbers = dict(conn.execute(select(mv.c.id, mv.c.version).where(mv.c.model_id == model.id)).all())
+            query = select(am).where(am.c.model_id == model.id).order_by(am.c.at, am.c.id)
+            if alias is not None:
+                query = query.where(am.c.alias == names.alias_name(alias))
+            return [AliasMove(name, r.alias, numbers.get(r.from_version_id), numbers.get(r.to_version_id),
+                              r.actor, r.at, r.reason, bool(r.forced), json.loads(r.evidence))
+                    for r in conn.execute(query)]
+
+    # -- the audit log -----------------------------------------------------------
+    def audit_events(self: "SqlStore", subject: str | None = None, limit: int | None = 1000) -> list[AuditEvent]:
+        """Audit events, oldest first; ``subject`` keeps those about one model (``models:/name``
+        and its versions and aliases)."""
+        ae = t.audit_events
+        query = select(ae).order_by(ae.c.id)
+        if subject is not None:
+            model = names.parse(subject).name
+            base = f"models:/{model}"
+            query = query.where((ae.c.subject == base) | ae.c.subject.startswith(base + "/", autoescape=True)
+                                | ae.c.subject.startswith(base + "@", autoescape=True))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
+    def verify_audit(self: "SqlStore") -> ChainCheck:
+        """Walk the chain in order; the first event whose link or hash does not hold is named."""
+        ae = t.audit_events
+        prev = audit.GENESIS
+        checked = 0
+        last_id = 0
+        with self._read() as conn:
+            while True:
+                rows = conn.execute(select(ae.c.id, ae.c.at, ae.c.actor, ae.c.action, ae.c.subject, ae.c.before,
+                                           ae.c.after, ae.c.reason, ae.c.prev_hash, ae.c.hash)
+                                    .where(ae.c.id > last_id).order_by(ae.c.id).limit(_CHAIN_BATCH)).all()
+                if not rows:
+                    return ChainCheck(checked)
+                for row in rows:
+                    if row.prev_hash != prev:
+                        return ChainCheck(checked, row.id, f"audit event {row.id} does not follow the event "
+                                          "before it (an event before it was deleted or edited)")
+                    expected = audit.link_hash(row.prev_hash, row.at, row.actor, row.action, row.subject,
+                                               row.before, row.after, row.reason)
+                    if expected != row.hash:
+                        return ChainCheck(checked, row.id, f"audit event {row.id} ({row.action} {row.subject}) "
+                                          "was edited: its content does not match its hash")
+                    prev = row.hash
+                    checked += 1
+                last_id = rows[-1].id
+
+    def iter_audit(self: "SqlStore", batch: int = _CHAIN_BATCH) -> Iterator[AuditEvent]:
+        ae = t.audit_events
+        last_id = 0
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(select(ae).where(ae.c.id > last_id).order_by(ae.c.id).limit(batch)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event(row)
+            last_id = rows[-1].id
+
+
+@applier(MODEL_REGISTERED)
+def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
+    """Versions registered from inside tracked tasks, in the batch's transaction. One that
+    comes before its run waits for it like the run's other events; applied twice, it finds
+    the version it made (one content, one version)."""
+    runs = dict(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
+                             .where(t.runs.c.uuid.in_({e.subject for e in events}))).all())
+    waiting = [e for e in events if e.subject not in runs]
+    if waiting:
+        now = time.time()
+        conn.execute(t.parked_events.insert(), [
+            {"waits_for": e.subject, "event": encode_json(e.to_json()), "definitions": "{}", "created_at": now}
+            for e in waiting])
+    ready = [e for e in events if e.subject in runs]
+    if ready and store.dialect == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+    for event in ready:
+        data = event.data
+        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
+                        data.get("actor") or "unknown", event.subject, None, None)
+    return []
+
+
+def _as_ref(ref: str | names.ModelRef) -> names.ModelRef:
+    return ref if isinstance(ref, names.ModelRef) else names.parse(ref)
+
+
+def _event(r: Any) -> AuditEvent:
+    return AuditEvent(id=r.id, at=r.at, actor=r.actor, action=r.action, subject=r.subject,
+                      before=_decode(r.before), after=_decode(r.after), reason=r.reason,
+                      prev_hash=r.prev_hash, hash=r.hash)
+
+
+def _model_fields(row: Any) -> dict[str, Any]:
+    return {"description": row["description"], "owner": row["owner"],
+            "tags": json.loads(row["tags"]) if isinstance(row["tags"], str) else row["tags"],
+            "card": json.loads(row["card"]) if isinstance(row["card"], str) else row["card"]}
+
+
+def _card(card: dict[str, Any] | None) -> dict[str, str]:
+    card = dict(card or {})
+    unknown = set(card) - set(CARD_FIELDS)
+    if unknown:
+        raise ValidationError("model card field", sorted(unknown), f"must be one of {', '.join(CARD_FIELDS)}")
+    return {k: str(v) for k, v in card.items() if v is not None}
+
+
+def _iso(at: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")

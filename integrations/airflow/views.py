@@ -21,6 +21,8 @@ _LIMIT = 500
 EXTERNAL_VIEWS = [
     {"name": "ModelDB", "href": f"{MOUNT}/", "destination": "nav", "url_route": "modeldb",
      "category": "browse"},
+    {"name": "ModelDB models", "href": f"{MOUNT}/models", "destination": "nav", "url_route": "modeldb_models",
+     "category": "browse"},
     {"name": "ModelDB runs", "href": f"{MOUNT}/airflow/dag/{{DAG_ID}}", "destination": "dag",
      "url_route": "modeldb_dag"},
     {"name": "ModelDB runs", "href": f"{MOUNT}/airflow/dag_run/{{DAG_ID}}/{{RUN_ID}}",

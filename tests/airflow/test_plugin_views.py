@@ -39,8 +39,9 @@ def test_airflow_plugins_lists_the_modeldb_plugin(airflow_db):
     assert "airflow.plugins" in plugin["source"]                       # the entry point, not a file
     assert plugin["listeners"] == ["modeldb_core.integrations.airflow.listener.ModelDBListener"]
     assert [(a["name"], a["url_prefix"]) for a in plugin["fastapi_apps"]] == [("ModelDB", MOUNT)]
+    nav = {v["name"]: v["href"] for v in plugin["external_views"] if v["destination"] == "nav"}
+    assert nav == {"ModelDB": f"{MOUNT}/", "ModelDB models": f"{MOUNT}/models"}  # the registry, too
     views = {v["destination"]: v for v in plugin["external_views"]}
-    assert views["nav"]["name"] == "ModelDB" and views["nav"]["href"] == f"{MOUNT}/"
     assert {"dag", "dag_run", "task", "task_instance"} <= set(views)
     assert "{RUN_ID}" in views["task_instance"]["href"] and "{TASK_ID}" in views["task_instance"]["href"]
     assert plugin["appbuilder_views"] == []                             # no FAB provider needed
@@ -118,6 +119,9 @@ def test_a_logged_in_user_sees_modeldb_inside_airflow(api, recorded):
     assert len(mine) == 1
     assert mine[0]["run"]["orchestrator"] == "airflow"
     assert mine[0]["metrics"]["auc"] == pytest.approx(0.91)
+    models = api.get(f"{MOUNT}/models", headers=_bearer(token))  # the registry, behind Airflow's login
+    assert models.status_code == 200 and "text/html" in models.headers["content-type"]
+    assert api.get(f"{MOUNT}/models").status_code == 401
 
     # The UI's session cookie works as well as a bearer token.
     api.cookies.set("_token", _token("admin"))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import click
+
+from modeldb_core.web.encode import jsonable  # the one rule for NaN/inf in JSON
 
 TABLE, JSON, CSV = "table", "json", "csv"
 MAX_CELL = 48
@@ -57,23 +58,12 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-def _json_safe(value: Any) -> Any:
-    # JSON has no NaN/inf: write them as strings a reader can still recognise.
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def dumps(value: Any, indent: int | None = None) -> str:
     try:
         return json.dumps(value, default=json_default, ensure_ascii=False, indent=indent,
                           allow_nan=False)
     except ValueError:  # a NaN or an infinity somewhere: the rare, slower path
-        return json.dumps(_json_safe(value), default=json_default, ensure_ascii=False,
+        return json.dumps(jsonable(value), default=json_default, ensure_ascii=False,
                           indent=indent, allow_nan=False)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from datetime import datetime, timezone
 from typing import Any
 
+from ..web.encode import jsonable  # the one rule for NaN/inf in JSON
 from .model import CARD_FIELDS
 
 FORMATS = ("md", "json", "html")
@@ -84,22 +84,11 @@ def _move(m: Any) -> dict[str, Any]:
 
 
 def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(_finite(report), indent=2, ensure_ascii=False, sort_keys=False)
-
-
-def _finite(value: Any) -> Any:
-    # JSON has no NaN or infinity: written as strings a reader recognises.
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(jsonable(report), indent=2, ensure_ascii=False, sort_keys=False)
 
 
 def _md_cell(value: Any) -> str:
-    text = "" if value is None else (value if isinstance(value, str) else json.dumps(_finite(value)))
+    text = "" if value is None else (value if isinstance(value, str) else json.dumps(jsonable(value)))
     return text.replace("|", "\\|").replace("\n", " ")
 
 

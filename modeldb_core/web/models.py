@@ -84,4 +84,4 @@ def get_model(request: Request, name: str) -> dict[str, Any]:
 
 @api.get("/models/{name}/report", summary="The provenance report of a version (ref: models:/name@alias or /N)")
 def get_report(request: Request, name: str, ref: str = "") -> dict[str, Any]:
-    return reports._finite(reports.build(_store(request), ref or f"models:/{name}"))
+    return jsonable(reports.build(_store(request), ref or f"models:/{name}"))

@@ -75,6 +75,7 @@ class TrackingClient:
         self.user = _user()
         self._store: MetadataStore | None = None
         self._runtime = runtime
+        self._handoffs_awaited = False
         self._lock = threading.RLock()
         self._script_runs: dict[str, str] = {}
         self.seed: int | None = None
@@ -115,6 +116,11 @@ class TrackingClient:
         """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)."""
         if self._runtime is not None:
             self._runtime.drain()
+        if not self._handoffs_awaited:  # what processes that just exited handed off (handoff.py)
+            self._handoffs_awaited = True
+            from . import handoff, journal
+
+            handoff.wait(journal.folder_for(self.settings.journal, self.settings.uri))
         return self.open_store()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -189,7 +195,7 @@ class TrackingClient:
             if store is not None:
                 safe_call("release the store's connections", store.close)
 
-    def close(self, killed_by: str | None = None) -> None:
+    def close(self, killed_by: str | None = None, exiting: bool = False) -> None:
         """End what this process left open (``killed``), drain for at most ``exit_timeout``,
         then release the store. What the store did not take stays in the journal."""
         if self._runtime is not None:
@@ -197,7 +203,7 @@ class TrackingClient:
                    else "the process exited before the run was ended")
             # A signal asks to stop now: at most exit_timeout, however the writer is doing.
             timeout = self.settings.exit_timeout if killed_by else None
-            safe_call("write what was recorded", self._runtime.close, timeout, why=why)
+            safe_call("write what was recorded", self._runtime.close, timeout, why=why, exiting=exiting)
         if self._store is not None:
             safe_call("close the store", self._store.close)
             self._store = None
@@ -246,7 +252,7 @@ def configure(uri: str | None = None, disabled: bool | None = None, project: str
 def close_at_exit(killed_by: str | None = None) -> None:
     """The process exit (the tracking runtime's one ``atexit`` hook, or its SIGTERM handler)."""
     if _client is not None and _client.pid == os.getpid():
-        _client.close(killed_by)
+        _client.close(killed_by, exiting=True)
 
 
 def flush(timeout: float | None = None) -> bool:

@@ -12,6 +12,7 @@ config file > default.
 | store timeout  | ``MODELDB_STORE_TIMEOUT`` | ``store_timeout`` | none (SQLite waits 60 s)     |
 | journal folder | ``MODELDB_JOURNAL``    | ``journal``     | ``~/.modeldb/journal``          |
 | exit timeout   | ``MODELDB_EXIT_TIMEOUT`` | ``exit_timeout`` | 2 s (drain at exit, reads)  |
+| exit handoff   | ``MODELDB_EXIT_HANDOFF`` | ``exit_handoff`` | true (a process that never opened its store hands its journal to a background writer at exit) |
 | journal cap    | ``MODELDB_JOURNAL_MAX_BYTES`` | ``journal_max_bytes`` | 1 GiB of unwritten events |
 | outage cap     | ``MODELDB_JOURNAL_MAX_AGE`` | ``journal_max_age`` | 7 days (seconds)          |
 | fingerprint time budget | ``MODELDB_FINGERPRINT_SECONDS`` | ``fingerprint_seconds`` | 5 (seconds per tracked call) |
@@ -162,6 +163,10 @@ class Settings:
     # exit (and a read) waits for the writer, and when an outage stops keeping metrics.
     journal: Path = Path("~/.modeldb/journal")
     exit_timeout: float = 2.0
+    # A process whose writer has not opened the store by the time it exits hands its synced
+    # journal to a detached ``python -m modeldb_core.handoff`` instead of waiting for the
+    # store to open (SQLAlchemy's import alone costs more than a short script): see handoff.py.
+    exit_handoff: bool = True
     journal_max_bytes: int = 1024 ** 3
     journal_max_age: float = 7 * 24 * 3600.0
     # -- input side (fingerprint budget, redaction, file modes): see docs/security.md --
@@ -207,6 +212,7 @@ def resolve(
     store_timeout: float | None = None,
     journal: str | os.PathLike | None = None,
     exit_timeout: float | None = None,
+    exit_handoff: bool | None = None,
     journal_max_bytes: int | None = None,
     journal_max_age: float | None = None,
     fingerprint_seconds: float | None = None,
@@ -232,6 +238,8 @@ def resolve(
         journal=Path(_setting("journal", journal, "MODELDB_JOURNAL", home() / "journal")).expanduser(),
         exit_timeout=_as_seconds("MODELDB_EXIT_TIMEOUT",
                                  _setting("exit_timeout", exit_timeout, "MODELDB_EXIT_TIMEOUT", 2.0)),
+        exit_handoff=_as_bool("MODELDB_EXIT_HANDOFF",
+                              _setting("exit_handoff", exit_handoff, "MODELDB_EXIT_HANDOFF", True)),
         journal_max_bytes=int(_as_seconds("MODELDB_JOURNAL_MAX_BYTES", _setting(
             "journal_max_bytes", journal_max_bytes, "MODELDB_JOURNAL_MAX_BYTES", 1024 ** 3))),
         journal_max_age=_as_seconds("MODELDB_JOURNAL_MAX_AGE", _setting(

@@ -275,6 +275,15 @@ def _lock(path: Path, mode: int) -> int | None:
     return fd
 
 
+def is_locked(path: Path) -> bool:
+    """Whether a process holds ``path``'s lock (its own, or a handed-off or replaying one)."""
+    fd = _lock(path, fcntl.LOCK_SH)
+    if fd is None:
+        return path.exists()
+    os.close(fd)
+    return False
+
+
 def orphans(folder: Path, exclude: Path | None = None) -> Iterator[Orphan]:
     """Journals of processes that are gone, each locked for the caller while it is used."""
     for path in journals(folder):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import journal as journal_file
 from .events import DEFINE, ENDED, PIPELINE_ENDED, PIPELINE_STARTED, STARTED, Event
@@ -76,10 +76,18 @@ def plan(contents: journal_file.Contents, applied: int) -> tuple[list[Event], di
     return todo, definitions, len(started), len(open_runs)
 
 
-def replay_file(store: "MetadataStore", orphan: journal_file.Orphan) -> Replayed:
+def replay_file(store: "MetadataStore", orphan: journal_file.Orphan,
+                environment: Callable[[], dict[str, Any]] | None = None) -> Replayed:
+    """Apply what ``orphan`` holds past its applied offset, then remove it. ``environment``
+    captures the environment its runs refer to when the journal does not define it (a
+    journal handed off at exit, replayed by the same interpreter)."""
     applied = journal_file.applied_offset(orphan.path)
     contents = journal_file.read(orphan.path, start=0)
     todo, definitions, runs, killed = plan(contents, applied)
+    if environment is not None:
+        keys = {e.data.get("env") for e in todo if e.kind == STARTED} - set(definitions) - {None}
+        for key in keys:
+            definitions[key] = environment()
     for start in range(0, len(todo), BATCH):
         store.apply_events(todo[start:start + BATCH], definitions)
     orphan.remove()

@@ -60,6 +60,13 @@ READ_PATIENCE = 120.0       # the longest a read waits for this process's events
 ENVIRONMENT = "env"
 
 
+def environment_definition() -> dict[str, Any]:
+    """This interpreter's environment, as the definition runs refer to by ``ENVIRONMENT``."""
+    env = capture.environment()
+    return {"type": "environment", "hash": env.hash, "python_version": env.python_version,
+            "platform": env.platform, "packages": env.packages}
+
+
 def _dict(version: Any) -> dict[str, Any]:
     return {"uri": version.uri, "kind": version.kind, "content_hash": version.content_hash,
             "size": version.size, "metadata": version.metadata,
@@ -357,9 +364,7 @@ class Runtime:
     def _capture(self, key: str) -> dict[str, Any]:
         """The content of a definition: the environment, or the code version of a key."""
         if key == ENVIRONMENT:
-            env = capture.environment()
-            found = {"type": "environment", "hash": env.hash, "python_version": env.python_version,
-                     "platform": env.platform, "packages": env.packages}
+            found = environment_definition()
         else:
             fn, source_file = self._code_sources[key]
             code = capture.code_version(fn, source_file=source_file)
@@ -422,8 +427,12 @@ class Runtime:
             return self._store
 
     # -- the end ------------------------------------------------------------------------
-    def close(self, timeout: float | None = None, why: str = "the process exited before the run was ended") -> bool:
-        """End what is open (``killed``), drain for at most ``timeout`` s; True if nothing is left."""
+    def close(self, timeout: float | None = None, why: str = "the process exited before the run was ended",
+              exiting: bool = False) -> bool:
+        """End what is open (``killed``), drain for at most ``timeout`` s; True if nothing is left.
+
+        ``exiting``: the process ends; if the writer has not opened the store yet, the journal
+        is handed to a background writer instead of waiting for it (handoff.py)."""
         if os.getpid() != self._pid:
             return False
         from .model import RunStatus
@@ -439,12 +448,14 @@ class Runtime:
         for key in self._script_pipeline_runs:
             self.emit("pipeline_ended", key, {"status": RunStatus.SUCCEEDED.value, "ended_at": now})
         self._script_pipeline_runs.clear()
-        done = self.drain(timeout)
+        handed_off = exiting and self._hand_off()
+        done = handed_off or self.drain(timeout)
         with self._lock:
             journal, self._journal = self._journal, None
             if journal is not None:
-                self._sync_quietly(journal)
-                journal.close(remove=done and not self._has_pending())
+                if not handed_off:  # handoff.start synced it
+                    self._sync_quietly(journal)
+                journal.close(remove=not handed_off and done and not self._has_pending())
             self._queue.clear()
             self._spilled = False
             # The writer of this time finishes; recording again starts a new journal and writer.
@@ -453,6 +464,28 @@ class Runtime:
             self._writer = None
         self._wake.set()
         return done
+
+    def _hand_off(self) -> bool:
+        """Start a background writer of this journal if the store is not open yet (at exit)."""
+        if (not self.settings.exit_handoff or self._openlineage is not None or self._store is not None
+                or self._outage_since is not None):  # a store known to be down: wait as before
+            return False
+        with self._lock:
+            journal = self._journal
+            if journal is None or not self._has_pending():
+                return False
+            # Code versions need this process's functions: captured here (cheap, cached);
+            # the environment is captured by the handed-off writer, the same interpreter.
+            keys = {e.data.get("code") for _, e in self._queue if e.kind == STARTED}
+        for key in keys - {None}:
+            self._definition(key)
+        from . import handoff
+
+        with self._lock:
+            if self._store is not None or self._journal is not journal:
+                return False  # the writer got there meanwhile: draining is cheap now
+            self._stop.set()  # the writer stops before it writes anything more
+            return handoff.start(self.settings, journal)
 
     @staticmethod
     def _sync_quietly(journal: journal_file.Journal) -> None:

@@ -30,10 +30,11 @@ def sync(obj, dry_run: bool) -> None:
     in its journal; this writes them (a run whose process died ends killed).
     The next tracked process does the same by itself.
     """
-    from modeldb_core import config, replay
+    from modeldb_core import config, handoff, replay
 
     settings = config.resolve(uri=obj.uri_argument)
     folder = replay.journal_file.folder_for(settings.journal, settings.uri)
+    handoff.wait(folder)  # a process that just exited may still be writing its own journal
     if dry_run:
         found = list(replay.preview(folder))
         for path, events, runs, open_runs, torn, alive in found:

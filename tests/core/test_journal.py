@@ -44,6 +44,9 @@ def test_a_torn_last_record_is_reported_and_everything_before_it_replays(sqlite_
     """, home, MODELDB_EXIT_TIMEOUT=0.5)
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     folders = list((home / ".modeldb" / "journal").iterdir())
+    from modeldb_core import handoff
+
+    assert handoff.wait(folders[0], patience=60)  # the background writer gave up: store down
     [path] = journal.journals(folders[0])
     data = path.read_bytes()
     path.write_bytes(data[:-7])  # the last record cut mid-write
@@ -58,8 +61,8 @@ def test_a_torn_last_record_is_reported_and_everything_before_it_replays(sqlite_
     [run] = store.list_runs(project="journal")
     points = store.metric_history(run.uuid, "m")
     assert [p.value for p in points] == [float(i) for i in range(len(points))] and len(points) >= 49
-    # The torn record was the end: the run was open, so the replay ends it killed.
-    assert run.status == ("killed" if kinds[-1] != ev.ENDED else "succeeded")
+    # If the torn record was the end, the run was open: the replay ends it killed.
+    assert run.status == ("succeeded" if ev.ENDED in kinds else "killed")
     store.close()
 
 
@@ -131,6 +134,11 @@ def test_sqlite_locked_by_another_process_does_not_hold_the_tasks(sqlite_uri, tm
     # The lock reaches the user as one line when the outage starts (and one when it ends).
     locked = [line for line in err.splitlines() if "locked" in line]
     assert len(locked) <= 1 and all(line.startswith("ModelDB cannot write to its store") for line in locked), err
+    from modeldb_core import handoff
+
+    # The writer was still waiting for the lock to open the store when the script ended: the
+    # script handed its journal to a background writer, which writes it once the lock is free.
+    assert handoff.wait(journal.folder_for(tmp_path / "h" / ".modeldb" / "journal", sqlite_uri), patience=60)
     store = open_store(sqlite_uri)
     runs = store.list_runs(project="locked", limit=1000)
     assert len(runs) == 100 and {r.status for r in runs} == {"succeeded"}
@@ -160,6 +168,10 @@ def test_postgres_down_during_the_process_everything_lands_once_after_sync(postg
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
+        from modeldb_core import handoff
+
+        # The process handed its journal to a background writer, which finds the store down.
+        assert handoff.wait(journal.folder_for(home / ".modeldb" / "journal", uri), patience=60)
         server._run(str(server.bin / "pg_ctl"), "-D", str(server.data), "-w", "-l", str(server.dir / "log"),
                     "-o", f"-p {server.port} -k {server.dir} -c listen_addresses=127.0.0.1", "start")
         env = {**os.environ, "HOME": str(home)}
@@ -301,3 +313,87 @@ def test_sigterm_ends_the_run_killed_and_the_process_still_stops(sqlite_uri, tmp
     assert run.status == "killed" and "SIGTERM" in run.error_message
     assert store.get_run_detail(run.id).metrics == {"m": 1.0}
     store.close()
+
+
+# -- the exit of a short script: the journal handed to a background writer -----------------
+def _script_with_one_call(tmp_path: Path) -> Path:
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import modeldb_core as mdb
+
+        @mdb.tracked_task(project="handoff", phase="training")
+        def train(rows, learning_rate=0.1):
+            return sum(rows) * learning_rate
+
+        print(train([1.0, 2.0, 3.0]))
+        # what the process had loaded when the user's work was done
+        print("sqlalchemy" in sys.modules)
+    """))
+    return script
+
+
+def test_a_short_script_exits_without_opening_the_store_and_its_run_lands(sqlite_uri, tmp_path):
+    home = tmp_path / "h"
+    env = {**os.environ, "HOME": str(home), "MODELDB_URI": sqlite_uri}
+    done = subprocess.run([sys.executable, str(_script_with_one_call(tmp_path))], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0.6000000000000001", "False"]
+    assert done.stderr == ""
+    # A read through ModelDB right away (the CLI) waits for the handed-off journal.
+    listed = _cli(sqlite_uri, "runs", "list", "--project", "handoff", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    import json
+
+    (run,) = json.loads(listed.stdout)
+    assert run["status"] == "succeeded" and run["name"] == "train"
+    store = open_store(sqlite_uri)
+    detail = store.get_run_detail(run["id"])
+    assert detail.params == {"rows": [1.0, 2.0, 3.0], "learning_rate": 0.1}
+    # The environment, captured by the background writer (the same interpreter), and the
+    # code version, captured by the script itself before it handed off.
+    assert detail.environment is not None and detail.environment.python_version == sys.version.split()[0]
+    assert detail.code_version is not None and detail.code_version.function == "__main__.train"
+    store.close()
+    folder = journal.folder_for(home / ".modeldb" / "journal", sqlite_uri)
+    assert journal.journals(folder) == []
+
+
+def test_when_the_background_writer_cannot_write_the_journal_stays_for_the_next_process(tmp_path):
+    home = tmp_path / "h"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    uri = f"sqlite:///{blocked / 'modeldb.db'}"
+    env = {**os.environ, "HOME": str(home), "MODELDB_URI": uri}
+    done = subprocess.run([sys.executable, str(_script_with_one_call(tmp_path))], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    folder = journal.folder_for(home / ".modeldb" / "journal", uri)
+    from modeldb_core import handoff
+
+    assert handoff.wait(folder, patience=60)
+    ((path, waiting, alive),) = journal.pending(folder)
+    assert waiting > 0 and not alive
+    # The store comes back: `modeldb sync` writes what was kept, once.
+    blocked.unlink()
+    blocked.mkdir()
+    synced = _cli(uri, "sync", env=env)
+    assert synced.returncode == 0, synced.stderr
+    store = open_store(uri)
+    (run,) = store.list_runs(project="handoff")
+    assert run.status == "succeeded"
+    store.close()
+
+
+def test_with_the_handoff_off_the_exit_writes_the_run_itself(sqlite_uri, tmp_path):
+    home = tmp_path / "h"
+    env = {**os.environ, "HOME": str(home), "MODELDB_URI": sqlite_uri, "MODELDB_EXIT_HANDOFF": "0"}
+    done = subprocess.run([sys.executable, str(_script_with_one_call(tmp_path))], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    store = open_store(sqlite_uri)  # no wait: the process wrote it before it ended
+    (run,) = store.list_runs(project="handoff")
+    assert run.status == "succeeded"
+    store.close()
+    assert journal.journals(journal.folder_for(home / ".modeldb" / "journal", sqlite_uri)) == []

@@ -108,7 +108,9 @@ def _answers_home_quickly(base: str) -> None:
     started = time.monotonic()
     response = httpx.get(base + "/", timeout=5)
     assert response.status_code == 200
-    assert time.monotonic() - started < 1.0, "the server took over 1 s to answer /"
+    # A server stuck behind other requests would take their whole time (10 s and more); 3 s
+    # leaves room for a loaded CI machine.
+    assert time.monotonic() - started < 3.0, "the server took over 3 s to answer /"
 
 
 def test_every_answer_carries_the_security_headers(server):
@@ -197,7 +199,7 @@ def test_the_reads_of_a_client_that_went_away_stop(server):
     _answers_home_quickly(running.base)
 
 
-def test_home_answers_within_a_second_while_heavy_requests_run(server):
+def test_home_answers_at_once_while_heavy_requests_run(server):
     running, _ = server
     heavy = [threading.Thread(target=_get_quietly, args=(running.base,)) for _ in range(4)]
     for t in heavy:
@@ -206,12 +208,12 @@ def test_home_answers_within_a_second_while_heavy_requests_run(server):
     for _ in range(3):
         _answers_home_quickly(running.base)
     for t in heavy:
-        t.join(10)
+        t.join(20)
 
 
 def _get_quietly(base: str) -> None:
     try:
-        httpx.get(base + "/api/runs", params={"filter": HEAVY, "order": HEAVY_ORDER}, timeout=2)
+        httpx.get(base + "/api/runs", params={"filter": HEAVY, "order": HEAVY_ORDER}, timeout=10)
     except httpx.TimeoutException:
         pass  # the client gives up: the server cancels the read
 

@@ -168,6 +168,12 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
     key = (ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", None), getattr(ti, "try_number", None))
     with _state.lock:
         found = _state.open.pop(key, None)
+    if found is None and status == RunStatus.FAILED.value and hasattr(ti, "get_template_context"):
+        # Failed before its code ran (a template that does not render, an invalid inlet or
+        # outlet): Airflow calls no "running" hook then, so the run starts here.
+        _task_started(ti)
+        with _state.lock:
+            found = _state.open.pop(key, None)
     if found is None:
         return
     record, run = found

@@ -52,6 +52,16 @@ def lineage_item(item: Any) -> tuple[str | None, Any] | None:
     return (name if isinstance(name, str) and validation.is_valid_key(name) else None), uri
 
 
+# The URI of an Airflow Asset declared by name only (its Airflow URI has no scheme).
+ASSET_SCHEME = "airflow-asset"
+
+
+def _is_asset(item: Any) -> bool:
+    from airflow.sdk import Asset
+
+    return isinstance(item, Asset)
+
+
 @functools.lru_cache(maxsize=1024)
 def _signature(fn: Any) -> inspect.Signature | None:
     try:
@@ -263,6 +273,11 @@ class TaskRecord:
             if named is None:
                 continue
             name, uri = named
+            if "://" not in uri and _is_asset(item):
+                # Asset(name="x") has the URI "x": an identity in Airflow, not a path; read as
+                # one, it would name a file in whatever folder the worker runs in.
+                found.append((name, fp.fingerprint(f"{ASSET_SCHEME}://{uri}", kind="asset")))
+                continue
             # A file keeps the kind "file" so a Luigi or Prefect task that reads the same
             # path joins the same lineage node; any other Asset URI is an "asset".
             kind = None if uri.startswith("file://") or "://" not in uri else "asset"

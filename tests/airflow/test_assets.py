@@ -64,3 +64,44 @@ def test_an_asset_joins_the_lineage_of_two_dags(airflow_tracking, run_dag):
     assert store.get_run_detail(plain.id).inputs[0].artifact.id == written[0].artifact.id
     graph = store.lineage(f"run:{plain.id}", direction="up", depth=4)
     assert f"run:{runs['write_scores'].id}" in {f"{n.kind}:{n.id}" for n in graph.nodes}
+
+
+FEATURES = Asset(name="features")  # declared by name only, as Airflow's asset examples do
+
+
+@dag(dag_id="mdb_named_asset_producer", schedule=None)
+def named_producer():
+    @task(outlets=[FEATURES])
+    def build_features() -> None:
+        pass
+
+    build_features()
+
+
+@dag(dag_id="mdb_named_asset_consumer", schedule=[FEATURES])
+def named_consumer():
+    @task(inlets=[FEATURES])
+    def train_on_features() -> None:
+        pass
+
+    train_on_features()
+
+
+NAMED_PRODUCER, NAMED_CONSUMER = named_producer(), named_consumer()
+
+
+def test_an_asset_named_without_a_uri_is_one_node_whatever_folder_each_worker_runs_in(
+        airflow_tracking, run_dag, tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert run_dag(NAMED_PRODUCER).state == "success"
+    monkeypatch.chdir(tmp_path / "b")
+    assert run_dag(NAMED_CONSUMER).state == "success"
+    store = airflow_tracking.store
+    runs = {r.name: r for r in store.list_runs(limit=10)}
+    [written] = store.get_run_detail(runs["build_features"].id).outputs
+    [read] = store.get_run_detail(runs["train_on_features"].id).inputs
+    assert (written.name, written.artifact.uri, written.artifact.kind) == ("features", "airflow-asset://features", "asset")
+    assert read.artifact.id == written.artifact.id
+    assert str(tmp_path) not in written.artifact.uri

@@ -218,3 +218,24 @@ def test_task_instances_that_never_ran_are_runs_in_their_state(airflow_tracking,
     load = store.get_run_detail(runs["load"].id)
     assert load.run.status == "skipped" and load.tags["airflow.state"] == "upstream_failed"
 
+
+
+@dag(dag_id="mdb_fails_before_running", schedule=None)
+def fails_before_running():
+    BashOperator(task_id="render_fails", bash_command="echo {{ no_such_value }}")
+
+
+FAILS_BEFORE_RUNNING = fails_before_running()
+
+
+def test_a_task_that_fails_before_its_code_runs_is_a_failed_run_naming_the_error(airflow_tracking, run_dag):
+    dr = run_dag(FAILS_BEFORE_RUNNING)
+    assert dr.state == "failed"
+    store = airflow_tracking.store
+    [run] = [r for r in store.list_runs(limit=10) if r.name == "render_fails"]
+    detail = store.get_run_detail(run.id)
+    assert run.status == "failed"
+    assert run.error_type == "jinja2.exceptions.UndefinedError" and "no_such_value" in run.error_message
+    assert detail.tags["airflow.operator"] == "BashOperator" and detail.tags["airflow.will_retry"] == "false"
+    [(prun, _)] = store.pipeline_runs(ids=[run.pipeline_run_id])
+    assert prun.status == "failed"

@@ -7,8 +7,8 @@ tasks that consume it, so a result with nothing artifact-like in it is still one
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
-
 
 
 def state_value(state: Any) -> Any:
@@ -21,9 +21,16 @@ def state_value(state: Any) -> Any:
 
 
 def resolved(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters with Prefect futures replaced by their (already final) results."""
+    """The parameters with Prefect futures replaced by their (already final) results,
+    wherever Prefect itself finds them: in collections, dataclasses and pydantic models."""
     from prefect.futures import PrefectFuture, resolve_futures_to_results
 
-    if not any(isinstance(v, (PrefectFuture, list, tuple, dict, set)) for v in parameters.values()):
+    if not any(_may_hold_a_future(v, PrefectFuture) for v in parameters.values()):
         return dict(parameters)
     return dict(resolve_futures_to_results(dict(parameters)))
+
+
+def _may_hold_a_future(value: Any, future_type: type) -> bool:
+    return (isinstance(value, (future_type, list, tuple, dict, set))
+            or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+            or hasattr(type(value), "model_fields"))

@@ -1,6 +1,7 @@
 """Real Prefect 3.9 flows, run against the session's Prefect test server, tracked into real stores."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -498,3 +499,34 @@ def test_a_task_run_inside_a_task_run_is_its_child(sqlite_tracking):
         assert inner[x].parent_run_id == outer[x].id
         assert outer[x].parent_run_id is None
     assert all(d.run.status == "succeeded" for d in runs)
+
+
+@dataclasses.dataclass
+class TrainingSet:
+    rows: list
+    label: str
+
+
+@task
+def load_rows(n: int) -> list:
+    return list(range(n))
+
+
+@task
+def fit_on(data: TrainingSet) -> int:
+    return len(data.rows)
+
+
+@tracked_flow(project="dataclass")
+@flow
+def dataclass_flow() -> int:
+    rows = load_rows.submit(3)
+    return fit_on(TrainingSet(rows=rows, label="y"))
+
+
+def test_a_future_inside_a_dataclass_parameter_is_recorded_as_its_result(sqlite_tracking):
+    state = dataclass_flow(return_state=True)
+    assert state.result() == 3
+    [fit] = task_runs(sqlite_tracking, state, "fit_on")
+    recorded = json.dumps(fit.params["data"])
+    assert "Future" not in recorded and "[0, 1, 2]" in recorded, recorded

@@ -530,3 +530,25 @@ def test_a_future_inside_a_dataclass_parameter_is_recorded_as_its_result(sqlite_
     [fit] = task_runs(sqlite_tracking, state, "fit_on")
     recorded = json.dumps(fit.params["data"])
     assert "Future" not in recorded and "[0, 1, 2]" in recorded, recorded
+
+
+@task
+def fan_out(n: int) -> int:
+    # Mapped inside a task: each mapped run starts on a worker thread while others are
+    # being written, and reads the id of the task run it was called from.
+    return sum(f.result() for f in inner_step.map(range(n)))
+
+
+@flow
+def fan_out_flow(n: int = 48) -> int:
+    return fan_out(n)
+
+
+def test_tasks_mapped_inside_a_task_all_keep_their_parent(sqlite_tracking):
+    state = track(fan_out_flow, project="fan-out")(return_state=True)
+    assert state.result() == sum(range(1, 49))
+    runs = task_runs(sqlite_tracking, state)
+    [outer] = [d.run for d in runs if d.run.name == "fan_out"]
+    inner = [d.run for d in runs if d.run.name == "inner_step"]
+    assert len(inner) == 48
+    assert [r for r in inner if r.parent_run_id != outer.id] == []

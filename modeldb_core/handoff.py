@@ -65,6 +65,8 @@ def start(settings: "Settings", journal: journal_file.Journal) -> bool:
 def in_progress(folder: Path) -> list[Path]:
     """Journals of this host whose process is gone while another holds their lock: being
     handed off (or replayed by another process right now)."""
+    from .client import pid_alive
+
     host = socket.gethostname()
     found = []
     for path in journal_file.journals(folder):
@@ -73,7 +75,7 @@ def in_progress(folder: Path) -> list[Path]:
             pid = int(rest)
         except ValueError:
             continue
-        if owner_host != host or _alive(pid):
+        if owner_host != host or pid_alive(pid):
             continue
         if journal_file.is_locked(path):
             found.append(path)
@@ -87,16 +89,6 @@ def wait(folder: Path, patience: float = PATIENCE) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -91,7 +91,6 @@ def build(tasks: Iterable[Any], *, project: str | None = None, pipeline: str | N
     from luigi.execution_summary import LuigiStatusCode
 
     from modeldb_core.client import get_client
-    from modeldb_core.client import flush
     from modeldb_core.model import RunStatus
     from modeldb_core.run import status_for
     from modeldb_core.safety import safe_call
@@ -115,7 +114,6 @@ def build(tasks: Iterable[Any], *, project: str | None = None, pipeline: str | N
         raise
     finally:
         builds.pop(opened)
-        safe_call("write the build's runs", flush)
     if result.status in (LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY):
         status = RunStatus.SUCCEEDED.value
     elif result.status is LuigiStatusCode.NOT_RUN:

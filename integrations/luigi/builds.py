@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from modeldb_core.client import TrackingClient
-from modeldb_core.client import flush
 from modeldb_core.runtime import on_exit
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
@@ -215,8 +214,6 @@ def finish(client: TrackingClient, build: Build | None, status: str, task_id: st
     the pipeline run themselves, the last one to end it decides)."""
     if build is None or build.explicit:
         return
-    # The build is decided: its runs waiting for a batch are written before it is ended.
-    safe_call("write the build's runs", flush)
     if status == RunStatus.FAILED.value:
         build.failing.add(task_id)
     elif build.failing:

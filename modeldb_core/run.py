@@ -160,6 +160,16 @@ class ActiveRun:
         self._emit(ev.MODEL_REGISTERED, self.id, {"model": model_name(name), "version": version_dict(version),
                                                   "actor": actor(self.client.settings)})
 
+    def record_deployment(self, model_ref: Any, environment: str, endpoint: str | None = None,
+                          traffic: float | None = None, reason: str | None = None) -> Any:
+        """Record that ``model_ref`` (None: the registered version this run read) serves in
+        ``environment``, linked to this run (``modeldb_core.registry.record_deployment``). It
+        answers with the ``Deployment``, so it waits for this process's events to reach the store."""
+        from .registry import record_deployment
+
+        return record_deployment(model_ref, environment, endpoint=endpoint, traffic=traffic, reason=reason,
+                                 run=self)
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)

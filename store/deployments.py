@@ -60,10 +60,12 @@ class DeploymentStore:
         return self._registry_write(work)
 
     def _version_read_by(self: SqlStore, conn: Connection, run_key: int) -> ModelVersion:
-        io, mv = t.run_io, t.model_versions
-        ids = list(conn.execute(select(mv.c.id).join(io, io.c.artifact_version_id == mv.c.artifact_version_id)
-                                .where(io.c.run_id == run_key, io.c.direction == "input")
-                                .distinct().order_by(mv.c.id)).scalars())
+        io, mv, av = t.run_io, t.model_versions, t.artifact_versions
+        # By content: a copy of the registered file, read from another path, is that version too.
+        read = (select(av.c.content_hash).join(io, io.c.artifact_version_id == av.c.id)
+                .where(io.c.run_id == run_key, io.c.direction == "input"))
+        ids = list(conn.execute(select(mv.c.id).join(av, av.c.id == mv.c.artifact_version_id)
+                                .where(av.c.content_hash.in_(read)).distinct().order_by(mv.c.id)).scalars())
         found = self._versions(conn, mv.c.id.in_(ids), detail=False) if ids else []
         if len(found) != 1:
             shown = ", ".join(v.uri for v in found) or "none"

@@ -8,7 +8,6 @@ import time
 import pytest
 
 import modeldb_core as mdb
-from modeldb_core import registry
 
 from .conftest import content
 

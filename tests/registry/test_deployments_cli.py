@@ -72,3 +72,26 @@ def test_record_list_show_at_and_retire(store_uri, monkeypatch):
         "deployment.record", "deployment.record", "deployment.end", "deployment.end", "deployment.record",
         "deployment.retire"]
     assert "OK" in invoke(store_uri, "audit", "verify").output
+
+
+def test_the_provenance_report_shows_the_deployment_history(store_uri, monkeypatch):
+    from modeldb_core.store import open_store
+
+    store = open_store(store_uri)
+    for label in "ab":
+        store.register_model_version("pricing", content(label), actor="alice")
+    store.record_deployment("models:/pricing/1", "prod", "alice", reason="first release")
+    store.record_deployment("models:/pricing/2", "prod", "bob", reason="retrained")
+    store.record_deployment("models:/pricing/1", "eu-west", "carol")
+    store.close()
+    report = json.loads(invoke(store_uri, "report", "models:/pricing/1", "--format", "json").output)
+    assert [(d["environment"], d["state"], d["reason"]) for d in report["version_deployments"]] == [
+        ("eu-west", "deployed", None), ("prod", "retired", "first release")]
+    assert [(d["environment"], d["version"]) for d in report["deployments"]] == [
+        ("eu-west", 1), ("prod", 1), ("prod", 2)]
+    assert report["deployments"][1]["until"] == report["deployments"][2]["since"]
+    md = invoke(store_uri, "report", "models:/pricing/2").output
+    history = md.split("## Deployment history of the model")[1].split("## Audit events")[0]
+    assert history.count("| prod |") == 2 and "retrained" in history and "| eu-west |" in history
+    html = invoke(store_uri, "report", "models:/pricing/2", "--format", "html").output
+    assert "Deployment history of the model" in html and "retrained" in html

@@ -76,11 +76,12 @@ class DeploymentStore:
     def _deploy(self: SqlStore, conn: Connection, version: ModelVersion, requested: str, environment: str,
                 endpoint: str | None, traffic: float | None, reason: str | None, actor: str,
                 run_key: int | None) -> Deployment:
-        d = t.deployments
-        model_id = conn.execute(select(t.model_versions.c.model_id)
-                                .where(t.model_versions.c.id == version.id)).scalar_one()
-        serving = conn.execute(select(d).where(d.c.model_id == model_id, d.c.environment == environment,
-                                               d.c.until.is_(None)).order_by(d.c.since, d.c.id)).all()
+        d, mv = t.deployments, t.model_versions
+        model_id = select(mv.c.model_id).where(mv.c.id == version.id).scalar_subquery()
+        # One statement: what serves the model there now, with the version numbers the audit names.
+        serving = conn.execute(select(d, mv.c.version).join(mv, mv.c.id == d.c.version_id)
+                               .where(d.c.model_id == model_id, d.c.environment == environment,
+                                      d.c.until.is_(None)).order_by(d.c.since, d.c.id)).all()
         for row in serving:
             if row.version_id == version.id and row.traffic == traffic and row.endpoint == endpoint:
                 return self._deployments(conn, d.c.id == row.id)[0]
@@ -99,13 +100,12 @@ class DeploymentStore:
             uuid=public_id, model_id=model_id, version_id=version.id, environment=environment, endpoint=endpoint,
             state=rules.DEPLOYED, traffic=traffic, since=now, until=None, actor=actor, reason=reason,
             requested=requested, run_id=run_key, state_changed_at=now).returning(d.c.id)).scalar_one()
-        numbers = self._version_numbers(conn, [r.version_id for r in replaced])
         for row in replaced:
             until = max(now, row.since)
             conn.execute(d.update().where(d.c.id == row.id).values(
                 until=until, state=rules.RETIRED, state_reason=f"replaced by deployment {new_id}",
                 state_changed_at=now))
-            self._audit(conn, actor, "deployment.end", f"models:/{version.model}/{numbers[row.version_id]}",
+            self._audit(conn, actor, "deployment.end", f"models:/{version.model}/{row.version}",
                         before={"deployment": row.id, "environment": environment, "state": row.state,
                                 "until": None},
                         after={"deployment": row.id, "state": rules.RETIRED, "until": until,
@@ -114,10 +114,15 @@ class DeploymentStore:
             # The run that deployed the version read it: the model is an input of that run.
             conn.execute(self._insert_io, {"run_id": run_key, "artifact_version_id": version.artifact_version_id,
                                            "direction": "input", "name": "model", "created_at": now})
+        run_uuid = _run_uuid(conn, run_key)
         self._audit(conn, actor, "deployment.record", version.uri, after={
             "deployment": new_id, "environment": environment, "endpoint": endpoint, "traffic": traffic,
-            "requested": requested, "run": _run_uuid(conn, run_key)}, reason=reason, at=now)
-        return self._deployments(conn, d.c.id == new_id)[0]
+            "requested": requested, "run": run_uuid}, reason=reason, at=now)
+        # Nothing to read back: what was written is the whole deployment.
+        return Deployment(id=new_id, model=version.model, version=version.version, environment=environment,
+                          state=rules.DEPLOYED, since=now, until=None, actor=actor, requested=requested,
+                          uuid=public_id, endpoint=endpoint, traffic=traffic, reason=reason, run_id=run_uuid,
+                          state_changed_at=now)
 
     def retire_deployment(self: SqlStore, target: int | str, actor: str, environment: str | None = None,
                           reason: str | None = None) -> list[Deployment]:
@@ -244,13 +249,6 @@ class DeploymentStore:
                            endpoint=x.endpoint, traffic=x.traffic, reason=x.reason, run_id=x.run_uuid,
                            state_reason=x.state_reason, state_changed_at=x.state_changed_at)
                 for x in conn.execute(query)]
-
-    @staticmethod
-    def _version_numbers(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
-        if not ids:
-            return {}
-        mv = t.model_versions
-        return dict(conn.execute(select(mv.c.id, mv.c.version).where(mv.c.id.in_(list(ids)))).all())
 
     def deployment_environments(self: SqlStore) -> list[str]:
         with self._read() as conn:

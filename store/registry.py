@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _LOCK_KEY = int(hashlib.sha256(b"modeldb-registry").hexdigest()[:15], 16)
 _CHAIN_BATCH = 5000
+_CHAIN_END = "modeldb.audit_chain_end"
 
 
 def _decode(value: str | None) -> Any:
@@ -57,15 +58,23 @@ class RegistryStore:
     def _audit(self, conn: Connection, actor: str, action: str, subject: str,
                before: Any = None, after: Any = None, reason: str | None = None, at: float | None = None) -> None:
         """Append one event to the chain (the caller holds the registry lock)."""
-        last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
+        # The chain's end: remembered from this transaction's previous event, else read. (``info``
+        # outlives the transaction with the pooled connection: the entry names its transaction.)
+        transaction = conn.get_transaction()
+        remembered = conn.info.get(_CHAIN_END)
+        last = remembered[1] if remembered is not None and remembered[0] is transaction else None
+        if last is None:
+            last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
         prev = last or audit.GENESIS
         at = time.time() if at is None else at
         before_text = None if before is None else encode_json(before)
         after_text = None if after is None else encode_json(after)
+        digest = audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)
         conn.execute(t.audit_events.insert().values(
             at=at, actor=actor, action=action, subject=subject, before=before_text, after=after_text,
             reason=reason, prev_hash=prev,
-            hash=audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)))
+            hash=digest))
+        conn.info[_CHAIN_END] = (transaction, digest)
 
     # -- models ------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str):

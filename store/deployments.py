@@ -9,7 +9,6 @@ of a model in an environment (canaries, with a traffic share, serve beside it).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select

@@ -137,9 +137,14 @@ def retire_deployment(target: Any, environment: str | None = None, reason: str |
     return _store().retire_deployment(_model_ref(target), actor(), environment=environment, reason=reason)
 
 
-def mark_degraded(deployment: Any, reason: str | None = None, actor_name: str | None = None) -> Deployment:
-    """Mark a serving deployment ``degraded`` (it keeps serving): what a monitoring rule calls. Audited."""
-    return _store().mark_degraded(deployment, reason, actor_name or actor())
+def mark_degraded(deployment: Any, reason: str | None = None, actor: str | None = None) -> Deployment:
+    """Mark a serving deployment (its number, or a ``Deployment``) ``degraded``: it keeps serving, but
+    monitoring found it wanting. What a monitoring rule calls; ``actor`` defaults to the identity. Audited."""
+    return _store().mark_degraded(deployment, reason, actor or _identity())
+
+
+def _identity() -> str:
+    return actor()
 
 
 def deployments(model: Any = None, environment: str | None = None, at: Any = None,

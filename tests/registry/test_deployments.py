@@ -188,3 +188,21 @@ def test_the_python_api_links_the_active_run_and_reads_iso_times(tracking, train
     retired = mdb.retire_deployment(deployment, reason="done")
     assert [d.state for d in retired] == ["retired"]
     assert mdb.mark_degraded is not None and isinstance(deployment, mdb.Deployment)
+
+
+def test_mark_degraded_is_the_declared_entry_point_for_monitoring(tracking, monkeypatch):
+    import modeldb_core as mdb
+
+    monkeypatch.setenv("MODELDB_IDENTITY", "ops")
+    mdb.configure(uri=tracking.settings.uri)
+    tracking = mdb.get_client()
+    tracking.store.register_model_version("pricing", content("a"), actor="alice")
+    deployment = mdb.record_deployment("models:/pricing/1", "prod")
+    assert deployment.actor == "ops"
+    degraded = mdb.mark_degraded(deployment, "3 flagged batches in a row", actor="drift-monitor")
+    assert (degraded.state, degraded.serving) == ("degraded", True)
+    restored = tracking.store.restore_deployment(deployment.id, "retrained", "ops")
+    assert restored.state == "deployed"
+    assert [(e.action, e.actor, e.reason) for e in tracking.store.audit_events("models:/pricing")][-2:] == [
+        ("deployment.degrade", "drift-monitor", "3 flagged batches in a row"), ("deployment.restore", "ops", "retrained")]
+    assert mdb.mark_degraded(deployment).state == "degraded" and tracking.store.audit_events()[-1].actor == "ops"

@@ -8,23 +8,28 @@ of a model in an environment (canaries, with a traffic share, serve beside it).
 """
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from modeldb_core.errors import NotFoundError, ValidationError
-from modeldb_core.events import uuid7
+from modeldb_core.events import DEPLOYMENT_RECORDED, Event, is_uuid, uuid7
 from modeldb_core.registry import deployment as rules
 from modeldb_core.registry import names
 from modeldb_core.registry.model import Deployment, ModelVersion
 
 from . import schema as t
+from .events import applier
+from .registry import ready_for_registry
 
 if TYPE_CHECKING:
     from .sql_store import SqlStore
 
+logger = logging.getLogger("modeldb")
 # Shares are floats: a sum of canaries like 0.1 + 0.2 + 0.7 must not be refused for 1e-16.
 _SHARE_SLACK = 1e-9
 
@@ -74,7 +79,7 @@ class DeploymentStore:
 
     def _deploy(self: SqlStore, conn: Connection, version: ModelVersion, requested: str, environment: str,
                 endpoint: str | None, traffic: float | None, reason: str | None, actor: str,
-                run_key: int | None) -> Deployment:
+                run_key: int | None, since: float | None = None, public_id: str | None = None) -> Deployment:
         d, mv = t.deployments, t.model_versions
         model_id = select(mv.c.model_id).where(mv.c.id == version.id).scalar_subquery()
         # One statement: what serves the model there now, with the version numbers the audit names.
@@ -93,12 +98,20 @@ class DeploymentStore:
                 raise ValidationError("traffic", traffic, f"the canaries of {version.model} in {environment} "
                                       f"already take {others:g} of the traffic; with this one they would take "
                                       f"{others + traffic:g}, more than 1")
-        now = time.time()
-        public_id = uuid7()
+        now = time.time() if since is None else since
+        public_id = public_id or uuid7()
+        # Recorded through the tracking runtime, it may arrive after a deployment that replaced it:
+        # then it is kept as history, ended when that one began, and ends nothing itself.
+        later = [r for r in replaced if r.since > now]
+        if later:
+            replaced, first = [], min(later, key=lambda r: r.since)
         new_id = conn.execute(d.insert().values(
             uuid=public_id, model_id=model_id, version_id=version.id, environment=environment, endpoint=endpoint,
             state=rules.DEPLOYED, traffic=traffic, since=now, until=None, actor=actor, reason=reason,
             requested=requested, run_id=run_key, state_changed_at=now).returning(d.c.id)).scalar_one()
+        if later:
+            conn.execute(d.update().where(d.c.id == new_id).values(
+                until=first.since, state=rules.RETIRED, state_reason=f"replaced by deployment {first.id}"))
         for row in replaced:
             until = max(now, row.since)
             conn.execute(d.update().where(d.c.id == row.id).values(
@@ -117,6 +130,8 @@ class DeploymentStore:
         self._audit(conn, actor, "deployment.record", version.uri, after={
             "deployment": new_id, "environment": environment, "endpoint": endpoint, "traffic": traffic,
             "requested": requested, "run": run_uuid}, reason=reason, at=now)
+        if later:
+            return self._deployments(conn, d.c.id == new_id)[0]
         # Nothing to read back: what was written is the whole deployment.
         return Deployment(id=new_id, model=version.model, version=version.version, environment=environment,
                           state=rules.DEPLOYED, since=now, until=None, actor=actor, requested=requested,
@@ -203,11 +218,16 @@ class DeploymentStore:
 
     # -- reads -------------------------------------------------------------------
     def get_deployment(self: SqlStore, number: int | str) -> Deployment:
+        """A deployment by its number, or by its uuid (what ``ActiveRun.record_deployment`` answers)."""
         key = _deployment_number(number)
-        if key is None:
-            raise ValidationError("deployment", number, "must be a deployment's number")
+        if key is not None:
+            where = t.deployments.c.id == key
+        elif isinstance(number, str) and is_uuid(number.strip()):
+            where = t.deployments.c.uuid == number.strip()
+        else:
+            raise ValidationError("deployment", number, "must be a deployment's number or uuid")
         with self._read() as conn:
-            found = self._deployments(conn, t.deployments.c.id == key)
+            found = self._deployments(conn, where)
         if not found:
             raise NotFoundError("deployment", number)
         return found[0]
@@ -253,6 +273,31 @@ class DeploymentStore:
         with self._read() as conn:
             return list(conn.execute(select(t.deployments.c.environment).distinct()
                                      .order_by(t.deployments.c.environment)).scalars())
+
+
+@applier(DEPLOYMENT_RECORDED)
+def _apply_deployments(store: SqlStore, conn: Connection, events: Sequence[Event]) -> list[str]:
+    """Deployments recorded from inside runs (``ActiveRun.record_deployment``), in the batch's
+    transaction, oldest first. One that comes before its run waits for it; applied twice, it
+    finds its row (by its client-made uuid). One that names no version (an unknown model, an
+    alias unset at that time) is dropped with a warning: the run it came from goes on."""
+    ready, runs = ready_for_registry(store, conn, events)
+    d = t.deployments
+    for event in sorted(ready, key=lambda e: (e.data.get("at") or 0, e.seq)):
+        data = event.data
+        if conn.execute(select(d.c.id).where(d.c.uuid == data["uuid"])).first() is not None:
+            continue
+        run_key = runs[event.subject]
+        try:
+            version = store._resolve(conn, names.parse(data["model"]), at=data["at"], detail=False) \
+                if data.get("model") else store._version_read_by(conn, run_key)
+            store._deploy(conn, version, data.get("model") or version.uri, data["environment"], data.get("endpoint"),
+                          data.get("traffic"), data.get("reason"), data.get("actor") or "unknown", run_key,
+                          since=data["at"], public_id=data["uuid"])
+        except (NotFoundError, ValidationError) as exc:
+            logger.warning("modeldb: the deployment run %s recorded (%s in %s) was not kept: %s",
+                           event.subject, data.get("model") or "its model", data.get("environment"), exc)
+    return []
 
 
 def _run_uuid(conn: Connection, run_key: int | None) -> str | None:

@@ -530,6 +530,19 @@ def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[E
     """Versions registered from inside tracked tasks, in the batch's transaction. One that
     comes before its run waits for it like the run's other events; applied twice, it finds
     the version it made (one content, one version)."""
+    ready, _ = ready_for_registry(store, conn, events)
+    for event in ready:
+        data = event.data
+        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
+                        data.get("actor") or "unknown", event.subject, None, None)
+    return []
+
+
+def ready_for_registry(store: "SqlStore", conn: Connection, events: Sequence[Event]
+                       ) -> tuple[list[Event], dict[str, int]]:
+    """The registry events of a batch whose run (their subject) is in the store, and the runs'
+    keys; the others are parked until their run arrives. With some ready, the registry's lock
+    is taken (PostgreSQL; SQLite's write transaction is the lock already)."""
     runs = dict(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
                              .where(t.runs.c.uuid.in_({e.subject for e in events}))).all())
     waiting = [e for e in events if e.subject not in runs]
@@ -541,11 +554,7 @@ def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[E
     ready = [e for e in events if e.subject in runs]
     if ready and store.dialect == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
-    for event in ready:
-        data = event.data
-        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
-                        data.get("actor") or "unknown", event.subject, None, None)
-    return []
+    return ready, runs
 
 
 def _as_ref(ref: str | names.ModelRef) -> names.ModelRef:

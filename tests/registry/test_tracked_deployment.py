@@ -35,7 +35,7 @@ def deploy(model: str, environment: str) -> int:
 @mdb.tracked_task(project="pricing", phase="deployment")
 def deploy_file(model_path: str) -> int:
     # The task read the model file: the registered version with that content is deployed.
-    return mdb.active_run().record_deployment(None, "staging", reason="smoke test").id
+    return mdb.record_deployment(None, "staging", reason="smoke test").id
 
 
 def test_a_deployment_task_is_linked_to_the_deployment_it_records(tracking, registered):

@@ -269,11 +269,6 @@ class DeploymentStore:
                            state_reason=x.state_reason, state_changed_at=x.state_changed_at)
                 for x in conn.execute(query)]
 
-    def deployment_environments(self: SqlStore) -> list[str]:
-        with self._read() as conn:
-            return list(conn.execute(select(t.deployments.c.environment).distinct()
-                                     .order_by(t.deployments.c.environment)).scalars())
-
 
 @applier(DEPLOYMENT_RECORDED)
 def _apply_deployments(store: SqlStore, conn: Connection, events: Sequence[Event]) -> list[str]:

@@ -230,9 +230,6 @@ class MetadataStore(abc.ABC):
         """What serves now, what served at ``at``, or (``history``) every deployment."""
         raise NotImplementedError
 
-    def deployment_environments(self) -> list[str]:
-        raise NotImplementedError
-
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

@@ -160,6 +160,29 @@ class ActiveRun:
         self._emit(ev.MODEL_REGISTERED, self.id, {"model": model_name(name), "version": version_dict(version),
                                                   "actor": actor(self.client.settings)})
 
+    def record_deployment(self, model_ref: Any, environment: str, endpoint: str | None = None,
+                          traffic: float | None = None, reason: str | None = None) -> str | None:
+        """Record, through the tracking runtime, that ``model_ref`` (a ``models:/`` URI; None: the
+        registered version this run read) serves in ``environment`` from now on, linked to this run.
+
+        Nothing waits on the store and a store error never reaches the task: the store applies it
+        (an alias resolved as it was now) once the run is there. Bad input raises at once. Returns
+        the deployment's uuid (``store.get_deployment(uuid)``); ``mdb.record_deployment`` is the
+        direct call that answers with the ``Deployment``.
+        """
+        from .registry import actor
+        from .registry import deployment as rules
+        from .registry.names import parse
+
+        data = {"uuid": ev.uuid7(), "model": None if model_ref is None else str(parse(model_ref)),
+                "environment": rules.environment(environment), "endpoint": rules.endpoint(endpoint),
+                "traffic": rules.traffic(traffic), "reason": rules.reason(reason),
+                "actor": actor(self.client.settings), "at": time.time()}
+        if self.id is None:
+            return None
+        self._emit(ev.DEPLOYMENT_RECORDED, self.id, data)
+        return data["uuid"]
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)

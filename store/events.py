@@ -241,7 +241,8 @@ class _Batch:
                 known.append((run_key, event))
         self._apply_to_runs(known)
         # Last: a registry or profile event may name a run, or an output, of this very batch.
-        for kind in DOMAIN_KINDS & by_kind.keys():
+        # In the order the appliers were registered: a deployment after a registration it may name.
+        for kind in sorted(DOMAIN_KINDS & by_kind.keys(), key=list(_APPLIERS).index):
             arrived += list(_APPLIERS[kind](self.store, conn, by_kind[kind]))
         return arrived
 

@@ -203,6 +203,33 @@ class MetadataStore(abc.ABC):
         """Check the audit log's hash chain (``ChainCheck``: the first broken event, if any)."""
         raise NotImplementedError
 
+    # -- deployments (store/deployments.py): part of the registry, audited alike --------
+    def record_deployment(self, ref: Any, environment: str, actor: str, endpoint: str | None = None,
+                          traffic: float | None = None, reason: str | None = None,
+                          run: str | int | None = None) -> Any:
+        """Deploy the version ``ref`` names now to ``environment`` (``Deployment``); without
+        ``traffic`` it replaces what had all the traffic of that model there."""
+        raise NotImplementedError
+
+    def retire_deployment(self, target: int | str, actor: str, environment: str | None = None,
+                          reason: str | None = None) -> list[Any]:
+        raise NotImplementedError
+
+    def mark_degraded(self, deployment: Any, reason: str | None, actor: str) -> Any:
+        """Mark a serving deployment ``degraded`` (what monitoring calls), audited."""
+        raise NotImplementedError
+
+    def restore_deployment(self, deployment: Any, reason: str | None, actor: str) -> Any:
+        raise NotImplementedError
+
+    def get_deployment(self, number: int | str) -> Any:
+        raise NotImplementedError
+
+    def deployments(self, model: str | None = None, environment: str | None = None, at: float | None = None,
+                    history: bool = False) -> list[Any]:
+        """What serves now, what served at ``at``, or (``history``) every deployment."""
+        raise NotImplementedError
+
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _LOCK_KEY = int(hashlib.sha256(b"modeldb-registry").hexdigest()[:15], 16)
 _CHAIN_BATCH = 5000
+_CHAIN_END = "modeldb.audit_chain_end"
 
 
 def _decode(value: str | None) -> Any:
@@ -57,15 +58,23 @@ class RegistryStore:
     def _audit(self, conn: Connection, actor: str, action: str, subject: str,
                before: Any = None, after: Any = None, reason: str | None = None, at: float | None = None) -> None:
         """Append one event to the chain (the caller holds the registry lock)."""
-        last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
+        # The chain's end: remembered from this transaction's previous event, else read. (``info``
+        # outlives the transaction with the pooled connection: the entry names its transaction.)
+        transaction = conn.get_transaction()
+        remembered = conn.info.get(_CHAIN_END)
+        last = remembered[1] if remembered is not None and remembered[0] is transaction else None
+        if last is None:
+            last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
         prev = last or audit.GENESIS
         at = time.time() if at is None else at
         before_text = None if before is None else encode_json(before)
         after_text = None if after is None else encode_json(after)
+        digest = audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)
         conn.execute(t.audit_events.insert().values(
             at=at, actor=actor, action=action, subject=subject, before=before_text, after=after_text,
             reason=reason, prev_hash=prev,
-            hash=audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)))
+            hash=digest))
+        conn.info[_CHAIN_END] = (transaction, digest)
 
     # -- models ------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str):
@@ -521,6 +530,19 @@ def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[E
     """Versions registered from inside tracked tasks, in the batch's transaction. One that
     comes before its run waits for it like the run's other events; applied twice, it finds
     the version it made (one content, one version)."""
+    ready, _ = ready_for_registry(store, conn, events)
+    for event in ready:
+        data = event.data
+        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
+                        data.get("actor") or "unknown", event.subject, None, None)
+    return []
+
+
+def ready_for_registry(store: "SqlStore", conn: Connection, events: Sequence[Event]
+                       ) -> tuple[list[Event], dict[str, int]]:
+    """The registry events of a batch whose run (their subject) is in the store, and the runs'
+    keys; the others are parked until their run arrives. With some ready, the registry's lock
+    is taken (PostgreSQL; SQLite's write transaction is the lock already)."""
     runs = dict(conn.execute(select(t.runs.c.uuid, t.runs.c.id)
                              .where(t.runs.c.uuid.in_({e.subject for e in events}))).all())
     waiting = [e for e in events if e.subject not in runs]
@@ -532,11 +554,7 @@ def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[E
     ready = [e for e in events if e.subject in runs]
     if ready and store.dialect == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
-    for event in ready:
-        data = event.data
-        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
-                        data.get("actor") or "unknown", event.subject, None, None)
-    return []
+    return ready, runs
 
 
 def _as_ref(ref: str | names.ModelRef) -> names.ModelRef:

@@ -345,3 +345,29 @@ audit_events = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Index(None, "subject"),
 )
+
+# Where a model version is served: one row per deployment, from ``since`` to ``until``
+# (None: it serves now). Every change of it is in the audit log; what served in an
+# environment at a time T is the rows with since <= T < until.
+deployments = Table(
+    "deployments", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # Client-made (UUIDv7): a deployment recorded through the tracking runtime, delivered twice, is one row.
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("model_id", Id, ForeignKey("registered_models.id"), nullable=False),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("environment", String(250), nullable=False),
+    Column("endpoint", Text),
+    Column("state", String(20), nullable=False),
+    Column("traffic", Double),  # NULL: all the traffic; a share in (0, 1]: a canary
+    Column("since", Double, nullable=False),
+    Column("until", Double),
+    Column("actor", String(250), nullable=False),
+    Column("reason", Text),
+    Column("requested", String(600), nullable=False),  # the reference as asked (models:/pricing@production)
+    Column("run_id", Id, ForeignKey("runs.id")),  # the run that recorded it
+    Column("state_reason", Text),
+    Column("state_changed_at", Double, nullable=False),
+    Index(None, "environment", "since"),
+    Index(None, "model_id", "environment", "until"),
+)

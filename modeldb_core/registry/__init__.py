@@ -14,12 +14,13 @@ import os
 import pickle
 from typing import Any
 
-from .model import AliasMove, Approval, AuditEvent, ChainCheck, ModelVersion, RegisteredModel
+from .model import AliasMove, Approval, AuditEvent, ChainCheck, Deployment, ModelVersion, RegisteredModel
 from .names import ModelRef, parse as parse_model_uri
 
-__all__ = ["AliasMove", "Approval", "AuditEvent", "ChainCheck", "ModelRef", "ModelVersion",
-           "RegisteredModel", "actor", "approve", "load_model", "parse_model_uri", "promote",
-           "register_model", "resolve_model", "set_policy"]
+__all__ = ["AliasMove", "Approval", "AuditEvent", "ChainCheck", "Deployment", "ModelRef", "ModelVersion",
+           "RegisteredModel", "actor", "approve", "deployments", "load_model", "mark_degraded",
+           "parse_model_uri", "promote", "record_deployment", "register_model", "resolve_model",
+           "retire_deployment", "set_policy"]
 
 
 def actor(settings: Any = None) -> str:
@@ -111,3 +112,63 @@ def approve(uri: str, alias: str, reason: str | None = None) -> Approval:
 
 def promote(uri: str, alias: str, reason: str | None = None, force: bool = False) -> AliasMove:
     return _store().promote(uri, alias, actor(), reason=reason, force=force)
+
+
+def record_deployment(model_ref: Any, environment: str, endpoint: str | None = None, traffic: float | None = None,
+                      reason: str | None = None, run: Any = None) -> Deployment:
+    """Record that the version ``model_ref`` names (``models:/pricing/3``, or ``models:/pricing@production``:
+    the alias is resolved now and the version kept) serves in ``environment`` from now on.
+
+    Without ``traffic`` it takes all the model's traffic there and what had it before ends;
+    a ``traffic`` share (greater than 0, at most 1) records a canary beside it. ``run`` (default:
+    the active run, e.g. a ``@tracked_task(phase="deployment")``) is linked to the deployment
+    and records the model version as its input; with a run, ``model_ref=None`` deploys the
+    one registered version the run read. Audited like every registry change.
+    """
+    return _store().record_deployment(_model_ref(model_ref), environment, actor(), endpoint=endpoint,
+                                      traffic=traffic, reason=reason, run=_run_id(run))
+
+
+def retire_deployment(target: Any, environment: str | None = None, reason: str | None = None) -> list[Deployment]:
+    """End a deployment (its number, or a ``Deployment``), or everything of a model (or of the version
+    a ``models:/`` URI names) serving in ``environment``. Returns the deployments retired."""
+    if isinstance(target, Deployment):
+        target = target.id
+    return _store().retire_deployment(_model_ref(target), actor(), environment=environment, reason=reason)
+
+
+def mark_degraded(deployment: Any, reason: str | None = None, actor: str | None = None) -> Deployment:
+    """Mark a serving deployment (its number, or a ``Deployment``) ``degraded``: it keeps serving, but
+    monitoring found it wanting. What a monitoring rule calls; ``actor`` defaults to the identity. Audited."""
+    return _store().mark_degraded(deployment, reason, actor or _identity())
+
+
+def _identity() -> str:
+    return actor()
+
+
+def deployments(model: Any = None, environment: str | None = None, at: Any = None,
+                history: bool = False) -> list[Deployment]:
+    """What serves now, or what served at ``at`` (seconds, a timezone-aware datetime or ISO 8601
+    text), by environment; ``model`` narrows to a model or a version, ``history`` lists every one."""
+    from modeldb_core import validation
+    from modeldb_core.errors import ValidationError
+
+    if isinstance(at, str):
+        from modeldb_core.query.language import parse_time
+
+        try:
+            at = parse_time(at)
+        except ValueError as exc:
+            raise ValidationError("at", at, str(exc)) from None
+    at = validation.optional_timestamp("at", at)
+    return _store().deployments(model=_model_ref(model), environment=environment, at=at, history=history)
+
+
+def _model_ref(value: Any) -> Any:
+    """A ``ModelVersion`` or ``RegisteredModel`` stands for its URI."""
+    if isinstance(value, ModelVersion):
+        return value.uri
+    if isinstance(value, RegisteredModel):
+        return f"models:/{value.name}"
+    return value

@@ -101,3 +101,39 @@ class ChainCheck:
     @property
     def ok(self) -> bool:
         return self.broken_at is None
+
+
+@dataclass
+class Deployment:
+    """A model version served in an environment, from ``since`` until ``until`` (None: now).
+
+    ``state`` is what its owner wants of it: ``deployed``, ``degraded`` (it still serves,
+    but monitoring found it wanting) or ``retired``. ``traffic`` is a canary's share of
+    the environment's requests; None means all of them. ``requested`` is the reference as
+    it was asked for (``models:/pricing@production``), ``version`` what it named then.
+    """
+
+    id: int
+    model: str
+    version: int
+    environment: str
+    state: str
+    since: float
+    until: float | None
+    actor: str
+    requested: str
+    uuid: str
+    endpoint: str | None = None
+    traffic: float | None = None
+    reason: str | None = None
+    run_id: str | None = None  # the public id of the run that recorded it
+    state_reason: str | None = None
+    state_changed_at: float | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+    @property
+    def serving(self) -> bool:
+        return self.until is None

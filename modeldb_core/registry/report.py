@@ -2,7 +2,7 @@
 
 ``build`` gathers it through the store's reads (the version, its run, code,
 environment, params, metrics, input data, the upstream lineage of the run to its
-raw sources, promotion evidence, approvals, alias history, audit events) into
+raw sources, promotion evidence, approvals, alias history, deployments, audit events) into
 one plain dict; ``markdown``, ``html`` and JSON are renderings of that dict.
 """
 from __future__ import annotations
@@ -72,6 +72,9 @@ def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
                            for a in store.approvals(version.model) if a.version == version.version]
     report["alias_history"] = [_move(m) for m in moves]
     report["policies"] = store.policies(version.model)
+    # Where the model served, oldest first: this version's deployments and the model's whole history.
+    report["deployments"] = [_deployment(d) for d in store.deployments(model=version.model, history=True)]
+    report["version_deployments"] = [d for d in report["deployments"] if d["version"] == version.version]
     report["audit"] = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action,
                         "subject": e.subject, "reason": e.reason, "hash": e.hash}
                        for e in store.audit_events(f"models:/{version.model}", limit=None)]
@@ -81,6 +84,13 @@ def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
 def _move(m: Any) -> dict[str, Any]:
     return {"alias": m.alias, "from": m.from_version, "to": m.to_version, "actor": m.actor, "at": _iso(m.at),
             "reason": m.reason, "forced": m.forced, "evidence": m.evidence}
+
+
+def _deployment(d: Any) -> dict[str, Any]:
+    return {"id": d.id, "environment": d.environment, "version": d.version, "requested": d.requested,
+            "state": d.state, "traffic": d.traffic, "since": _iso(d.since), "until": _iso(d.until),
+            "actor": d.actor, "endpoint": d.endpoint, "reason": d.reason, "run": d.run_id,
+            "state_reason": d.state_reason}
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -137,6 +147,11 @@ def markdown(report: dict[str, Any]) -> str:
     out += ["## Approvals", ""] + _md_table(report["approvals"], ["alias", "actor", "at", "reason"])
     out += ["## Alias history", ""] + _md_table(report["alias_history"],
                                                 ["at", "alias", "from", "to", "actor", "forced", "reason"])
+    columns = ["id", "environment", "version", "state", "traffic", "since", "until", "actor", "reason"]
+    out += ["## Deployments of this version", ""] + _md_table(report["version_deployments"], columns)
+    out += ["## Deployment history of the model", "", "Which version served where, and when (until empty: "
+            "it serves now; traffic empty: all of it).", ""]
+    out += _md_table(report["deployments"], columns)
     out += ["## Audit events", ""] + _md_table(report["audit"], ["id", "at", "actor", "action", "subject", "reason"])
     return "\n".join(out)
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from modeldb_core.registry import report as reports
 
+from .deployments import as_json, timelines
 from .encode import jsonable
 
 pages = APIRouter(include_in_schema=False)
@@ -50,7 +51,8 @@ def model_detail(store, name: str) -> dict[str, Any]:
     return {"model": jsonable(model), "versions": jsonable(store.model_versions(model.name)),
             "alias_history": jsonable(store.alias_history(model.name)),
             "policies": store.policies(model.name), "approvals": jsonable(store.approvals(model.name)),
-            "audit": jsonable(store.audit_events(f"models:/{model.name}", limit=None))}
+            "audit": jsonable(store.audit_events(f"models:/{model.name}", limit=None)),
+            "deployments": [as_json(d) for d in store.deployments(model=model.name, history=True)]}
 
 
 @pages.get("/models", response_class=HTMLResponse)
@@ -68,8 +70,11 @@ def report_page(request: Request, name: str, ref: str = ""):
 
 @pages.get("/models/{name}", response_class=HTMLResponse)
 def model_page(request: Request, name: str):
-    detail = model_detail(_store(request), name)
-    return request.app.state.renderer.page(request, "model.html", {"title": detail["model"]["name"], "m": detail})
+    store = _store(request)
+    detail = model_detail(store, name)
+    environments = timelines(store.deployments(model=detail["model"]["name"], history=True))
+    return request.app.state.renderer.page(request, "model.html", {"title": detail["model"]["name"], "m": detail,
+                                                                   "environments": environments})
 
 
 @api.get("/models", summary="Registered models: aliases, newest version, owner, main metric")
@@ -77,7 +82,8 @@ def list_models(request: Request) -> list[dict[str, Any]]:
     return jsonable(models_summary(_store(request)))
 
 
-@api.get("/models/{name}", summary="One model: versions, alias history, policies, approvals, audit events")
+@api.get("/models/{name}", summary="One model: versions, alias history, policies, approvals, audit events, "
+                                   "deployments")
 def get_model(request: Request, name: str) -> dict[str, Any]:
     return model_detail(_store(request), name)
 

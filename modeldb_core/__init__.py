@@ -34,6 +34,7 @@ _EXPORTS = {
     "register_model": "registry",
     "resolve_model": "registry",
     "load_model": "registry",
+    "monitor": "monitoring",
     "ModelDBError": "errors",
     "ValidationError": "errors",
     "ParamConflictError": "errors",

@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .profile import (
@@ -97,7 +97,8 @@ class DriftReport:
         return [f.feature for f in self.features if f.flagged]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {k: v for k, v in self.__dict__.items() if k != "features"}
+        data["features"] = [dict(f.__dict__) for f in self.features]
         data["flagged_features"] = self.flagged_features
         return data
 
@@ -116,15 +117,18 @@ def _ks_scale(n_e: float) -> float:
 
 
 def ks_distance(batch_sorted: Any, ref_values: Any, ref_cdf: Any) -> float:
-    """sup |F_batch - F_ref| of two right-continuous step functions (the batch sorted)."""
+    """sup |F_batch - F_ref| of the batch's ECDF (values sorted) and the reference's step CDF.
+
+    Both are step functions, so the supremum is reached at a batch value, just at or just
+    before it: ``(i+1)/n - F_ref(x_i)`` and ``F_ref(x_i-) - i/n`` (exact with ties too)."""
     import numpy as np
 
     n = batch_sorted.size
-    at = np.concatenate([batch_sorted, ref_values])
-    batch_at = np.searchsorted(batch_sorted, at, side="right") / n
-    index = np.searchsorted(ref_values, at, side="right") - 1
-    ref_at = np.where(index >= 0, ref_cdf[np.maximum(index, 0)], 0.0)
-    return float(np.max(np.abs(batch_at - ref_at)))
+    padded = np.concatenate([[0.0], ref_cdf])
+    at = padded[np.searchsorted(ref_values, batch_sorted, side="right")]
+    before = padded[np.searchsorted(ref_values, batch_sorted, side="left")]
+    ranks = np.arange(n, dtype=np.float64)
+    return float(max(np.max((ranks + 1) / n - at), np.max(before - ranks / n), 0.0))
 
 
 def psi(batch_share: Any, ref_share: Any) -> Any:
@@ -225,11 +229,12 @@ def _missing(result: FeatureDrift, column: dict[str, Any], batch_missing: int, b
 
 
 def _numeric(name: str, column: dict[str, Any], values: Any, ref_key: str, ref_rows: int,
-             fdr: float) -> FeatureDrift:
+             fdr: float, finite: Any = None) -> FeatureDrift:
     import numpy as np
 
     array = numeric_values(values)
-    finite = np.sort(array[np.isfinite(array)])
+    if finite is None:
+        finite = np.sort(array[np.isfinite(array)])
     prepared = _numeric_reference(ref_key, name, column)
     m = prepared[4] if prepared is not None else effective_reference_size(column)
     result = FeatureDrift(name, "numeric", "ks", int(finite.size), m)
@@ -338,8 +343,11 @@ def _kind_of(values: Any) -> str:
     return "numeric" if is_numeric(values) else "categorical"
 
 
-def compare(reference: dict[str, Any], batch: Any, fdr: float = 0.01, ref_key: str = "") -> DriftReport:
-    """The drift of ``batch`` (a DataFrame or array) against the profile ``reference``."""
+def compare(reference: dict[str, Any], batch: Any, fdr: float = 0.01, ref_key: str = "",
+            sorted_finite: dict[str, Any] | None = None) -> DriftReport:
+    """The drift of ``batch`` (a DataFrame or array) against the profile ``reference``
+    (``ref_key``: its content hash, under which what is computed from it is cached;
+    ``sorted_finite``: the batch's numeric columns' sorted finite values, when known)."""
     from .profile import row_count
 
     ref_columns: dict[str, Any] = reference.get("columns", {})
@@ -365,7 +373,8 @@ def compare(reference: dict[str, Any], batch: Any, fdr: float = 0.01, ref_key: s
             report.type_changed[name] = f"{column.get('kind')} ({column.get('dtype')}) -> {kind} ({values.dtype})"
             continue
         if kind == "numeric" and "top" not in column:
-            report.features.append(_numeric(name, column, values, ref_key, ref_rows, fdr))
+            report.features.append(_numeric(name, column, values, ref_key, ref_rows, fdr,
+                                            (sorted_finite or {}).get(name)))
         else:
             report.features.append(_categorical(name, column, values, ref_key, ref_rows, fdr,
                                                 numeric=kind == "numeric"))

@@ -209,7 +209,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             name: str | None) -> None:
     from ..run import start_run
     from .drift import compare
-    from .profile import build_profile, sample_rows
+    from .profile import profile_with_values, sample_rows
     from .reference import PROFILE_TAG, load_profile, store_profile
 
     settings = client.settings
@@ -227,7 +227,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
         metrics: dict[str, float] = {}
         if batch is not None:
             sample, _ = sample_rows(batch, settings.profile_rows)
-            profile = build_profile(sample, settings.profile_rows, settings.profile_bytes)
+            profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)
             run.set_tag(PROFILE_TAG + "batch", store_profile(profile, settings.artifacts))
             if ref.profile_hash is None:
@@ -235,7 +235,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
                                        "drift is not measured")
             else:
                 drift = compare(load_profile(ref.profile_hash, settings.artifacts), sample,
-                                settings.drift_fdr, ref.profile_hash)
+                                settings.drift_fdr, ref.profile_hash, sorted_finite)
                 drift.rows = profile["rows"]
                 result.drift, result.flagged = drift, drift.flagged
                 result.problems += drift.problems

@@ -12,8 +12,15 @@ default) however large the data set:
   for numeric columns ``min``/``max``/``mean``/``std`` of the finite values, a few
   ``quantiles``, and ``sketch``: an Apache DataSketches KLL sketch of the finite values
   (mergeable; its ``k`` is the largest that keeps the profile in its size budget);
-  ``distinct``: the distinct values among the profiled rows; for categorical columns
-  ``top``: the 20 most frequent values with their counts and ``other`` for the rest.
+  ``distinct``: the distinct values among the profiled rows; for categorical columns (and
+  numeric ones with at most 20 values) ``top``: the 20 most frequent values (their first
+  200 characters) with their counts and ``other`` for the rest.
+
+The budget: the statistics take at most 60% of it (a very wide data set loses its
+``quantiles`` first, then its last columns: ``columns_omitted``); sketches share the rest,
+all with the same ``k``, the largest of 200, 128, 64, 32, 16, 8 that fits; columns left
+over when even ``k=8`` does not fit have no sketch (``sketch_omitted``) and drift tests only
+their missing values.
 
 numpy and pandas are imported inside the functions: ``import modeldb_core`` stays light.
 """
@@ -25,10 +32,12 @@ from typing import Any
 
 PROFILE_FORMAT = "modeldb.profile/1"
 TOP_VALUES = 20
+MAX_VALUE_CHARS = 200  # a categorical value is known by its first 200 characters
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 # KLL sketch sizes tried, largest first, until the profile fits its byte budget.
 SKETCH_KS = (200, 128, 64, 32, 16, 8)
 _SEED = 0x6D6462
+_STATISTICS_SHARE = 0.6  # of the byte budget, at most, for the statistics before sketches
 _SKETCH_OVERHEAD = 60  # the JSON around one column's sketch  # "mdb": the sample of a large data set is the same on every call
 
 
@@ -42,7 +51,7 @@ def columns_of(data: Any) -> list[tuple[str, Any]]:
     module = type(data).__module__.split(".", 1)[0]
     kind = type(data).__name__
     if module == "pandas" and kind == "DataFrame":
-        return [(str(name), data.iloc[:, i]) for i, name in enumerate(data.columns)]
+        return _frame_columns(data)
     if module == "pandas" and kind == "Series":
         return [(str(data.name) if data.name is not None else "0", data)]
     if module == "numpy" and hasattr(data, "ndim"):
@@ -56,6 +65,36 @@ def columns_of(data: Any) -> list[tuple[str, Any]]:
         return columns_of(np.asarray(data))
     raise ProfileInputError(f"cannot profile a {type(data).__module__}.{type(data).__qualname__}: "
                             "expected a pandas DataFrame or Series or a 1-d/2-d numpy array")
+
+
+def _frame_columns(frame: Any) -> list[tuple[str, Any]]:
+    """A frame's columns; the plain numeric ones (most of a feature table) as one float64 block
+    read at once, since pandas' per-column access costs more than the statistics."""
+    import numpy as np
+
+    dtypes = list(frame.dtypes)
+    plain = [i for i, d in enumerate(dtypes) if getattr(d, "kind", "O") in "iuf" and isinstance(d, np.dtype)]
+    block = frame.iloc[:, plain].to_numpy(dtype="float64") if len(plain) > 1 else None
+    at = {column: j for j, column in enumerate(plain)}
+    columns = []
+    for i, name in enumerate(frame.columns):
+        if block is not None and i in at:
+            columns.append((str(name), _Column(block[:, at[i]], dtypes[i])))
+        else:
+            columns.append((str(name), frame.iloc[:, i]))
+    return columns
+
+
+class _Column:
+    """A frame column read as float64, keeping the dtype the frame gave it."""
+
+    __slots__ = ("dtype", "values")
+
+    def __init__(self, values: Any, dtype: Any):
+        self.values, self.dtype = values, dtype
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 def row_count(data: Any) -> int:
@@ -91,6 +130,8 @@ def numeric_values(values: Any) -> Any:
     """A float64 numpy array of a numeric column (pandas nullable missing values as NaN)."""
     import numpy as np
 
+    if isinstance(values, _Column):
+        return values.values
     if hasattr(values, "to_numpy"):
         return values.to_numpy(dtype="float64", na_value=np.nan)
     return np.asarray(values, dtype="float64")
@@ -102,7 +143,7 @@ def category_codes(values: Any) -> Any:
 
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     present = series.notna()
-    text = series.astype(str)
+    text = series.astype(str).str.slice(0, MAX_VALUE_CHARS)
     return text.where(present, None)
 
 
@@ -178,6 +219,13 @@ def build_profile(data: Any, max_rows: int | None = None, max_bytes: int | None 
                   seed: int = _SEED) -> dict[str, Any]:
     """The profile of ``data`` (see the module docstring); ``max_rows`` and ``max_bytes``
     default to the settings ``profile_rows`` and ``profile_bytes``."""
+    return profile_with_values(data, max_rows, max_bytes, seed)[0]
+
+
+def profile_with_values(data: Any, max_rows: int | None = None, max_bytes: int | None = None,
+                        seed: int = _SEED) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The profile, and the sorted finite values of each numeric column it was made from
+    (what drift tests reuse rather than sort again)."""
     if max_rows is None or max_bytes is None:
         from ..client import get_client
 
@@ -200,8 +248,32 @@ def build_profile(data: Any, max_rows: int | None = None, max_bytes: int | None 
                                "columns": columns}
     if len(columns_in) != len(columns):
         profile["duplicate_column_names"] = True
+    _fit_statistics(profile, int(max_bytes * _STATISTICS_SHARE))
+    finite_of = {name: values for name, values in finite_of.items() if name in profile["columns"]}
     _add_sketches(profile, finite_of, max_bytes)
-    return profile
+    return profile, finite_of
+
+
+def _fit_statistics(profile: dict[str, Any], limit: int) -> None:
+    """Keep the statistics of a very wide data set within ``limit`` bytes, leaving the rest of
+    the budget to sketches: first without ``quantiles`` (the sketch has them), then without
+    the last columns (``columns_omitted``: how many, and the first names)."""
+    if _encoded_size(profile) <= limit:
+        return
+    for column in profile["columns"].values():
+        column.pop("quantiles", None)
+    size = _encoded_size(profile)
+    if size <= limit:
+        return
+    names = list(profile["columns"])
+    sizes = [_encoded_size(profile["columns"][n]) + len(n) + 4 for n in names]
+    removed: list[str] = []
+    while names and size > limit - 2000:  # room for the note of what was left out
+        size -= sizes.pop()
+        removed.append(names.pop())
+        del profile["columns"][removed[-1]]
+    removed.reverse()
+    profile["columns_omitted"] = {"count": len(removed), "first": [n[:100] for n in removed[:10]]}
 
 
 def _add_sketches(profile: dict[str, Any], finite_of: dict[str, Any], max_bytes: int) -> None:
@@ -213,15 +285,17 @@ def _add_sketches(profile: dict[str, Any], finite_of: dict[str, Any], max_bytes:
         return
     # Sketch one column at the largest k, then pick the k whose sketches fit (a sketch's
     # size grows about linearly with k), checking the choice on the real sketches.
-    widest = max(names, key=lambda n: finite_of[n].size)
-    per_k = len(base64.b64encode(_kll(finite_of[widest], SKETCH_KS[0]).serialize())) / SKETCH_KS[0]
+    widest = finite_of[max(names, key=lambda n: finite_of[n].size)]
+    large, small = SKETCH_KS[0], SKETCH_KS[-2]
+    size_large, size_small = (len(base64.b64encode(_kll(widest, k).serialize())) for k in (large, small))
+    per_k = max(size_large - size_small, 0) / (large - small)
     room = (max_bytes - base) / len(names) - _SKETCH_OVERHEAD
-    fitting = [k for k in SKETCH_KS if k * per_k <= room]
+    fitting = [k for k in SKETCH_KS if size_small + (k - small) * per_k <= room]
     for k in fitting or SKETCH_KS[-1:]:
         encoded = {name: base64.b64encode(_kll(finite_of[name], k).serialize()).decode() for name in names}
         if base + sum(len(e) + _SKETCH_OVERHEAD for e in encoded.values()) <= max_bytes:
             break
-    used, omitted = base, []
+    used, omitted = base + 1500, []  # room for the note of the columns left without a sketch
     for name in names:
         cost = len(encoded[name]) + _SKETCH_OVERHEAD
         if used + cost > max_bytes:
@@ -230,7 +304,7 @@ def _add_sketches(profile: dict[str, Any], finite_of: dict[str, Any], max_bytes:
         profile["columns"][name]["sketch"] = {"type": "kll_floats", "k": k, "data": encoded[name]}
         used += cost
     if omitted:
-        profile["sketch_omitted"] = omitted
+        profile["sketch_omitted"] = {"count": len(omitted), "first": [n[:100] for n in omitted[:10]]}
 
 
 def load_sketch(column: dict[str, Any]) -> Any:
@@ -274,4 +348,5 @@ def sketch_rank_error(column: dict[str, Any]) -> float:
 
 
 def dumps(profile: dict[str, Any]) -> str:
-    return json.dumps(profile, sort_keys=True, separators=(",", ":"), allow_nan=True, default=str)
+    # Not sorted: the columns keep their order (an array's columns are known by position).
+    return json.dumps(profile, separators=(",", ":"), allow_nan=True, default=str)

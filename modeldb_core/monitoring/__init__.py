@@ -1,7 +1,7 @@
 """Data profiles, monitoring runs and drift (docs/monitoring.md).
 
 ``profile`` builds a data set's profile, ``reference`` keeps it and finds a model
-version's training profile, ``drift`` compares a batch with it, ``monitor`` records a
+version's training profile, ``drift`` compares a batch with it, ``batch`` records a
 monitoring run, ``status`` reads the latest state and the degradation rule. numpy,
 pandas, scipy and DataSketches are imported inside functions only.
 """
@@ -13,8 +13,8 @@ from typing import Any
 def monitor(target: str, batch: Any = None, predictions: Any = None, labels: Any = None,
             deployment: str | None = None, **options: Any) -> Any:
     """Record a monitoring run of ``batch`` against ``target``'s training profile (see
-    ``monitoring.monitor.monitor``); never raises into the caller's code."""
-    from .monitor import monitor as run_monitor
+    ``monitoring.batch.monitor``); never raises into the caller's code."""
+    from .batch import monitor as run_monitor
 
     return run_monitor(target, batch=batch, predictions=predictions, labels=labels,
                        deployment=deployment, **options)

@@ -27,7 +27,8 @@ counted as a sample of ``(1.36/e)**2`` rows), ``m = 1/(1/rows + 1/sketch_rows)``
 The dataset is flagged when a Benjamini–Hochberg procedure at level ``fdr`` (setting
 ``drift_fdr``, 0.01) over the features' p-values (KS or chi-square, and missing values)
 rejects any; each result keeps its method, sample sizes, p-value and the threshold of its
-statistic at the cut the procedure used.
+statistic at the level the procedure used (``k*fdr/m`` for its ``k`` rejections; ``fdr/m``
+when none), so ``statistic >= threshold`` is the verdict.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class DriftReport:
     type_changed: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     flagged: bool = False
-    p_cut: float = 0.0  # the largest p-value BH rejected (0: none)
+    p_cut: float = 0.0  # the Benjamini-Hochberg level: p-values at or below it are rejected (0: none)
 
     @property
     def flagged_features(self) -> list[str]:
@@ -329,14 +330,15 @@ def _categorical(name: str, column: dict[str, Any], values: Any, ref_key: str, r
 
 # -- the batch ----------------------------------------------------------------------------------
 def benjamini_hochberg(p_values: list[float], fdr: float) -> float:
-    """The largest p-value the Benjamini–Hochberg procedure at ``fdr`` rejects (0: none)."""
+    """The Benjamini–Hochberg level at ``fdr``: ``k*fdr/m`` for the largest ``k`` whose ``k``-th
+    smallest p-value is at most that (a p-value at or below it is rejected), else 0."""
     ordered = sorted(p_values)
     total = len(ordered)
-    cut = 0.0
+    level = 0.0
     for rank, p in enumerate(ordered, start=1):
         if p <= rank * fdr / total:
-            cut = p
-    return cut
+            level = rank * fdr / total
+    return level
 
 
 def _kind_of(values: Any) -> str:
@@ -391,9 +393,11 @@ def _judge(report: DriftReport, fdr: float) -> None:
     p_values = [getattr(f, attr) for f, attr in tests]
     cut = benjamini_hochberg(p_values, fdr) if p_values else 0.0
     report.p_cut = cut
+    # Each statistic's threshold: its value at the level BH used (with no rejection, the
+    # level one feature alone would have needed).
     level = cut if cut > 0 else fdr / max(len(p_values), 1)
     for feature, attr in tests:
-        if getattr(feature, attr) <= cut:
+        if cut > 0 and getattr(feature, attr) <= cut:
             feature.flagged = True
             feature.reasons.append("distribution changed" if attr == "p_value" else "share of missing values changed")
     for feature in report.features:

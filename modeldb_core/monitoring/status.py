@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .monitor import DEPLOYMENT_TAG, MONITOR_TAG
+from .batch import DEPLOYMENT_TAG, MONITOR_TAG
 
 MODEL_TAG = MONITOR_TAG + "model"
 VERSION_TAG = MONITOR_TAG + "version"

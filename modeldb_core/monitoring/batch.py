@@ -68,7 +68,7 @@ class _Reference:
     training_metrics: tuple[str, ...]
 
 
-_references: dict[tuple[str, int], _Reference] = {}
+_references: dict[tuple[str, str, int, str | None], _Reference] = {}
 _lock = threading.Lock()
 
 
@@ -87,7 +87,7 @@ def _reference(client: Any, target: str) -> _Reference:
     from .reference import training_profile
 
     version = _resolve(client, target)
-    key = (version.model, int(version.version))
+    key = (client.settings.uri, version.model, int(version.version), version.run_id)
     with _lock:
         found = _references.get(key)
     if found is not None:

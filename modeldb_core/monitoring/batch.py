@@ -11,7 +11,8 @@ like any other (journaled on the caller's thread, written by the process's write
 - metrics: ``drift.flagged`` (1/0), ``drift.features_flagged``, ``drift.rows``,
   ``drift.schema_problems``; per feature ``drift.ks.<f>`` or ``drift.chi2.<f>``,
   ``drift.p.<f>``, ``drift.psi.<f>``, ``drift.psi_threshold.<f>``, ``drift.js.<f>``
-  (categories), ``drift.missing.<f>`` (share of missing values, when any);
+  (categories), ``drift.missing.<f>`` (share of missing values, when any),
+  ``drift.feature_flagged.<f>`` (1, for the features the batch was flagged for);
   ``prediction.count`` / ``.mean`` / ``.std`` / ``.min`` / ``.max`` / ``.p50`` or, for
   classes, ``prediction.share.<class>``; with labels, the model's metrics under the names
   its training run used (``r2_score``, ``mean_squared_error``, ``accuracy_score``...).
@@ -127,6 +128,8 @@ def _drift_metrics(report: Any) -> dict[str, float]:
             metrics[f"drift.js.{f.feature}"] = f.js
         if f.missing_share:
             metrics[f"drift.missing.{f.feature}"] = f.missing_share
+        if f.flagged:
+            metrics[f"drift.feature_flagged.{f.feature}"] = 1.0
     return metrics
 
 

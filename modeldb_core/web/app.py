@@ -68,7 +68,7 @@ def wants_json(request: Request) -> bool:
 def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI:
     from modeldb_core import config
 
-    from . import api, models, pages
+    from . import api, models, monitoring, pages
     from .render import Renderer
     from .service import DEFAULT_QUERY_TIMEOUT, ReadDeadline, SecurityHeaders
 
@@ -98,7 +98,9 @@ def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(models.api)
+    app.include_router(monitoring.api)
     app.include_router(pages.router)
+    app.include_router(monitoring.pages)
     app.include_router(models.pages)
 
     def error_page(request: Request, status: int, title: str, message: str,

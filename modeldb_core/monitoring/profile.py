@@ -147,9 +147,16 @@ def category_codes(values: Any) -> Any:
     return text.where(present, None)
 
 
+def _datasketches() -> Any:
+    from ..extras import require
+
+    return require("datasketches", "monitoring", "data profiles")
+
+
 def _kll(finite: Any, k: int) -> Any:
-    import datasketches
     import numpy as np
+
+    datasketches = _datasketches()
 
     sketch = datasketches.kll_floats_sketch(k)
     if finite.size:
@@ -312,9 +319,7 @@ def load_sketch(column: dict[str, Any]) -> Any:
     sketch = column.get("sketch")
     if not sketch:
         return None
-    import datasketches
-
-    return datasketches.kll_floats_sketch.deserialize(base64.b64decode(sketch["data"]))
+    return _datasketches().kll_floats_sketch.deserialize(base64.b64decode(sketch["data"]))
 
 
 def reference_cdf(column: dict[str, Any]) -> tuple[Any, Any] | None:
@@ -339,8 +344,7 @@ def sketch_rank_error(column: dict[str, Any]) -> float:
     sketch = column.get("sketch")
     if not sketch:
         return 1.0
-    import datasketches
-
+    datasketches = _datasketches()
     loaded = load_sketch(column)
     if not loaded.is_estimation_mode():
         return 0.0

@@ -53,6 +53,8 @@ class MonitorResult:
     metrics: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    # The degradation rule's answer for ``deployment`` after this batch (None: not asked).
+    degraded: bool | None = None
 
     @property
     def flagged_features(self) -> list[str]:
@@ -205,7 +207,23 @@ def monitor(target: str, batch: Any = None, predictions: Any = None, labels: Any
     except BaseException as exc:  # noqa: BLE001 - serving code never sees a monitoring error
         report("record a monitoring run", exc)
         result.error = f"{type(exc).__name__}: {exc}"
+    if result.deployment is not None and result.run_id is not None:
+        result.degraded = safe_call("apply the degradation rule", _degraded, client, result)
     return result
+
+
+def _degraded(client: Any, result: MonitorResult) -> bool:
+    """The degradation rule for the batch's deployment, this batch included. Only a flagged
+    batch can make a deployment degraded, so only then is the store read (after this
+    process's earlier monitoring runs have reached it)."""
+    from .status import DegradationRule, deployment_degraded
+
+    if not result.flagged:
+        return False
+    rule = DegradationRule.from_settings(client.settings)
+    # The run just recorded may not be in the store yet: it is counted by its verdict.
+    return deployment_degraded(client.store, result.deployment, latest_flagged=True, rule=rule,
+                               skip_run=result.run_id)
 
 
 def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any, result: MonitorResult,

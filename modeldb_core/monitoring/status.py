@@ -118,12 +118,13 @@ def latest_states(store: Any, model: str | None = None, deployment: str | None =
 
 
 def deployment_degraded(store: Any, deployment: str, latest_flagged: bool | None = None,
-                        rule: DegradationRule | None = None) -> bool:
+                        rule: DegradationRule | None = None, skip_run: str | None = None) -> bool:
     """Whether ``deployment`` is degraded by the rule, from its recorded monitoring runs and,
-    when given, the verdict of a batch just monitored that may not be in the store yet."""
+    when given, the verdict of a batch just monitored (``skip_run``: its run, not counted
+    twice if it is already in the store)."""
     rule = rule or DegradationRule.from_settings()
-    records = monitoring_runs(store, deployment=deployment, limit=rule.flagged_in_a_row)
-    verdicts = [_flagged(r) for r in records]
+    records = monitoring_runs(store, deployment=deployment, limit=rule.flagged_in_a_row + 1)
+    verdicts = [_flagged(r) for r in records if r.id != skip_run][:rule.flagged_in_a_row]
     if latest_flagged is not None:
         verdicts = [latest_flagged, *verdicts]
     return is_degraded(verdicts, rule)

@@ -137,8 +137,9 @@ def test_status_and_the_degradation_rule(tracking, pricing):
     assert not is_degraded([True, True], DegradationRule(3))
     for seed in range(2):
         mdb.monitor("models:/pricing/1", batch=_data(400, seed=11 + seed), deployment="prod")
-    for seed in range(3):
-        mdb.monitor("models:/pricing/1", batch=_data(400, seed=20 + seed, shift=1.0), deployment="prod")
+    answers = [mdb.monitor("models:/pricing/1", batch=_data(400, seed=20 + seed, shift=1.0), deployment="prod",
+                           ).degraded for seed in range(3)]
+    assert answers == [False, False, True]  # where the deployments part marks it degraded
     mdb.monitor("models:/pricing/1", batch=_data(400, seed=30), deployment="staging")
     mdb.flush()
     states = {s.deployment: s for s in latest_states(tracking.store, "pricing", rule=DegradationRule(3))}

@@ -3,6 +3,7 @@
 A monitoring run is a run of phase ``monitoring``, recorded through the tracking runtime
 like any other (journaled on the caller's thread, written by the process's writer):
 
+- input ``batch``: the batch's fingerprint (when it has at most ``profile_rows`` rows);
 - tags: ``modeldb.monitor.model`` / ``.version`` / ``.target`` (the model version the
   batch was scored by, resolved when the call is made), ``modeldb.deployment`` when
   given, ``modeldb.profile.batch`` (the batch's profile) and ``modeldb.monitor.drift``
@@ -240,13 +241,18 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             MONITOR_TAG + "target": str(target)}
     if result.deployment is not None:
         tags[DEPLOYMENT_TAG] = result.deployment
+    # Nested under the caller's run when there is one (a Prefect or Airflow task that monitors).
     run = start_run(name or f"monitor {ref.model}", project=ref.project, phase="monitoring", tags=tags,
-                    parent=None, client=client)
+                    parent=True, client=client)
     result.run_id = run.id
     status, error = "succeeded", None
     try:
         metrics: dict[str, float] = {}
         if batch is not None:
+            if _rows(batch) <= settings.profile_rows:
+                # What the model scored, as a lineage node; a larger batch is known by its
+                # profile alone (hashing it would cost the serving code more than the rest).
+                safe_call("record the monitored batch", run.log_input, batch, name="batch")
             sample, _ = sample_rows(batch, settings.profile_rows)
             profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)

@@ -75,8 +75,20 @@ def test_unchanged_and_shifted_batches_give_monitoring_runs_with_drift_metrics(t
     area = next(f for f in report["features"] if f["feature"] == "area")
     assert (area["method"], area["n"], area["flagged"]) == ("ks", 2000, True)
     assert area["threshold"] < area["statistic"] and area["n_reference"] > 100
-    # the batch profile is kept too
+    # the batch profile is kept too, and the batch is an input (what the model scored)
     assert load_profile(second.tags["modeldb.profile.batch"])["rows"] == 2000
+    assert [i.name for i in tracking.store.get_run_detail(second.id).inputs] == ["batch"]
+
+
+def test_a_monitoring_run_nests_under_the_task_that_monitors(tracking, pricing):
+    @mdb.tracked_task(name="score_batch")
+    def score(batch):
+        return mdb.monitor("models:/pricing/1", batch=batch, predictions=pricing.predict(batch)).run_id
+
+    run_id = score(_data(200, seed=9)[FEATURES])
+    mdb.flush()
+    task = mdb.search_runs('name = "score_batch"').runs[0]
+    assert tracking.store.get_run(run_id).parent_run_id == task.id
 
 
 def _blob(tracking, content_hash: str) -> str:

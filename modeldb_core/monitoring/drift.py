@@ -341,6 +341,10 @@ def benjamini_hochberg(p_values: list[float], fdr: float) -> float:
     return level
 
 
+def _positional(batch: Any) -> bool:
+    return type(batch).__module__.split(".", 1)[0] == "numpy"
+
+
 def _kind_of(values: Any) -> str:
     return "numeric" if is_numeric(values) else "categorical"
 
@@ -355,6 +359,9 @@ def compare(reference: dict[str, Any], batch: Any, fdr: float = 0.01, ref_key: s
     ref_columns: dict[str, Any] = reference.get("columns", {})
     rows = row_count(batch)
     batch_columns = dict(columns_of(batch))
+    if _positional(batch) and len(batch_columns) == len(ref_columns) and list(batch_columns) != list(ref_columns):
+        # A model served with arrays: its columns are the reference's, in the same order.
+        batch_columns = dict(zip(ref_columns, batch_columns.values()))
     report = DriftReport(rows=rows, fdr=fdr, features=[])
     report.missing_columns = [c for c in ref_columns if c not in batch_columns]
     report.extra_columns = [c for c in batch_columns if c not in ref_columns]

@@ -105,6 +105,12 @@ def test_the_same_batch_gives_the_same_drift_results(tracking, pricing):
     assert first.drift.to_dict() == again.drift.to_dict()
 
 
+def test_an_array_batch_is_read_in_the_training_columns_order(tracking, pricing):
+    shifted = _data(1000, seed=12, shift=0.8)[FEATURES].to_numpy()
+    result = mdb.monitor("models:/pricing/1", batch=shifted)
+    assert result.problems == [] and result.flagged_features == ["area"]
+
+
 def test_bad_batches_get_a_clear_result_naming_the_columns_not_a_crash(tracking, pricing):
     batch = _data(500, seed=5)[FEATURES]
     batch = batch.drop(columns=["floor"]).assign(colour="red", age=batch["age"].astype(str))

@@ -232,7 +232,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
     from ..run import start_run
     from .drift import compare
     from .profile import profile_with_values, sample_rows
-    from .reference import PROFILE_TAG, load_profile, store_profile
+    from .reference import PROFILE_TAG, store_profile
 
     settings = client.settings
     ref = _reference(client, target)
@@ -256,19 +256,19 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             sample, _ = sample_rows(batch, settings.profile_rows)
             profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)
-            run.set_tag(PROFILE_TAG + "batch", store_profile(profile, settings.artifacts))
-            if ref.profile_hash is None:
-                result.problems.append(f"model {ref.model} version {ref.version} has no training profile: "
-                                       "drift is not measured")
-            else:
-                drift = compare(load_profile(ref.profile_hash, settings.artifacts), sample,
-                                settings.drift_fdr, ref.profile_hash, sorted_finite)
+            stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts)
+            if stored is not None:
+                run.set_tag(PROFILE_TAG + "batch", stored)
+            reference = _training_profile(ref, settings, result)
+            if reference is not None:
+                drift = compare(reference, sample, settings.drift_fdr, ref.profile_hash, sorted_finite)
                 drift.rows = profile["rows"]
                 result.drift, result.flagged = drift, drift.flagged
                 result.problems += drift.problems
                 metrics.update(_drift_metrics(drift))
-                report_hash = store_profile_report(drift, settings.artifacts)
-                run.set_tag(MONITOR_TAG + "drift", report_hash)
+                report_hash = safe_call("store the drift report", store_drift_report, drift, settings.artifacts)
+                if report_hash is not None:
+                    run.set_tag(MONITOR_TAG + "drift", report_hash)
                 run.log_params({"drift.fdr": settings.drift_fdr, "drift.reference": ref.profile_hash})
         if predictions is not None:
             metrics.update(safe_call("describe the predictions", _prediction_metrics, predictions, default={}))
@@ -289,13 +289,31 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
         safe_call("end a monitoring run", run.end, status, error=error)
 
 
+def _training_profile(ref: _Reference, settings: Any, result: MonitorResult) -> dict[str, Any] | None:
+    """The version's training profile, or ``None`` with the reason among the problems."""
+    from ..errors import NotFoundError
+    from .reference import load_profile
+
+    if ref.profile_hash is None:
+        result.problems.append(f"model {ref.model} version {ref.version} has no training profile: "
+                               "drift is not measured")
+        return None
+    try:
+        return load_profile(ref.profile_hash, settings.artifacts)
+    except NotFoundError:
+        result.problems.append(f"the training profile {ref.profile_hash} of model {ref.model} version "
+                               f"{ref.version} is not in the artifact store {settings.artifacts}: "
+                               "drift is not measured")
+        return None
+
+
 def _rows(batch: Any) -> int:
     from .profile import row_count
 
     return row_count(batch)
 
 
-def store_profile_report(drift: Any, artifacts: Any) -> str:
+def store_drift_report(drift: Any, artifacts: Any) -> str:
     """Keep the drift report as a JSON blob of the artifact store; its content hash."""
     from ..artifact_store import ArtifactStore
     from ..web.encode import jsonable

@@ -167,3 +167,16 @@ def test_status_and_the_degradation_rule(tracking, pricing):
     assert deployment_degraded(tracking.store, "prod", rule=DegradationRule(3))
     assert not deployment_degraded(tracking.store, "prod", latest_flagged=False, rule=DegradationRule(3))
     assert [h["flagged"] for h in history(tracking.store, "pricing")] == [False, False, True, True, True, False]
+
+
+def test_a_training_profile_missing_from_this_hosts_artifact_store_is_a_problem_not_an_error(tracking, pricing):
+    from modeldb_core.artifact_store import ArtifactStore
+    from modeldb_core.monitoring.reference import profile_tags
+
+    training = mdb.search_runs('phase = "training"').runs[0]
+    profile_hash = profile_tags(training.tags)["X_train"]
+    ArtifactStore(tracking.settings.artifacts).path(profile_hash).unlink()
+    batch = _data(300, seed=13)[FEATURES]
+    result = mdb.monitor("models:/pricing/1", batch=batch, predictions=pricing.predict(batch))
+    assert result.error is None and result.drift is None
+    assert "is not in the artifact store" in result.problems[0] and "prediction.mean" in result.metrics

@@ -238,6 +238,9 @@ def _numeric(name: str, column: dict[str, Any], values: Any, ref_key: str, ref_r
     array = numeric_values(values)
     if finite is None:
         finite = np.sort(array[np.isfinite(array)])
+    # The sketch keeps float32 values: compare the batch at the same precision, or a value
+    # such as 0.1 (0.1000000015 in float32) would fall on the wrong side of its own tie.
+    finite = finite.astype(np.float32).astype(np.float64)
     prepared = _numeric_reference(ref_key, name, column)
     m = prepared[4] if prepared is not None else effective_reference_size(column)
     result = FeatureDrift(name, "numeric", "ks", int(finite.size), m)
@@ -322,8 +325,11 @@ def _categorical(name: str, column: dict[str, Any], values: Any, ref_key: str, r
     else:
         result.statistic, result.p_value = 0.0, 1.0
     middle = (ref_share + batch_share) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl = lambda p: float(np.sum(np.where(p > 0, p * np.log2(p / middle), 0.0)))
+
+    def kl(p: Any) -> float:  # to the middle distribution, in bits (0 log 0 = 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.sum(np.where(p > 0, p * np.log2(p / middle), 0.0)))
+
     result.js = math.sqrt(max(0.0, (kl(ref_share) + kl(batch_share)) / 2))
     result.psi, result.psi_threshold, result.psi_p_value = _psi_judged(
         f"{ref_key}/{name}", batch_share, ref_share, n, m, fdr)

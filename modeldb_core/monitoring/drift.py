@@ -353,6 +353,22 @@ def _positional(batch: Any) -> bool:
     return type(batch).__module__.split(".", 1)[0] == "numpy"
 
 
+def _all_missing(values: Any) -> bool:
+    import pandas as pd
+
+    from .profile import numeric_values
+
+    return bool(pd.isna(numeric_values(values) if is_numeric(values) else values).all())
+
+
+def _as_missing(values: Any, kind: str | None) -> Any:
+    """An all-null column as a column of ``kind`` (float NaN, or None)."""
+    import numpy as np
+
+    rows = len(values)
+    return np.full(rows, np.nan) if kind == "numeric" else np.full(rows, None, dtype=object)
+
+
 def _kind_of(values: Any) -> str:
     return "numeric" if is_numeric(values) else "categorical"
 
@@ -386,6 +402,9 @@ def compare(reference: dict[str, Any], batch: Any, fdr: float = 0.01, ref_key: s
             continue
         values = batch_columns[name]
         kind = _kind_of(values)
+        if kind != column.get("kind") and _all_missing(values):
+            kind = column.get("kind")  # an all-null column has no type of its own: its nulls are tested
+            values = _as_missing(values, kind)
         if kind != column.get("kind"):
             report.type_changed[name] = f"{column.get('kind')} ({column.get('dtype')}) -> {kind} ({values.dtype})"
             continue

@@ -134,6 +134,11 @@ def test_bad_batches_get_a_clear_result_naming_the_columns_not_a_crash(tracking,
     assert "no finite values in the batch" in by_name["distance"].reasons
     assert by_name["age"].flagged and by_name["age"].missing_share == pytest.approx(20 / 500)
     assert not by_name["floor"].flagged
+    # an all-null column read as another type (object None for a float column) is not a type change
+    untyped = _data(200, seed=14)[FEATURES].astype({"floor": object})
+    untyped["floor"] = None
+    result = mdb.monitor("models:/pricing/1", batch=untyped)
+    assert result.drift.type_changed == {} and "floor" in result.flagged_features
     mdb.flush()
     problems = mdb.search_runs('phase = "monitoring"', order_by="started").runs[0].tags["modeldb.monitor.problems"]
     assert "floor" in problems and "colour" in problems

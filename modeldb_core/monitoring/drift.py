@@ -240,7 +240,8 @@ def _numeric(name: str, column: dict[str, Any], values: Any, ref_key: str, ref_r
         finite = np.sort(array[np.isfinite(array)])
     # The sketch keeps float32 values: compare the batch at the same precision, or a value
     # such as 0.1 (0.1000000015 in float32) would fall on the wrong side of its own tie.
-    finite = finite.astype(np.float32).astype(np.float64)
+    with np.errstate(over="ignore"):
+        finite = finite.astype(np.float32).astype(np.float64)
     prepared = _numeric_reference(ref_key, name, column)
     m = prepared[4] if prepared is not None else effective_reference_size(column)
     result = FeatureDrift(name, "numeric", "ks", int(finite.size), m)

@@ -160,7 +160,8 @@ def _kll(finite: Any, k: int) -> Any:
 
     sketch = datasketches.kll_floats_sketch(k)
     if finite.size:
-        sketch.update(np.ascontiguousarray(finite, dtype=np.float32))
+        with np.errstate(over="ignore"):  # beyond float32's range: kept as +-inf, the sketch's own limit
+            sketch.update(np.ascontiguousarray(finite, dtype=np.float32))
     return sketch
 
 

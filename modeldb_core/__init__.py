@@ -39,6 +39,7 @@ _EXPORTS = {
     "mark_degraded": "registry",
     "deployments": "registry",
     "Deployment": "registry",
+    "monitor": "monitoring",
     "ModelDBError": "errors",
     "ValidationError": "errors",
     "ParamConflictError": "errors",

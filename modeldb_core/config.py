@@ -24,6 +24,10 @@ config file > default.
 | UI token       | ``MODELDB_UI_TOKEN``   | ``ui_token``    | none (no authentication)        |
 | server token   | ``MODELDB_TOKEN``      | ``token``       | none (what a client sends to ``modeldb server``) |
 | OpenLineage out | ``MODELDB_OPENLINEAGE_URL`` | ``openlineage_url`` | none (no OpenLineage events sent) |
+| profile rows   | ``MODELDB_PROFILE_ROWS`` | ``profile_rows`` | 100000 (a larger data set is profiled on a seeded sample) |
+| profile size   | ``MODELDB_PROFILE_BYTES`` | ``profile_bytes`` | 65536 (the stored profile of one data set at most) |
+| drift FDR      | ``MODELDB_DRIFT_FDR``  | ``drift_fdr``   | 0.01 (Benjamini-Hochberg level across a batch's features) |
+| degraded after | ``MODELDB_DEGRADED_AFTER`` | ``degraded_after`` | 3 (flagged monitoring batches in a row) |
 
 The config file is ``$MODELDB_CONFIG`` or ``~/.modeldb/config.toml``.
 """
@@ -189,6 +193,11 @@ class Settings:
     openlineage_url: str | None = None
     # Who changes the registry, as the audit log names them; None: the OS user.
     identity: str | None = None
+    # -- data profiles and drift (docs/monitoring.md) --
+    profile_rows: int = 100_000
+    profile_bytes: int = 65536
+    drift_fdr: float = 0.01
+    degraded_after: int = 3
 
     def __repr__(self) -> str:
         # The dataclass repr would print the store URI's password and the UI token.
@@ -225,6 +234,10 @@ def resolve(
     token: str | None = None,
     openlineage_url: str | None = None,
     identity: str | None = None,
+    profile_rows: int | None = None,
+    profile_bytes: int | None = None,
+    drift_fdr: float | None = None,
+    degraded_after: int | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -254,7 +267,39 @@ def resolve(
             "openlineage_url", openlineage_url, "MODELDB_OPENLINEAGE_URL", None)),
         identity=_setting("identity", identity, "MODELDB_IDENTITY", None) or None,
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
+        **_monitoring_settings(profile_rows, profile_bytes, drift_fdr, degraded_after),
     )
+
+
+# -- data profiles and drift (docs/monitoring.md) ------------------------------------------------
+def _whole(field: str, value: Any, least: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(field, value, "must be a whole number") from None
+    if number < least:
+        raise ValidationError(field, value, f"must be at least {least}")
+    return number
+
+
+def _monitoring_settings(profile_rows: Any, profile_bytes: Any, drift_fdr: Any,
+                         degraded_after: Any) -> dict[str, Any]:
+    fdr_raw = _setting("drift_fdr", drift_fdr, "MODELDB_DRIFT_FDR", 0.01)
+    try:
+        fdr = float(fdr_raw)
+    except (TypeError, ValueError):
+        raise ValidationError("MODELDB_DRIFT_FDR", fdr_raw, "must be a number between 0 and 0.5") from None
+    if not 0 < fdr <= 0.5:
+        raise ValidationError("MODELDB_DRIFT_FDR", fdr_raw, "must be more than 0 and at most 0.5")
+    return {
+        "profile_rows": _whole("MODELDB_PROFILE_ROWS", _setting(
+            "profile_rows", profile_rows, "MODELDB_PROFILE_ROWS", 100_000), 1000),
+        "profile_bytes": _whole("MODELDB_PROFILE_BYTES", _setting(
+            "profile_bytes", profile_bytes, "MODELDB_PROFILE_BYTES", 65536), 4096),
+        "drift_fdr": fdr,
+        "degraded_after": _whole("MODELDB_DEGRADED_AFTER", _setting(
+            "degraded_after", degraded_after, "MODELDB_DEGRADED_AFTER", 3), 1),
+    }
 
 
 # -- input side: fingerprint budget, redaction, file modes (docs/security.md) --------------------

@@ -21,6 +21,7 @@ EXTRAS = {
     "numpy": "sklearn",
     "pandas": "sklearn",
     "scipy": "sklearn",
+    "datasketches": "monitoring",
     "fastapi": "ui",
     "jinja2": "ui",
     "uvicorn": "ui",

@@ -122,6 +122,8 @@ class TrackedFunction:
                     safe_call("record an input", run.log_input, version, name=name)
             for name, item in _declared(self.inputs, call):
                 safe_call("record a declared input", run.log_input, item, name=name)
+        if self.phase == "training" or self.register_model is not None:
+            safe_call("profile training data", _profile_inputs, run, call)
         if self.sklearn_autolog:
             safe_call("turn on scikit-learn logging", _sklearn_autolog)
         run.activate()
@@ -191,6 +193,21 @@ def _provided_run(fn: Callable[..., Any]) -> ActiveRun | None:
     if run is not None and run.provides(fn):
         return run
     return None
+
+
+def _profile_inputs(run: ActiveRun, call: _Call) -> None:
+    """Profile the DataFrame and array arguments of a training call (at most ``_PROFILED``):
+    the reference its model's monitoring measures drift against."""
+    from .monitoring.reference import is_profilable, record_profile
+
+    profiled = 0
+    for name, value in call.arguments.items():
+        if profiled < _PROFILED and validation.is_valid_key(name) and is_profilable(value):
+            safe_call("profile training data", record_profile, run, name, value)
+            profiled += 1
+
+
+_PROFILED = 4
 
 
 def _sklearn_autolog() -> None:

@@ -48,9 +48,9 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, deployments, lineage, models, projects, remote, runs, server, sync
+    from . import artifacts, db, deployments, lineage, models, monitor, projects, remote, runs, server, sync
 
-    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models, deployments):
+    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models, deployments, monitor):
         module.register(cli)
 
 

@@ -112,6 +112,7 @@ class _FitSession:
         client = get_client()
         if client.disabled:
             return None
+        from ..monitoring.reference import record_profile
         from ..run import active_run, start_run
 
         import sklearn
@@ -138,6 +139,8 @@ class _FitSession:
                 value = safe_call("read training data", _as_artifact, value)
                 if value is not None:
                     safe_call("fingerprint training data", run.log_input, value, name=data_name)
+                    if data_name.startswith("X"):  # the features: the reference of drift
+                        safe_call("profile training data", record_profile, run, data_name, value)
         run.activate()
         return session
 

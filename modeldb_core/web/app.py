@@ -68,7 +68,7 @@ def wants_json(request: Request) -> bool:
 def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI:
     from modeldb_core import config
 
-    from . import api, deployments, models, pages
+    from . import api, deployments, models, monitoring, pages
     from .render import Renderer
     from .service import DEFAULT_QUERY_TIMEOUT, ReadDeadline, SecurityHeaders
 
@@ -99,7 +99,9 @@ def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI
     app.include_router(api.router)
     app.include_router(models.api)
     app.include_router(deployments.api)
+    app.include_router(monitoring.api)
     app.include_router(pages.router)
+    app.include_router(monitoring.pages)
     app.include_router(models.pages)
     app.include_router(deployments.pages)
 

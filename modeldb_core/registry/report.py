@@ -16,6 +16,8 @@ from ..web.encode import jsonable  # the one rule for NaN/inf in JSON
 from .model import CARD_FIELDS
 
 FORMATS = ("md", "json", "html")
+MONITORING_COLUMNS = ["version", "deployment", "batches", "last_at", "flagged", "flagged_in_a_row", "degraded",
+                      "top_drift"]
 # Levels (run -> data -> run) walked upstream: enough to reach the raw sources of any real
 # pipeline (the walk stops where nothing is upstream); a bound only against a cycle of edges.
 LINEAGE_DEPTH = 10_000
@@ -75,6 +77,7 @@ def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
     # Where the model served, oldest first: this version's deployments and the model's whole history.
     report["deployments"] = [_deployment(d) for d in store.deployments(model=version.model, history=True)]
     report["version_deployments"] = [d for d in report["deployments"] if d["version"] == version.version]
+    report["monitoring"] = _monitoring(store, version.model)
     report["audit"] = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action,
                         "subject": e.subject, "reason": e.reason, "hash": e.hash}
                        for e in store.audit_events(f"models:/{version.model}", limit=None)]
@@ -91,6 +94,18 @@ def _deployment(d: Any) -> dict[str, Any]:
             "state": d.state, "traffic": d.traffic, "since": _iso(d.since), "until": _iso(d.until),
             "actor": d.actor, "endpoint": d.endpoint, "reason": d.reason, "run": d.run_id,
             "state_reason": d.state_reason}
+
+
+def _monitoring(store: Any, model: str) -> list[dict[str, Any]]:
+    """The latest monitoring state of each (version, deployment) of the model: its last batch,
+    whether it was flagged, the flagged batches in a row, the most drifted features."""
+    from modeldb_core.monitoring.status import latest_states
+
+    return [{"version": s.version, "deployment": s.deployment, "batches": s.batches, "last_at": _iso(s.last_at),
+             "flagged": s.flagged, "flagged_in_a_row": s.flagged_in_a_row, "degraded": s.degraded,
+             "features_flagged": s.features_flagged,
+             "top_drift": ", ".join(f"{feature} (PSI {psi:.3f})" for feature, psi in s.top_drift[:3])}
+            for s in latest_states(store, model=model)]
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -152,6 +167,9 @@ def markdown(report: dict[str, Any]) -> str:
     out += ["## Deployment history of the model", "", "Which version served where, and when (until empty: "
             "it serves now; traffic empty: all of it).", ""]
     out += _md_table(report["deployments"], columns)
+    out += ["## Latest monitoring", "", "The last monitoring batch of each version and deployment, and its drift "
+            "against the version's training data.", ""]
+    out += _md_table(report["monitoring"], MONITORING_COLUMNS)
     out += ["## Audit events", ""] + _md_table(report["audit"], ["id", "at", "actor", "action", "subject", "reason"])
     return "\n".join(out)
 

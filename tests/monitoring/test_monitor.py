@@ -185,3 +185,25 @@ def test_a_training_profile_missing_from_this_hosts_artifact_store_is_a_problem_
     result = mdb.monitor("models:/pricing/1", batch=batch, predictions=pricing.predict(batch))
     assert result.error is None and result.drift is None
     assert "is not in the artifact store" in result.problems[0] and "prediction.mean" in result.metrics
+
+
+def test_a_deployment_turns_degraded_and_the_report_shows_it_with_the_latest_drift(tracking, pricing):
+    from modeldb_core.registry import report
+
+    deployed = mdb.record_deployment("models:/pricing/1", "prod", endpoint="https://pricing.internal")
+    for seed in range(3):
+        result = mdb.monitor("models:/pricing/1", batch=_data(400, seed=40 + seed, shift=1.0), deployment=str(deployed.id))
+    assert result.degraded
+    [now] = mdb.deployments(model="pricing", environment="prod")
+    assert now.id == deployed.id and now.state == "degraded"
+    assert now.state_reason.startswith("3 flagged monitoring batches in a row")
+    actions = [e.action for e in tracking.store.audit_events("models:/pricing", limit=None)]
+    assert "deployment.degrade" in actions
+    built = report.build(tracking.store, "models:/pricing/1")
+    [state] = built["monitoring"]
+    assert (state["deployment"], state["flagged_in_a_row"], state["degraded"]) == (str(deployed.id), 3, True)
+    assert state["top_drift"].startswith("area (PSI ")
+    text = report.markdown(built)
+    assert "## Latest monitoring" in text and "area (PSI" in text
+    assert [d["state"] for d in built["deployments"]] == ["degraded"]
+    assert "Latest monitoring" in report.html(built)

@@ -301,3 +301,25 @@ def test_sigterm_ends_the_run_killed_and_the_process_still_stops(sqlite_uri, tmp
     assert run.status == "killed" and "SIGTERM" in run.error_message
     assert store.get_run_detail(run.id).metrics == {"m": 1.0}
     store.close()
+
+
+@pytest.mark.parametrize("bad", [b'{"not": "closed"', b'["metric","r",7,["m",1.0,7,1.0]],["note","r",8,{}]',
+                                 b'["no such kind","r",7,{}]'])
+def test_a_checked_record_that_is_no_event_stops_the_read_after_what_came_before(tmp_path, bad):
+    # A record whose checksum holds but whose payload is not one event (written by something
+    # else than ModelDB): everything before it is read, and the read says where it stopped.
+    import struct
+    import zlib
+
+    log = journal.Journal(tmp_path / "j")
+    for n in range(3):
+        log.append(journal.encode(ev.Event(ev.METRIC, "r", n, ["m", float(n), n, 1.0])))
+    at = log.end
+    log.append(struct.pack(">II", len(bad), zlib.crc32(bad)) + bad)
+    log.append(journal.encode(ev.Event(ev.METRIC, "r", 9, ["m", 9.0, 9, 1.0])))
+    log.sync()
+    contents = journal.read(log.path)
+    assert [e.seq for _, e in contents.events] == [0, 1, 2]
+    assert [offset for offset, _ in contents.events][-1] == at
+    assert contents.torn and contents.torn.startswith(f"an unreadable record at byte {at}")
+    log.close(remove=False)

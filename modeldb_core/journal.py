@@ -35,9 +35,9 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .events import Event
+from .events import DEFINE, Event
 from .files import make_dirs
 
 _HEADER = struct.Struct(">II")
@@ -175,9 +175,21 @@ def applied_offset(path: Path) -> int:
 
 def read(path: Path, start: int | None = None) -> Contents:
     """The events of a journal from ``start`` (default: its applied offset); stops at a torn record."""
+    out = Contents(path=path)
+    for chunk in read_in_chunks(path, start, out, chunk=None):
+        out.events += chunk
+    return out
+
+
+def read_in_chunks(path: Path, start: int | None, out: Contents,
+                   chunk: int | None = 5_000) -> Iterator[list[tuple[int, Event]]]:
+    """The events of a journal from ``start`` (default: its applied offset), ``chunk`` at a
+    time (None: all at once); stops at a torn record. ``out`` learns the start, size and,
+    once the chunks are read, why reading stopped early. A replay holds one chunk of
+    parsed events at a time, not a whole journal (up to its cap, 1 GiB, of records)."""
     start = applied_offset(path) if start is None else start
     data = path.read_bytes()
-    out = Contents(path=path, start=start, size=len(data))
+    out.path, out.start, out.size = path, start, len(data)
     if start > len(data):  # the journal was emptied after the offset was written
         start = out.start = 0
     ends: list[int] = []
@@ -201,11 +213,48 @@ def read(path: Path, start: int | None = None) -> Contents:
         position = body_start + length
         ends.append(position)
         payloads.append(payload)
-    out.events, unreadable = _decode(ends, payloads)
+        if chunk is not None and len(ends) >= chunk:
+            events, unreadable = _decode(ends, payloads)
+            yield events
+            if unreadable is not None:
+                out.torn = "an unreadable record at byte {}: {}".format(*unreadable)
+                return
+            ends, payloads = [], []
+    torn = out.torn
+    events, unreadable = _decode(ends, payloads)
     if unreadable is not None:
-        at, why = unreadable
-        out.torn = f"an unreadable record at byte {at}: {why}"
-    return out
+        out.torn = "an unreadable record at byte {}: {}".format(*unreadable)
+    elif torn is not None:
+        out.torn = torn
+    if events:
+        yield events
+
+
+def definitions(path: Path) -> dict[str, Any]:
+    """The ``define`` records of a journal (what its events refer to by key), wherever they
+    are: the writer journals one when it first needs it, after events that refer to it."""
+    found: dict[str, Any] = {}
+    data = path.read_bytes()
+    position = 0
+    while position + _HEADER.size <= len(data):
+        length, checksum = _HEADER.unpack_from(data, position)
+        body_start = position + _HEADER.size
+        if (length == 0 and checksum == 0) or length > MAX_RECORD or body_start + length > len(data):
+            break
+        if data.startswith(_DEFINE_RECORD, body_start):
+            payload = data[body_start:body_start + length]
+            if zlib.crc32(payload) != checksum:
+                break
+            try:
+                event = Event.from_json(json.loads(payload))
+            except (ValueError, TypeError):
+                break
+            found[event.subject] = event.data
+        position = body_start + length
+    return found
+
+
+_DEFINE_RECORD = b'["' + DEFINE.encode() + b'",'
 
 
 @contextlib.contextmanager

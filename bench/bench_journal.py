@@ -11,6 +11,7 @@ Prints, for a tracked task logging 10 params, 5 metrics and 3 tags:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -75,7 +76,7 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
         "writer: runs/s of its time in apply_events (wall)": runs / writer.wall,
         "writer: CPU per run in apply_events (ms, its thread)": writer.cpu / runs * 1e3,
         "writer: transactions (batches)": writer.batches,
-        **({"PostgreSQL backends: CPU per run (ms)": server / runs * 1e3} if server == server else {}),
+        **({} if math.isnan(server) else {"PostgreSQL backends: CPU per run (ms)": server / runs * 1e3}),
     }
 
 

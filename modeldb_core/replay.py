@@ -50,8 +50,7 @@ class _Plan:
         """Learn from ``events``; returns those past ``applied`` (to apply)."""
         todo = []
         for offset, event in events:
-            if event.seq > self.last_seq:
-                self.last_seq = event.seq
+            self.last_seq = max(self.last_seq, event.seq)
             kind = event.kind
             if kind == STARTED:
                 self.started[event.subject] = event.data.get("started_at") or 0.0

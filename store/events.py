@@ -86,7 +86,7 @@ class SetWise:
     def __init__(self, build: Callable[[Any], Any], types: Mapping[str, Any]):
         self.build = build  # the statement, given the rows' FROM clause
         self.types = types
-        self._compiled: dict[tuple[str, ...], tuple[str, dict[str, Any], Any, frozenset[str]]] = {}
+        self._compiled: dict[tuple[str, ...], tuple[str, dict[str, Any], frozenset[str]]] = {}
 
     def execute(self, conn: Connection, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
         """``rows``: dicts, or tuples of the values of ``columns``."""

@@ -11,6 +11,7 @@ Prints, for a tracked task logging 10 params, 5 metrics and 3 tags:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -40,6 +41,8 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
     train, plain = _task(mdb)
     train()  # opens the journal and starts the writer
     client.flush(120)
+    writer = _WriterClock(client.runtime._writer_store())
+    server0 = _server_cpu(uri)
     tracked, untracked = [], []
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for n in range(runs):
@@ -54,6 +57,8 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
     drained = client.flush(600)
     drain_end = time.perf_counter()
     cpu = time.process_time() - cpu0
+    writer.stop()
+    server = _server_cpu(uri) - server0
     with mdb.start_run("metrics", project="bench") as run:
         m0 = time.perf_counter()
         for step in range(20_000):
@@ -68,7 +73,57 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
         "process CPU per run, caller + writer (ms)": cpu / runs * 1e3,
         "drain throughput (runs/s, calls to all stored)": runs / (drain_end - wall0) if drained else float("nan"),
         "writer lag after the last call (s)": drain_end - calls_done,
+        "writer: runs/s of its time in apply_events (wall)": runs / writer.wall,
+        "writer: CPU per run in apply_events (ms, its thread)": writer.cpu / runs * 1e3,
+        "writer: transactions (batches)": writer.batches,
+        **({} if math.isnan(server) else {"PostgreSQL backends: CPU per run (ms)": server / runs * 1e3}),
     }
+
+
+def _server_cpu(uri: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``uri``'s database (a server on this
+    machine: read from /proc), NaN for SQLite or a server elsewhere."""
+    if not uri.startswith("postgresql"):
+        return float("nan")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(uri)
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+class _WriterClock:
+    """Times the store's one write entry point as the writer thread calls it: what the
+    writer alone sustains, apart from the caller's thread it shares the interpreter with
+    (``time.thread_time`` is the CPU of the writer's own thread)."""
+
+    def __init__(self, store):
+        self.store, self.wall, self.cpu, self.batches = store, 0.0, 0.0, 0
+        apply = store.apply_events
+
+        def timed(events, definitions=None):
+            w, c = time.perf_counter(), time.thread_time()
+            try:
+                return apply(events, definitions)
+            finally:
+                self.wall += time.perf_counter() - w
+                self.cpu += time.thread_time() - c
+                self.batches += 1
+        store.apply_events = timed
+
+    def stop(self) -> None:
+        del self.store.apply_events
 
 
 def replay_speed(runs: int, folder: Path) -> dict[str, float]:

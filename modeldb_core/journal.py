@@ -23,7 +23,9 @@ configured journal folder, created owner-only.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import mmap
@@ -33,9 +35,9 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .events import Event
+from .events import DEFINE, Event
 from .files import make_dirs
 
 _HEADER = struct.Struct(">II")
@@ -173,11 +175,25 @@ def applied_offset(path: Path) -> int:
 
 def read(path: Path, start: int | None = None) -> Contents:
     """The events of a journal from ``start`` (default: its applied offset); stops at a torn record."""
+    out = Contents(path=path)
+    for chunk in read_in_chunks(path, start, out, chunk=None):
+        out.events += chunk
+    return out
+
+
+def read_in_chunks(path: Path, start: int | None, out: Contents,
+                   chunk: int | None = 5_000) -> Iterator[list[tuple[int, Event]]]:
+    """The events of a journal from ``start`` (default: its applied offset), ``chunk`` at a
+    time (None: all at once); stops at a torn record. ``out`` learns the start, size and,
+    once the chunks are read, why reading stopped early. A replay holds one chunk of
+    parsed events at a time, not a whole journal (up to its cap, 1 GiB, of records)."""
     start = applied_offset(path) if start is None else start
     data = path.read_bytes()
-    out = Contents(path=path, start=start, size=len(data))
+    out.path, out.start, out.size = path, start, len(data)
     if start > len(data):  # the journal was emptied after the offset was written
         start = out.start = 0
+    ends: list[int] = []
+    payloads: list[bytes] = []
     position = start
     while position < len(data):
         if position + _HEADER.size > len(data):
@@ -194,14 +210,86 @@ def read(path: Path, start: int | None = None) -> Contents:
         if zlib.crc32(payload) != checksum:
             out.torn = f"a record with a bad checksum at byte {position}"
             break
-        try:
-            event = Event.from_json(json.loads(payload.decode("utf-8", "surrogatepass")))
-        except (ValueError, TypeError) as exc:
-            out.torn = f"an unreadable record at byte {position}: {exc}"
-            break
         position = body_start + length
-        out.events.append((position, event))
-    return out
+        ends.append(position)
+        payloads.append(payload)
+        if chunk is not None and len(ends) >= chunk:
+            events, unreadable = _decode(ends, payloads)
+            yield events
+            if unreadable is not None:
+                out.torn = "an unreadable record at byte {}: {}".format(*unreadable)
+                return
+            ends, payloads = [], []
+    torn = out.torn
+    events, unreadable = _decode(ends, payloads)
+    if unreadable is not None:
+        out.torn = "an unreadable record at byte {}: {}".format(*unreadable)
+    elif torn is not None:
+        out.torn = torn
+    if events:
+        yield events
+
+
+def definitions(path: Path) -> dict[str, Any]:
+    """The ``define`` records of a journal (what its events refer to by key), wherever they
+    are: the writer journals one when it first needs it, after events that refer to it."""
+    found: dict[str, Any] = {}
+    data = path.read_bytes()
+    position = 0
+    while position + _HEADER.size <= len(data):
+        length, checksum = _HEADER.unpack_from(data, position)
+        body_start = position + _HEADER.size
+        if (length == 0 and checksum == 0) or length > MAX_RECORD or body_start + length > len(data):
+            break
+        if data.startswith(_DEFINE_RECORD, body_start):
+            payload = data[body_start:body_start + length]
+            if zlib.crc32(payload) != checksum:
+                break
+            try:
+                event = Event.from_json(json.loads(payload))
+            except (ValueError, TypeError):
+                break
+            found[event.subject] = event.data
+        position = body_start + length
+    return found
+
+
+_DEFINE_RECORD = b'["' + DEFINE.encode() + b'",'
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while parsing: the parser makes only live objects, and
+    the collections their number sets off took more than half of a replay's parsing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _decode(ends: list[int], payloads: list[bytes]) -> tuple[list[tuple[int, Event]], tuple[int, str] | None]:
+    """The events of checked records, up to the first that is not an event (its start and why).
+
+    The records are parsed as one JSON array: a replay reads millions of small records,
+    and a parser call per record cost as much as applying them."""
+    with _collector_paused():
+        try:
+            values = json.loads(b"[" + b",".join(payloads) + b"]") if payloads else []
+        except ValueError:  # a record that is not JSON (its checksum matched): find it
+            values = None
+        if values is not None and len(values) != len(payloads):  # a record of two values: find it
+            values = None
+        events: list[tuple[int, Event]] = []
+        for n, end in enumerate(ends):
+            try:
+                raw = values[n] if values is not None else json.loads(payloads[n].decode("utf-8", "surrogatepass"))
+                events.append((end, Event.from_json(raw)))
+            except (ValueError, TypeError) as exc:
+                return events, (end - len(payloads[n]) - _HEADER.size, str(exc))
+    return events, None
 
 
 def _data_end(path: Path) -> int:

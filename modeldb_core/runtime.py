@@ -329,11 +329,15 @@ class Runtime:
     def _read_back(self) -> list[tuple[int, Event]]:
         """The events past the applied offset, read back from the journal (the lock is held)."""
         journal = self._journal
-        contents = journal_file.read(journal.path, journal.applied)
-        batch = contents.events[:MAX_BATCH]
-        if len(contents.events) <= MAX_BATCH:
+        # One batch and one event more (parsing the whole rest of a journal for every batch
+        # made a long outage's catching up quadratic).
+        chunks = journal_file.read_in_chunks(journal.path, journal.applied, journal_file.Contents(journal.path),
+                                             chunk=MAX_BATCH + 1)
+        events = next(chunks, [])
+        chunks.close()
+        if len(events) <= MAX_BATCH:
             self._spilled = False  # caught up: new events go to memory again
-        return batch
+        return events[:MAX_BATCH]
 
     def _definitions_for(self, events: list[Event]) -> dict[str, dict[str, Any]]:
         """The definitions the batch refers to, captured (and journaled) the first time."""

@@ -27,8 +27,8 @@ _RUN_COLUMNS = ("id", "uuid", "project_id", "pipeline_run_id", "parent_run_id", 
                 "started_at", "ended_at", "code_version_id", "environment_id",
                 "error_type", "error_message", "error_traceback")
 _NOTE_COLUMNS = ("run_id", "text", "created_at")
-_PARAM_COLUMNS = ("run_id", "key", "value_json", "value_text", "value_num")
-_METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+PARAM_COLUMNS = ("run_id", "key", "value_json", "value_text", "value_num")
+METRIC_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 _TAG_COLUMNS = ("run_id", "key", "value")
 
 SQLITE_CACHE_PRAGMA = "PRAGMA cache_size = -131072"  # 128 MiB, for the connection that imports
@@ -148,8 +148,8 @@ def insert_runs(conn: Connection, new_runs: Sequence[NewRun], project_ids: dict[
     # Rows stay in run order: a run's params and metrics then share table pages, which is
     # what reading a page of runs needs. (Sorting them in (key, value) order would make
     # the insert a little cheaper and every later read scattered.)
-    for table, columns, rows in ((t.params, _PARAM_COLUMNS, params), (t.metrics, _METRIC_COLUMNS, metrics),
-                                 (t.latest_metrics, _METRIC_COLUMNS, latest),
+    for table, columns, rows in ((t.params, PARAM_COLUMNS, params), (t.metrics, METRIC_COLUMNS, metrics),
+                                 (t.latest_metrics, METRIC_COLUMNS, latest),
                                  (t.tags, _TAG_COLUMNS, tags), (t.notes, _NOTE_COLUMNS, notes)):
         if not rows:
             continue

@@ -16,11 +16,12 @@ statements per kind for the whole batch), so that:
 from __future__ import annotations
 
 import json
+from math import isnan
 import operator
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, Float, String, Text, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -31,7 +32,7 @@ from modeldb_core.events import (
 from modeldb_core.model import ArtifactVersion, RunStatus
 
 from . import schema as t
-from .bulk import param_row
+from .bulk import METRIC_COLUMNS, PARAM_COLUMNS, param_row
 from .rows import encode_json
 
 if TYPE_CHECKING:
@@ -59,6 +60,55 @@ def applier(kind: str) -> Callable[[Applier], Applier]:
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
+# The types of the values of the run updates (the inserts take their table's column types).
+_END_TYPES = {"run_key": t.Id, "seq": BigInteger(), "new_status": String(20), "new_end": t.Double,
+              "new_error_type": String(250), "new_error_message": Text(), "new_error_traceback": Text()}
+_BEAT_TYPES = {"run_key": t.Id, "beat_at": t.Double}
+
+
+def _rows_of(types: Mapping[str, Any]) -> Any:
+    """The rows of a batch as a FROM clause: one array parameter per column (``all_<column>``),
+    zipped back into rows by ``unnest``."""
+    arrays = [cast(bindparam(f"all_{name}", type_=ARRAY(kind)), ARRAY(kind)) for name, kind in types.items()]
+    return func.unnest(*arrays).table_valued(*types).render_derived(name="batch")
+
+
+class SetWise:
+    """One statement of the event path for all the rows of a batch, on PostgreSQL.
+
+    ``executemany`` there is one bind and execute per row (~60 µs a row of server and
+    protocol work); here each column travels as one array and the statement reads the
+    rows from ``unnest``: one round trip for the batch. The conflict rules are the same
+    as the row-by-row statement's: a caller passes at most one row per key to an upsert
+    (PostgreSQL refuses to update a row twice in one statement).
+    """
+
+    def __init__(self, build: Callable[[Any], Any], types: Mapping[str, Any]):
+        self.build = build  # the statement, given the rows' FROM clause
+        self.types = types
+        self._compiled: dict[tuple[str, ...], tuple[str, dict[str, Any], frozenset[str]]] = {}
+
+    def execute(self, conn: Connection, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
+        """``rows``: dicts, or tuples of the values of ``columns``."""
+        if columns is None:
+            columns = tuple(rows[0])
+            rows = list(map(operator.itemgetter(*columns), rows))
+        found = self._compiled.get(columns)
+        if found is None:
+            compiled = self.build(_rows_of({c: self.types[c] for c in columns})).compile(dialect=conn.dialect)
+            fixed = {k: v for k, v in compiled.params.items() if not k.startswith("all_")}
+            # psycopg refuses a list that mixes ints and floats: a float column gets floats.
+            floats = frozenset(c for c in columns if isinstance(self.types[c], Float))
+            found = self._compiled[columns] = (str(compiled), fixed, floats)
+        sql, fixed, floats = found
+        params = dict(fixed)
+        for column, values in zip(columns, zip(*rows)):
+            if column in floats:
+                values = [v if v is None or v.__class__ is float else float(v) for v in values]
+            params[f"all_{column}"] = list(values)
+        _driver_call(conn, sql, lambda cursor: cursor.execute(sql, params))
+
+
 class Statements:
     """The statements of the event path, built once per store."""
 
@@ -66,37 +116,85 @@ class Statements:
         insert = store._insert
         self.insert_run = insert(t.runs).on_conflict_do_nothing(index_elements=["uuid"])
         self.insert_param = insert(t.params).on_conflict_do_nothing()
-        self.insert_metric = insert(t.metrics).on_conflict_do_nothing(
-            index_elements=["run_id", "key", "step", "timestamp"])
-        tag = insert(t.tags)
-        self.upsert_tag = tag.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={"value": tag.excluded.value, "seq": tag.excluded.seq},
-            where=or_(t.tags.c.seq.is_(None), tag.excluded.seq >= t.tags.c.seq))
+        metric_point = ["run_id", "key", "step", "timestamp"]
+        self.insert_metric = insert(t.metrics).on_conflict_do_nothing(index_elements=metric_point)
+        self.upsert_latest = store._upsert_latest
+
+        def upsert_tag(tag: Any) -> Any:
+            return tag.on_conflict_do_update(
+                index_elements=["run_id", "key"],
+                set_={"value": tag.excluded.value, "seq": tag.excluded.seq},
+                where=or_(t.tags.c.seq.is_(None), tag.excluded.seq >= t.tags.c.seq))
+        self.upsert_tag = upsert_tag(insert(t.tags))
         self.insert_note = insert(t.notes).on_conflict_do_nothing(index_elements=["run_id", "seq"])
         runs = t.runs.c
-        self.end_run = (
-            update(t.runs)
-            .where(runs.id == bindparam("run_key"),
-                   or_(runs.status == _RUNNING, runs.end_seq.is_(None), runs.end_seq < bindparam("seq")))
-            .values(status=bindparam("new_status"),
-                    ended_at=case((bindparam("new_end") < runs.started_at, runs.started_at),
-                                  else_=bindparam("new_end")),
-                    error_type=bindparam("new_error_type"), error_message=bindparam("new_error_message"),
-                    error_traceback=bindparam("new_error_traceback"), end_seq=bindparam("seq"),
-                    heartbeat_at=bindparam("new_end")))
-        self.beat = (update(t.runs)
-                     .where(runs.id == bindparam("run_key"),
-                            or_(runs.heartbeat_at.is_(None), runs.heartbeat_at < bindparam("beat_at")))
-                     .values(heartbeat_at=bindparam("beat_at")))
+
+        def end_run(given: Callable[[str], Any], where: Any = ()) -> Any:
+            return (update(t.runs)
+                    .where(runs.id == given("run_key"), *where,
+                           or_(runs.status == _RUNNING, runs.end_seq.is_(None), runs.end_seq < given("seq")))
+                    .values(status=given("new_status"),
+                            ended_at=case((given("new_end") < runs.started_at, runs.started_at),
+                                          else_=given("new_end")),
+                            error_type=given("new_error_type"), error_message=given("new_error_message"),
+                            error_traceback=given("new_error_traceback"), end_seq=given("seq"),
+                            heartbeat_at=given("new_end")))
+
+        def beat(given: Callable[[str], Any]) -> Any:
+            return (update(t.runs)
+                    .where(runs.id == given("run_key"),
+                           or_(runs.heartbeat_at.is_(None), runs.heartbeat_at < given("beat_at")))
+                    .values(heartbeat_at=given("beat_at")))
+        self.end_run = end_run(bindparam)
+        self.beat = beat(bindparam)
         self.insert_parked = t.parked_events.insert()
+        # PostgreSQL: the same statements over all the rows of a batch at once.
+        self._set_wise: dict[int, SetWise] = {}
+        if store.dialect == "postgresql":
+            def inserting(table: Any, conflict: Callable[[Any], Any]) -> SetWise:
+                types = {c.name: c.type for c in table.c}
+                return SetWise(lambda batch: conflict(insert(table).from_select(
+                    list(batch.c.keys()), select(*batch.c))), types)
+
+            def latest(stmt: Any) -> Any:
+                newer = or_(stmt.excluded.step > t.latest_metrics.c.step,
+                            (stmt.excluded.step == t.latest_metrics.c.step)
+                            & (stmt.excluded.timestamp >= t.latest_metrics.c.timestamp))
+                return stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"],
+                    set_={c: stmt.excluded[c] for c in ("value", "is_nan", "step", "timestamp")}, where=newer)
+            self._set_wise = {
+                id(self.insert_run): inserting(t.runs, lambda s: s.on_conflict_do_nothing(index_elements=["uuid"])),
+                id(self.insert_param): inserting(t.params, lambda s: s.on_conflict_do_nothing()),
+                id(self.insert_metric): inserting(
+                    t.metrics, lambda s: s.on_conflict_do_nothing(index_elements=metric_point)),
+                id(self.upsert_latest): inserting(t.latest_metrics, latest),
+                id(self.upsert_tag): inserting(t.tags, upsert_tag),
+                id(self.insert_note): inserting(
+                    t.notes, lambda s: s.on_conflict_do_nothing(index_elements=["run_id", "seq"])),
+                id(self.end_run): SetWise(lambda batch: end_run(lambda name: batch.c[name]), _END_TYPES),
+                id(self.beat): SetWise(lambda batch: beat(lambda name: batch.c[name]), _BEAT_TYPES),
+            }
+
+    def many(self, conn: Connection, stmt: Any, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
+        """``stmt`` for every row (dicts, or tuples of the values of ``columns``): one
+        statement for them all where the database has a set-wise form of it, else the
+        driver's ``executemany``."""
+        if not rows:
+            return
+        set_wise = self._set_wise.get(id(stmt))
+        if set_wise is not None:
+            set_wise.execute(conn, rows, columns)
+        else:
+            _many(conn, stmt, rows, columns)
 
 
 _compiled: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any], Any]] = {}
 
 
-def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """``stmt`` for every row, through the driver's own ``executemany``.
+def _many(conn: Connection, stmt: Any, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
+    """``stmt`` for every row (dicts, or tuples of the values of ``columns``), through the
+    driver's own ``executemany``.
 
     The statement is compiled by SQLAlchemy once per database and set of columns;
     SQLAlchemy's per-row parameter processing costs more than the database's work
@@ -104,6 +202,15 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
+    if columns is not None:
+        direct = _positional(conn, stmt, columns)
+        if direct is None:  # a driver of named parameters, or values the statement holds
+            rows = [dict(zip(columns, row)) for row in rows]
+        else:
+            sql, pick = direct
+            values = rows if pick is None else list(map(pick, rows))
+            _driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
+            return
     columns = tuple(rows[0])
     key = (id(stmt), conn.dialect.name, columns)
     found = _compiled.get(key)
@@ -120,15 +227,40 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
             pick = lambda row: (one(row),)  # noqa: E731 - itemgetter of one key gives the bare value
         found = _compiled[key] = (str(compiled), order, fixed, pick)
     sql, order, fixed, pick = found
+    if order is None:
+        values = [{**fixed, **row} for row in rows] if fixed else rows
+    elif fixed:
+        values = list(map(pick, ({**fixed, **row} for row in rows)))
+    else:
+        values = list(map(pick, rows))
+    _driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
+
+
+_positionals: dict[tuple[int, str, tuple[str, ...]], tuple[str, Any] | None] = {}
+
+
+def _positional(conn: Connection, stmt: Any, columns: tuple[str, ...]) -> tuple[str, Any] | None:
+    """For rows that are tuples of ``columns``: the SQL of ``stmt`` and what reorders a row into
+    its parameters (None: already in order), or None when the driver takes named parameters
+    or the statement holds values of its own."""
+    key = (id(stmt), conn.dialect.name, columns)
+    if key not in _positionals:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        if order is None or set(order) - set(columns) or len(order) < 2:
+            _positionals[key] = None
+        else:
+            pick = None if order == columns else operator.itemgetter(*map(columns.index, order))
+            _positionals[key] = (str(compiled), pick)
+    return _positionals[key]
+
+
+def _driver_call(conn: Connection, sql: str, call: Callable[[Any], Any]) -> None:
+    """``call(cursor)`` on the driver's own cursor, in ``conn``'s transaction."""
     cursor = conn.connection.driver_connection.cursor()
     dbapi_error = conn.dialect.dbapi.Error
     try:
-        if order is None:
-            cursor.executemany(sql, [{**fixed, **row} for row in rows] if fixed else rows)
-        elif fixed:
-            cursor.executemany(sql, list(map(pick, ({**fixed, **row} for row in rows))))
-        else:
-            cursor.executemany(sql, list(map(pick, rows)))
+        call(cursor)
     except dbapi_error as exc:
         # As SQLAlchemy wraps what it executes itself, so the store translates (and retries)
         # a driver's error here as it does everywhere else.
@@ -298,7 +430,7 @@ class _Batch:
                     "environment_id": definition_ids.get(data.get("env")),
                     "error_type": None, "error_message": None, "error_traceback": None,
                     "end_seq": None})
-            _many(conn, self.s.insert_run, rows)
+            self.s.many(conn, self.s.insert_run, rows)
             found = _run_ids(conn, [e.subject for e in ready])
             ids.update(found)
             new += [e.subject for e in ready]
@@ -320,7 +452,8 @@ class _Batch:
             elif kind == PARAMS:
                 params += [param_row(run_key, k, v) for k, v in data.items()]
             elif kind == TAGS:
-                tags += [{"run_id": run_key, "key": k, "value": v, "seq": event.seq} for k, v in data.items()]
+                seq = event.seq
+                tags += [(run_key, k, v, seq) for k, v in data.items()]
             elif kind == NOTE:
                 notes.append({"run_id": run_key, "text": data["text"], "created_at": data["at"],
                               "seq": event.seq})
@@ -334,27 +467,26 @@ class _Batch:
             elif kind == HEARTBEAT:
                 beats.append({"run_key": run_key, "beat_at": float(data)})
         if params:
-            _many(conn, s.insert_param, [dict(zip(("run_id", "key", "value_json", "value_text", "value_num"), p))
-                                         for p in params])
+            s.many(conn, s.insert_param, params, PARAM_COLUMNS)
         if metrics:
-            _many(conn, s.insert_metric, metrics)
-            latest: dict[tuple[int, str], dict[str, Any]] = {}
-            for m in metrics:
-                seen = latest.get((m["run_id"], m["key"]))
-                if seen is None or (m["step"], m["timestamp"]) >= (seen["step"], seen["timestamp"]):
-                    latest[(m["run_id"], m["key"])] = m
-            _many(conn, self.store._upsert_latest, list(latest.values()))
+            s.many(conn, s.insert_metric, metrics, METRIC_COLUMNS)
+            latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+            for m in metrics:  # (run, key, value, is_nan, step, timestamp)
+                seen = latest.get(m[:2])
+                if seen is None or (m[4], m[5]) >= (seen[4], seen[5]):
+                    latest[m[:2]] = m
+            s.many(conn, s.upsert_latest, list(latest.values()), METRIC_COLUMNS)
         if tags:
-            _many(conn, s.upsert_tag, _last_by_seq(tags))
+            s.many(conn, s.upsert_tag, _last_by_seq(tags), _TAG_COLUMNS)
         if notes:
-            _many(conn, s.insert_note, notes)
+            s.many(conn, s.insert_note, notes)
         if edges:
             self.store._write_edges(conn, edges)
         if ends:
-            # The highest seq of a batch first: later ones then only win by seq.
-            _many(conn, s.end_run, sorted(ends, key=lambda e: -e["seq"]))
+            for round_ in _ends_in_rounds(ends):
+                s.many(conn, s.end_run, round_)
         if beats:
-            _many(conn, s.beat, beats)
+            s.many(conn, s.beat, _last_beat_of_each_run(beats))
 
     def _pipeline_ends(self, events: Sequence[Event]) -> None:
         if not events:
@@ -379,20 +511,54 @@ def _uuid_of(conn: Connection, key: int | None) -> str | None:
     return conn.execute(select(t.runs.c.uuid).where(t.runs.c.id == key)).scalar()
 
 
-def _metric(run_key: int, data: Sequence[Any]) -> dict[str, Any]:
+# The rows of params, metrics (bulk.PARAM_COLUMNS, METRIC_COLUMNS) and tags are tuples.
+_TAG_COLUMNS = ("run_id", "key", "value", "seq")
+
+
+def _metric(run_key: int, data: Sequence[Any]) -> tuple[Any, ...]:
     key, value, step, timestamp = data
+    if value.__class__ is float and not isnan(value):
+        return (run_key, key, value, False, step, timestamp)
     nan = value is None or value != value
-    return {"run_id": run_key, "key": key, "value": None if nan else float(value), "is_nan": nan,
-            "step": step, "timestamp": timestamp}
+    return (run_key, key, None if nan else float(value), nan, step, timestamp)
 
 
-def _last_by_seq(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (run, key): an upsert may not touch one row twice in one statement."""
-    last: dict[tuple[int, str], dict[str, Any]] = {}
+def _ends_in_rounds(ends: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The ends of a batch, highest seq first, in rounds of at most one end a run (one
+    statement may not update a row twice). Applied in that order, a later one only wins
+    by seq. Mostly one round: a batch rarely holds two ends of one run."""
+    rounds: list[list[dict[str, Any]]] = []
+    taken: list[set[int]] = []
+    for end in sorted(ends, key=lambda e: -e["seq"]):
+        for runs, round_ in zip(taken, rounds):
+            if end["run_key"] not in runs:
+                break
+        else:
+            runs, round_ = set(), []
+            taken.append(runs)
+            rounds.append(round_)
+        runs.add(end["run_key"])
+        round_.append(end)
+    return rounds
+
+
+def _last_beat_of_each_run(beats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    last: dict[int, dict[str, Any]] = {}
+    for beat in beats:
+        seen = last.get(beat["run_key"])
+        if seen is None or beat["beat_at"] > seen["beat_at"]:
+            last[beat["run_key"]] = beat
+    return list(last.values())
+
+
+def _last_by_seq(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One tag row (run, key, value, seq) per (run, key), that of the highest seq: an
+    upsert may not touch one row twice in one statement."""
+    last: dict[tuple[int, str], tuple[Any, ...]] = {}
     for row in rows:
-        seen = last.get((row["run_id"], row["key"]))
-        if seen is None or row["seq"] >= seen["seq"]:
-            last[(row["run_id"], row["key"])] = row
+        seen = last.get(row[:2])
+        if seen is None or row[3] >= seen[3]:
+            last[row[:2]] = row
     return list(last.values())
 
 

@@ -397,3 +397,82 @@ def test_with_the_handoff_off_the_exit_writes_the_run_itself(sqlite_uri, tmp_pat
     assert run.status == "succeeded"
     store.close()
     assert journal.journals(journal.folder_for(home / ".modeldb" / "journal", sqlite_uri)) == []
+
+
+@pytest.mark.parametrize("bad", [b'{"not": "closed"', b'["metric","r",7,["m",1.0,7,1.0]],["note","r",8,{}]',
+                                 b'["no such kind","r",7,{}]'])
+def test_a_checked_record_that_is_no_event_stops_the_read_after_what_came_before(tmp_path, bad):
+    # A record whose checksum holds but whose payload is not one event (written by something
+    # else than ModelDB): everything before it is read, and the read says where it stopped.
+    import struct
+    import zlib
+
+    log = journal.Journal(tmp_path / "j")
+    for n in range(3):
+        log.append(journal.encode(ev.Event(ev.METRIC, "r", n, ["m", float(n), n, 1.0])))
+    at = log.end
+    log.append(struct.pack(">II", len(bad), zlib.crc32(bad)) + bad)
+    log.append(journal.encode(ev.Event(ev.METRIC, "r", 9, ["m", 9.0, 9, 1.0])))
+    log.sync()
+    contents = journal.read(log.path)
+    assert [e.seq for _, e in contents.events] == [0, 1, 2]
+    assert [offset for offset, _ in contents.events][-1] == at
+    assert contents.torn and contents.torn.startswith(f"an unreadable record at byte {at}")
+    log.close(remove=False)
+
+
+def test_events_past_the_in_memory_bound_are_read_back_from_the_journal_a_batch_at_a_time(tracking, monkeypatch):
+    # A long outage (or a burst) fills the writer's queue: what follows waits in the journal
+    # only, and the writer reads it back a batch at a time, in order, all of it.
+    from modeldb_core import runtime
+
+    monkeypatch.setattr(runtime, "MAX_IN_MEMORY", 10)
+    monkeypatch.setattr(runtime, "MAX_BATCH", 7)
+
+    @mdb.tracked_task(project="spill")
+    def f(x):
+        for step in range(3):
+            mdb.log_metric("y", x + step, step=step)
+        mdb.set_tag("last", str(x))
+        return x
+
+    for i in range(40):
+        f(i)
+    assert tracking.flush(120)
+    page = mdb.search_runs("metrics.y >= 0", project="spill", limit=100)
+    assert len(page.runs) == 40 and {r.status for r in page.runs} == {"succeeded"}
+    detail = tracking.store.get_run_detail(page.runs[0].id)
+    assert len(detail.metric_history["y"]) == 3 and detail.tags["last"] == str(int(detail.params["x"]))
+
+
+def test_a_replay_reads_a_journal_a_batch_at_a_time_and_joins_definitions_journaled_after_their_runs(
+        sqlite_uri, tmp_path, monkeypatch):
+    # The writer journals a definition (the environment) when it first needs it: after the
+    # starts that refer to it. A replay, reading a batch at a time, still gives every run it.
+    monkeypatch.setattr(replay, "BATCH", 4)
+    folder = tmp_path / "j"
+    log = journal.Journal(folder)
+    runs = [ev.uuid7() for _ in range(5)]
+    seq = iter(range(1, 1000))
+    for run in runs:
+        log.append(journal.encode(ev.Event(ev.STARTED, run, next(seq), {
+            "project": "batches", "name": "r", "started_at": 10.0, "pipeline_run": None, "parent": None,
+            "params": {"p": 1}, "tags": {}, "env": "env", "code": None})))
+        log.append(journal.encode(ev.Event(ev.METRIC, run, next(seq), ["m", 1.0, 0, 11.0])))
+    log.append(journal.encode(ev.Event(ev.DEFINE, "env", next(seq), {
+        "type": "environment", "hash": "sha256:env", "python_version": "3.11", "platform": "linux",
+        "packages": {"x": "1"}})))
+    for run in runs[:3]:
+        log.append(journal.encode(ev.Event(ev.ENDED, run, next(seq), {"status": "succeeded", "ended_at": 12.0})))
+    log.sync()
+    log.close(remove=False)
+    store = open_store(sqlite_uri)
+    [done] = replay.replay_folder(store, folder)
+    assert (done.runs, done.killed, done.events, done.torn) == (5, 2, 5 * 2 + 1 + 3 + 2, None)
+    for run in runs:
+        detail = store.get_run_detail(run)
+        assert detail.environment is not None and detail.environment.python_version == "3.11"
+        assert detail.params == {"p": 1} and len(detail.metric_history["m"]) == 1
+        assert detail.run.status == ("succeeded" if run in runs[:3] else "killed")
+    assert journal.journals(folder) == []
+    store.close()

@@ -137,7 +137,9 @@ def _io(run: str, direction: str, uri: str, digest: str, name: str, seq: int) ->
 
 def test_a_run_is_found_by_its_id_a_unique_prefix_or_its_number(store):
     first, second = ev.uuid7(), ev.uuid7()
-    while first[:8] != second[:8]:  # made across a 65 s boundary of their time prefix: again
+    # Again when made across a 65 s boundary of their time prefix, or when the random tail is
+    # all digits (one time in ~280: it then reads as a run's number).
+    while first[:8] != second[:8] or first[-12:].isdigit():
         first, second = ev.uuid7(), ev.uuid7()
     store.apply_events([_start(first, "a"), _start(second, "b")], {})
     run = store.get_run(first)
@@ -281,3 +283,35 @@ def test_writers_in_threads_of_one_process_create_the_same_new_projects_at_once(
     assert len(store.list_runs(limit=1000)) == 6 * 15 * 3
     assert sorted(p.name for p in store.list_projects() if p.name.startswith("p")) == sorted(
         f"p{r}-{n}" for r in range(15) for n in range(3))
+
+
+def test_one_batch_with_several_ends_heartbeats_and_tag_values_of_one_run(store):
+    # Delivered together (a replay, a writer catching up): the end of the highest seq wins,
+    # the latest heartbeat and the tag value of the highest seq stay, whatever the order.
+    run = ev.uuid7()
+    batch = [_end(run, "killed", 300.0, seq=0), _end(run, "failed", 250.0, seq=7),
+             Event(ev.HEARTBEAT, run, 4, 150.0), Event(ev.TAGS, run, 8, {"stage": "late"}),
+             _end(run, "succeeded", 210.0, seq=9), Event(ev.HEARTBEAT, run, 5, 160.0),
+             Event(ev.TAGS, run, 3, {"stage": "early"}), _end(run, "failed", 250.0, seq=7),
+             _start(run, "several ends", tags={"stage": "start"})]
+    store.apply_events(batch, {})
+    got = store.get_run_detail(run)
+    assert (got.run.status, got.run.ended_at, got.tags["stage"]) == ("succeeded", 210.0, "late")
+    # The same events again, one batch each in reverse: nothing changes.
+    for event in reversed(batch):
+        store.apply_events([event], {})
+    again = store.get_run_detail(run)
+    assert (again.run.status, again.run.ended_at, again.tags["stage"]) == ("succeeded", 210.0, "late")
+
+
+def test_numbers_given_as_integers_land_in_float_columns(store):
+    # JSON has no float type of its own: a timestamp or a metric of 3 arrives as an int.
+    run = ev.uuid7()
+    store.apply_events([_start(run, "ints", started_at=100, params={"n": 3, "x": 0.5}),
+                        Event(ev.METRIC, run, 2, ["loss", 3, 0, 101]),
+                        Event(ev.METRIC, run, 3, ["loss", 2.5, 1, 102.5]),
+                        Event(ev.HEARTBEAT, run, 4, 103),
+                        _end(run, at=104, seq=5)], {})
+    got = store.get_run_detail(run)
+    assert (got.run.started_at, got.run.ended_at, got.params) == (100.0, 104.0, {"n": 3, "x": 0.5})
+    assert [(m.step, m.timestamp, m.value) for m in got.metric_history["loss"]] == [(0, 101.0, 3.0), (1, 102.5, 2.5)]

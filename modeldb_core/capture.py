@@ -46,14 +46,24 @@ def _git(root: Path, *args: str) -> bytes | None:
 
 
 @functools.lru_cache(maxsize=64)
+def git_diff(root: Path) -> bytes | None:
+    """``git diff HEAD --binary`` of a dirty tree (None when clean): what ``modeldb reproduce``
+    applies on top of the commit. Its SHA-256 is the code version's ``git_diff_hash``, and so
+    also its name in the artifact store."""
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    if not (status and status.strip()):
+        return None
+    return _git(root, "diff", "HEAD", "--binary") or None
+
+
+@functools.lru_cache(maxsize=64)
 def git_state(root: Path) -> dict[str, Any]:
     commit = _git(root, "rev-parse", "HEAD")
     if commit is None:  # a repository with no commit yet, or no git
         return {"repo_path": str(root)}
     branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status and status.strip())
-    diff = _git(root, "diff", "HEAD") if dirty else None
+    diff = git_diff(root)
+    dirty = diff is not None
     return {
         "repo_path": str(root),
         "git_commit": commit.decode().strip(),

@@ -160,6 +160,10 @@ class ActiveRun:
         self._emit(ev.MODEL_REGISTERED, self.id, {"model": model_name(name), "version": version_dict(version),
                                                   "actor": actor(self.client.settings)})
 
+    def record_recipe(self, part: str, data: dict[str, Any]) -> None:
+        """Record one part of what re-executing this run needs (``recipe.py``)."""
+        self._emit(ev.RECIPE, self.id, {"part": part, "data": data})
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)

@@ -26,6 +26,7 @@ from . import schema as t
 from .engine import WRITE, make_engine
 from .interface import MetadataStore
 from .registry import RegistryStore
+from .reproduction import ReproductionStore
 from .rows import encode_json
 
 # Where a write transaction keeps the ids it made until it commits (``_cached_id``).
@@ -54,7 +55,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else value
 
 
-class SqlStore(RegistryStore, MetadataStore):
+class SqlStore(RegistryStore, ReproductionStore, MetadataStore):
     def __init__(self, uri: str, engine: Engine | None = None, check_schema: bool = True):
         from modeldb_core.redaction import redact_uri
 

@@ -165,3 +165,19 @@ def randomness(used: list[str], params: Mapping[str, Any]) -> dict[str, Any]:
     seed = seed_of(params)
     return {"used": used, "seeded": seed is not None, "unseeded": seed is None,
             **({"seed_param": seed[0]} if seed else {})}
+
+
+class Reproducing:
+    """Set on the tracking client of a process that re-executes a run (``modeldb reproduce``):
+    the first top-level run it starts takes ``run_id`` and is linked to ``original``."""
+
+    def __init__(self, original: str, run_id: str):
+        self.original = original
+        self.run_id = run_id
+        self.claimed = False
+
+    def claim(self) -> str | None:
+        if self.claimed:
+            return None
+        self.claimed = True
+        return self.run_id

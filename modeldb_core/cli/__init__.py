@@ -48,9 +48,9 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, lineage, models, projects, remote, runs, server, sync
+    from . import artifacts, db, lineage, models, projects, remote, reproduce, runs, server, sync
 
-    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models):
+    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models, reproduce):
         module.register(cli)
 
 

@@ -1,0 +1,67 @@
+"""The process that re-executes a run: ``python -m modeldb_core.reproduce.runner SPEC.json``.
+
+Started by ``modeldb reproduce`` with the checked-out code first on ``sys.path``; it
+imports the entry point, seeds as the run was seeded, re-creates the arguments and
+calls the function. The first run it starts takes the id the spec gives and is linked
+to the original run (``recipe.Reproducing``).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import pathlib
+import sys
+from typing import Any
+
+
+def _load(spec: dict[str, Any]) -> Any:
+    module_name, qualname = spec["target"].split(":", 1)
+    if module_name == "__main__":  # a script: its file, without running its main block
+        loader = importlib.util.spec_from_file_location("__modeldb_reproduced__", spec["source_file"])
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[loader.name] = module
+        loader.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    target: Any = module
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _argument(how: dict[str, Any], store: Any) -> Any:
+    if "pickle" in how:
+        import pickle
+
+        return pickle.loads(store.path(how["pickle"]).read_bytes())  # noqa: S301 - our own snapshot
+    value = how["value"]
+    if how.get("type") == "path":
+        return pathlib.Path(value)
+    if how.get("type") == "tuple":
+        return tuple(value)
+    return value
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(pathlib.Path(spec_path).read_text())
+    sys.path.insert(0, spec["import_root"])
+    from modeldb_core import recipe
+    from modeldb_core.artifact_store import ArtifactStore
+    from modeldb_core.client import get_client
+    from modeldb_core.seeds import seed_everything
+
+    client = get_client()
+    client.reproducing = recipe.Reproducing(spec["original"], spec["run_id"])
+    if spec.get("seed_everything") is not None:
+        seed_everything(int(spec["seed_everything"]))
+    fn = _load(spec)
+    store = ArtifactStore(client.settings.artifacts)
+    kwargs = {name: _argument(how, store) for name, how in spec["arguments"].items()}
+    fn(**kwargs)
+    client.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

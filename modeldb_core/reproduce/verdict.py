@@ -1,0 +1,132 @@
+"""The verdict of a reproduction: the outputs and metrics of the re-run against the original's.
+
+- ``identical``: every output has the same content hash and every metric the same value;
+- ``within_tolerance``: the metrics agree within the tolerance, but some outputs differ
+  (named);
+- ``different``: a metric is outside the tolerance, an output is missing, or outputs differ
+  with no metric to say they agree (named, with by how much);
+- ``failed``: the re-run raised.
+
+With the likely cause when one is known: unseeded randomness, an environment
+difference, an input that changed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..model import RunDetail
+from .plan import ReproductionPlan
+
+IDENTICAL, WITHIN_TOLERANCE, DIFFERENT, FAILED = "identical", "within_tolerance", "different", "failed"
+DEFAULT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One output or metric that came out otherwise."""
+
+    kind: str  # output | metric
+    name: str
+    original: Any
+    reproduced: Any
+    delta: float | None = None  # for a metric: reproduced - original
+
+
+@dataclass
+class Verdict:
+    """What ``modeldb reproduce`` / ``mdb.reproduce`` says about a re-run."""
+
+    run_id: str
+    reproduction_run_id: str | None
+    verdict: str
+    identical_outputs: list[str] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
+    likely_causes: list[str] = field(default_factory=list)
+    tolerance: float = DEFAULT_TOLERANCE
+    plan: ReproductionPlan | None = None
+    reused: list[str] = field(default_factory=list)  # upstream runs whose outputs were still there
+    error: str | None = None
+
+    @property
+    def identical(self) -> bool:
+        return self.verdict == IDENTICAL
+
+    def summary(self) -> dict[str, Any]:
+        """What is stored with the reproduction (the plan stays out)."""
+        return {"verdict": self.verdict, "identical_outputs": self.identical_outputs,
+                "differences": [asdict(d) for d in self.differences], "likely_causes": self.likely_causes,
+                "tolerance": self.tolerance, "reused": self.reused, "error": self.error}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"run_id": self.run_id, "reproduction_run_id": self.reproduction_run_id, **self.summary()}
+        if self.plan is not None:
+            data["plan"] = self.plan.to_dict()
+        return data
+
+
+def _outputs(detail: RunDetail) -> dict[str, str]:
+    return {io.name or io.artifact.kind: io.artifact.content_hash for io in detail.outputs}
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    if math.isnan(a) and math.isnan(b):
+        return True
+    return a == b or math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def compare(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan,
+            tolerance: float = DEFAULT_TOLERANCE, randomness_unseeded: bool = False) -> Verdict:
+    verdict = Verdict(original.run.id, reproduced.run.id, IDENTICAL, tolerance=tolerance, plan=plan)
+    if reproduced.run.status != "succeeded":
+        verdict.verdict = FAILED
+        verdict.error = f"{reproduced.run.error_type or 'Error'}: {reproduced.run.error_message or ''}".strip()
+    before, after = _outputs(original), _outputs(reproduced)
+    differing_outputs = []
+    for name, content_hash in before.items():
+        if after.get(name) == content_hash:
+            verdict.identical_outputs.append(name)
+        else:
+            differing_outputs.append(name)
+            verdict.differences.append(Difference("output", name, content_hash, after.get(name)))
+    metrics_off = False
+    for key, value in original.metrics.items():
+        new = reproduced.metrics.get(key)
+        if new is None:
+            metrics_off = True
+            verdict.differences.append(Difference("metric", key, value, None))
+        elif not (value == new or (math.isnan(value) and math.isnan(new))):
+            delta = new - value if math.isfinite(new) and math.isfinite(value) else None
+            verdict.differences.append(Difference("metric", key, value, new, delta))
+            metrics_off = metrics_off or not _close(value, new, tolerance)
+    if verdict.verdict == FAILED:
+        pass
+    elif not verdict.differences:
+        verdict.verdict = IDENTICAL
+    elif not metrics_off and original.metrics and all(
+            d.kind == "output" and d.reproduced is not None or d.kind == "metric" for d in verdict.differences):
+        verdict.verdict = WITHIN_TOLERANCE
+    else:
+        verdict.verdict = DIFFERENT
+    if verdict.verdict != IDENTICAL:
+        verdict.likely_causes = _causes(original, reproduced, plan, randomness_unseeded)
+    return verdict
+
+
+def _causes(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan, unseeded: bool) -> list[str]:
+    causes = []
+    if plan.unseeded or unseeded:
+        causes.append("unseeded randomness: the run drew random numbers without a recorded seed "
+                      "(seed it with mdb.seed_everything(...) or a seed/random_state param)")
+    before = {io.name: io.artifact.content_hash for io in original.inputs if io.name}
+    after = {io.name: io.artifact.content_hash for io in reproduced.inputs if io.name}
+    changed = sorted(n for n in before if n in after and before[n] != after[n])
+    if changed:
+        causes.append("input changed: " + ", ".join(changed))
+    if plan.packages or (plan.python_recorded and plan.python_recorded != plan.python_current):
+        shown = [f"{p.package} {p.recorded or 'absent'} -> {p.current or 'absent'}" for p in plan.packages]
+        if plan.python_recorded != plan.python_current:
+            shown.insert(0, f"python {plan.python_recorded} -> {plan.python_current}")
+        causes.append("environment difference: " + ", ".join(shown))
+    return causes

@@ -1,0 +1,99 @@
+"""``modeldb reproduce`` / ``mdb.reproduce`` on runs made from a real git repository."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import modeldb_core as mdb
+from modeldb_core.errors import ReproductionBlockedError
+
+from .conftest import git
+
+
+def test_a_seeded_run_reproduces_bit_identical(project):
+    project.run("train('data.txt', 'out/model.txt')")
+    run_id = project.last_run("train")
+
+    plan = mdb.reproduce(run_id, dry_run=True)
+    assert plan.reproducible, plan.blockers
+    assert plan.entry_point == "models:train"
+    assert plan.commit == git(project.root, "rev-parse", "HEAD").strip()
+    assert plan.seed == {"param": "seed", "value": 3}
+    assert [(i.name, i.source) for i in plan.inputs] == [("data_path", "original")]
+
+    verdict = mdb.reproduce(run_id)
+    assert verdict.verdict == "identical", verdict.differences
+    assert set(verdict.identical_outputs) & {"out_path", "return"}
+    store = mdb.get_client().store
+    of, _ = store.reproductions(verdict.reproduction_run_id)
+    assert of.original_run_id == run_id and of.verdict == "identical"
+    _, reproductions = store.reproductions(run_id)
+    assert [r.run_id for r in reproductions] == [verdict.reproduction_run_id]
+    # The original output file was not touched: the re-run wrote into its own folder.
+    assert (project.root / "out" / "model.txt").read_text().startswith("20.")
+
+
+def test_a_run_from_a_dirty_tree_reproduces_with_its_diff(project):
+    models = project.root / "models.py"
+    models.write_text(models.read_text().replace("scale: float = 2.0, seed: int = 3", "scale: float = 5.0, seed: int = 3"))
+    project.run("train('data.txt', 'out/model.txt')")
+    run_id = project.last_run("train")
+    git(project.root, "checkout", "models.py")  # the edit is gone from the working tree
+
+    plan = mdb.reproduce(run_id, dry_run=True)
+    assert plan.dirty and plan.diff and plan.reproducible
+    verdict = mdb.reproduce(run_id)
+    assert verdict.verdict == "identical", verdict.differences
+    detail = mdb.get_client().store.get_run_detail(verdict.reproduction_run_id)
+    assert detail.params["scale"] == 5.0
+
+
+def test_an_edited_input_blocks_reproduction_unless_snapshotted(project, sqlite_uri):
+    project.run("train('data.txt', 'out/model.txt')")
+    plain = project.last_run("train")
+    project.run("train_snapshotted('data.txt', 'out/snap.txt')")
+    snapshotted = project.last_run("train_snapshotted")
+    (project.root / "data.txt").write_text("10 20 30 40\n")
+
+    plan = mdb.reproduce(plain, dry_run=True)
+    assert [i.source for i in plan.inputs] == ["changed"]
+    with pytest.raises(ReproductionBlockedError) as refused:
+        mdb.reproduce(plain)
+    message = str(refused.value)
+    assert "'data_path'" in message and "has changed since the run" in message and "snapshot_inputs=True" in message
+
+    plan = mdb.reproduce(snapshotted, dry_run=True)
+    assert [i.source for i in plan.inputs] == ["snapshot"] and plan.reproducible
+    verdict = mdb.reproduce(snapshotted)
+    assert verdict.verdict == "identical", verdict.differences
+
+
+def test_an_unseeded_run_is_different_with_unseeded_randomness_as_cause(project):
+    project.run("unseeded('data.txt', 'out/u.txt')")
+    run_id = project.last_run("unseeded")
+    plan = mdb.reproduce(run_id, dry_run=True)
+    assert plan.unseeded and plan.seed is None
+
+    verdict = mdb.reproduce(run_id)
+    assert verdict.verdict == "different"
+    assert {d.name for d in verdict.differences} & {"out_path", "return"} and "total" in {d.name for d in verdict.differences}
+    total = next(d for d in verdict.differences if d.name == "total")
+    assert total.delta is not None and total.delta != 0
+    assert verdict.likely_causes[0].startswith("unseeded randomness")
+
+
+def test_cli_dry_run_and_reproduce(project, modeldb):
+    project.run("train('data.txt', 'out/model.txt')")
+    run_id = project.last_run("train")
+    code, out, _ = modeldb("--uri", project.uri, "reproduce", run_id, "--dry-run", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["entry_point"] == "models:train" and plan["reproducible"] is True
+    code, out, _ = modeldb("--uri", project.uri, "reproduce", run_id, "--dry-run")
+    assert code == 0 and "models:train" in out and "original (hash verified)" in out
+    code, out, _ = modeldb("--uri", project.uri, "reproduce", run_id)
+    assert code == 0, out
+    assert "identical" in out
+    code, out, _ = modeldb("--uri", project.uri, "runs", "show", run_id)
+    assert "Reproductions" in out and "identical" in out

@@ -155,7 +155,7 @@ def run_python(client: Any, plan: ReproductionPlan, workdir: str | None, python:
             raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
                                     f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
         recipe_now = store.run_recipe(new_id).get(recipe.RANDOMNESS) or {}
-        verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")))
+        verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")), artifacts)
     record(client, verdict)
     return verdict
 

@@ -7,7 +7,8 @@
   with no metric to say they agree (named, with by how much);
 - ``failed``: the re-run raised.
 
-With the likely cause when one is known: unseeded randomness, an environment
+Timings (metrics named ``*_s``, ``*_seconds``, ``*_time``, ``*fit_time*``, ``*score_time*``)
+are not compared: a re-run never takes the same time. With the likely cause when one is known: unseeded randomness, an environment
 difference, an input that changed.
 """
 from __future__ import annotations
@@ -70,14 +71,45 @@ def _outputs(detail: RunDetail) -> dict[str, str]:
     return {io.name or io.artifact.kind: io.artifact.content_hash for io in detail.outputs}
 
 
+def is_timing(key: str) -> bool:
+    return key.endswith(("_s", "_seconds", "_time")) or "fit_time" in key or "score_time" in key
+
+
 def _close(a: float, b: float, tolerance: float) -> bool:
     if math.isnan(a) and math.isnan(b):
         return True
     return a == b or math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
 
 
+def pickled_alike(store: Any, first: str, second: str) -> bool:
+    """Whether two pickles in the artifact store hold equal objects. A fitted model pickled
+    twice can differ in bytes alone (pickle shares an object met twice, and a model
+    rebuilt from a pickle holds copies where the original held one object): both are
+    loaded and pickled again without sharing, and those bytes compared."""
+    import hashlib
+    import io
+    import pickle
+
+    def canonical(content_hash: str) -> str:
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=5)
+        pickler.fast = True  # no memo: the bytes no longer depend on which objects are shared
+        pickler.dump(store.load_pickle(content_hash))
+        return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+    try:
+        if not (store.exists(first) and store.exists(second)):
+            return False
+        if store.describe(first).get("format") != "pickle" or store.describe(second).get("format") != "pickle":
+            return False
+        return canonical(first) == canonical(second)
+    except Exception:  # noqa: BLE001 - not comparable this way (a cycle, a class gone): different
+        return False
+
+
 def compare(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan,
-            tolerance: float = DEFAULT_TOLERANCE, randomness_unseeded: bool = False) -> Verdict:
+            tolerance: float = DEFAULT_TOLERANCE, randomness_unseeded: bool = False,
+            artifacts: Any = None) -> Verdict:
     verdict = Verdict(original.run.id, reproduced.run.id, IDENTICAL, tolerance=tolerance, plan=plan)
     if reproduced.run.status != "succeeded":
         verdict.verdict = FAILED
@@ -85,13 +117,16 @@ def compare(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan,
     before, after = _outputs(original), _outputs(reproduced)
     differing_outputs = []
     for name, content_hash in before.items():
-        if after.get(name) == content_hash:
+        if after.get(name) == content_hash or (
+                after.get(name) and artifacts is not None and pickled_alike(artifacts, content_hash, after[name])):
             verdict.identical_outputs.append(name)
         else:
             differing_outputs.append(name)
             verdict.differences.append(Difference("output", name, content_hash, after.get(name)))
     metrics_off = False
     for key, value in original.metrics.items():
+        if is_timing(key):
+            continue
         new = reproduced.metrics.get(key)
         if new is None:
             metrics_off = True

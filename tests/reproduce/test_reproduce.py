@@ -97,3 +97,36 @@ def test_cli_dry_run_and_reproduce(project, modeldb):
     assert "identical" in out
     code, out, _ = modeldb("--uri", project.uri, "runs", "show", run_id)
     assert "Reproductions" in out and "identical" in out
+
+
+def test_a_scikit_learn_fit_is_refit_from_its_recorded_params_and_data(tracking):
+    import numpy as np
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
+    from modeldb_core.sklearn import autolog, run_of
+
+    autolog(project="repro-sklearn")
+    try:
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(200, 4)), rng.normal(size=200)
+        seeded = RandomForestRegressor(n_estimators=5, random_state=1).fit(X, y)
+        unseeded = RandomForestRegressor(n_estimators=5).fit(X, y)
+        ridge = Ridge(alpha=0.5).fit(X, y)
+        seeded_run, unseeded_run, ridge_run = (run_of(m).id for m in (seeded, unseeded, ridge))
+    finally:
+        autolog(disable=True)
+
+    plan = mdb.reproduce(seeded_run, dry_run=True)
+    assert plan.kind == "sklearn" and plan.reproducible and not plan.unseeded
+    assert [i.source for i in plan.inputs] == ["snapshot", "snapshot"]
+    for run_id in (seeded_run, ridge_run):
+        verdict = mdb.reproduce(run_id)
+        assert verdict.verdict == "identical", verdict.differences
+        assert "model" in verdict.identical_outputs
+
+    assert mdb.reproduce(unseeded_run, dry_run=True).unseeded
+    verdict = mdb.reproduce(unseeded_run)
+    assert verdict.verdict in ("different", "within_tolerance")
+    assert "model" in {d.name for d in verdict.differences}
+    assert verdict.likely_causes[0].startswith("unseeded randomness")

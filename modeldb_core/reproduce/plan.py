@@ -236,8 +236,13 @@ def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None,
                   artifacts: ArtifactStore) -> None:
     arguments = (entry or {}).get("arguments", {})
     snapshots = {**(entry or {}).get("snapshots", {}), **(fit or {}).get("snapshots", {})}
+    fit_data = set((fit or {}).get("data", ())) if plan.kind == "sklearn" else None
     for io in detail.inputs:
         a = io.artifact
+        if io.name and arguments.get(io.name, {}).get("from") == "output":
+            continue  # a folder the call writes into: the re-run gets a fresh one
+        if fit_data is not None and io.name not in fit_data:
+            continue  # read after the fit (evaluation data): not part of re-fitting
         snapshot = snapshots.get(io.name) if io.name else None
         if snapshot and not artifacts.exists(snapshot):
             snapshot = None

@@ -42,7 +42,8 @@ def refit(client: Any, plan: ReproductionPlan, tolerance: float) -> Verdict:
         if not was_enabled:
             autolog(disable=True)
     client.flush()
-    verdict = compare(detail, _landed(client, new_id), plan, tolerance, artifacts=store)
+    verdict = compare(detail, _landed(client, new_id), plan, tolerance, artifacts=store,
+                      during_run_only=True)
     record(client, verdict)
     return verdict
 

@@ -71,6 +71,12 @@ def _outputs(detail: RunDetail) -> dict[str, str]:
     return {io.name or io.artifact.kind: io.artifact.content_hash for io in detail.outputs}
 
 
+def _after_end(detail: RunDetail, key: str) -> bool:
+    points = detail.metric_history.get(key) or []
+    ended = detail.run.ended_at
+    return bool(points) and ended is not None and min(p.timestamp for p in points) > ended
+
+
 def is_timing(key: str) -> bool:
     return key.endswith(("_s", "_seconds", "_time")) or "fit_time" in key or "score_time" in key
 
@@ -109,7 +115,9 @@ def pickled_alike(store: Any, first: str, second: str) -> bool:
 
 def compare(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan,
             tolerance: float = DEFAULT_TOLERANCE, randomness_unseeded: bool = False,
-            artifacts: Any = None) -> Verdict:
+            artifacts: Any = None, during_run_only: bool = False) -> Verdict:
+    """``during_run_only``: compare only the metrics logged before the original run ended (a
+    re-fit re-creates what the fit logged, not what its caller logged about the model later)."""
     verdict = Verdict(original.run.id, reproduced.run.id, IDENTICAL, tolerance=tolerance, plan=plan)
     if reproduced.run.status != "succeeded":
         verdict.verdict = FAILED
@@ -125,7 +133,7 @@ def compare(original: RunDetail, reproduced: RunDetail, plan: ReproductionPlan,
             verdict.differences.append(Difference("output", name, content_hash, after.get(name)))
     metrics_off = False
     for key, value in original.metrics.items():
-        if is_timing(key):
+        if is_timing(key) or (during_run_only and _after_end(original, key)):
             continue
         new = reproduced.metrics.get(key)
         if new is None:

@@ -66,6 +66,8 @@ def arguments(call_arguments: Mapping[str, Any], input_names: Iterable[str],
     for name, value in call_arguments.items():
         if name in outputs:
             found[name] = {"from": "output", "type": _value_type(value)}
+            if isinstance(value, (str, pathlib.PurePath)) and os.path.isdir(value):
+                found[name]["directory"] = True  # a folder the call writes into
         elif name in inputs:
             found[name] = {"from": "input", "type": _value_type(value)}
         elif is_secret_key(name) and value is not None:

@@ -102,8 +102,10 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
             arguments[name] = {"value": path, "type": kind}
         elif how["from"] == "output":
             original = str(detail.params.get(name) or name)
-            arguments[name] = {"value": str(ws.place("outputs", name, os.path.basename(original) or name)),
-                               "type": kind}
+            target = ws.place("outputs", name, os.path.basename(original.rstrip("/")) or name)
+            if how.get("directory"):
+                target.mkdir(exist_ok=True)
+            arguments[name] = {"value": str(target), "type": kind}
         else:
             arguments[name] = {"value": detail.params.get(name), "type": kind}
     root, source = _import_root(plan, code)

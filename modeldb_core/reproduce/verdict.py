@@ -87,6 +87,17 @@ def _close(a: float, b: float, tolerance: float) -> bool:
     return a == b or math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
 
 
+def _without_timings(value: Any) -> Any:
+    """A fitted search keeps how long each fit took (``cv_results_``'s ``*_time`` columns,
+    ``refit_time_``): timings, which no re-run repeats and the verdict does not compare."""
+    results = getattr(value, "cv_results_", None)
+    if isinstance(results, dict):
+        value.cv_results_ = {k: v for k, v in results.items() if not k.endswith("_time")}
+    if hasattr(value, "refit_time_"):
+        value.refit_time_ = 0.0
+    return value
+
+
 def pickled_alike(store: Any, first: str, second: str) -> bool:
     """Whether two pickles in the artifact store hold equal objects. A fitted model pickled
     twice can differ in bytes alone (pickle shares an object met twice, and a model
@@ -100,7 +111,7 @@ def pickled_alike(store: Any, first: str, second: str) -> bool:
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=5)
         pickler.fast = True  # no memo: the bytes no longer depend on which objects are shared
-        pickler.dump(store.load_pickle(content_hash))
+        pickler.dump(_without_timings(store.load_pickle(content_hash)))
         return hashlib.sha256(buffer.getvalue()).hexdigest()
 
     try:

@@ -11,7 +11,7 @@ from .context import RUN_ID
 from .views import short_hash
 
 SOURCES = {"original": "original (hash verified)", "snapshot": "snapshot in the artifact store",
-           "in-memory": "in-memory value", "changed": "CHANGED since the run", "missing": "MISSING"}
+           "in-memory": "in-memory value", "upstream": "re-made by the upstream task", "changed": "CHANGED since the run", "missing": "MISSING"}
 
 
 def register(cli: click.Group) -> None:

@@ -83,6 +83,10 @@ def _import_root(plan: ReproductionPlan, code: Path) -> tuple[Path, Path]:
 def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifacts: ArtifactStore,
           run_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
     entry = plan.recipe[recipe.ENTRY]
+    root, source = _import_root(plan, code)
+    if entry.get("runner"):  # an orchestrator's task: its own runner re-creates the call
+        return {**entry, "original": plan.run_id, "import_root": str(root), "source_file": str(source),
+                "project": detail.run.project, "workspace": str(ws.root)}
     inputs = {i.name: i for i in plan.inputs if i.name}
     arguments: dict[str, Any] = {}
     for name, how in entry.get("arguments", {}).items():
@@ -108,7 +112,6 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
             arguments[name] = {"value": str(target), "type": kind}
         else:
             arguments[name] = {"value": detail.params.get(name), "type": kind}
-    root, source = _import_root(plan, code)
     return {"original": plan.run_id, "run_id": run_id, "target": plan.entry_point, "import_root": str(root),
             "source_file": str(source), "arguments": arguments,
             "seed_everything": detail.params.get("seed_everything")}
@@ -140,10 +143,11 @@ def run_python(client: Any, plan: ReproductionPlan, workdir: str | None, python:
     store = client.store
     artifacts = ArtifactStore(client.settings.artifacts)
     detail = store.get_run_detail(plan.run_id)
-    new_id = uuid7()
+    new_id = uuid7()  # a @tracked_task re-run takes this id; an orchestrator's runner says its own
     with Workspace(workdir) as ws:
         code = ws.checkout(plan, artifacts)
         spec = _spec(plan, detail, code, ws, artifacts, new_id, overrides or {})
+        spec["result"] = str(ws.root / f"result-{new_id}.json")
         spec_path = ws.root / f"spec-{new_id}.json"
         spec_path.write_text(json.dumps(spec, indent=1))
         cwd = plan.recipe[recipe.ENTRY].get("cwd")
@@ -152,12 +156,15 @@ def run_python(client: Any, plan: ReproductionPlan, workdir: str | None, python:
                               env=_child_environment(client.settings, spec["import_root"]),
                               capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
         try:
+            result = json.loads(Path(spec["result"]).read_text())
+            new_id = result["run_id"]
             reproduced = _landed(client, new_id)
-        except NotFoundError:
+        except (OSError, ValueError, KeyError, NotFoundError):
             raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
                                     f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
         recipe_now = store.run_recipe(new_id).get(recipe.RANDOMNESS) or {}
         verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")), artifacts)
+        verdict.reused = list(result.get("reused", []))
     record(client, verdict)
     return verdict
 

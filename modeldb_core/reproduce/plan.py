@@ -22,6 +22,7 @@ from ..artifact_store import ArtifactStore
 from ..model import RunDetail
 
 SNAPSHOT, ORIGINAL, MISSING, CHANGED, IN_MEMORY = "snapshot", "original", "missing", "changed", "in-memory"
+UPSTREAM = "upstream"  # no longer there: the pipeline's upstream task makes it again
 # What a scikit-learn fit needs besides the standard library.
 SKLEARN_PACKAGES = ("scikit-learn", "numpy", "scipy")
 
@@ -41,7 +42,7 @@ class InputSource:
     name: str | None
     uri: str
     content_hash: str
-    source: str  # snapshot | original | in-memory | changed | missing
+    source: str  # snapshot | original | in-memory | upstream | changed | missing
     snapshot: str | None = None
     argument: bool = False  # the input is an argument of the entry point
 
@@ -61,7 +62,7 @@ class ReproductionPlan:
 
     run_id: str
     name: str
-    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | None (nothing to re-execute)
+    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | luigi | None (nothing to re-execute)
     entry_point: str | None
     repo: str | None
     commit: str | None
@@ -164,7 +165,7 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore) -> Reproduction
     entry = parts.get(recipe.ENTRY)
     fit = parts.get(recipe.SKLEARN)
     code, env = detail.code_version, detail.environment
-    kind = "python" if entry else "sklearn" if fit else None
+    kind = entry.get("kind", "python") if entry else "sklearn" if fit else None
     plan = ReproductionPlan(
         run_id=detail.run.id, name=detail.run.name, kind=kind,
         entry_point=entry["target"] if entry else (fit or {}).get("estimator"),
@@ -178,7 +179,7 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore) -> Reproduction
             "the run recorded no entry point to execute again",
             "track the function with @tracked_task (an importable module-level function) or fit with "
             "scikit-learn logging on, and run it once more"))
-    if kind == "python":
+    if kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
     _check_inputs(plan, detail, entry, fit, artifacts)
     if entry:
@@ -254,6 +255,8 @@ def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None,
             source = SNAPSHOT
         elif path is None:
             source = IN_MEMORY
+        elif not os.path.exists(path) and plan.kind == "luigi":
+            source = UPSTREAM  # the upstream task that wrote it runs again
         else:
             source = CHANGED if os.path.exists(path) else MISSING
         plan.inputs.append(InputSource(io.name, a.uri, a.content_hash, source, snapshot, is_argument))

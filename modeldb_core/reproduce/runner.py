@@ -1,9 +1,15 @@
 """The process that re-executes a run: ``python -m modeldb_core.reproduce.runner SPEC.json``.
 
-Started by ``modeldb reproduce`` with the checked-out code first on ``sys.path``; it
-imports the entry point, seeds as the run was seeded, re-creates the arguments and
-calls the function. The first run it starts takes the id the spec gives and is linked
-to the original run (``recipe.Reproducing``).
+Started by ``modeldb reproduce`` with the checked-out code first on ``sys.path``. For a
+``@tracked_task`` run it imports the entry point, seeds as the run was seeded,
+re-creates the arguments and calls the function; the first run it starts takes the id
+the spec gives and is linked to the original run (``recipe.Reproducing``).
+
+An orchestrator's run names its own runner in its recipe (``entry["runner"]``, an
+importable ``module:function``; Luigi's is ``integrations/luigi/reproduction.py``): the
+extension point. It is called with the spec and returns ``{"run_id": the new run,
+"reused": [what it did not need to run again]}``, having linked the new run itself.
+Either way the result is written to ``spec["result"]`` for ``modeldb reproduce``.
 """
 from __future__ import annotations
 
@@ -43,9 +49,23 @@ def _argument(how: dict[str, Any], store: Any) -> Any:
     return value
 
 
+def load(target: str, source_file: str | None = None) -> Any:
+    """The object ``module:qualname`` names (a ``__main__`` one from its source file)."""
+    return _load({"target": target, "source_file": source_file})
+
+
 def main(spec_path: str) -> int:
     spec = json.loads(pathlib.Path(spec_path).read_text())
     sys.path.insert(0, spec["import_root"])
+    if spec.get("runner"):
+        result = load(spec["runner"])(spec)
+    else:
+        result = run_function(spec)
+    pathlib.Path(spec["result"]).write_text(json.dumps(result))
+    return 0
+
+
+def run_function(spec: dict[str, Any]) -> dict[str, Any]:
     from modeldb_core import recipe
     from modeldb_core.artifact_store import ArtifactStore
     from modeldb_core.client import get_client
@@ -60,7 +80,7 @@ def main(spec_path: str) -> int:
     kwargs = {name: _argument(how, store) for name, how in spec["arguments"].items()}
     fn(**kwargs)
     client.flush()
-    return 0
+    return {"run_id": spec["run_id"], "reused": []}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ _EXPORTS = {
     "log_input": "run",
     "log_output": "run",
     "seed_everything": "seeds",
-    "reproduce": "reproduce",
+    "reproduce": "reproduction",
     "configure": "client",
     "get_client": "client",
     "search_runs": "query",

@@ -319,7 +319,7 @@ class RunPoint:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-# -- reproduction (issue 17; modeldb_core/reproduce) ----------------------------
+# -- reproduction (issue 17; modeldb_core/reproduction) ----------------------------
 @dataclass(frozen=True)
 class Reproduction:
     """``run_id`` re-executed ``original_run_id``; ``verdict`` once it was compared

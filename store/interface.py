@@ -139,7 +139,7 @@ class MetadataStore(abc.ABC):
         """Revoke a token (NotFoundError if there is none); the revoked ``ApiToken``."""
         raise NotImplementedError
 
-    # -- reproduction (store/reproduction.py; modeldb_core/reproduce) --------
+    # -- reproduction (store/reproduction.py; modeldb_core/reproduction) --------
     def run_recipe(self, run_id: int | str) -> dict[str, Any]:
         """What a run needs to be executed again, by part (``entry``, ``randomness``, ...)."""
         raise NotImplementedError

@@ -347,7 +347,7 @@ audit_events = Table(
 )
 
 
-# -- reproduction (revision 0010; modeldb_core/reproduce) ---------------------------------
+# -- reproduction (revision 0010; modeldb_core/reproduction) ---------------------------------
 # What a run needs to be executed again, one JSON part per kind of capture (the entry
 # point, the randomness it used, a scikit-learn fit, ...); the highest ``seq`` wins.
 run_recipes = Table(

@@ -1,6 +1,6 @@
 """Reproducing a Luigi task's run with Luigi itself (the runner its recipe names).
 
-``run(spec)`` is called by ``modeldb_core/reproduce/runner.py`` in a fresh process with
+``run(spec)`` is called by ``modeldb_core/reproduction/runner.py`` in a fresh process with
 the task's code checked out at the run's commit. The task is re-created from its class
 and the parameters Luigi recorded, and built with ``luigi.build`` as Luigi would: every
 upstream task whose outputs are still there is complete and is reused, the ones whose
@@ -41,7 +41,7 @@ def _upstream(task: Any) -> list[Any]:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     from modeldb_core.client import get_client
     from modeldb_core.events import REPRODUCTION
-    from modeldb_core.reproduce.runner import load
+    from modeldb_core.reproduction.runner import load
 
     from . import build
 

@@ -32,7 +32,7 @@ def register(cli: click.Group) -> None:
 def reproduce_command(obj, run_id: str, env: str, dry_run: bool, workdir: str | None, tolerance: float,
                       as_json: bool) -> None:
     """Re-execute RUN and compare its outputs and metrics with the original's."""
-    from modeldb_core.reproduce import reproduce
+    from modeldb_core.reproduction import reproduce
 
     result = reproduce(run_id, dry_run=dry_run, env=env, workdir=workdir, tolerance=tolerance,
                        client=obj.client)

@@ -151,7 +151,7 @@ def run_python(client: Any, plan: ReproductionPlan, workdir: str | None, python:
         spec_path = ws.root / f"spec-{new_id}.json"
         spec_path.write_text(json.dumps(spec, indent=1))
         cwd = plan.recipe[recipe.ENTRY].get("cwd")
-        done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduce.runner", str(spec_path)],
+        done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduction.runner", str(spec_path)],
                               cwd=cwd if cwd and os.path.isdir(cwd) else ws.root,
                               env=_child_environment(client.settings, spec["import_root"]),
                               capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)

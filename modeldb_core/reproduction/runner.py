@@ -1,4 +1,4 @@
-"""The process that re-executes a run: ``python -m modeldb_core.reproduce.runner SPEC.json``.
+"""The process that re-executes a run: ``python -m modeldb_core.reproduction.runner SPEC.json``.
 
 Started by ``modeldb reproduce`` with the checked-out code first on ``sys.path``. For a
 ``@tracked_task`` run it imports the entry point, seeds as the run was seeded,

@@ -46,18 +46,31 @@ def reproduce(run_id: str, *, dry_run: bool = False, env: str = "current", workd
     blockers = [b for b in found.blockers if not _given(b, arguments or {})]
     if blockers:
         raise ReproductionBlockedError(found.run_id, blockers)
-    python = None
-    if env == "rebuild":
-        from .environment import rebuild
-
-        python = rebuild(client, found, workdir)
     if found.kind == "sklearn":
+        if env == "rebuild":
+            from ..errors import ReproductionError
+
+            raise ReproductionError("a scikit-learn fit is re-fitted in this process: use --env current, or "
+                                    "reproduce the @tracked_task run that made it")
         from .refit import refit
 
         return refit(client, found, tolerance)
     from .execute import run_python
 
-    return run_python(client, found, None if workdir is None else str(workdir), python, tolerance, arguments)
+    if env == "current":
+        return run_python(client, found, None if workdir is None else str(workdir), None, tolerance, arguments)
+    import shutil
+    import tempfile
+
+    from .environment import rebuild
+
+    folder = tempfile.mkdtemp(prefix="modeldb-venv-") if workdir is None else str(workdir)
+    try:
+        python = rebuild(client, found, folder)
+        return run_python(client, found, None if workdir is None else str(workdir), python, tolerance, arguments)
+    finally:
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _given(blocker: Blocker, arguments: dict[str, Any]) -> bool:

@@ -27,15 +27,17 @@ def register(cli: click.Group) -> None:
               help="Work (and keep the checkout, inputs and outputs) here instead of a temporary folder.")
 @click.option("--tolerance", type=float, default=1e-6, show_default=True,
               help="Relative and absolute tolerance of metrics.")
+@click.option("--upstream", is_flag=True,
+              help="First reproduce the runs that wrote inputs no longer available (in lineage order).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def reproduce_command(obj, run_id: str, env: str, dry_run: bool, workdir: str | None, tolerance: float,
-                      as_json: bool) -> None:
+                      upstream: bool, as_json: bool) -> None:
     """Re-execute RUN and compare its outputs and metrics with the original's."""
     from modeldb_core.reproduction import reproduce
 
     result = reproduce(run_id, dry_run=dry_run, env=env, workdir=workdir, tolerance=tolerance,
-                       client=obj.client)
+                       upstream=upstream, client=obj.client)
     if as_json:
         click.echo(output.dumps(result.to_dict(), indent=2))
     elif dry_run:
@@ -65,6 +67,8 @@ def print_plan(plan, out=None) -> None:
                                  for i in plan.inputs}, out)
     seed = f"{plan.seed['param']}={plan.seed['value']}" if plan.seed else "none recorded"
     output.key_values("Randomness", {"seed": seed, "unseeded": "yes" if plan.unseeded else "no"}, out)
+    for before in plan.upstream:
+        w(f"\nUpstream: run {before.run_id} ({before.name}) is reproduced first\n")
     if plan.blockers:
         w("\nBlockers\n")
         for b in plan.blockers:
@@ -80,6 +84,8 @@ def print_verdict(verdict, out=None) -> None:
     if verdict.verdict == "within_tolerance":
         shown = "metrics within tolerance but outputs differ"
     w(f"Run {verdict.run_id} reproduced as run {verdict.reproduction_run_id}: {shown}\n")
+    for before in verdict.upstream:
+        w(f"  upstream run {before.run_id} reproduced first as {before.reproduction_run_id}: {before.verdict}\n")
     if verdict.reused:
         w(f"  reused upstream runs (outputs still available): {', '.join(verdict.reused)}\n")
     if verdict.identical_outputs:

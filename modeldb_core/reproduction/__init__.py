@@ -16,22 +16,23 @@ from .verdict import DEFAULT_TOLERANCE, Difference, Verdict
 ENVIRONMENTS = ("current", "rebuild")
 
 
-def plan(run_id: str, client: Any = None) -> ReproductionPlan:
+def plan(run_id: str, client: Any = None, upstream: bool = False) -> ReproductionPlan:
     """What reproducing ``run_id`` will do, and what blocks it (nothing is executed)."""
     from ..artifact_store import ArtifactStore
     from ..client import get_client
 
     client = client or get_client()
-    return make_plan(client.store, run_id, ArtifactStore(client.settings.artifacts))
+    return make_plan(client.store, run_id, ArtifactStore(client.settings.artifacts), upstream)
 
 
 def reproduce(run_id: str, *, dry_run: bool = False, env: str = "current", workdir: str | os.PathLike | None = None,
               tolerance: float = DEFAULT_TOLERANCE, arguments: dict[str, Any] | None = None,
-              client: Any = None) -> ReproductionPlan | Verdict:
+              upstream: bool = False, client: Any = None) -> ReproductionPlan | Verdict:
     """Re-execute a run from its recorded code, environment, inputs and seed, and say whether
     it came out the same. ``dry_run=True`` returns the plan only. ``env="current"`` runs in
     this environment; ``"rebuild"`` in a fresh virtual environment made from the run's lock
-    with uv. ``arguments`` gives values the run could not record (a secret, an object)."""
+    with uv. ``arguments`` gives values the run could not record (a secret, an object).
+    ``upstream=True`` first reproduces the runs that wrote inputs no longer available."""
     from .. import validation
     from ..client import get_client
     from ..errors import ReproductionBlockedError, ValidationError
@@ -40,7 +41,7 @@ def reproduce(run_id: str, *, dry_run: bool = False, env: str = "current", workd
         raise ValidationError("env", env, "must be 'current' or 'rebuild'")
     tolerance = validation.metric_value("tolerance", tolerance)
     client = client or get_client()
-    found = plan(run_id, client)
+    found = plan(run_id, client, upstream)
     if dry_run:
         return found
     blockers = [b for b in found.blockers if not _given(b, arguments or {})]

@@ -17,7 +17,7 @@ from ..artifact_store import ArtifactStore
 from ..errors import NotFoundError, ReproductionError
 from ..events import REPRODUCTION, uuid7
 from .. import recipe
-from .plan import SNAPSHOT, ReproductionPlan, resolved
+from .plan import SNAPSHOT, UPSTREAM, ReproductionPlan, resolved
 from .verdict import DEFAULT_TOLERANCE, Verdict, compare
 
 RUN_TIMEOUT = 24 * 3600.0
@@ -139,34 +139,59 @@ def _landed(client: Any, run_id: str, timeout: float = 30.0) -> Any:
 
 def run_python(client: Any, plan: ReproductionPlan, workdir: str | None, python: str | None = None,
                tolerance: float = DEFAULT_TOLERANCE, overrides: dict[str, Any] | None = None) -> Verdict:
-    """Re-execute a ``@tracked_task`` run (``plan.kind == "python"``) and compare."""
+    """Re-execute a run that has an entry point (and, first, its ``plan.upstream``) and compare."""
+    with Workspace(workdir) as ws:
+        verdict, _ = _execute(client, plan, ws, python, tolerance, overrides or {})
+    return verdict
+
+
+def _execute(client: Any, plan: ReproductionPlan, ws: Workspace, python: str | None, tolerance: float,
+             overrides: dict[str, Any]) -> tuple[Verdict, dict[str, str]]:
+    """The verdict, and the files the re-run wrote by content hash (what a downstream run reads)."""
     store = client.store
     artifacts = ArtifactStore(client.settings.artifacts)
+    made: dict[str, str] = {}
+    upstream = []
+    for before in plan.upstream:
+        verdict, files = _execute(client, before, ws, python, tolerance, {})
+        upstream.append(verdict)
+        made.update(files)
     detail = store.get_run_detail(plan.run_id)
     new_id = uuid7()  # a @tracked_task re-run takes this id; an orchestrator's runner says its own
-    with Workspace(workdir) as ws:
-        code = ws.checkout(plan, artifacts)
-        spec = _spec(plan, detail, code, ws, artifacts, new_id, overrides or {})
-        spec["result"] = str(ws.root / f"result-{new_id}.json")
-        spec_path = ws.root / f"spec-{new_id}.json"
-        spec_path.write_text(json.dumps(spec, indent=1))
-        cwd = plan.recipe[recipe.ENTRY].get("cwd")
-        done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduction.runner", str(spec_path)],
-                              cwd=cwd if cwd and os.path.isdir(cwd) else ws.root,
-                              env=_child_environment(client.settings, spec["import_root"]),
-                              capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
-        try:
-            result = json.loads(Path(spec["result"]).read_text())
-            new_id = result["run_id"]
-            reproduced = _landed(client, new_id)
-        except (OSError, ValueError, KeyError, NotFoundError):
-            raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
-                                    f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
-        recipe_now = store.run_recipe(new_id).get(recipe.RANDOMNESS) or {}
-        verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")), artifacts)
-        verdict.reused = list(result.get("reused", []))
+    code = ws.checkout(plan, artifacts)
+    spec = _spec(plan, detail, code, ws, artifacts, new_id, overrides)
+    for name, how in spec.get("arguments", {}).items():
+        item = next((i for i in plan.inputs if i.name == name and i.source == UPSTREAM), None)
+        if item is not None:
+            if item.content_hash not in made:
+                raise ReproductionError(f"upstream run {item.producer} did not make input {name!r} again "
+                                        f"with the recorded content ({item.content_hash[:19]})")
+            how["value"] = made[item.content_hash]
+    spec["result"] = str(ws.root / f"result-{new_id}.json")
+    spec_path = ws.root / f"spec-{new_id}.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    cwd = plan.recipe[recipe.ENTRY].get("cwd")
+    done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduction.runner", str(spec_path)],
+                          cwd=cwd if cwd and os.path.isdir(cwd) else ws.root,
+                          env=_child_environment(client.settings, spec["import_root"]),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+    try:
+        result = json.loads(Path(spec["result"]).read_text())
+        new_id = result["run_id"]
+        reproduced = _landed(client, new_id)
+    except (OSError, ValueError, KeyError, NotFoundError):
+        raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
+                                f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
+    recipe_now = store.run_recipe(new_id).get(recipe.RANDOMNESS) or {}
+    verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")), artifacts)
+    verdict.reused = list(result.get("reused", []))
+    verdict.upstream = upstream
     record(client, verdict)
-    return verdict
+    for io in reproduced.outputs:
+        path = io.artifact.uri.removeprefix("file://")
+        if os.path.isfile(path) and str(ws.root) in os.path.abspath(path):
+            made[io.artifact.content_hash] = os.path.abspath(path)
+    return verdict, made
 
 
 def record(client: Any, verdict: Verdict) -> None:

@@ -45,6 +45,7 @@ class InputSource:
     source: str  # snapshot | original | in-memory | upstream | changed | missing
     snapshot: str | None = None
     argument: bool = False  # the input is an argument of the entry point
+    producer: str | None = None  # source "upstream": the run that wrote it, reproduced first
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ReproductionPlan:
     blockers: list[Blocker] = field(default_factory=list)
     recipe: dict[str, Any] = field(default_factory=dict)
     source_file: str | None = None
+    upstream: list["ReproductionPlan"] = field(default_factory=list)  # --upstream: reproduced first
 
     @property
     def reproducible(self) -> bool:
@@ -85,6 +87,7 @@ class ReproductionPlan:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("recipe")
+        data["upstream"] = [before.to_dict() for before in self.upstream]
         data["reproducible"] = self.reproducible
         return data
 
@@ -159,7 +162,10 @@ def _module_source(detail: RunDetail) -> str | None:
         return None
 
 
-def make_plan(store: Any, run_id: str, artifacts: ArtifactStore) -> ReproductionPlan:
+def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool = False,
+              _seen: frozenset[str] = frozenset()) -> ReproductionPlan:
+    """The plan of ``run_id``; with ``upstream``, an input that is gone or changed is made
+    again by reproducing the run that wrote it first (and so on up the lineage)."""
     detail = store.get_run_detail(run_id)
     parts = store.run_recipe(detail.run.id)
     entry = parts.get(recipe.ENTRY)
@@ -182,6 +188,8 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore) -> Reproduction
     if kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
     _check_inputs(plan, detail, entry, fit, artifacts)
+    if upstream:
+        _plan_upstream(plan, detail, store, artifacts, _seen | {detail.run.id})
     if entry:
         for name, how in entry.get("arguments", {}).items():
             if how["from"] == "secret":
@@ -208,6 +216,33 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore) -> Reproduction
             if recorded != current and (recorded or current):
                 plan.packages.append(PackageDifference(package, recorded, current))
     return plan
+
+
+def _plan_upstream(plan: ReproductionPlan, detail: RunDetail, store: Any, artifacts: ArtifactStore,
+                   seen: frozenset[str]) -> None:
+    """Inputs that are gone or changed, made again by the run that wrote them."""
+    by_uri = {io.artifact.uri: io.artifact for io in detail.inputs}
+    for number, item in enumerate(plan.inputs):
+        if item.source not in (CHANGED, MISSING) or plan.kind != "python":
+            continue
+        version = by_uri[item.uri]
+        writers = [u for u in store.artifact_uses([version.id]) if u["direction"] == "output"
+                   and u["status"] == "succeeded" and u["run_id"] not in seen]
+        if not writers or len(seen) > 20:
+            continue
+        producer = min(writers, key=lambda u: u["started_at"])["run_id"]
+        upstream = make_plan(store, producer, artifacts, True, seen)
+        plan.upstream.append(upstream)
+        plan.inputs[number] = InputSource(item.name, item.uri, item.content_hash, UPSTREAM, None, item.argument,
+                                          producer)
+        label = f"input {item.name!r} ({item.uri})" if item.name else f"input {item.uri}"
+        plan.blockers = [b for b in plan.blockers if not b.problem.startswith(label)]
+        if not item.argument:
+            plan.blockers.append(Blocker(f"{label} is made again by run {producer}, but the function reads "
+                                         "it from its own path, not from an argument",
+                                         "restore the file, or pass it to the function as an argument"))
+        plan.blockers += [Blocker(f"upstream run {upstream.run_id} ({upstream.name}): {b.problem}", b.fix)
+                          for b in upstream.blockers]
 
 
 def _check_code(plan: ReproductionPlan, artifacts: ArtifactStore) -> None:

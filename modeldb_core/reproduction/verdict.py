@@ -47,8 +47,9 @@ class Verdict:
     likely_causes: list[str] = field(default_factory=list)
     tolerance: float = DEFAULT_TOLERANCE
     plan: ReproductionPlan | None = None
-    reused: list[str] = field(default_factory=list)  # upstream runs whose outputs were still there
+    reused: list[str] = field(default_factory=list)  # upstream tasks whose outputs were still there
     error: str | None = None
+    upstream: list["Verdict"] = field(default_factory=list)  # --upstream: the runs reproduced first
 
     @property
     def identical(self) -> bool:
@@ -58,7 +59,9 @@ class Verdict:
         """What is stored with the reproduction (the plan stays out)."""
         return {"verdict": self.verdict, "identical_outputs": self.identical_outputs,
                 "differences": [asdict(d) for d in self.differences], "likely_causes": self.likely_causes,
-                "tolerance": self.tolerance, "reused": self.reused, "error": self.error}
+                "tolerance": self.tolerance, "reused": self.reused, "error": self.error,
+                "upstream": [{"run_id": v.run_id, "reproduction_run_id": v.reproduction_run_id,
+                              "verdict": v.verdict} for v in self.upstream]}
 
     def to_dict(self) -> dict[str, Any]:
         data = {"run_id": self.run_id, "reproduction_run_id": self.reproduction_run_id, **self.summary()}

@@ -35,6 +35,13 @@ MODULE = textwrap.dedent('''
 
 
     @tracked_task(project="repro", outputs=["out_path"])
+    def prepare(data_path: str, out_path: str) -> str:
+        values = sorted(float(x) for x in Path(data_path).read_text().split())
+        Path(out_path).write_text(" ".join(map(str, values)) + "\\n")
+        return out_path
+
+
+    @tracked_task(project="repro", outputs=["out_path"])
     def unseeded(data_path: str, out_path: str) -> str:
         total = sum(float(x) for x in Path(data_path).read_text().split()) + random.random()
         Path(out_path).write_text(f"{total:.9f}\\n")

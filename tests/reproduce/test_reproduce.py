@@ -130,3 +130,22 @@ def test_a_scikit_learn_fit_is_refit_from_its_recorded_params_and_data(tracking)
     assert verdict.verdict in ("different", "within_tolerance")
     assert "model" in {d.name for d in verdict.differences}
     assert verdict.likely_causes[0].startswith("unseeded randomness")
+
+
+def test_upstream_runs_make_missing_inputs_again(project, modeldb):
+    project.run("prepare('data.txt', 'out/prepared.txt')")
+    project.run("train('out/prepared.txt', 'out/model.txt')")
+    prepared, trained = project.last_run("prepare"), project.last_run("train")
+    (project.root / "out" / "prepared.txt").unlink()
+
+    plan = mdb.reproduce(trained, dry_run=True)
+    assert [i.source for i in plan.inputs] == ["missing"] and not plan.reproducible
+    plan = mdb.reproduce(trained, dry_run=True, upstream=True)
+    assert plan.reproducible, plan.blockers
+    assert [(i.source, i.producer) for i in plan.inputs] == [("upstream", prepared)]
+    assert [u.run_id for u in plan.upstream] == [prepared]
+
+    code, out, _ = modeldb("--uri", project.uri, "reproduce", trained, "--upstream")
+    assert code == 0, out
+    assert f"upstream run {prepared} reproduced first" in out and ": identical" in out
+    assert not (project.root / "out" / "prepared.txt").exists()  # made again in the work folder only

@@ -108,11 +108,17 @@ def resolved(uri: str, cwd: str | None) -> str:
     return _file_path(uri, cwd) or uri
 
 
-def _verified(path: str, content_hash: str) -> bool:
+def _verified(path: str, content_hash: str, size: int | None = None, hash_limit: int | None = None) -> bool:
+    """The file still has the recorded content (by its hash; by its size alone past
+    ``hash_limit`` bytes, what a page showing the plan can afford)."""
     from ..fingerprint import hash_file
 
     try:
-        return os.path.isfile(path) and hash_file(path)[0] == content_hash
+        if not os.path.isfile(path):
+            return False
+        if hash_limit is not None and os.path.getsize(path) > hash_limit:
+            return size is None or os.path.getsize(path) == size
+        return hash_file(path)[0] == content_hash
     except OSError:
         return False
 
@@ -163,7 +169,7 @@ def _module_source(detail: RunDetail) -> str | None:
 
 
 def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool = False,
-              _seen: frozenset[str] = frozenset()) -> ReproductionPlan:
+              _seen: frozenset[str] = frozenset(), hash_limit: int | None = None) -> ReproductionPlan:
     """The plan of ``run_id``; with ``upstream``, an input that is gone or changed is made
     again by reproducing the run that wrote it first (and so on up the lineage)."""
     detail = store.get_run_detail(run_id)
@@ -187,7 +193,7 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
             "scikit-learn logging on, and run it once more"))
     if kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
-    _check_inputs(plan, detail, entry, fit, artifacts)
+    _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
     if upstream:
         _plan_upstream(plan, detail, store, artifacts, _seen | {detail.run.id})
     if entry:
@@ -269,7 +275,7 @@ def _check_code(plan: ReproductionPlan, artifacts: ArtifactStore) -> None:
 
 
 def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None, fit: dict | None,
-                  artifacts: ArtifactStore) -> None:
+                  artifacts: ArtifactStore, hash_limit: int | None = None) -> None:
     arguments = (entry or {}).get("arguments", {})
     snapshots = {**(entry or {}).get("snapshots", {}), **(fit or {}).get("snapshots", {})}
     fit_data = set((fit or {}).get("data", ())) if plan.kind == "sklearn" else None
@@ -284,7 +290,7 @@ def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None,
             snapshot = None
         is_argument = bool(io.name and arguments.get(io.name, {}).get("from") == "input")
         path = _file_path(a.uri, (entry or {}).get("cwd"))
-        if path is not None and _verified(path, a.content_hash):
+        if path is not None and _verified(path, a.content_hash, a.size, hash_limit):
             source = ORIGINAL
         elif snapshot:
             source = SNAPSHOT

@@ -542,6 +542,16 @@ class SqlStore(RegistryStore, ReproductionStore, MetadataStore):
                         if key not in seen:
                             seen[key] = level
                             next_runs.add(run_id)
+                if frontier_runs:
+                    # A reproduction is downstream of the run it reproduced (store/reproduction.py).
+                    r = t.reproductions.c
+                    near, far = (r.run_id, r.original_run_id) if direction == "up" else (r.original_run_id, r.run_id)
+                    for run_id, other in conn.execute(select(near, far).where(near.in_(frontier_runs))):
+                        key = f"run:{other}"
+                        edges.append(self._edge(f"run:{run_id}", key, direction))
+                        if key not in seen:
+                            seen[key] = level
+                            next_runs.add(other)
                 frontier_runs, frontier_versions = next_runs, next_versions
                 if not frontier_runs and not frontier_versions:
                     break

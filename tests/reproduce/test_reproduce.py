@@ -30,6 +30,10 @@ def test_a_seeded_run_reproduces_bit_identical(project):
     assert of.original_run_id == run_id and of.verdict == "identical"
     _, reproductions = store.reproductions(run_id)
     assert [r.run_id for r in reproductions] == [verdict.reproduction_run_id]
+    graph = store.lineage(f"run:{run_id}", direction="down", depth=2)
+    assert any(e.source == f"run:{run_id}" and e.target == f"run:{verdict.reproduction_run_id}" for e in graph.edges)
+    graph = store.lineage(f"run:{verdict.reproduction_run_id}", direction="up", depth=1)
+    assert f"run:{run_id}" in {f"{n.kind}:{n.id}" for n in graph.nodes}
     # The original output file was not touched: the re-run wrote into its own folder.
     assert (project.root / "out" / "model.txt").read_text().startswith("20.")
 

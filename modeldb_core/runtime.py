@@ -367,7 +367,10 @@ class Runtime:
                 "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
                 "source_file", "function", "source_hash")}}
             if code.git_diff_hash and code.repo_path:
-                self._keep_diff(Path(code.repo_path))
+                try:
+                    self._keep_diff(Path(code.repo_path))
+                except Exception as exc:  # noqa: BLE001 - the code version lands without its diff
+                    report("keep the diff of a dirty tree", exc)
         return found
 
     def _keep_diff(self, root: Path) -> None:

@@ -84,9 +84,6 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
           run_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
     entry = plan.recipe[recipe.ENTRY]
     root, source = _import_root(plan, code)
-    if entry.get("runner"):  # an orchestrator's task: its own runner re-creates the call
-        return {**entry, "original": plan.run_id, "import_root": str(root), "source_file": str(source),
-                "project": detail.run.project, "workspace": str(ws.root)}
     inputs = {i.name: i for i in plan.inputs if i.name}
     arguments: dict[str, Any] = {}
     for name, how in entry.get("arguments", {}).items():
@@ -112,9 +109,12 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
             arguments[name] = {"value": str(target), "type": kind}
         else:
             arguments[name] = {"value": detail.params.get(name), "type": kind}
-    return {"original": plan.run_id, "run_id": run_id, "target": plan.entry_point, "import_root": str(root),
+    spec = {"original": plan.run_id, "run_id": run_id, "target": plan.entry_point, "import_root": str(root),
             "source_file": str(source), "arguments": arguments,
             "seed_everything": detail.params.get("seed_everything")}
+    if entry.get("runner"):  # an orchestrator's task: its own runner makes the call
+        spec = {**entry, **spec, "project": detail.run.project, "workspace": str(ws.root)}
+    return spec
 
 
 def _child_environment(settings: Any, import_root: str) -> dict[str, str]:

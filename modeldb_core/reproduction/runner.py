@@ -49,6 +49,23 @@ def _argument(how: dict[str, Any], store: Any) -> Any:
     return value
 
 
+def arguments_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments, re-created as the spec says (what a runner passes the function)."""
+    from modeldb_core.artifact_store import ArtifactStore
+    from modeldb_core.client import get_client
+
+    store = ArtifactStore(get_client().settings.artifacts)
+    return {name: _argument(how, store) for name, how in spec.get("arguments", {}).items()}
+
+
+def seed(spec: dict[str, Any]) -> None:
+    """Seed as the run was seeded (``seed_everything``), if it was."""
+    if spec.get("seed_everything") is not None:
+        from modeldb_core.seeds import seed_everything
+
+        seed_everything(int(spec["seed_everything"]))
+
+
 def load(target: str, source_file: str | None = None) -> Any:
     """The object ``module:qualname`` names (a ``__main__`` one from its source file)."""
     return _load({"target": target, "source_file": source_file})
@@ -67,18 +84,13 @@ def main(spec_path: str) -> int:
 
 def run_function(spec: dict[str, Any]) -> dict[str, Any]:
     from modeldb_core import recipe
-    from modeldb_core.artifact_store import ArtifactStore
     from modeldb_core.client import get_client
-    from modeldb_core.seeds import seed_everything
 
     client = get_client()
     client.reproducing = recipe.Reproducing(spec["original"], spec["run_id"])
-    if spec.get("seed_everything") is not None:
-        seed_everything(int(spec["seed_everything"]))
+    seed(spec)
     fn = _load(spec)
-    store = ArtifactStore(client.settings.artifacts)
-    kwargs = {name: _argument(how, store) for name, how in spec["arguments"].items()}
-    fn(**kwargs)
+    fn(**arguments_of(spec))
     client.flush()
     return {"run_id": spec["run_id"], "reused": []}
 

@@ -209,9 +209,11 @@ def show_run(obj, run_id: str, as_json: bool) -> None:
 
 
 def _reproductions(store, run_id: str):
+    from modeldb_core.errors import StoreError
+
     try:
         return store.reproductions(run_id)
-    except NotImplementedError:  # a remote store without reproduction support
+    except (NotImplementedError, StoreError):  # a remote store without reproduction support
         return None, []
 
 

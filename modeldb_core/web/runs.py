@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modeldb_core.errors import NotFoundError
+from modeldb_core.errors import NotFoundError, StoreError
 from modeldb_core.model import RunDetail, RunIO
 from modeldb_core.store import MetadataStore
 
@@ -108,7 +108,7 @@ def reproduction(store: MetadataStore, run_id: str) -> dict[str, Any] | None:
     try:
         of, reproductions = store.reproductions(run_id)
         plan = make_plan(store, run_id, ArtifactStore(), hash_limit=PLAN_HASH_LIMIT)
-    except NotImplementedError:  # a remote store without reproduction
+    except (NotImplementedError, StoreError):  # a remote store without reproduction
         return None
     return {
         "reproducible": plan.reproducible, "kind": plan.kind, "entry_point": plan.entry_point,

@@ -153,3 +153,24 @@ def test_upstream_runs_make_missing_inputs_again(project, modeldb):
     assert code == 0, out
     assert f"upstream run {prepared} reproduced first" in out and ": identical" in out
     assert not (project.root / "out" / "prepared.txt").exists()  # made again in the work folder only
+
+
+def test_a_function_in_an_untracked_file_reproduces(project):
+    (project.root / "scratch.py").write_text(
+        "from pathlib import Path\n\nfrom modeldb_core import log_metric, tracked_task\n\n\n"
+        "@tracked_task(project='repro')\n"
+        "def count(data_path: str) -> int:\n"
+        "    n = len(Path(data_path).read_text().split())\n"
+        "    log_metric('n', n)\n"
+        "    return n\n")
+    done = __import__("subprocess").run(
+        [__import__("sys").executable, "-c", "import scratch; scratch.count('data.txt')"], cwd=project.root,
+        env={**__import__("os").environ, "MODELDB_URI": project.uri, "PYTHONPATH": str(project.root)},
+        capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run_id = project.last_run("count")
+    plan = mdb.reproduce(run_id, dry_run=True)
+    assert plan.dirty and plan.diff and plan.reproducible, plan.blockers
+    (project.root / "scratch.py").unlink()  # gone from the tree: the captured diff brings it back
+    verdict = mdb.reproduce(run_id)
+    assert verdict.verdict == "identical", (verdict.differences, verdict.error)

@@ -35,6 +35,16 @@ MODULE = textwrap.dedent('''
 
 
     @tracked_task(project="repro", outputs=["out_path"])
+    def stamped(data_path: str, out_path: str) -> str:
+        import time
+
+        total = sum(float(x) for x in Path(data_path).read_text().split())
+        Path(out_path).write_text(f"{total} written at {time.time()}\\n")
+        log_metric("total", total)
+        return out_path
+
+
+    @tracked_task(project="repro", outputs=["out_path"])
     def prepare(data_path: str, out_path: str) -> str:
         values = sorted(float(x) for x in Path(data_path).read_text().split())
         Path(out_path).write_text(" ".join(map(str, values)) + "\\n")

@@ -174,3 +174,15 @@ def test_a_function_in_an_untracked_file_reproduces(project):
     (project.root / "scratch.py").unlink()  # gone from the tree: the captured diff brings it back
     verdict = mdb.reproduce(run_id)
     assert verdict.verdict == "identical", (verdict.differences, verdict.error)
+
+
+def test_same_metrics_other_bytes_is_within_tolerance_naming_the_outputs(project, modeldb):
+    project.run("stamped('data.txt', 'out/stamped.txt')")
+    run_id = project.last_run("stamped")
+    verdict = mdb.reproduce(run_id)
+    assert verdict.verdict == "within_tolerance"
+    assert {d.name for d in verdict.differences} & {"out_path", "return"}
+    assert all(d.kind == "output" for d in verdict.differences)
+    assert not any(c.startswith("unseeded") for c in verdict.likely_causes)
+    code, out, _ = modeldb("--uri", project.uri, "runs", "show", run_id)
+    assert "within_tolerance" in out

@@ -242,7 +242,7 @@ def _plan_upstream(plan: ReproductionPlan, detail: RunDetail, store: Any, artifa
         plan.inputs[number] = InputSource(item.name, item.uri, item.content_hash, UPSTREAM, None, item.argument,
                                           producer)
         label = f"input {item.name!r} ({item.uri})" if item.name else f"input {item.uri}"
-        plan.blockers = [b for b in plan.blockers if not b.problem.startswith(label)]
+        plan.blockers[:] = [b for b in plan.blockers if not b.problem.startswith(label)]
         if not item.argument:
             plan.blockers.append(Blocker(f"{label} is made again by run {producer}, but the function reads "
                                          "it from its own path, not from an argument",

@@ -25,6 +25,7 @@ _EXPORTS = {
     "log_input": "run",
     "log_output": "run",
     "seed_everything": "seeds",
+    "reproduce": "reproduction",
     "configure": "client",
     "get_client": "client",
     "search_runs": "query",

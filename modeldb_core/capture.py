@@ -46,21 +46,68 @@ def _git(root: Path, *args: str) -> bytes | None:
 
 
 @functools.lru_cache(maxsize=64)
+def git_diff(root: Path) -> bytes | None:
+    """``git diff HEAD --binary`` of a dirty tree (None when clean): what ``modeldb reproduce``
+    applies on top of the commit. Its SHA-256 is the code version's ``git_diff_hash``, and so
+    also its name in the artifact store."""
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    if not (status and status.strip()):
+        return None
+    return _git(root, "diff", "HEAD", "--binary") or None
+
+
+# An untracked source file holding a tracked function is kept with the diff up to this size.
+UNTRACKED_SOURCE_MAX_BYTES = 1024 * 1024
+# The diffs of this process by their hash: what the writer keeps in the artifact store.
+_diffs: dict[str, bytes] = {}
+
+
+def diff_content(diff_hash: str) -> bytes | None:
+    """The bytes of a diff this process captured (``git_diff_hash`` names it)."""
+    return _diffs.get(diff_hash)
+
+
+@functools.lru_cache(maxsize=256)
+def untracked_source(root: Path, path: Path) -> bytes | None:
+    """A patch that creates ``path`` when it is a small source file git does not track (a
+    function defined in a file never committed), else None."""
+    try:
+        relative = path.relative_to(root)
+        if path.stat().st_size > UNTRACKED_SOURCE_MAX_BYTES:
+            return None
+    except (ValueError, OSError):
+        return None
+    if _git(root, "ls-files", "--error-unmatch", "--", str(relative)) is not None:
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), "diff", "--no-index", "--binary", "--", "/dev/null",
+                               str(relative)], capture_output=True, timeout=_GIT_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 1 and done.stdout else None  # 1: the files differ
+
+
+@functools.lru_cache(maxsize=64)
 def git_state(root: Path) -> dict[str, Any]:
     commit = _git(root, "rev-parse", "HEAD")
     if commit is None:  # a repository with no commit yet, or no git
         return {"repo_path": str(root)}
     branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status and status.strip())
-    diff = _git(root, "diff", "HEAD") if dirty else None
+    diff = git_diff(root)
+    dirty = diff is not None
     return {
         "repo_path": str(root),
         "git_commit": commit.decode().strip(),
         "git_branch": branch.decode().strip() if branch else None,
         "git_dirty": dirty,
-        "git_diff_hash": _sha256(diff) if diff else None,
+        "git_diff_hash": _remember(diff) if diff else None,
     }
+
+
+def _remember(diff: bytes) -> str:
+    digest = _sha256(diff)
+    _diffs[digest] = diff
+    return digest
 
 
 def code_version(fn: Callable[..., Any] | None = None, source_file: str | None = None) -> CodeVersion:
@@ -87,6 +134,11 @@ def code_version(fn: Callable[..., Any] | None = None, source_file: str | None =
         root = _repo_root(path.parent)
         if root is not None:
             fields.update(git_state(root))
+            extra = untracked_source(root, path) if fields.get("git_commit") else None
+            if extra is not None:
+                diff = (diff_content(fields["git_diff_hash"]) or b"") if fields.get("git_diff_hash") else b""
+                fields["git_dirty"] = True
+                fields["git_diff_hash"] = _remember(diff + extra)
     digest = _sha256(json.dumps(fields, sort_keys=True))
     return CodeVersion(hash=digest, **fields)
 

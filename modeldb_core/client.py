@@ -79,6 +79,8 @@ class TrackingClient:
         self._lock = threading.RLock()
         self._script_runs: dict[str, str] = {}
         self.seed: int | None = None
+        # Set by `modeldb reproduce`'s runner: the run this process re-executes (recipe.Reproducing).
+        self.reproducing: Any = None
 
     @property
     def disabled(self) -> bool:

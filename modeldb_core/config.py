@@ -17,6 +17,7 @@ config file > default.
 | outage cap     | ``MODELDB_JOURNAL_MAX_AGE`` | ``journal_max_age`` | 7 days (seconds)          |
 | fingerprint time budget | ``MODELDB_FINGERPRINT_SECONDS`` | ``fingerprint_seconds`` | 5 (seconds per tracked call) |
 | fingerprint byte budget | ``MODELDB_FINGERPRINT_BYTES`` | ``fingerprint_bytes`` | 1073741824 (1 GiB per tracked call) |
+| input snapshots | ``MODELDB_SNAPSHOT_MAX_BYTES`` | ``snapshot_max_bytes`` | 0 (off; inputs up to this size are copied into the artifact store) |
 | more secret key words | ``MODELDB_SECRET_KEYS`` | ``secret_keys`` | none (comma-separated; added to the built-in list) |
 | private files  | ``MODELDB_PRIVATE_FILES`` | ``private_files`` | true (store file, ~/.modeldb, artifacts owner-only) |
 | read deadline  | ``MODELDB_QUERY_TIMEOUT`` | ``query_timeout`` | none; the web app uses 5 s   |
@@ -176,6 +177,7 @@ class Settings:
     # -- input side (fingerprint budget, redaction, file modes): see docs/security.md --
     fingerprint_seconds: float = 5.0
     fingerprint_bytes: int = 1 << 30
+    snapshot_max_bytes: int = 0
     secret_keys: tuple[str, ...] = ()
     private_files: bool = True
 
@@ -238,6 +240,7 @@ def resolve(
     profile_bytes: int | None = None,
     drift_fdr: float | None = None,
     degraded_after: int | None = None,
+    snapshot_max_bytes: int | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -266,6 +269,8 @@ def resolve(
         openlineage_url=_as_http_url("MODELDB_OPENLINEAGE_URL", _setting(
             "openlineage_url", openlineage_url, "MODELDB_OPENLINEAGE_URL", None)),
         identity=_setting("identity", identity, "MODELDB_IDENTITY", None) or None,
+        snapshot_max_bytes=_whole_bytes("MODELDB_SNAPSHOT_MAX_BYTES", _setting(
+            "snapshot_max_bytes", snapshot_max_bytes, "MODELDB_SNAPSHOT_MAX_BYTES", 0)),
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
         **_monitoring_settings(profile_rows, profile_bytes, drift_fdr, degraded_after),
     )
@@ -324,6 +329,16 @@ def _input_settings(fingerprint_seconds: Any, fingerprint_bytes: Any, secret_key
         "private_files": _as_bool("MODELDB_PRIVATE_FILES",
                                   _setting("private_files", private_files, "MODELDB_PRIVATE_FILES", True)),
     }
+
+
+def _whole_bytes(field: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(field, value, "must be a whole number of bytes") from None
+    if number < 0:
+        raise ValidationError(field, value, "must be 0 or more bytes")
+    return number
 
 
 def _as_hosts(value: Any) -> tuple[str, ...]:

@@ -166,7 +166,8 @@ VERSIONS = [
 ]
 
 
-@tracked_task(project=PROJECT, phase="training", name="house_prices_pipeline", capture_return=False)
+@tracked_task(project=PROJECT, phase="training", name="house_prices_pipeline", capture_return=False,
+              outputs=["workdir"])
 def house_prices_pipeline(workdir: str) -> list[dict]:
     """The whole project as one parent run; every step is a child run.
 

@@ -167,3 +167,17 @@ class PromotionRefusedError(ModelDBError):
 
 class IntegrityError(ModelDBError):
     """Stored content does not match its recorded hash (a model file changed since it was registered)."""
+
+
+class ReproductionBlockedError(ModelDBError):
+    """A run cannot be reproduced as recorded: ``blockers`` say what is missing and what to do."""
+
+    def __init__(self, run_id: str, blockers: list[Any]):
+        self.run_id = run_id
+        self.blockers = blockers
+        lines = "".join(f"\n  - {b.problem}\n    what to do: {b.fix}" for b in blockers)
+        super().__init__(f"run {run_id} cannot be reproduced:{lines}")
+
+
+class ReproductionError(ModelDBError):
+    """Reproducing a run failed on the way (the worktree, the diff, the environment, the re-run)."""

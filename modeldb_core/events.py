@@ -39,6 +39,11 @@ ENDED = "ended"
 # Registry events (subject: the run that made the model; store/registry.py applies them)
 MODEL_REGISTERED = "model_registered"
 DEPLOYMENT_RECORDED = "deployment_recorded"
+# Reproduction events (subject: a run; store/reproduction.py applies them): what a run needs
+# to be executed again (one part of its recipe per event), and a run's link to the run it
+# reproduced with the verdict of the comparison.
+RECIPE = "recipe"
+REPRODUCTION = "reproduction"
 # Pipeline run events (subject: the pipeline run's key)
 PIPELINE_STARTED = "pipeline_started"
 PIPELINE_ENDED = "pipeline_ended"
@@ -49,7 +54,7 @@ RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED
 # Events about other things than runs (registry, deployments, ...): each kind is
 # declared here, by name, and applied by the applier the store registers for it
 # (store/events.py ``applier``). Add a kind here before journaling it.
-DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED})
+DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED, RECIPE, REPRODUCTION})
 KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE} | DOMAIN_KINDS
 # What a journal over its size cap stops keeping first (never params, status or lineage).
 DROPPABLE = frozenset({METRIC, HEARTBEAT})

@@ -317,3 +317,16 @@ class RunPoint:
     started_at: float
     value: float
     params: dict[str, Any] = field(default_factory=dict)
+
+
+# -- reproduction (issue 17; modeldb_core/reproduction) ----------------------------
+@dataclass(frozen=True)
+class Reproduction:
+    """``run_id`` re-executed ``original_run_id``; ``verdict`` once it was compared
+    (``identical``, ``within_tolerance``, ``different``, ``failed``)."""
+
+    run_id: str
+    original_run_id: str
+    verdict: str | None
+    details: dict[str, Any]
+    created_at: float

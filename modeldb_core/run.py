@@ -183,6 +183,10 @@ class ActiveRun:
         self._emit(ev.DEPLOYMENT_RECORDED, self.id, data)
         return data["uuid"]
 
+    def record_recipe(self, part: str, data: dict[str, Any]) -> None:
+        """Record one part of what re-executing this run needs (``recipe.py``)."""
+        self._emit(ev.RECIPE, self.id, {"part": part, "data": data})
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)
@@ -308,13 +312,19 @@ def start_run(name: str | None = None, *, project: str | None = None, phase: str
         prun = pipeline_run_id
         if prun is None:
             prun = parent_run.pipeline_run_id if parent_run else client.script_pipeline_run(project)
-        new_id = run_id or ev.uuid7()
+        reproduces = None
+        if client.reproducing is not None and run_id is None and parent_id is None:
+            claimed = client.reproducing.claim()
+            reproduces = client.reproducing.original if claimed else None
+        new_id = run_id or (claimed if reproduces else None) or ev.uuid7()
         runtime.emit(ev.STARTED, new_id, {
             "project": project, "name": name, "phase": phase, "started_at": time.time() if started_at is None else started_at,
             "pipeline_run": prun, "parent": parent_id, "orchestrator": orchestrator or "python",
             "external_id": external_id, "try_number": try_number, "user": client.user,
             "host": client.host, "pid": client.pid, "code": runtime.code_key(function, source),
             "env": "env", "params": checked_params, "tags": checked_tags})
+        if reproduces:
+            runtime.emit(ev.REPRODUCTION, new_id, {"original": reproduces, "at": time.time()})
         run = ActiveRun(client, new_id, name, project, prun, checked_params)
         runtime.opened(run)
         return run

@@ -375,7 +375,24 @@ class Runtime:
             found = {"type": "code", **{k: getattr(code, k) for k in (
                 "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
                 "source_file", "function", "source_hash")}}
+            if code.git_diff_hash:
+                try:
+                    self._keep_diff(code.git_diff_hash)
+                except Exception as exc:  # noqa: BLE001 - the code version lands without its diff
+                    report("keep the diff of a dirty tree", exc)
         return found
+
+    def _keep_diff(self, diff_hash: str) -> None:
+        """The diff of a dirty tree (with any untracked source file of the function), into
+        the artifact store under its hash: what ``modeldb reproduce`` applies. On the writer."""
+        diff = capture.diff_content(diff_hash)
+        if diff is None:
+            return
+        from .artifact_store import ArtifactStore
+
+        store = ArtifactStore(self.settings.artifacts, private=self.settings.private_files)
+        if not store.exists(diff_hash):
+            store.put_bytes(diff, {"format": "git-diff"})
 
     def _rejournal_definitions(self) -> None:
         """An emptied journal starts with the definitions later events refer to (the lock is held)."""

@@ -16,7 +16,7 @@ import inspect
 import weakref
 from typing import Any, Callable, Iterable, TypeVar, overload
 
-from . import calls
+from . import calls, recipe
 from . import fingerprint as fp
 from . import validation
 from .client import get_client
@@ -35,6 +35,7 @@ class _Call:
     def __init__(self, signature: inspect.Signature | None, args: tuple, kwargs: dict):
         self.arguments: dict[str, Any] = {}
         self.provided = False  # True when logging into a run an orchestrator started
+        self.randomness: recipe.RandomnessProbe | None = None
         if signature is None:
             return
         try:
@@ -87,8 +88,11 @@ class TrackedFunction:
 
     def __init__(self, fn: Callable[..., Any], project: str | None, phase: str | None, name: str | None,
                  inputs: Iterable[Any] | None, outputs: Iterable[Any] | None, capture_return: bool,
-                 tags: dict[str, Any] | None, sklearn_autolog: bool, register_model: str | None = None):
+                 tags: dict[str, Any] | None, sklearn_autolog: bool, register_model: str | None = None,
+                 snapshot_inputs: bool = False):
         self.fn = fn
+        self.entry_point = recipe.entry_point(fn)
+        self.snapshot_inputs = bool(snapshot_inputs)
         self.register_model = model_name(register_model, "register_model") if register_model is not None else None
         self.project = project
         self.phase = validation.phase(phase)
@@ -120,6 +124,7 @@ class TrackedFunction:
                                 params=params, code=self.fn, client=client)
                 for name, version in inputs:
                     safe_call("record an input", run.log_input, version, name=name)
+                safe_call("record how to run it again", self._record_entry, run, call, inputs, client)
             for name, item in _declared(self.inputs, call):
                 safe_call("record a declared input", run.log_input, item, name=name)
         if self.phase == "training" or self.register_model is not None:
@@ -127,10 +132,34 @@ class TrackedFunction:
         if self.sklearn_autolog:
             safe_call("turn on scikit-learn logging", _sklearn_autolog)
         run.activate()
+        call.randomness = safe_call("look at the random generators", recipe.RandomnessProbe)
         return run, call
+
+    def _record_entry(self, run: ActiveRun, call: _Call, inputs: list[tuple[str, ArtifactVersion]],
+                      client: Any) -> None:
+        if self.entry_point is None:
+            return
+        outputs = [name for name, _ in _declared(self.outputs, call) if name is not None]
+        args = recipe.arguments(call.arguments, [name for name, _ in inputs], outputs)
+        snapshots: dict[str, str] = {}
+        cap = client.settings.snapshot_max_bytes
+        if inputs and (self.snapshot_inputs or cap):
+            from .artifact_store import ArtifactStore
+
+            store = ArtifactStore(client.settings.artifacts)
+            for name, version in inputs:
+                blob = safe_call("snapshot an input", recipe.snapshot, call.arguments.get(name), version,
+                                 None if self.snapshot_inputs else cap, store)
+                if blob is not None:
+                    snapshots[name] = blob
+        run.record_recipe(recipe.ENTRY, recipe.entry(self.entry_point, args, snapshots))
 
     def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
         run.deactivate()
+        if call.randomness is not None and not call.provided:
+            used = safe_call("look at the random generators", call.randomness.used, default=[])
+            if used:
+                run.record_recipe(recipe.RANDOMNESS, recipe.randomness(used, run.params))
         recorded: list[tuple[str | None, ArtifactVersion | None]] = []
         if self.capture_return and not call.provided:
             # The orchestrator records the return value of a call it provided.
@@ -224,19 +253,23 @@ def tracked_task(fn: F) -> F: ...
 def tracked_task(*, project: str | None = ..., phase: str | None = ..., name: str | None = ...,
                  inputs: Iterable[Any] | None = ..., outputs: Iterable[Any] | None = ...,
                  capture_return: bool = ..., tags: dict[str, Any] | None = ...,
-                 sklearn_autolog: bool = ..., register_model: str | None = ...) -> Callable[[F], F]: ...
+                 sklearn_autolog: bool = ..., register_model: str | None = ...,
+                 snapshot_inputs: bool = ...) -> Callable[[F], F]: ...
 
 
 def tracked_task(fn: F | None = None, *, project: str | None = None, phase: str | None = None,
                  name: str | None = None, inputs: Iterable[Any] | None = None,
                  outputs: Iterable[Any] | None = None, capture_return: bool = True,
                  tags: dict[str, Any] | None = None, sklearn_autolog: bool = False,
-                 register_model: str | None = None):
-    """Track every call of a function (sync or async) as a run. See the module docstring."""
+                 register_model: str | None = None, snapshot_inputs: bool = False):
+    """Track every call of a function (sync or async) as a run. See the module docstring.
+
+    ``snapshot_inputs=True`` copies the bytes of every input into the artifact store, so
+    ``modeldb reproduce`` finds them even after the original files changed."""
 
     def decorate(func: F) -> F:
         tracker = TrackedFunction(func, project, phase, name, inputs, outputs, capture_return, tags,
-                                  sklearn_autolog, register_model)
+                                  sklearn_autolog, register_model, snapshot_inputs)
 
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)

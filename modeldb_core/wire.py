@@ -20,7 +20,7 @@ from . import validation
 from .errors import RequestTooLargeError, ValidationError
 from .events import (
     DEFINE, ENDED, HEARTBEAT, IO, KINDS, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
-    STARTED, TAGS, Event,
+    RECIPE, REPRODUCTION, STARTED, TAGS, Event, is_uuid,
 )
 
 EVENTS_PATH = "/api/v1/events"
@@ -167,10 +167,30 @@ def _pipeline_started(field: str, data: Any) -> None:
     validation.timestamp(f"{field}.started_at", data["started_at"])
 
 
+def _recipe(field: str, data: Any) -> None:
+    data = _object(field, data)
+    part = data.get("part")
+    if not isinstance(part, str) or not 0 < len(part) <= 50:
+        raise ValidationError(f"{field}.part", part, "must be a name of 1 to 50 characters")
+    _object(f"{field}.data", data.get("data"))
+
+
+def _reproduction(field: str, data: Any) -> None:
+    data = _object(field, data)
+    original = data.get("original")
+    if original is not None and not (isinstance(original, str) and is_uuid(original)):
+        raise ValidationError(f"{field}.original", original, "must be a run's uuid")
+    verdict = data.get("verdict")
+    if verdict is not None and not (isinstance(verdict, str) and len(verdict) <= 40):
+        raise ValidationError(f"{field}.verdict", verdict, "must be a word of at most 40 characters")
+    if data.get("details") is not None:
+        _object(f"{field}.details", data["details"])
+
+
 _DATA = {
     STARTED: _started, ENDED: _ended, METRIC: _metric, IO: _io, NOTE: _note, HEARTBEAT: _heartbeat,
     PARAMS: _object, TAGS: _object, DEFINE: _object, PIPELINE_STARTED: _pipeline_started,
-    PIPELINE_ENDED: _ended,
+    PIPELINE_ENDED: _ended, RECIPE: _recipe, REPRODUCTION: _reproduction,
 }
 
 

@@ -128,6 +128,12 @@ class HttpStore(MetadataStore):
     def lineage(self, node, direction="up", depth=10):
         raise _remote_cannot("lineage (use the server's web UI)")
 
+    def run_recipe(self, run_id):
+        raise _remote_cannot("reproducing a run")
+
+    def reproductions(self, run_id):
+        raise _remote_cannot("reproductions")
+
     # -- schema: the server's business ----------------------------------------------
     def upgrade(self) -> str | None:
         raise _remote_cannot("upgrading the schema (run `modeldb db upgrade` against the database)")

@@ -139,6 +139,15 @@ class MetadataStore(abc.ABC):
         """Revoke a token (NotFoundError if there is none); the revoked ``ApiToken``."""
         raise NotImplementedError
 
+    # -- reproduction (store/reproduction.py; modeldb_core/reproduction) --------
+    def run_recipe(self, run_id: int | str) -> dict[str, Any]:
+        """What a run needs to be executed again, by part (``entry``, ``randomness``, ...)."""
+        raise NotImplementedError
+
+    def reproductions(self, run_id: int | str) -> tuple[Any, list[Any]]:
+        """``(the Reproduction this run is, if any, the Reproductions of this run)``."""
+        raise NotImplementedError
+
     # -- the model registry (store/registry.py; modeldb_core/registry) ------
     # Every change is audited in its own transaction; ``actor`` is who made it.
     def create_model(self, name: str, actor: str, project: str | None = None, description: str | None = None,

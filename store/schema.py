@@ -370,4 +370,28 @@ deployments = Table(
     Column("state_changed_at", Double, nullable=False),
     Index(None, "environment", "since"),
     Index(None, "model_id", "environment", "until"),
+
+# -- reproduction (revision 0010; modeldb_core/reproduction) ---------------------------------
+# What a run needs to be executed again, one JSON part per kind of capture (the entry
+# point, the randomness it used, a scikit-learn fit, ...); the highest ``seq`` wins.
+run_recipes = Table(
+    "run_recipes", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id"), nullable=False),
+    Column("part", String(50), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    UniqueConstraint("run_id", "part"),
+)
+
+# A run that re-executed another (``run_id`` reproduces ``original_run_id``) and the verdict.
+reproductions = Table(
+    "reproductions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("original_run_id", Id, ForeignKey("runs.id"), nullable=False),
+    Column("verdict", String(40)),
+    Column("details", Text),
+    Column("created_at", Double, nullable=False),
+    Index(None, "original_run_id"),
 )

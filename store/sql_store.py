@@ -27,6 +27,7 @@ from .engine import WRITE, make_engine
 from .interface import MetadataStore
 from .deployments import DeploymentStore
 from .registry import RegistryStore
+from .reproduction import ReproductionStore
 from .rows import encode_json
 
 # Where a write transaction keeps the ids it made until it commits (``_cached_id``).
@@ -55,7 +56,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else value
 
 
-class SqlStore(DeploymentStore, RegistryStore, MetadataStore):
+class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore):
     def __init__(self, uri: str, engine: Engine | None = None, check_schema: bool = True):
         from modeldb_core.redaction import redact_uri
 
@@ -542,6 +543,16 @@ class SqlStore(DeploymentStore, RegistryStore, MetadataStore):
                         if key not in seen:
                             seen[key] = level
                             next_runs.add(run_id)
+                if frontier_runs:
+                    # A reproduction is downstream of the run it reproduced (store/reproduction.py).
+                    r = t.reproductions.c
+                    near, far = (r.run_id, r.original_run_id) if direction == "up" else (r.original_run_id, r.run_id)
+                    for run_id, other in conn.execute(select(near, far).where(near.in_(frontier_runs))):
+                        key = f"run:{other}"
+                        edges.append(self._edge(f"run:{run_id}", key, direction))
+                        if key not in seen:
+                            seen[key] = level
+                            next_runs.add(other)
                 frontier_runs, frontier_versions = next_runs, next_versions
                 if not frontier_runs and not frontier_versions:
                     break

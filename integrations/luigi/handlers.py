@@ -137,7 +137,20 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
                     try_number=tries, started_at=started_at, client=client, run_id=run_id)
     _record(run.log_input, "inputs", targets.inputs, task)
+    safe_call("record how to run the task again", _record_entry, run, task)
     return run
+
+
+def _record_entry(run: ActiveRun, task: Any) -> None:
+    """The task's class and parameters (as Luigi writes them on its command line): what
+    ``modeldb reproduce`` gives ``luigi.build`` to run it again (``reproduction.py``)."""
+    from modeldb_core import recipe
+
+    target = recipe.entry_point(type(task))
+    if target is not None and run.id is not None:
+        run.record_recipe(recipe.ENTRY, {"kind": "luigi", "target": target, "cwd": os.getcwd(),
+                                         "params": task.to_str_params(only_public=True),
+                                         "runner": "modeldb_core.integrations.luigi.reproduction:run"})
 
 
 def _record(log: Callable[..., Any], what: str, targets_of: Callable[[Any], list], task: Any) -> None:

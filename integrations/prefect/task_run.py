@@ -120,9 +120,23 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
             for version in record.outputs.get(reference.id, ()):
                 run.log_input(version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
+    safe_call("record how to run the task again", _record_entry, run, task, parameters, inputs)
     # A function that is also @tracked_task logs into this run instead of starting another.
     run.provide_for(callable_chain(task.fn))
     run.activate()
+
+
+def _record_entry(run: Any, task: Any, parameters: dict[str, Any], inputs: list) -> None:
+    """The task's importable name and how each parameter is re-created: what
+    ``modeldb reproduce`` calls again inside a flow (``reproduction.py``)."""
+    from modeldb_core import recipe
+
+    target = recipe.entry_point(task.fn)
+    if target is None or run.id is None:
+        return
+    entry = recipe.entry(target, recipe.arguments(parameters, [name for name, _ in inputs], ()), {})
+    run.record_recipe(recipe.ENTRY, {**entry, "kind": "prefect",
+                                     "runner": "modeldb_core.integrations.prefect.reproduction:run"})
 
 
 def _end_retried(attempt: Attempt) -> None:

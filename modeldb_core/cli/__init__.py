@@ -48,9 +48,11 @@ def cli(ctx: click.Context, uri: str | None) -> None:
 
 
 def _register() -> None:
-    from . import artifacts, db, deployments, lineage, models, monitor, projects, remote, runs, server, sync
+    from . import (artifacts, db, deployments, lineage, models, monitor, projects, remote, reproduce, runs,
+                   server, sync)
 
-    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models, deployments, monitor):
+    for module in (runs, db, lineage, projects, artifacts, server, remote, sync, models, deployments, monitor,
+                   reproduce):
         module.register(cli)
 
 

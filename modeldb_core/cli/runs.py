@@ -192,11 +192,34 @@ def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> int:
 @click.pass_obj
 def show_run(obj, run_id: str, as_json: bool) -> None:
     """Everything recorded about one run."""
-    detail = obj.store.get_run_detail(run_id)
+    store = obj.store
+    detail = store.get_run_detail(run_id)
+    of, reproductions = _reproductions(store, detail.run.id)
     if as_json:
-        click.echo(output.dumps(detail_dict(detail), indent=2))
+        data = detail_dict(detail)
+        data["reproduces"] = reproduction_dict(of) if of else None
+        data["reproductions"] = [reproduction_dict(r) for r in reproductions]
+        click.echo(output.dumps(data, indent=2))
         return
     print_detail(detail)
+    if of is not None:
+        output.key_values("Reproduces", {"run": of.original_run_id, "verdict": of.verdict or "not compared yet"})
+    if reproductions:
+        output.key_values("Reproductions", {r.run_id: r.verdict or "not compared yet" for r in reproductions})
+
+
+def _reproductions(store, run_id: str):
+    from modeldb_core.errors import StoreError
+
+    try:
+        return store.reproductions(run_id)
+    except (NotImplementedError, StoreError):  # a remote store without reproduction support
+        return None, []
+
+
+def reproduction_dict(r) -> dict:
+    return {"run_id": r.run_id, "original_run_id": r.original_run_id, "verdict": r.verdict,
+            "likely_causes": r.details.get("likely_causes", []), "created_at": output.iso(r.created_at)}
 
 
 def print_detail(detail, out=None) -> None:

@@ -29,6 +29,7 @@ from ..task import tracked_task
 NUMERIC = ["sqft", "bedrooms", "age", "distance_km"]
 CATEGORICAL = ["neighborhood"]
 TARGET = "price_k"
+DEMO_PROJECT = "house-prices"
 
 
 def make_houses(rows: int = 600, seed: int = 3) -> tuple[Any, Any]:
@@ -89,6 +90,43 @@ def _held_out(run: Any, y_true: Any, predicted: Any) -> dict[str, float]:
     return scores
 
 
+def _fit_stage(rows: int, seed: int, train_path: str | None, test_path: str | None) -> dict:
+    from . import recorder
+    from sklearn.model_selection import GridSearchCV, train_test_split
+
+    if train_path and test_path:
+        X_train, y_train = _read_split(train_path)
+        X_test, y_test = _read_split(test_path)
+    else:
+        X, y = make_houses(rows, seed)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
+    categorical = [c for c in CATEGORICAL if c in X_train.columns]
+    numeric = [c for c in X_train.columns if c not in categorical]
+    pipeline = build_pipeline(numeric=numeric, categorical=categorical).fit(X_train, y_train)
+    pipe_run = recorder.run_of(pipeline)
+    result: dict[str, Any] = {"pipeline": _held_out(pipe_run, y_test, pipeline.predict(X_test))}
+    search = GridSearchCV(build_pipeline(numeric=numeric, categorical=categorical),
+                          {"model__alpha": [0.1, 3.0, 30.0],
+                           "preprocess__num__impute__strategy": ["mean", "median"]},
+                          cv=3, scoring="neg_root_mean_squared_error")
+    search.fit(X_train, y_train)
+    search_run = recorder.run_of(search)
+    result["search"] = _held_out(search_run, y_test, search.predict(X_test))
+    result["search"].update(best_params=dict(search.best_params_),
+                            candidates=len(search.cv_results_["params"]))
+    for key, run in (("pipeline", pipe_run), ("search", search_run)):
+        result[key]["run_id"] = run.id if run is not None else None
+    return result
+
+
+# The stage of the demo's own project, importable by name so that `modeldb reproduce` can run it again.
+@tracked_task(project=DEMO_PROJECT, phase="training", sklearn_autolog=True, capture_return=False)
+def sklearn_house_prices(rows: int = 600, seed: int = 3, train_path: str | None = None,
+                         test_path: str | None = None) -> dict:
+    """The Pipeline and the grid search, fitted under autolog (one run, their fits its children)."""
+    return _fit_stage(rows, seed, train_path, test_path)
+
+
 def train_pipeline_stage(project: str = "house-prices", rows: int = 600, seed: int = 3,
                          train_path: str | None = None, test_path: str | None = None) -> dict[str, Any]:
     """Fit the Pipeline and the grid search under autolog; return their held-out metrics and run ids.
@@ -100,38 +138,11 @@ def train_pipeline_stage(project: str = "house-prices", rows: int = 600, seed: i
     from . import recorder
 
     was_on = recorder.is_enabled()
-
-    @tracked_task(project=project, phase="training", name="sklearn_house_prices", sklearn_autolog=True,
-                  capture_return=False)
-    def sklearn_house_prices(rows: int, seed: int, train_path: str | None, test_path: str | None) -> dict:
-        from sklearn.model_selection import GridSearchCV, train_test_split
-
-        if train_path and test_path:
-            X_train, y_train = _read_split(train_path)
-            X_test, y_test = _read_split(test_path)
-        else:
-            X, y = make_houses(rows, seed)
-            X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=seed)
-        categorical = [c for c in CATEGORICAL if c in X_train.columns]
-        numeric = [c for c in X_train.columns if c not in categorical]
-        pipeline = build_pipeline(numeric=numeric, categorical=categorical).fit(X_train, y_train)
-        pipe_run = recorder.run_of(pipeline)
-        result: dict[str, Any] = {"pipeline": _held_out(pipe_run, y_test, pipeline.predict(X_test))}
-        search = GridSearchCV(build_pipeline(numeric=numeric, categorical=categorical),
-                              {"model__alpha": [0.1, 3.0, 30.0],
-                               "preprocess__num__impute__strategy": ["mean", "median"]},
-                              cv=3, scoring="neg_root_mean_squared_error")
-        search.fit(X_train, y_train)
-        search_run = recorder.run_of(search)
-        result["search"] = _held_out(search_run, y_test, search.predict(X_test))
-        result["search"].update(best_params=dict(search.best_params_),
-                                candidates=len(search.cv_results_["params"]))
-        for key, run in (("pipeline", pipe_run), ("search", search_run)):
-            result[key]["run_id"] = run.id if run is not None else None
-        return result
-
+    stage = sklearn_house_prices if project == DEMO_PROJECT else tracked_task(
+        project=project, phase="training", name="sklearn_house_prices", sklearn_autolog=True,
+        capture_return=False)(_fit_stage)
     try:
-        return sklearn_house_prices(rows, seed, train_path, test_path)
+        return stage(rows, seed, train_path, test_path)
     finally:
         if not was_on:
             recorder.autolog(disable=True)

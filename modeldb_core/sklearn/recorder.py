@@ -141,6 +141,9 @@ class _FitSession:
                     safe_call("fingerprint training data", run.log_input, value, name=data_name)
                     if data_name.startswith("X"):  # the features: the reference of drift
                         safe_call("profile training data", record_profile, run, data_name, value)
+        if method in FIT_METHODS and run.id is not None:
+            safe_call("record how to fit it again", _record_fit_recipe, run, estimator, method, X, y, kwargs,
+                      data_names)
         run.activate()
         return session
 
@@ -320,6 +323,62 @@ class _FitSession:
         self.run.log_output(version, name="model")
         if _settings["register_model"]:
             self.run.register_model(_settings["register_model"], version)
+
+
+# The training data of a fit is part of what re-fitting it needs: kept (pickled, content
+# addressed) up to this size, or up to ``snapshot_max_bytes`` when that is set larger.
+FIT_DATA_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _data_size(value: Any) -> int | None:
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    usage = getattr(value, "memory_usage", None)
+    if callable(usage):
+        try:
+            return int(usage(index=True, deep=False).sum())
+        except Exception:  # noqa: BLE001 - not a pandas object after all
+            return None
+    return None
+
+
+def _record_fit_recipe(run: Any, estimator: Any, method: str, X: Any, y: Any, kwargs: dict,
+                       data_names: tuple[str, str]) -> None:
+    """The ``sklearn`` part of the run's recipe: the unfitted estimator (a clone, pickled, so
+    ``get_params(deep=True)`` comes back exactly), the training data, and whether a
+    ``random_state`` was left to chance (``unseeded``)."""
+    from sklearn.base import clone
+
+    from .. import recipe
+    from ..artifact_store import ArtifactStore
+
+    settings = run.client.settings
+    store = ArtifactStore(settings.artifacts)
+    _local.busy += 1
+    try:
+        unfitted = store.put_bytes(pickle.dumps(clone(estimator), protocol=PICKLE_PROTOCOL),
+                                   {"format": "pickle", "kind": "unfitted_estimator",
+                                    "class": graph.class_path(estimator)})
+        cap = max(FIT_DATA_MAX_BYTES, settings.snapshot_max_bytes)
+        snapshots: dict[str, str] = {}
+        for name, value in zip(data_names, (X, y)):
+            size = _data_size(value)
+            if value is None or (size is not None and size > cap):
+                continue
+            data = pickle.dumps(value, protocol=PICKLE_PROTOCOL)
+            if len(data) <= cap:
+                snapshots[name] = store.put_bytes(data, {"format": "pickle", "kind": "training_data"}).content_hash
+    finally:
+        _local.busy -= 1
+    params = estimator.get_params(deep=True)
+    unseeded = sorted(k for k, v in params.items()
+                      if (k == "random_state" or k.endswith("__random_state")) and v is None)
+    run.record_recipe(recipe.SKLEARN, {
+        "estimator": graph.class_path(estimator), "method": method, "unfitted": unfitted.content_hash,
+        "snapshots": snapshots, "data": [n for n, v in zip(data_names, (X, y)) if v is not None],
+        "fit_arguments": sorted(k for k in kwargs if k not in ("X", "y", "Y")),
+        "unseeded": bool(unseeded), "unseeded_params": unseeded})
 
 
 def _standard_score(est: Any) -> str | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modeldb_core.errors import NotFoundError
+from modeldb_core.errors import NotFoundError, StoreError
 from modeldb_core.model import RunDetail, RunIO
 from modeldb_core.store import MetadataStore
 
@@ -91,7 +91,39 @@ def detail(store: MetadataStore, run_id: str) -> dict[str, Any]:
         "error": ({"type": run.error_type, "message": run.error_message,
                    "traceback": run.error_traceback} if run.error_type or run.error_message else None),
         "estimator_graph": estimator_graph(d),
+        "reproduction": reproduction(store, run.id),
     }, MAX_TEXT)
+
+
+# A page checks inputs up to this size by their hash, larger ones by their size.
+PLAN_HASH_LIMIT = 16 * 1024 * 1024
+
+
+def reproduction(store: MetadataStore, run_id: str) -> dict[str, Any] | None:
+    """Whether the run can be reproduced (the plan's blockers), what it reproduces, and its
+    reproductions with their verdicts (``modeldb_core.reproduction``)."""
+    from modeldb_core.artifact_store import ArtifactStore
+    from modeldb_core.reproduction.plan import make_plan
+
+    try:
+        of, reproductions = store.reproductions(run_id)
+        plan = make_plan(store, run_id, ArtifactStore(), hash_limit=PLAN_HASH_LIMIT)
+    except (NotImplementedError, StoreError):  # a remote store without reproduction
+        return None
+    return {
+        "reproducible": plan.reproducible, "kind": plan.kind, "entry_point": plan.entry_point,
+        "blockers": [{"problem": b.problem, "fix": b.fix} for b in plan.blockers],
+        "seed": plan.seed, "unseeded": plan.unseeded,
+        "packages": [{"package": p.package, "recorded": p.recorded, "current": p.current} for p in plan.packages],
+        "reproduces": _reproduction(of, of.original_run_id) if of else None,
+        "reproductions": [_reproduction(r, r.run_id) for r in reproductions],
+    }
+
+
+def _reproduction(r: Any, other: str) -> dict[str, Any]:
+    return {"run_id": other, "verdict": r.verdict, "created_at": r.created_at,
+            "likely_causes": list(r.details.get("likely_causes", [])),
+            "differences": [d.get("name") for d in r.details.get("differences", [])]}
 
 
 def metric_series(store: MetadataStore, run_id: str, key: str, offset: int = 0) -> dict[str, Any]:

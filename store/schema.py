@@ -370,6 +370,8 @@ deployments = Table(
     Column("state_changed_at", Double, nullable=False),
     Index(None, "environment", "since"),
     Index(None, "model_id", "environment", "until"),
+)
+
 
 # -- reproduction (revision 0010; modeldb_core/reproduction) ---------------------------------
 # What a run needs to be executed again, one JSON part per kind of capture (the entry

@@ -8,7 +8,6 @@ import textwrap
 import time
 import uuid
 
-import pytest
 
 
 TRACK = textwrap.dedent("""

@@ -75,7 +75,6 @@ class TrackingClient:
         self.user = _user()
         self._store: MetadataStore | None = None
         self._runtime = runtime
-        self._handoffs_awaited = False
         self._lock = threading.RLock()
         self._script_runs: dict[str, str] = {}
         self.seed: int | None = None
@@ -118,11 +117,11 @@ class TrackingClient:
         """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)."""
         if self._runtime is not None:
             self._runtime.drain()
-        if not self._handoffs_awaited:  # what processes that just exited handed off (handoff.py)
-            self._handoffs_awaited = True
-            from . import handoff, journal
+        # What processes that just exited handed to a background writer (handoff.py): a
+        # listing of the journal folder, which holds little more than this process's journal.
+        from . import handoff, journal
 
-            handoff.wait(journal.folder_for(self.settings.journal, self.settings.uri))
+        handoff.wait(journal.folder_for(self.settings.journal, self.settings.uri))
         return self.open_store()
 
     def flush(self, timeout: float | None = None) -> bool:

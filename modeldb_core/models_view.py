@@ -4,7 +4,8 @@ The rule (docs/models.md):
 
 - A **model** is an artifact version a run wrote that is either of kind
   ``model`` (scikit-learn autolog) or written by a run of phase ``training``
-  (a model file written by user code), in-memory values excepted.
+  (a model file written by user code), in-memory values and folders (a
+  pipeline's work folder) excepted.
 - The run that wrote it is its **training run**; its params are the model's
   **training params**.
 - A run of another task that read the model is an **evaluation** of it.
@@ -80,7 +81,7 @@ def is_model(io: RunIO, phase: str | None) -> bool:
     """Whether an output is a model (the rule above)."""
     if io.direction != "output" or io.artifact.uri.startswith("value:"):
         return False
-    return io.artifact.kind == MODEL_KIND or phase == TRAINING_PHASE
+    return io.artifact.kind == MODEL_KIND or (phase == TRAINING_PHASE and io.artifact.kind != "directory")
 
 
 def is_training_data(io: RunIO) -> bool:
@@ -256,7 +257,8 @@ def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
 
     A param only some models have (the scikit-learn ones next to hand-written
     models) varies when it differs among those that have it; file paths are
-    left out (they differ with every model without describing it).
+    left out (they differ with every model without describing it), and so are the settings of
+    how a fit runs (``EXECUTION_PARAMS``: verbose, n_jobs...).
     """
     values: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
@@ -265,8 +267,14 @@ def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
             values.setdefault(key, set()).add(repr(value))
             counts[key] = counts.get(key, 0) + 1
     varying = [k for k, v in values.items() if counts[k] > 1 and len(v) > 1
-               and not _looks_like_a_path(models, k)]
+               and k.rsplit("__", 1)[-1] not in EXECUTION_PARAMS and not _looks_like_a_path(models, k)]
     return sorted(varying, key=lambda k: (-counts[k], k))
+
+
+# Settings of how a fit runs, never of the model it makes (scikit-learn's spellings): a
+# Pipeline's verbose=False next to a GridSearchCV's verbose=0 is not a hyperparameter that varies.
+EXECUTION_PARAMS = frozenset({"verbose", "n_jobs", "pre_dispatch", "memory", "copy", "copy_X",
+                              "verbose_feature_names_out"})
 
 
 def _looks_like_a_path(models: Sequence["TrainedModel"], key: str) -> bool:

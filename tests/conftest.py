@@ -8,6 +8,7 @@ FAIL with the command that installs them: they never skip.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -15,8 +16,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -145,3 +148,48 @@ def tracking(store_uri):
     client = modeldb_core.configure(uri=store_uri)
     yield client
     client.close()
+
+
+# -- the web app in a real server, and a real headless Chromium ------------------------------
+@contextlib.contextmanager
+def serving(uri: str) -> Iterator[str]:
+    """The web app over the store at ``uri``, served by uvicorn on a free local port (in a
+    thread of this process); its base URL while the block runs."""
+    import uvicorn
+
+    from modeldb_core.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the UI server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def chromium_page() -> Iterator[tuple[Any, list[str]]]:
+    """A page of a headless Chromium (Debian's) and the console and page errors it met."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            yield page, problems
+        finally:
+            browser.close()

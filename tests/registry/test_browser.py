@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 
 import pytest
 
 import modeldb_core as mdb
 from modeldb_core import registry
+from tests.conftest import chromium_page, serving
 
 
 @pytest.fixture
 def served(sqlite_uri, tmp_path, monkeypatch):
-    import uvicorn
-
-    from modeldb_core.web import create_app
-
     monkeypatch.setenv("MODELDB_IDENTITY", "alice")
     client = mdb.configure(uri=sqlite_uri)
     raw = tmp_path / "raw.csv"
@@ -36,45 +30,23 @@ def served(sqlite_uri, tmp_path, monkeypatch):
     registry.promote("models:/pricing/1", "production", reason="first")
     registry.promote("models:/pricing/2", "production", reason="lower rmse")
     client.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_uri), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the UI server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(sqlite_uri) as base:
+        yield base
 
 
 def test_models_page_to_model_page_to_report(served):
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(served + "/")
-            page.click("nav a:text-is('Models')")
-            row = page.locator("#models tr", has_text="pricing")
-            assert "production → v2" in row.inner_text()
-            page.click("a.model-link:text-is('pricing')")
-            page.wait_for_url(re.compile(r"/models/pricing$"))
-            history = page.locator("#alias-history li").all_inner_texts()
-            assert history[0].endswith("v1 → v2 by alice: lower rmse")
-            assert page.locator("#versions tbody tr").count() == 2
-            page.click("a:text-is('provenance report')")
-            page.wait_for_url(re.compile(r"/models/pricing/report"))
-            body = page.locator("main").inner_text()
-            assert "Upstream lineage" in body and "prepare" in body and "raw.csv" in body
-        finally:
-            browser.close()
+    with chromium_page() as (page, problems):
+        page.goto(served + "/")
+        page.click("nav a:text-is('Models')")
+        row = page.locator("#models tr", has_text="pricing")
+        assert "production → v2" in row.inner_text()
+        page.click("a.model-link:text-is('pricing')")
+        page.wait_for_url(re.compile(r"/models/pricing$"))
+        history = page.locator("#alias-history li").all_inner_texts()
+        assert history[0].endswith("v1 → v2 by alice: lower rmse")
+        assert page.locator("#versions tbody tr").count() == 2
+        page.click("a:text-is('provenance report')")
+        page.wait_for_url(re.compile(r"/models/pricing/report"))
+        body = page.locator("main").inner_text()
+        assert "Upstream lineage" in body and "prepare" in body and "raw.csv" in body
     assert problems == []

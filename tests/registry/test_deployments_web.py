@@ -8,6 +8,7 @@ import time
 import pytest
 
 import modeldb_core as mdb
+from tests.conftest import chromium_page, serving
 
 from .conftest import content
 
@@ -83,58 +84,29 @@ def test_the_model_page_has_a_timeline_per_environment_and_the_deployment_page_i
 
 @pytest.fixture
 def served(sqlite_uri):
-    import socket
-    import threading
-
-    import uvicorn
-
-    from modeldb_core.web import create_app
-
     client = mdb.configure(uri=sqlite_uri)
     _deployed(client.store)
     client.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_uri), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the UI server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(sqlite_uri) as base:
+        yield base
 
 
 def test_model_page_timeline_to_deployment_page_in_chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(served + "/models/pricing")
-            prod = page.locator("section.environment[data-environment='prod']")
-            assert prod.locator("rect.deployment-bar").count() == 3
-            # The bars are drawn where the table says: the first v1 bar starts at the left edge.
-            box = prod.locator("rect.deployment-bar").first.bounding_box()
-            assert box is not None and box["width"] > 0
-            rows = prod.locator("table.deployments tbody tr").all_inner_texts()
-            assert rows[0].split("\t")[1:3] == ["v2", "degraded"]
-            assert "models:/pricing@production" in rows[-1]
-            prod.locator("rect.deployment-bar").first.click()
-            page.wait_for_url(re.compile(r"/deployments/\d+$"))
-            assert "v1 in prod" in page.locator("h1").inner_text()
-            assert page.locator("#state").inner_text() == "retired"
-            # Beside it: the canary (the full v2 began the moment it ended).
-            assert page.locator("#neighbours tbody tr").all_inner_texts()[0].split("\t")[2:5] == [
-                "v2", "retired", "0.25"]
-        finally:
-            browser.close()
+    with chromium_page() as (page, problems):
+        page.goto(served + "/models/pricing")
+        prod = page.locator("section.environment[data-environment='prod']")
+        assert prod.locator("rect.deployment-bar").count() == 3
+        # The bars are drawn where the table says: the first v1 bar starts at the left edge.
+        box = prod.locator("rect.deployment-bar").first.bounding_box()
+        assert box is not None and box["width"] > 0
+        rows = prod.locator("table.deployments tbody tr").all_inner_texts()
+        assert rows[0].split("\t")[1:3] == ["v2", "degraded"]
+        assert "models:/pricing@production" in rows[-1]
+        prod.locator("rect.deployment-bar").first.click()
+        page.wait_for_url(re.compile(r"/deployments/\d+$"))
+        assert "v1 in prod" in page.locator("h1").inner_text()
+        assert page.locator("#state").inner_text() == "retired"
+        # Beside it: the canary (the full v2 began the moment it ended).
+        assert page.locator("#neighbours tbody tr").all_inner_texts()[0].split("\t")[2:5] == [
+            "v2", "retired", "0.25"]
     assert problems == []

@@ -130,13 +130,7 @@ def browser():
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """(base URL, ids): the app served by uvicorn in a thread over a populated SQLite store."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    from modeldb_core.web import create_app
+    from tests.conftest import serving
 
     folder = tmp_path_factory.mktemp("ui-site")
     uri = f"sqlite:///{folder / 'modeldb.db'}"
@@ -147,21 +141,8 @@ def site(tmp_path_factory):
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the UI server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(10)
+    with serving(uri) as base:
+        yield base, ids
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"

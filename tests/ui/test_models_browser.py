@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+from tests.conftest import serving
+
 from .conftest import ARTIFACTS
 
 WIDTH, HEIGHT = 1280, 800
@@ -22,15 +24,8 @@ WIDTH, HEIGHT = 1280, 800
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory):
     """(base URL, the demo's models): ``modeldb demo`` recorded into SQLite, served by uvicorn."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     import modeldb_core.client
     from modeldb_core.demo import run_demo
-    from modeldb_core.web import create_app
 
     folder = tmp_path_factory.mktemp("demo-site")
     uri = f"sqlite:///{folder / 'modeldb.db'}"
@@ -45,20 +40,8 @@ def demo_site(tmp_path_factory):
         if modeldb_core.client._client is not None:
             modeldb_core.client._client.close()
         modeldb_core.client._client = None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the UI server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", models
-    server.should_exit = True
-    thread.join(10)
+    with serving(uri) as base:
+        yield base, models
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import modeldb_core as mdb
 from tests.conftest import chromium_page, serving
 
+
 @pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
 def test_run_page_shows_blockers_reproductions_and_verdicts(project):
     project.run("train('data.txt', 'out/model.txt')")

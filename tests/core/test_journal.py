@@ -306,8 +306,12 @@ def test_sigterm_ends_the_run_killed_and_the_process_still_stops(sqlite_uri, tmp
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3 and "own handler ran" in out, err  # the handler before ours still runs
     store = open_store(sqlite_uri)
-    # What the writer did not store within exit_timeout (a loaded machine) is in the journal.
+    from modeldb_core import handoff
+
+    # What the writer did not store within exit_timeout (a loaded machine) is in the journal,
+    # or with a background writer if the store was not open yet when the signal came.
     for folder in (home / ".modeldb" / "journal").iterdir():
+        assert handoff.wait(folder, patience=60)
         replay.replay_folder(store, folder)
     [run] = store.list_runs(project="sigterm")
     assert run.status == "killed" and "SIGTERM" in run.error_message

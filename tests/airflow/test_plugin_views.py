@@ -70,6 +70,8 @@ def recorded(api, views_store, run_dag, monkeypatch):
     monkeypatch.setenv("MODELDB_URI", views_store)
     client = modeldb_core.configure(uri=views_store)
     dr = run_dag(VIEWED)
+    # The mounted app reads with a store of its own: this process's writer must be done first.
+    assert client.flush(60)
     yield dr, client
     client.close()
 

@@ -505,8 +505,10 @@ class Runtime:
         with self._lock:
             if self._store is not None or self._journal is not journal:
                 return False  # the writer got there meanwhile: draining is cheap now
-            self._stop.set()  # the writer stops before it writes anything more
-            return handoff.start(self.settings, journal)
+            if not handoff.start(self.settings, journal):
+                return False  # no process could be started: this one drains, as before
+            self._stop.set()  # this writer's work is the handed-off one's now
+            return True
 
     @staticmethod
     def _sync_quietly(journal: journal_file.Journal) -> None:

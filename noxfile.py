@@ -27,7 +27,8 @@ def _require(session: nox.Session, module: str, version_prefix: str) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
-    session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45")
+    session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45", "ruff>=0.6")
+    session.run("ruff", "check", ".")
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
                 "--ignore=tests/package", *session.posargs)
 

@@ -114,9 +114,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Debian Chromium for the whole session (Playwright cannot download its own)."""
+    """One headless Debian Chromium per test module (Playwright cannot download its own).
+
+    Not per session: while Playwright's sync API is open, its event loop counts as running
+    in the main thread, so any later test calling ``asyncio.run`` would fail."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

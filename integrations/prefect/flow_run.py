@@ -89,6 +89,8 @@ class FlowRunRecord:
     pipeline_run_id: str | None
     attempts: dict[UUID, Attempt] = field(default_factory=dict)
     outputs: dict[UUID, list[ArtifactVersion]] = field(default_factory=dict)
+    # Content hashes a downstream parameter may hold of each task run's result (task_run._contents).
+    contents: dict[UUID, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

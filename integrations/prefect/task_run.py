@@ -79,6 +79,49 @@ def _declared(run: Any, items: tuple[Any, ...], parameters: dict[str, Any], log:
     return versions
 
 
+def _handed_over(record: FlowRunRecord, task_run: Any, parameters: dict[str, Any],
+                 inputs: calls.Named) -> calls.Named:
+    """The inputs upstream task runs handed over (Prefect's ``task_inputs``).
+
+    Prefect finds them by object identity, so a flow that changed the object before passing
+    it on, or a new object at the address of a freed result, still names the upstream task.
+    An upstream task's outputs are inputs only if the parameter holds that result, or one of
+    its items (what ``map`` hands each mapped run); otherwise the parameter's own content is
+    the input (it was still handed over)."""
+    found: calls.Named = []
+    for name, references in (task_run.task_inputs or {}).items():
+        if name in _NOT_DATA:
+            continue
+        upstream = [reference.id for reference in references
+                    if getattr(reference, "input_type", None) == "task_run"
+                    and reference.id in record.outputs]
+        if not upstream:
+            continue
+        held: calls.Named = []
+        if name in parameters:  # else nothing to check against: Prefect's word stands
+            held = [(n, v) for n, v in inputs if n == name or n.startswith((f"{name}.", f"{name}["))]
+            held = held or calls.versions_of(name, parameters[name], handed_over=True)
+        hashes = {version.content_hash for _, version in held}
+        linked = [(name, version) for task_run_id in upstream
+                  if name not in parameters or hashes & record.contents.get(task_run_id, set())
+                  for version in record.outputs[task_run_id]]
+        found += linked or [(n, v) for n, v in held if (n, v) not in inputs]
+    return found
+
+
+def _contents(result: Any, outputs: calls.Named) -> set[str]:
+    """What a downstream parameter may hold of ``result``: the content of each output, and
+    of each item of a list or tuple (``map`` hands one to each mapped run)."""
+    contents = {version.content_hash for _, version in outputs}
+    if isinstance(result, (list, tuple)) and len(result) <= calls.MAX_ITEMS:
+        known = dict(outputs)
+        for i, item in enumerate(result):
+            name = f"{calls.RETURN}[{i}]"
+            items = [(name, known[name])] if name in known else calls.versions_of(name, item, True)
+            contents.update(version.content_hash for _, version in items)
+    return contents
+
+
 def _start(task: Any, task_run: Any, state: Any) -> None:
     record = flow_run.get(task_run.flow_run_id)
     if record is None:
@@ -108,17 +151,10 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
                     defer=True, batch=True)
     with record.lock:
         record.attempts[task_run.id] = Attempt(run, task_run, task_run.run_count)
-    for name, version in inputs:
+    handed_over = safe_call("link what upstream task runs handed over", _handed_over, record,
+                            task_run, parameters, inputs, default=[])
+    for name, version in inputs + handed_over:
         safe_call("record an input", run.log_input, version, name=name)
-    # Lineage: the upstream task runs whose results feed this one (Prefect's task_inputs).
-    for name, references in (task_run.task_inputs or {}).items():
-        if name in _NOT_DATA:
-            continue
-        for reference in references:
-            if getattr(reference, "input_type", None) != "task_run":
-                continue
-            for version in record.outputs.get(reference.id, ()):
-                run.log_input(version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
     safe_call("record how to run the task again", _record_entry, run, task, parameters, inputs)
     # A function that is also @tracked_task logs into this run instead of starting another.
@@ -168,17 +204,20 @@ def _completed(task: Any, task_run: Any, state: Any) -> None:
     if attempt is None:
         return
     run = attempt.run
-    produced = []
+    produced, contents = [], set()
     if record.options.capture_results:
         value = values.state_value(state)
-        for name, version in safe_call("fingerprint the result", calls.outputs_of, value, True,
-                                       default=[]):
+        outputs = safe_call("fingerprint the result", calls.outputs_of, value, True, default=[])
+        for name, version in outputs:
             run.log_output(version, name=name)
             produced.append(version)
+        contents = safe_call("fingerprint the result's items", _contents, value, outputs,
+                             default={version.content_hash for version in produced})
     declared = record.options.outputs.get(task.name, ())
     if declared:
         produced += _declared(run, declared, _parameters(task_run), run.log_output)
     record.outputs[task_run.id] = produced
+    record.contents[task_run.id] = contents | {version.content_hash for version in produced}
     run.set_tag("prefect.state", state.name)
     run.end(RunStatus.SUCCEEDED)
 

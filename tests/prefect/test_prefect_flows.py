@@ -552,3 +552,40 @@ def test_tasks_mapped_inside_a_task_all_keep_their_parent(sqlite_tracking):
     inner = [d.run for d in runs if d.run.name == "inner_step"]
     assert len(inner) == 48
     assert [r for r in inner if r.parent_run_id != outer.id] == []
+
+
+# -- Prefect's task_inputs are checked against what the parameter holds ------------
+@task
+def load_settings() -> dict:
+    return {"learning_rate": 0.1, "depth": 3}
+
+
+@task
+def fit_with(settings: dict) -> float:
+    return settings["learning_rate"] * settings["depth"]
+
+
+@tracked_flow(project="handed-over")
+@flow
+def settings_flow() -> list:
+    settings = load_settings()
+    unchanged = fit_with(settings)
+    # The flow changes the object before handing it on: Prefect still names load_settings as
+    # the upstream of the second fit (it tracks results by identity), but that fit read other data.
+    settings["learning_rate"] = 0.5
+    return [unchanged, fit_with(settings)]
+
+
+def test_an_upstream_task_is_an_input_only_if_the_parameter_holds_its_result(sqlite_tracking):
+    state = settings_flow(return_state=True)
+    assert state.result() == [0.1 * 3, 0.5 * 3]
+    [loaded] = task_runs(sqlite_tracking, state, "load_settings")
+    first, second = task_runs(sqlite_tracking, state, "fit_with")
+    produced = {io.artifact.content_hash for io in loaded.outputs}
+    assert len(produced) == 1
+    assert {io.artifact.content_hash for io in first.inputs} == produced
+    # The second fit read the changed settings: their own content, not load_settings' result.
+    read = {io.artifact.content_hash for io in second.inputs if io.name == "settings"}
+    assert len(read) == 1 and not read & produced, (read, produced)
+    up = {f"{n.kind}:{n.id}" for n in sqlite_tracking.store.lineage(f"run:{second.run.id}", direction="up").nodes}
+    assert f"run:{loaded.run.id}" not in up

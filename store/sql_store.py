@@ -497,7 +497,7 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
                          code_version=code, environment=env, children=children)
 
     def lineage(self, node: str, direction: str = "up", depth: int = 10) -> LineageGraph:
-        """Breadth-first over run_io, one query per level (a level is a set of nodes)."""
+        """Breadth-first over run_io (a level is a set of nodes), one query per two levels."""
         kind, _, raw = node.partition(":")
         if kind == "run" and raw and not raw.isdigit():
             raw = str(self.resolve_run(raw))
@@ -519,40 +519,54 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         edges: list[LineageEdge] = []
         frontier_runs = {start} if kind == "run" else set()
         frontier_versions = {start} if kind == "artifact" else set()
+        # The runs on the far side of each version found, fetched with the hop that found it:
+        # one round trip per two levels, which is what a long chain costs on PostgreSQL.
+        far_runs: dict[int, set[int]] = {}
+        hop, beyond = t.run_io.alias("hop"), t.run_io.alias("beyond")
+        two_hops = (select(hop.c.run_id, hop.c.artifact_version_id, beyond.c.run_id)
+                    .select_from(hop.outerjoin(beyond, and_(
+                        beyond.c.artifact_version_id == hop.c.artifact_version_id,
+                        beyond.c.direction == toward_run)))
+                    .where(hop.c.direction == toward_artifact,
+                           hop.c.run_id.in_(bindparam("runs", expanding=True))))
+        writers = select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
+            t.run_io.c.artifact_version_id.in_(bindparam("versions", expanding=True)),
+            t.run_io.c.direction == toward_run)
+        r = t.reproductions.c
+        near, far = (r.run_id, r.original_run_id) if direction == "up" else (r.original_run_id, r.run_id)
+        reproductions = select(near, far).where(near.in_(bindparam("runs", expanding=True)))
         with self._read() as conn:
+            reproduced = conn.execute(select(r.run_id).limit(1)).first() is not None
             for level in range(1, depth + 1):
                 next_runs: set[int] = set()
                 next_versions: set[int] = set()
+
+                def reach(near_key: str, far_key: str, far_id: int, into: set[int]) -> None:
+                    edges.append(self._edge(near_key, far_key, direction))
+                    if far_key not in seen:
+                        seen[far_key] = level
+                        into.add(far_id)
+
                 if frontier_runs:
-                    for run_id, version_id in conn.execute(
-                            select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
-                                t.run_io.c.run_id.in_(frontier_runs),
-                                t.run_io.c.direction == toward_artifact)):
-                        key = f"artifact:{version_id}"
-                        edges.append(self._edge(f"run:{run_id}", key, direction))
-                        if key not in seen:
-                            seen[key] = level
-                            next_versions.add(version_id)
+                    # Statements built once: building one per level costs more than running it.
+                    for run_id, version_id, beyond_run in conn.execute(
+                            two_hops, {"runs": list(frontier_runs)}):
+                        reach(f"run:{run_id}", f"artifact:{version_id}", version_id, next_versions)
+                        found = far_runs.setdefault(version_id, set())
+                        if beyond_run is not None:
+                            found.add(beyond_run)
                 if frontier_versions:
-                    for run_id, version_id in conn.execute(
-                            select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
-                                t.run_io.c.artifact_version_id.in_(frontier_versions),
-                                t.run_io.c.direction == toward_run)):
-                        key = f"run:{run_id}"
-                        edges.append(self._edge(f"artifact:{version_id}", key, direction))
-                        if key not in seen:
-                            seen[key] = level
-                            next_runs.add(run_id)
-                if frontier_runs:
+                    unknown = frontier_versions - far_runs.keys()
+                    if unknown:
+                        for run_id, version_id in conn.execute(writers, {"versions": list(unknown)}):
+                            far_runs.setdefault(version_id, set()).add(run_id)
+                    for version_id in frontier_versions:
+                        for run_id in far_runs.get(version_id, ()):
+                            reach(f"artifact:{version_id}", f"run:{run_id}", run_id, next_runs)
+                if frontier_runs and reproduced:
                     # A reproduction is downstream of the run it reproduced (store/reproduction.py).
-                    r = t.reproductions.c
-                    near, far = (r.run_id, r.original_run_id) if direction == "up" else (r.original_run_id, r.run_id)
-                    for run_id, other in conn.execute(select(near, far).where(near.in_(frontier_runs))):
-                        key = f"run:{other}"
-                        edges.append(self._edge(f"run:{run_id}", key, direction))
-                        if key not in seen:
-                            seen[key] = level
-                            next_runs.add(other)
+                    for run_id, other in conn.execute(reproductions, {"runs": list(frontier_runs)}):
+                        reach(f"run:{run_id}", f"run:{other}", other, next_runs)
                 frontier_runs, frontier_versions = next_runs, next_versions
                 if not frontier_runs and not frontier_versions:
                     break

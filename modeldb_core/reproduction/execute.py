@@ -44,8 +44,12 @@ class Workspace:
                            capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def checkout(self, plan: ReproductionPlan, artifacts: ArtifactStore) -> Path:
-        """The run's code: a detached worktree at its commit with the captured diff applied."""
+    def checkout(self, plan: ReproductionPlan, artifacts: ArtifactStore) -> Path | None:
+        """The run's code: a detached worktree at its commit with the captured diff applied
+        (None for code outside git that the plan allows where it is: an Airflow DAG file
+        whose hash still matches)."""
+        if plan.commit is None:
+            return None
         target = self.root / f"code-{plan.run_id[:8]}"
         if target.exists():
             return target
@@ -68,8 +72,12 @@ class Workspace:
         return path / basename
 
 
-def _import_root(plan: ReproductionPlan, code: Path) -> tuple[Path, Path]:
+def _import_root(plan: ReproductionPlan, code: Path | None) -> tuple[Path, Path]:
     """(the folder to put first on sys.path, the module's file) in the checked-out code."""
+    if code is None or ":" not in plan.entry_point:  # the file where it is / a runner's own target
+        source = Path(plan.source_file or plan.recipe[recipe.ENTRY].get("dag_file") or ".")
+        source = code / os.path.relpath(source, plan.repo) if code is not None else source
+        return source.parent, source
     module = plan.entry_point.split(":", 1)[0]
     relative = Path(os.path.relpath(plan.source_file, plan.repo))
     source = code / relative
@@ -80,7 +88,7 @@ def _import_root(plan: ReproductionPlan, code: Path) -> tuple[Path, Path]:
     return root, source
 
 
-def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifacts: ArtifactStore,
+def _spec(plan: ReproductionPlan, detail: Any, code: Path | None, ws: Workspace, artifacts: ArtifactStore,
           run_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
     entry = plan.recipe[recipe.ENTRY]
     root, source = _import_root(plan, code)
@@ -113,7 +121,8 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
             "source_file": str(source), "arguments": arguments,
             "seed_everything": detail.params.get("seed_everything")}
     if entry.get("runner"):  # an orchestrator's task: its own runner makes the call
-        spec = {**entry, **spec, "project": detail.run.project, "workspace": str(ws.root)}
+        spec = {**entry, **spec, "project": detail.run.project, "workspace": str(ws.root), "repo": plan.repo,
+                "checkout": None if code is None else str(code)}
     return spec
 
 
@@ -177,6 +186,8 @@ def _execute(client: Any, plan: ReproductionPlan, ws: Workspace, python: str | N
                           capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
     try:
         result = json.loads(Path(spec["result"]).read_text())
+        if result.get("error"):  # the runner said why it could not re-execute the run
+            raise ReproductionError(result["error"])
         new_id = result["run_id"]
         reproduced = _landed(client, new_id)
     except (OSError, ValueError, KeyError, NotFoundError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import os
 import platform
 import subprocess
@@ -23,6 +24,7 @@ from ..model import RunDetail
 
 SNAPSHOT, ORIGINAL, MISSING, CHANGED, IN_MEMORY = "snapshot", "original", "missing", "changed", "in-memory"
 UPSTREAM = "upstream"  # no longer there: the pipeline's upstream task makes it again
+AIRFLOW = "airflow"  # an Airflow task run: its DAG file is the code Airflow runs
 # What a scikit-learn fit needs besides the standard library.
 SKLEARN_PACKAGES = ("scikit-learn", "numpy", "scipy")
 
@@ -191,7 +193,9 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
             "the run recorded no entry point to execute again",
             "track the function with @tracked_task (an importable module-level function) or fit with "
             "scikit-learn logging on, and run it once more"))
-    if kind not in (None, "sklearn"):
+    if kind == AIRFLOW:
+        _check_dag_file(plan, entry, artifacts)
+    elif kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
     _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
     if upstream:
@@ -272,6 +276,39 @@ def _check_code(plan: ReproductionPlan, artifacts: ArtifactStore) -> None:
         if _git(plan.repo, "cat-file", "-e", f"{plan.commit}:{rel}").returncode != 0 and not plan.dirty:
             blockers.append(Blocker(f"{rel} is not in commit {plan.commit[:12]} (an untracked file)",
                                     f"git add {rel} && git commit, then run again"))
+
+
+def _check_dag_file(plan: ReproductionPlan, entry: dict[str, Any], artifacts: ArtifactStore) -> None:
+    """The DAG file Airflow will run must be the one the run used: from its commit (with the
+    captured diff) when it was in git, else the file where it was, verified by its hash."""
+    from ..fingerprint import hash_file
+
+    dag_file, recorded = entry.get("dag_file"), entry.get("dag_file_hash")
+    in_git = bool(plan.repo and plan.commit and dag_file and Path(dag_file).is_relative_to(plan.repo))
+    if in_git:
+        _check_code(plan, artifacts)
+        rel = os.path.relpath(dag_file, plan.repo)
+        shown = _git(plan.repo, "show", f"{plan.commit}:{rel}") if Path(plan.repo).is_dir() else None
+        if not plan.dirty and shown is not None and shown.returncode == 0 and recorded \
+                and "sha256:" + hashlib.sha256(shown.stdout).hexdigest() != recorded:
+            plan.blockers.append(Blocker(
+                f"the DAG file {rel} at commit {plan.commit[:12]} is not the one the run used "
+                f"(recorded {recorded[:19]})", "commit the DAG file the run used, or restore it"))
+        return
+    plan.commit = None  # not in git: the DAG file is used where it is
+    if not dag_file or not os.path.isfile(dag_file):
+        plan.blockers.append(Blocker(f"the DAG file {dag_file} no longer exists",
+                                     "restore it (or keep your DAGs in git, so ModelDB can check the run's "
+                                     "version out)"))
+        return
+    now = hash_file(dag_file)[0] if recorded else None
+    if recorded and now != recorded:
+        bundle = entry.get("bundle") or {}
+        version = f" (bundle {bundle.get('name')} version {bundle['version']})" if bundle.get("version") else ""
+        plan.blockers.append(Blocker(
+            f"the DAG file {dag_file} has changed since the run (recorded {recorded[:19]}, now {now[:19]})",
+            f"restore the DAG file the run used{version}, or keep your DAGs in git so ModelDB can check the "
+            "run's version out"))
 
 
 def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None, fit: dict | None,

@@ -65,7 +65,8 @@ class ReproductionPlan:
 
     run_id: str
     name: str
-    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | luigi | None (nothing to re-execute)
+    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | luigi | prefect | prefect_flow | airflow
+    # | None (nothing to re-execute)
     entry_point: str | None
     repo: str | None
     commit: str | None
@@ -171,11 +172,15 @@ def _module_source(detail: RunDetail) -> str | None:
 
 
 def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool = False,
-              _seen: frozenset[str] = frozenset(), hash_limit: int | None = None) -> ReproductionPlan:
+              _seen: frozenset[str] = frozenset(), hash_limit: int | None = None,
+              flow: bool = False) -> ReproductionPlan:
     """The plan of ``run_id``; with ``upstream``, an input that is gone or changed is made
-    again by reproducing the run that wrote it first (and so on up the lineage)."""
+    again by reproducing the run that wrote it first (and so on up the lineage); with
+    ``flow``, of the whole Prefect flow run the task run ``run_id`` belongs to."""
     detail = store.get_run_detail(run_id)
     parts = store.run_recipe(detail.run.id)
+    if flow:  # the whole flow run this task run is part of: the flow is the entry point
+        parts = {**parts, recipe.ENTRY: parts[recipe.FLOW]} if recipe.FLOW in parts else {}
     entry = parts.get(recipe.ENTRY)
     fit = parts.get(recipe.SKLEARN)
     code, env = detail.code_version, detail.environment
@@ -186,9 +191,13 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
         repo=code.repo_path if code else None, commit=code.git_commit if code else None,
         dirty=bool(code and code.git_dirty), diff=code.git_diff_hash if code and code.git_dirty else None,
         python_recorded=env.python_version if env else None, python_current=platform.python_version(),
-        recipe=parts, source_file=code.source_file if code else None)
+        recipe=parts, source_file=(entry or {}).get("source_file") or (code.source_file if code else None))
     blockers = plan.blockers
-    if kind is None:
+    if kind is None and flow:
+        blockers.append(Blocker("the run is not a task run of a tracked Prefect flow (no flow recorded)",
+                                "track the flow with modeldb_core.integrations.prefect.track or @tracked_flow, "
+                                "and run it once more"))
+    elif kind is None:
         blockers.append(Blocker(
             "the run recorded no entry point to execute again",
             "track the function with @tracked_task (an importable module-level function) or fit with "
@@ -197,20 +206,23 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
         _check_dag_file(plan, entry, artifacts)
     elif kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
-    _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
+    if not flow:  # a flow's inputs are its parameters: what its tasks read is compared, not checked
+        _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
     if upstream:
         _plan_upstream(plan, detail, store, artifacts, _seen | {detail.run.id})
     if entry:
         for name, how in entry.get("arguments", {}).items():
             if how["from"] == "secret":
-                blockers.append(Blocker(f"argument {name!r} is a secret: its value was not recorded",
-                                        "reproduce from Python with mdb.reproduce(run, arguments={...})"))
+                blockers.append(Blocker(f"argument {name!r} is a secret: its value was not recorded", _give_again(name)))
             elif how["from"] == "param" and not how.get("exact", True):
                 blockers.append(Blocker(
                     f"argument {name!r} was a Python object recorded by its description only "
                     f"({str(detail.params.get(name))[:60]})",
                     "pass it as a file path or array (an input), or reproduce from Python with "
                     "mdb.reproduce(run, arguments={...})"))
+            elif how["from"] == "param" and _redacted(detail.params.get(name)):
+                blockers.append(Blocker(f"argument {name!r} was redacted when recorded (it holds a secret: "
+                                        f"{str(detail.params.get(name))[:60]})", _give_again(name)))
     seed = recipe.seed_of(detail.params)
     plan.seed = {"param": seed[0], "value": seed[1]} if seed else None
     randomness = parts.get(recipe.RANDOMNESS) or {}
@@ -226,6 +238,25 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
             if recorded != current and (recorded or current):
                 plan.packages.append(PackageDifference(package, recorded, current))
     return plan
+
+
+def _give_again(name: str) -> str:
+    """The one wording of how to give an argument the run could not record."""
+    return (f"give it again: modeldb reproduce RUN --set {name}=VALUE, or --set-env {name}=ENV_VAR to read it "
+            "from an environment variable (from Python: mdb.reproduce(run, arguments={...}))")
+
+
+def _redacted(value: Any) -> bool:
+    """Whether a recorded param holds the redaction mask (a URI password, a secret dict key)."""
+    from ..redaction import MASK
+
+    if isinstance(value, str):
+        return MASK in value
+    if isinstance(value, dict):
+        return any(_redacted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_redacted(v) for v in value)
+    return False
 
 
 def _plan_upstream(plan: ReproductionPlan, detail: RunDetail, store: Any, artifacts: ArtifactStore,

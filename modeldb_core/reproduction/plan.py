@@ -381,7 +381,13 @@ def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None,
                 f"{label} has changed since the run; it was snapshotted but the function reads it "
                 "from its own path, not from an argument",
                 f"restore the file from its snapshot ({artifacts.path(snapshot)}) or pass it as an argument"))
-        elif source == IN_MEMORY and (is_argument or plan.kind == "sklearn") and not snapshot:
+        elif source == IN_MEMORY and plan.kind == "sklearn" and not snapshot:
+            size = ((fit or {}).get("not_kept") or {}).get(io.name)
+            plan.blockers.append(Blocker(
+                f"the training data {label} was not kept" + (f" ({size} bytes)" if size else ""),
+                "fit again with MODELDB_FIT_DATA_MAX_BYTES (the fit_data_max_bytes setting) at least "
+                f"{size or 'its size'} so the training data is kept"))
+        elif source == IN_MEMORY and is_argument and not snapshot:
             plan.blockers.append(Blocker(
                 f"{label} was an in-memory value and was not snapshotted",
                 "run again with @tracked_task(snapshot_inputs=True) or MODELDB_SNAPSHOT_MAX_BYTES"))

@@ -150,27 +150,39 @@ def _airflow(args: list[str], env: dict[str, str], cwd: str, what: str) -> None:
                                 f"{(done.stderr.strip() or done.stdout.strip())[-2000:]}")
 
 
-def _local_outputs(client: Any, spec: dict[str, Any]) -> list[str]:
-    """The files the original DAG run's tasks wrote (found in the store), to keep them safe."""
-    from modeldb_core.integrations.airflow.task_instance import ORCHESTRATOR
+def _original_task_runs(store: Any, dag: Any, spec: dict[str, Any]) -> list[Any]:
+    """Every try of every task instance of the original DAG run (mapped ones index by index)."""
+    from .task_instance import ORCHESTRATOR, external_id
 
+    runs = []
+    for task_id in dag.task_dict:
+        runs += store.runs_by_external_id(external_id(spec["dag_id"], spec["airflow_run_id"], task_id, None),
+                                          orchestrator=ORCHESTRATOR)
+        for index in range(10_000):
+            found = store.runs_by_external_id(external_id(spec["dag_id"], spec["airflow_run_id"], task_id, index),
+                                              orchestrator=ORCHESTRATOR)
+            if not found:
+                break
+            runs += found
+    return runs
+
+
+def _local_outputs(client: Any, dag: Any, spec: dict[str, Any]) -> list[str]:
+    """The files the original DAG run's tasks wrote (found in the store), to keep them safe."""
     paths: set[str] = set()
-    original = client.store.get_run_detail(spec["original"]).run
-    if original.pipeline_run_id is None:
-        runs = [original]
-    else:
-        runs = [r for r in client.store.list_runs(project=original.project, limit=1000)
-                if r.pipeline_run_id == original.pipeline_run_id and r.orchestrator == ORCHESTRATOR]
-    for run in runs:
-        for io in client.store.get_run_detail(run.id).outputs:
+    for run in _original_task_runs(client.store, dag, spec):
+        detail = client.store.get_run_detail(run.id)
+        read = {io.artifact.uri for io in detail.inputs}  # a task handing on a file it was given made none
+        for io in detail.outputs:
             path = io.artifact.uri.removeprefix("file://")
-            if "://" not in path and os.path.isfile(path):
+            if io.artifact.uri not in read and "://" not in path and os.path.isfile(path):
                 paths.add(path)
     return sorted(paths)
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     from modeldb_core.client import get_client
+    from modeldb_core.errors import ReproductionError
     from modeldb_core.events import REPRODUCTION
 
     from .task_instance import ORCHESTRATOR
@@ -199,14 +211,17 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     _airflow(["db", "migrate"], env, cwd, "airflow db migrate (the reproduction's own Airflow home)")
     aside, kept = workspace / "original-outputs", workspace / "outputs"
     moved = []
-    for number, path in enumerate(_local_outputs(client, spec)):
+    for number, path in enumerate(_local_outputs(client, dag, spec)):
         target = aside / str(number) / os.path.basename(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
         moved.append((path, target))
     started = time.time()
+    failure = None
     try:
         _airflow(command, env, cwd, f"airflow dags test {spec['dag_id']}")
+    except ReproductionError as exc:  # the DAG run failed: the task's own run, if it ran, says how
+        failure = exc
     finally:
         for number, (path, target) in enumerate(moved):
             if os.path.exists(path):
@@ -221,9 +236,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             and r.external_id and r.external_id.startswith(f"{spec['dag_id']}/")
             and (map_index is None or map_index < 0 or r.external_id.endswith(f"[{map_index}]"))]
     if not runs:
-        from modeldb_core.errors import ReproductionError
-
-        raise ReproductionError(f"airflow dags test ran, but no run of task {spec['task_id']} was recorded")
+        raise failure or ReproductionError(f"airflow dags test ran, but no run of task {spec['task_id']} "
+                                           "was recorded")
     new = max(runs, key=lambda r: r.started_at)
     client.runtime.emit(REPRODUCTION, new.id, {"original": spec["original"], "at": time.time()})
     client.flush()

@@ -56,8 +56,8 @@ def git_diff(root: Path) -> bytes | None:
     return _git(root, "diff", "HEAD", "--binary") or None
 
 
-# An untracked source file holding a tracked function is kept with the diff up to this size.
-UNTRACKED_SOURCE_MAX_BYTES = 1024 * 1024
+# The most local modules followed from a function's module (its imports, theirs...).
+MAX_LOCAL_MODULES = 200
 # The diffs of this process by their hash: what the writer keeps in the artifact store.
 _diffs: dict[str, bytes] = {}
 
@@ -67,17 +67,79 @@ def diff_content(diff_hash: str) -> bytes | None:
     return _diffs.get(diff_hash)
 
 
+def _imported_names(path: Path, package: str | None) -> set[str]:
+    """The modules a source file imports, by absolute name (relative imports resolved from
+    the importing module's ``package``; left out without one)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                if not package:
+                    continue
+                parts = package.split(".")
+                if node.level > 1:
+                    parts = parts[:-(node.level - 1)]
+                base = ".".join([*parts, base] if base else parts)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    # A package's __init__.py is imported with each of its modules.
+    return names | {name.rsplit(".", depth)[0] for name in names for depth in range(1, name.count(".") + 1)}
+
+
+def local_imports(root: Path, path: Path, package: str | None) -> list[Path]:
+    """The source files under ``root`` of the modules ``path`` (of ``package``) imports, and
+    theirs in turn (the loaded modules: what the function ran with), ``path`` left out."""
+    found: list[Path] = []
+    seen = {path}
+    queue = [(path, package)]
+    while queue and len(found) < MAX_LOCAL_MODULES:
+        source, package = queue.pop()
+        for name in sorted(_imported_names(source, package)):
+            module = sys.modules.get(name)
+            file = getattr(module, "__file__", None)
+            if not file or not file.endswith(".py"):
+                continue
+            imported = Path(file).resolve()
+            if imported in seen or root not in imported.parents:
+                continue
+            seen.add(imported)
+            found.append(imported)
+            queue.append((imported, getattr(module, "__package__", None)))
+    return found
+
+
+def untracked(root: Path, paths: list[Path]) -> list[Path]:
+    """Those of ``paths`` (under ``root``) git does not track, in one ``git ls-files``."""
+    if not paths:
+        return []
+    listed = _git(root, "ls-files", "-z", "--", *(str(p.relative_to(root)) for p in paths))
+    if listed is None:
+        return []
+    tracked = {(root / name).resolve() for name in listed.decode(errors="surrogateescape").split("\0") if name}
+    return [p for p in paths if p not in tracked]
+
+
 @functools.lru_cache(maxsize=256)
-def untracked_source(root: Path, path: Path) -> bytes | None:
-    """A patch that creates ``path`` when it is a small source file git does not track (a
-    function defined in a file never committed), else None."""
+def untracked_source(root: Path, path: Path, max_bytes: int, checked: bool = False) -> bytes | None:
+    """A patch that creates ``path`` when it is a source file of at most ``max_bytes`` git
+    does not track (a function defined in a file never committed), else None. ``checked``:
+    the caller knows git does not track it."""
     try:
         relative = path.relative_to(root)
-        if path.stat().st_size > UNTRACKED_SOURCE_MAX_BYTES:
+        if path.stat().st_size > max_bytes:
             return None
     except (ValueError, OSError):
         return None
-    if _git(root, "ls-files", "--error-unmatch", "--", str(relative)) is not None:
+    if not checked and _git(root, "ls-files", "--error-unmatch", "--", str(relative)) is not None:
         return None
     try:
         done = subprocess.run(["git", "-C", str(root), "diff", "--no-index", "--binary", "--", "/dev/null",
@@ -110,8 +172,22 @@ def _remember(diff: bytes) -> str:
     return digest
 
 
-def code_version(fn: Callable[..., Any] | None = None, source_file: str | None = None) -> CodeVersion:
-    """The code version of ``fn`` (or of a source file, or of the main script)."""
+@functools.lru_cache(maxsize=256)
+def untracked_sources(root: Path, path: Path, package: str | None, max_bytes: int) -> bytes:
+    """The patch that creates ``path`` (a module of ``package``) and the local modules it
+    imports (``local_imports``) that git does not track, each of at most ``max_bytes``
+    (b"" when there is none)."""
+    patches = [untracked_source(root, path, max_bytes)]
+    patches += [untracked_source(root, p, max_bytes, checked=True)
+                for p in untracked(root, local_imports(root, path, package))]
+    return b"".join(p for p in patches if p)
+
+
+def code_version(fn: Callable[..., Any] | None = None, source_file: str | None = None,
+                 untracked_max_bytes: int = 1024 * 1024) -> CodeVersion:
+    """The code version of ``fn`` (or of a source file, or of the main script). The source
+    files git does not track that it needs (its own, the local modules it imports) are kept
+    with the diff, each up to ``untracked_max_bytes`` (the ``untracked_source_max_bytes`` setting)."""
     fields: dict[str, Any] = {}
     target = inspect.unwrap(fn) if fn is not None else None
     if target is not None:
@@ -134,8 +210,10 @@ def code_version(fn: Callable[..., Any] | None = None, source_file: str | None =
         root = _repo_root(path.parent)
         if root is not None:
             fields.update(git_state(root))
-            extra = untracked_source(root, path) if fields.get("git_commit") else None
-            if extra is not None:
+            module = sys.modules.get(getattr(target, "__module__", None) or "__main__")
+            extra = untracked_sources(root, path, getattr(module, "__package__", None),
+                                      untracked_max_bytes) if fields.get("git_commit") else None
+            if extra:
                 diff = (diff_content(fields["git_diff_hash"]) or b"") if fields.get("git_diff_hash") else b""
                 fields["git_dirty"] = True
                 fields["git_diff_hash"] = _remember(diff + extra)

@@ -18,6 +18,8 @@ config file > default.
 | fingerprint time budget | ``MODELDB_FINGERPRINT_SECONDS`` | ``fingerprint_seconds`` | 5 (seconds per tracked call) |
 | fingerprint byte budget | ``MODELDB_FINGERPRINT_BYTES`` | ``fingerprint_bytes`` | 1073741824 (1 GiB per tracked call) |
 | input snapshots | ``MODELDB_SNAPSHOT_MAX_BYTES`` | ``snapshot_max_bytes`` | 0 (off; inputs up to this size are copied into the artifact store) |
+| untracked source cap | ``MODELDB_UNTRACKED_SOURCE_MAX_BYTES`` | ``untracked_source_max_bytes`` | 1048576 (1 MiB: a source file git does not track that a tracked function is defined in or imports is kept with the diff up to this size; 0: none) |
+| fit data cap   | ``MODELDB_FIT_DATA_MAX_BYTES`` | ``fit_data_max_bytes`` | 16777216 (16 MiB: a scikit-learn fit's training data is kept for ``modeldb reproduce`` up to this size; 0: never) |
 | more secret key words | ``MODELDB_SECRET_KEYS`` | ``secret_keys`` | none (comma-separated; added to the built-in list) |
 | private files  | ``MODELDB_PRIVATE_FILES`` | ``private_files`` | true (store file, ~/.modeldb, artifacts owner-only) |
 | read deadline  | ``MODELDB_QUERY_TIMEOUT`` | ``query_timeout`` | none; the web app uses 5 s   |
@@ -178,6 +180,8 @@ class Settings:
     fingerprint_seconds: float = 5.0
     fingerprint_bytes: int = 1 << 30
     snapshot_max_bytes: int = 0
+    untracked_source_max_bytes: int = 1024 * 1024
+    fit_data_max_bytes: int = 16 * 1024 * 1024
     secret_keys: tuple[str, ...] = ()
     private_files: bool = True
 
@@ -241,6 +245,8 @@ def resolve(
     drift_fdr: float | None = None,
     degraded_after: int | None = None,
     snapshot_max_bytes: int | None = None,
+    untracked_source_max_bytes: int | None = None,
+    fit_data_max_bytes: int | None = None,
 ) -> Settings:
     """Resolve every setting with the one precedence rule."""
     default_uri = "sqlite:///" + str(home() / "modeldb.db")
@@ -271,6 +277,11 @@ def resolve(
         identity=_setting("identity", identity, "MODELDB_IDENTITY", None) or None,
         snapshot_max_bytes=_whole_bytes("MODELDB_SNAPSHOT_MAX_BYTES", _setting(
             "snapshot_max_bytes", snapshot_max_bytes, "MODELDB_SNAPSHOT_MAX_BYTES", 0)),
+        untracked_source_max_bytes=_whole_bytes("MODELDB_UNTRACKED_SOURCE_MAX_BYTES", _setting(
+            "untracked_source_max_bytes", untracked_source_max_bytes, "MODELDB_UNTRACKED_SOURCE_MAX_BYTES",
+            1024 * 1024)),
+        fit_data_max_bytes=_whole_bytes("MODELDB_FIT_DATA_MAX_BYTES", _setting(
+            "fit_data_max_bytes", fit_data_max_bytes, "MODELDB_FIT_DATA_MAX_BYTES", 16 * 1024 * 1024)),
         **_input_settings(fingerprint_seconds, fingerprint_bytes, secret_keys, private_files),
         **_monitoring_settings(profile_rows, profile_bytes, drift_fdr, degraded_after),
     )

@@ -9,7 +9,9 @@ run already; the recipe adds what re-executing it needs on top (journaled as
   the working directory, and the input snapshots;
 - ``randomness``: the global generators (``random``, numpy's) a call drew from, and
   whether a seed was recorded (a run without one is ``unseeded``);
-- ``sklearn``: written by scikit-learn logging (``sklearn/recorder.py``).
+- ``sklearn``: written by scikit-learn logging (``sklearn/recorder.py``);
+- ``flow``: on each task run of a tracked Prefect flow, the flow's importable name and
+  its parameters (``integrations/prefect/reproduction.py``): ``modeldb reproduce --flow``.
 
 Input snapshots (``snapshot_inputs=True``, or inputs up to ``snapshot_max_bytes``):
 the bytes of an input file (or a pickled in-memory input) are copied into the
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 ENTRY = "entry"
 RANDOMNESS = "randomness"
 SKLEARN = "sklearn"
+FLOW = "flow"  # on each task run of a tracked Prefect flow: how to call the whole flow again
 # Params that hold a seed: recorded, the run's randomness is reproducible.
 SEED_PARAMS = ("seed_everything", "seed", "random_state", "random_seed")
 _PLAIN = (type(None), bool, int, float, str)

@@ -371,7 +371,8 @@ class Runtime:
             found = environment_definition()
         else:
             fn, source_file = self._code_sources[key]
-            code = capture.code_version(fn, source_file=source_file)
+            code = capture.code_version(fn, source_file=source_file,
+                                        untracked_max_bytes=self.settings.untracked_source_max_bytes)
             found = {"type": "code", **{k: getattr(code, k) for k in (
                 "hash", "git_commit", "git_branch", "git_dirty", "git_diff_hash", "repo_path",
                 "source_file", "function", "source_hash")}}

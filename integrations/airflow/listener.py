@@ -27,6 +27,7 @@ from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
 
 from . import dag as dag_rules
+from . import reproduction
 from . import settings as settings_mod
 from modeldb_core.task import callable_chain
 
@@ -156,6 +157,7 @@ def _task_started(ti: Any) -> None:
                     record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
     if run is None:
         return
+    safe_call("record how to run the task again", reproduction.record_entry, run, record)
     # A @tracked_task under @task logs into this run instead of starting its own.
     run.provide_for(callable_chain(record.callable) if record.callable is not None else ())
     record.capture_result()

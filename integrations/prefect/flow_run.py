@@ -87,6 +87,7 @@ class FlowRunRecord:
     options: Options
     project: str
     pipeline_run_id: str | None
+    flow_entry: dict[str, Any] | None = None  # how to call the flow again (reproduction.flow_entry)
     attempts: dict[UUID, Attempt] = field(default_factory=dict)
     outputs: dict[UUID, list[ArtifactVersion]] = field(default_factory=dict)
     # Content hashes a downstream parameter may hold of each task run's result (task_run._contents).
@@ -118,7 +119,10 @@ def begin(flow: Any, flow_run: Any, options: Options, structure: dict[str, Any])
     pipeline = client.pipeline(project, flow.name, ORCHESTRATOR, structure)
     started = flow_run.start_time.timestamp() if getattr(flow_run, "start_time", None) else time.time()
     prun = client.pipeline_run(pipeline, str(flow_run.id), started_at=started)
-    record = FlowRunRecord(flow_run.id, options, project, prun)
+    from .reproduction import flow_entry
+
+    record = FlowRunRecord(flow_run.id, options, project, prun,
+                           safe_call("record how to run the flow again", flow_entry, flow, flow_run, options))
     with _records_lock:
         return _records.setdefault(flow_run.id, record)
 

@@ -156,17 +156,20 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
     for name, version in inputs + handed_over:
         safe_call("record an input", run.log_input, version, name=name)
     _declared(run, record.options.inputs.get(task.name, ()), parameters, run.log_input)
-    safe_call("record how to run the task again", _record_entry, run, task, parameters, inputs)
+    safe_call("record how to run the task again", _record_entry, run, task, parameters, inputs, record)
     # A function that is also @tracked_task logs into this run instead of starting another.
     run.provide_for(callable_chain(task.fn))
     run.activate()
 
 
-def _record_entry(run: Any, task: Any, parameters: dict[str, Any], inputs: list) -> None:
+def _record_entry(run: Any, task: Any, parameters: dict[str, Any], inputs: list, record: FlowRunRecord) -> None:
     """The task's importable name and how each parameter is re-created: what
-    ``modeldb reproduce`` calls again inside a flow (``reproduction.py``)."""
+    ``modeldb reproduce`` calls again inside a flow (``reproduction.py``); and how to call
+    its whole flow again (``modeldb reproduce --flow``)."""
     from modeldb_core import recipe
 
+    if record.flow_entry is not None and run.id is not None:
+        run.record_recipe(recipe.FLOW, record.flow_entry)
     target = recipe.entry_point(task.fn)
     if target is None or run.id is None:
         return

@@ -29,15 +29,25 @@ def register(cli: click.Group) -> None:
               help="Relative and absolute tolerance of metrics.")
 @click.option("--upstream", is_flag=True,
               help="First reproduce the runs that wrote inputs no longer available (in lineage order).")
+@click.option("--flow", is_flag=True,
+              help="RUN is a task run of a tracked Prefect flow: call the whole flow again with its recorded "
+                   "parameters and compare its task runs one by one.")
+@click.option("--set", "values", multiple=True, metavar="NAME=VALUE",
+              help="Give an argument the run could not record (a redacted secret), as a string. Repeatable.")
+@click.option("--set-env", "from_env", multiple=True, metavar="NAME=ENV_VAR",
+              help="Give an argument from an environment variable, so a secret is not on the command line. "
+                   "Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def reproduce_command(obj, run_id: str, env: str, dry_run: bool, workdir: str | None, tolerance: float,
-                      upstream: bool, as_json: bool) -> None:
+                      upstream: bool, flow: bool, values: tuple[str, ...], from_env: tuple[str, ...],
+                      as_json: bool) -> None:
     """Re-execute RUN and compare its outputs and metrics with the original's."""
     from modeldb_core.reproduction import reproduce
 
     result = reproduce(run_id, dry_run=dry_run, env=env, workdir=workdir, tolerance=tolerance,
-                       upstream=upstream, client=obj.client)
+                       upstream=upstream, flow=flow, arguments=given_arguments(values, from_env) or None,
+                       client=obj.client)
     if as_json:
         click.echo(output.dumps(result.to_dict(), indent=2))
     elif dry_run:
@@ -46,6 +56,28 @@ def reproduce_command(obj, run_id: str, env: str, dry_run: bool, workdir: str | 
         print_verdict(result)
     if not dry_run and result.verdict not in ("identical", "within_tolerance"):
         sys.exit(2)
+
+
+def _pair(option: str, item: str, right: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"expects NAME={right}, got {item.split('=', 1)[0][:40]!r} without '='",
+                                 param_hint=option)
+    return name.strip(), value
+
+
+def given_arguments(values: tuple[str, ...], from_env: tuple[str, ...]) -> dict[str, str]:
+    """``--set NAME=VALUE`` and ``--set-env NAME=ENV_VAR`` as the arguments to give the re-run."""
+    import os
+
+    arguments = dict(_pair("--set", item, "VALUE") for item in values)
+    for item in from_env:
+        name, variable = _pair("--set-env", item, "ENV_VAR")
+        if variable not in os.environ:
+            raise click.BadParameter(f"{name}={variable}: the environment variable {variable} is not set",
+                                     param_hint="--set-env")
+        arguments[name] = os.environ[variable]
+    return arguments
 
 
 def print_plan(plan, out=None) -> None:
@@ -96,6 +128,13 @@ def print_verdict(verdict, out=None) -> None:
             w(f"  metric {d.name}: {output.cell(d.original)} -> {output.cell(d.reproduced)}{by}\n")
         else:
             w(f"  output {d.name}: {short_hash(d.original)} -> {short_hash(d.reproduced) or 'not written'}\n")
+    for task in verdict.tasks:
+        w(f"  task run {task.run_id} reproduced as {task.reproduction_run_id or 'nothing'}: "
+          f"{task.verdict.replace('_', ' ')}\n")
+        for d in task.differences:
+            w(f"    {d.kind} {d.name} differs\n")
+        if task.error:
+            w(f"    {task.error}\n")
     if verdict.error:
         w(f"  the re-run failed: {verdict.error}\n")
     for cause in verdict.likely_causes:

@@ -18,7 +18,7 @@ from ..errors import NotFoundError, ReproductionError
 from ..events import REPRODUCTION, uuid7
 from .. import recipe
 from .plan import SNAPSHOT, UPSTREAM, ReproductionPlan, resolved
-from .verdict import DEFAULT_TOLERANCE, Verdict, compare
+from .verdict import DEFAULT_TOLERANCE, FAILED, Verdict, compare, worst
 
 RUN_TIMEOUT = 24 * 3600.0
 
@@ -44,8 +44,12 @@ class Workspace:
                            capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def checkout(self, plan: ReproductionPlan, artifacts: ArtifactStore) -> Path:
-        """The run's code: a detached worktree at its commit with the captured diff applied."""
+    def checkout(self, plan: ReproductionPlan, artifacts: ArtifactStore) -> Path | None:
+        """The run's code: a detached worktree at its commit with the captured diff applied
+        (None for code outside git that the plan allows where it is: an Airflow DAG file
+        whose hash still matches)."""
+        if plan.commit is None:
+            return None
         target = self.root / f"code-{plan.run_id[:8]}"
         if target.exists():
             return target
@@ -68,8 +72,12 @@ class Workspace:
         return path / basename
 
 
-def _import_root(plan: ReproductionPlan, code: Path) -> tuple[Path, Path]:
+def _import_root(plan: ReproductionPlan, code: Path | None) -> tuple[Path, Path]:
     """(the folder to put first on sys.path, the module's file) in the checked-out code."""
+    if code is None or ":" not in plan.entry_point:  # the file where it is / a runner's own target
+        source = Path(plan.source_file or plan.recipe[recipe.ENTRY].get("dag_file") or ".")
+        source = code / os.path.relpath(source, plan.repo) if code is not None else source
+        return source.parent, source
     module = plan.entry_point.split(":", 1)[0]
     relative = Path(os.path.relpath(plan.source_file, plan.repo))
     source = code / relative
@@ -80,7 +88,7 @@ def _import_root(plan: ReproductionPlan, code: Path) -> tuple[Path, Path]:
     return root, source
 
 
-def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifacts: ArtifactStore,
+def _spec(plan: ReproductionPlan, detail: Any, code: Path | None, ws: Workspace, artifacts: ArtifactStore,
           run_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
     entry = plan.recipe[recipe.ENTRY]
     root, source = _import_root(plan, code)
@@ -113,7 +121,8 @@ def _spec(plan: ReproductionPlan, detail: Any, code: Path, ws: Workspace, artifa
             "source_file": str(source), "arguments": arguments,
             "seed_everything": detail.params.get("seed_everything")}
     if entry.get("runner"):  # an orchestrator's task: its own runner makes the call
-        spec = {**entry, **spec, "project": detail.run.project, "workspace": str(ws.root)}
+        spec = {**entry, **spec, "project": detail.run.project, "workspace": str(ws.root), "repo": plan.repo,
+                "checkout": None if code is None else str(code)}
     return spec
 
 
@@ -167,21 +176,12 @@ def _execute(client: Any, plan: ReproductionPlan, ws: Workspace, python: str | N
                 raise ReproductionError(f"upstream run {item.producer} did not make input {name!r} again "
                                         f"with the recorded content ({item.content_hash[:19]})")
             how["value"] = made[item.content_hash]
-    spec["result"] = str(ws.root / f"result-{new_id}.json")
-    spec_path = ws.root / f"spec-{new_id}.json"
-    spec_path.write_text(json.dumps(spec, indent=1))
-    cwd = plan.recipe[recipe.ENTRY].get("cwd")
-    done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduction.runner", str(spec_path)],
-                          cwd=cwd if cwd and os.path.isdir(cwd) else ws.root,
-                          env=_child_environment(client.settings, spec["import_root"]),
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+    result = _call_runner(client, plan, ws, spec, python)
     try:
-        result = json.loads(Path(spec["result"]).read_text())
         new_id = result["run_id"]
         reproduced = _landed(client, new_id)
-    except (OSError, ValueError, KeyError, NotFoundError):
-        raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
-                                f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
+    except (KeyError, NotFoundError):
+        raise ReproductionError(f"the re-run of {plan.entry_point} started no run") from None
     recipe_now = store.run_recipe(new_id).get(recipe.RANDOMNESS) or {}
     verdict = compare(detail, reproduced, plan, tolerance, bool(recipe_now.get("unseeded")), artifacts)
     verdict.reused = list(result.get("reused", []))
@@ -192,6 +192,73 @@ def _execute(client: Any, plan: ReproductionPlan, ws: Workspace, python: str | N
         if os.path.isfile(path) and str(ws.root) in os.path.abspath(path):
             made[io.artifact.content_hash] = os.path.abspath(path)
     return verdict, made
+
+
+def _call_runner(client: Any, plan: ReproductionPlan, ws: Workspace, spec: dict[str, Any],
+                 python: str | None) -> dict[str, Any]:
+    """Run ``runner.py`` on ``spec`` in a fresh process; what it says it made."""
+    name = spec["run_id"]
+    spec["result"] = str(ws.root / f"result-{name}.json")
+    spec_path = ws.root / f"spec-{name}.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    cwd = plan.recipe[recipe.ENTRY].get("cwd")
+    done = subprocess.run([python or sys.executable, "-m", "modeldb_core.reproduction.runner", str(spec_path)],
+                          cwd=cwd if cwd and os.path.isdir(cwd) else ws.root,
+                          env=_child_environment(client.settings, spec["import_root"]),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+    try:
+        result = json.loads(Path(spec["result"]).read_text())
+    except (OSError, ValueError):
+        raise ReproductionError(f"the re-run of {plan.entry_point} started no run (exit status "
+                                f"{done.returncode}): {done.stderr.strip()[-2000:]}") from None
+    if result.get("error"):  # the runner said why it could not re-execute the run
+        raise ReproductionError(result["error"])
+    return result
+
+
+def run_flow(client: Any, plan: ReproductionPlan, workdir: str | None, python: str | None = None,
+             tolerance: float = DEFAULT_TOLERANCE, overrides: dict[str, Any] | None = None) -> Verdict:
+    """Call a Prefect flow again with its recorded parameters and compare its task runs with
+    the original flow run's, one by one (matched by task name, in the order they started)."""
+    store = client.store
+    artifacts = ArtifactStore(client.settings.artifacts)
+    detail = store.get_run_detail(plan.run_id)
+    with Workspace(workdir) as ws:
+        code = ws.checkout(plan, artifacts)
+        result = _call_runner(client, plan, ws, _spec(plan, detail, code, ws, artifacts, uuid7(), overrides or {}),
+                              python)
+    before = _task_runs(store, detail.run.project, detail.run.pipeline_run_id)
+    after = _task_runs(store, detail.run.project, result["pipeline_run_id"])
+    tasks = []
+    for key, run in before.items():
+        if key not in after:
+            tasks.append(Verdict(run.id, None, FAILED, tolerance=tolerance,
+                                 error=f"the reproduced flow run did not run task {key[0]!r} (its run {key[1] + 1})"))
+            continue
+        verdict = compare(store.get_run_detail(run.id), _landed(client, after[key].id), plan, tolerance,
+                          bool((store.run_recipe(after[key].id).get(recipe.RANDOMNESS) or {}).get("unseeded")),
+                          artifacts)
+        verdict.plan = None
+        record(client, verdict)
+        tasks.append(verdict)
+    overall = Verdict(plan.run_id, None, worst(t.verdict for t in tasks), tolerance=tolerance, plan=plan,
+                      tasks=tasks, error=result.get("error_in_flow"))
+    overall.likely_causes = sorted({c for t in tasks for c in t.likely_causes})
+    return overall
+
+
+def _task_runs(store: Any, project: str, pipeline_run_id: int | None) -> dict[tuple[str, int], Any]:
+    """The last try of each task run of a flow run, by (task name, how many of that name started before)."""
+    last: dict[str, Any] = {}
+    for run in store.list_runs(project=project, limit=10_000):
+        if pipeline_run_id is not None and run.pipeline_run_id == pipeline_run_id:
+            key = run.external_id or run.id
+            if key not in last or (run.try_number or 0) > (last[key].try_number or 0):
+                last[key] = run
+    found: dict[tuple[str, int], Any] = {}
+    for run in sorted(last.values(), key=lambda r: r.started_at):
+        found[(run.name, sum(1 for name, _ in found if name == run.name))] = run
+    return found
 
 
 def record(client: Any, verdict: Verdict) -> None:

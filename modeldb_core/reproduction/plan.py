@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import os
 import platform
 import subprocess
@@ -23,6 +24,7 @@ from ..model import RunDetail
 
 SNAPSHOT, ORIGINAL, MISSING, CHANGED, IN_MEMORY = "snapshot", "original", "missing", "changed", "in-memory"
 UPSTREAM = "upstream"  # no longer there: the pipeline's upstream task makes it again
+AIRFLOW = "airflow"  # an Airflow task run: its DAG file is the code Airflow runs
 # What a scikit-learn fit needs besides the standard library.
 SKLEARN_PACKAGES = ("scikit-learn", "numpy", "scipy")
 
@@ -63,7 +65,8 @@ class ReproductionPlan:
 
     run_id: str
     name: str
-    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | luigi | None (nothing to re-execute)
+    kind: str | None  # python (a @tracked_task call) | sklearn (a fit) | luigi | prefect | prefect_flow | airflow
+    # | None (nothing to re-execute)
     entry_point: str | None
     repo: str | None
     commit: str | None
@@ -169,11 +172,15 @@ def _module_source(detail: RunDetail) -> str | None:
 
 
 def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool = False,
-              _seen: frozenset[str] = frozenset(), hash_limit: int | None = None) -> ReproductionPlan:
+              _seen: frozenset[str] = frozenset(), hash_limit: int | None = None,
+              flow: bool = False) -> ReproductionPlan:
     """The plan of ``run_id``; with ``upstream``, an input that is gone or changed is made
-    again by reproducing the run that wrote it first (and so on up the lineage)."""
+    again by reproducing the run that wrote it first (and so on up the lineage); with
+    ``flow``, of the whole Prefect flow run the task run ``run_id`` belongs to."""
     detail = store.get_run_detail(run_id)
     parts = store.run_recipe(detail.run.id)
+    if flow:  # the whole flow run this task run is part of: the flow is the entry point
+        parts = {**parts, recipe.ENTRY: parts[recipe.FLOW]} if recipe.FLOW in parts else {}
     entry = parts.get(recipe.ENTRY)
     fit = parts.get(recipe.SKLEARN)
     code, env = detail.code_version, detail.environment
@@ -184,29 +191,38 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
         repo=code.repo_path if code else None, commit=code.git_commit if code else None,
         dirty=bool(code and code.git_dirty), diff=code.git_diff_hash if code and code.git_dirty else None,
         python_recorded=env.python_version if env else None, python_current=platform.python_version(),
-        recipe=parts, source_file=code.source_file if code else None)
+        recipe=parts, source_file=(entry or {}).get("source_file") or (code.source_file if code else None))
     blockers = plan.blockers
-    if kind is None:
+    if kind is None and flow:
+        blockers.append(Blocker("the run is not a task run of a tracked Prefect flow (no flow recorded)",
+                                "track the flow with modeldb_core.integrations.prefect.track or @tracked_flow, "
+                                "and run it once more"))
+    elif kind is None:
         blockers.append(Blocker(
             "the run recorded no entry point to execute again",
             "track the function with @tracked_task (an importable module-level function) or fit with "
             "scikit-learn logging on, and run it once more"))
-    if kind not in (None, "sklearn"):
+    if kind == AIRFLOW:
+        _check_dag_file(plan, entry, artifacts)
+    elif kind not in (None, "sklearn"):
         _check_code(plan, artifacts)
-    _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
+    if not flow:  # a flow's inputs are its parameters: what its tasks read is compared, not checked
+        _check_inputs(plan, detail, entry, fit, artifacts, hash_limit)
     if upstream:
         _plan_upstream(plan, detail, store, artifacts, _seen | {detail.run.id})
     if entry:
         for name, how in entry.get("arguments", {}).items():
             if how["from"] == "secret":
-                blockers.append(Blocker(f"argument {name!r} is a secret: its value was not recorded",
-                                        "reproduce from Python with mdb.reproduce(run, arguments={...})"))
+                blockers.append(Blocker(f"argument {name!r} is a secret: its value was not recorded", _give_again(name)))
             elif how["from"] == "param" and not how.get("exact", True):
                 blockers.append(Blocker(
                     f"argument {name!r} was a Python object recorded by its description only "
                     f"({str(detail.params.get(name))[:60]})",
                     "pass it as a file path or array (an input), or reproduce from Python with "
                     "mdb.reproduce(run, arguments={...})"))
+            elif how["from"] == "param" and _redacted(detail.params.get(name)):
+                blockers.append(Blocker(f"argument {name!r} was redacted when recorded (it holds a secret: "
+                                        f"{str(detail.params.get(name))[:60]})", _give_again(name)))
     seed = recipe.seed_of(detail.params)
     plan.seed = {"param": seed[0], "value": seed[1]} if seed else None
     randomness = parts.get(recipe.RANDOMNESS) or {}
@@ -222,6 +238,25 @@ def make_plan(store: Any, run_id: str, artifacts: ArtifactStore, upstream: bool 
             if recorded != current and (recorded or current):
                 plan.packages.append(PackageDifference(package, recorded, current))
     return plan
+
+
+def _give_again(name: str) -> str:
+    """The one wording of how to give an argument the run could not record."""
+    return (f"give it again: modeldb reproduce RUN --set {name}=VALUE, or --set-env {name}=ENV_VAR to read it "
+            "from an environment variable (from Python: mdb.reproduce(run, arguments={...}))")
+
+
+def _redacted(value: Any) -> bool:
+    """Whether a recorded param holds the redaction mask (a URI password, a secret dict key)."""
+    from ..redaction import MASK
+
+    if isinstance(value, str):
+        return MASK in value
+    if isinstance(value, dict):
+        return any(_redacted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_redacted(v) for v in value)
+    return False
 
 
 def _plan_upstream(plan: ReproductionPlan, detail: RunDetail, store: Any, artifacts: ArtifactStore,
@@ -274,6 +309,39 @@ def _check_code(plan: ReproductionPlan, artifacts: ArtifactStore) -> None:
                                     f"git add {rel} && git commit, then run again"))
 
 
+def _check_dag_file(plan: ReproductionPlan, entry: dict[str, Any], artifacts: ArtifactStore) -> None:
+    """The DAG file Airflow will run must be the one the run used: from its commit (with the
+    captured diff) when it was in git, else the file where it was, verified by its hash."""
+    from ..fingerprint import hash_file
+
+    dag_file, recorded = entry.get("dag_file"), entry.get("dag_file_hash")
+    in_git = bool(plan.repo and plan.commit and dag_file and Path(dag_file).is_relative_to(plan.repo))
+    if in_git:
+        _check_code(plan, artifacts)
+        rel = os.path.relpath(dag_file, plan.repo)
+        shown = _git(plan.repo, "show", f"{plan.commit}:{rel}") if Path(plan.repo).is_dir() else None
+        if not plan.dirty and shown is not None and shown.returncode == 0 and recorded \
+                and "sha256:" + hashlib.sha256(shown.stdout).hexdigest() != recorded:
+            plan.blockers.append(Blocker(
+                f"the DAG file {rel} at commit {plan.commit[:12]} is not the one the run used "
+                f"(recorded {recorded[:19]})", "commit the DAG file the run used, or restore it"))
+        return
+    plan.commit = None  # not in git: the DAG file is used where it is
+    if not dag_file or not os.path.isfile(dag_file):
+        plan.blockers.append(Blocker(f"the DAG file {dag_file} no longer exists",
+                                     "restore it (or keep your DAGs in git, so ModelDB can check the run's "
+                                     "version out)"))
+        return
+    now = hash_file(dag_file)[0] if recorded else None
+    if recorded and now != recorded:
+        bundle = entry.get("bundle") or {}
+        version = f" (bundle {bundle.get('name')} version {bundle['version']})" if bundle.get("version") else ""
+        plan.blockers.append(Blocker(
+            f"the DAG file {dag_file} has changed since the run (recorded {recorded[:19]}, now {now[:19]})",
+            f"restore the DAG file the run used{version}, or keep your DAGs in git so ModelDB can check the "
+            "run's version out"))
+
+
 def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None, fit: dict | None,
                   artifacts: ArtifactStore, hash_limit: int | None = None) -> None:
     arguments = (entry or {}).get("arguments", {})
@@ -313,7 +381,13 @@ def _check_inputs(plan: ReproductionPlan, detail: RunDetail, entry: dict | None,
                 f"{label} has changed since the run; it was snapshotted but the function reads it "
                 "from its own path, not from an argument",
                 f"restore the file from its snapshot ({artifacts.path(snapshot)}) or pass it as an argument"))
-        elif source == IN_MEMORY and (is_argument or plan.kind == "sklearn") and not snapshot:
+        elif source == IN_MEMORY and plan.kind == "sklearn" and not snapshot:
+            size = ((fit or {}).get("not_kept") or {}).get(io.name)
+            plan.blockers.append(Blocker(
+                f"the training data {label} was not kept" + (f" ({size} bytes)" if size else ""),
+                "fit again with MODELDB_FIT_DATA_MAX_BYTES (the fit_data_max_bytes setting) at least "
+                f"{size or 'its size'} so the training data is kept"))
+        elif source == IN_MEMORY and is_argument and not snapshot:
             plan.blockers.append(Blocker(
                 f"{label} was an in-memory value and was not snapshotted",
                 "run again with @tracked_task(snapshot_inputs=True) or MODELDB_SNAPSHOT_MAX_BYTES"))

@@ -74,10 +74,13 @@ def load(target: str, source_file: str | None = None) -> Any:
 def main(spec_path: str) -> int:
     spec = json.loads(pathlib.Path(spec_path).read_text())
     sys.path.insert(0, spec["import_root"])
-    if spec.get("runner"):
-        result = load(spec["runner"])(spec)
-    else:
-        result = run_function(spec)
+    from modeldb_core.errors import ReproductionError
+
+    try:
+        result = load(spec["runner"])(spec) if spec.get("runner") else run_function(spec)
+    except ReproductionError as exc:  # a clear reason (a DAG file that does not parse): said as it is
+        pathlib.Path(spec["result"]).write_text(json.dumps({"error": str(exc)}))
+        return 1
     pathlib.Path(spec["result"]).write_text(json.dumps(result))
     return 0
 

@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from ..model import RunDetail
 from .plan import ReproductionPlan
 
 IDENTICAL, WITHIN_TOLERANCE, DIFFERENT, FAILED = "identical", "within_tolerance", "different", "failed"
 DEFAULT_TOLERANCE = 1e-6
+_ORDER = (IDENTICAL, WITHIN_TOLERANCE, DIFFERENT, FAILED)
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    """The verdict of several re-runs taken together (a flow's task runs): the worst of them."""
+    return max(verdicts, key=_ORDER.index, default=IDENTICAL)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Verdict:
     reused: list[str] = field(default_factory=list)  # upstream tasks whose outputs were still there
     error: str | None = None
     upstream: list["Verdict"] = field(default_factory=list)  # --upstream: the runs reproduced first
+    tasks: list["Verdict"] = field(default_factory=list)  # --flow: each task run of the flow, compared
 
     @property
     def identical(self) -> bool:
@@ -61,7 +68,8 @@ class Verdict:
                 "differences": [asdict(d) for d in self.differences], "likely_causes": self.likely_causes,
                 "tolerance": self.tolerance, "reused": self.reused, "error": self.error,
                 "upstream": [{"run_id": v.run_id, "reproduction_run_id": v.reproduction_run_id,
-                              "verdict": v.verdict} for v in self.upstream]}
+                              "verdict": v.verdict} for v in self.upstream],
+                **({"tasks": [v.to_dict() for v in self.tasks]} if self.tasks else {})}
 
     def to_dict(self) -> dict[str, Any]:
         data = {"run_id": self.run_id, "reproduction_run_id": self.reproduction_run_id, **self.summary()}

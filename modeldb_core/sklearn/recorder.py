@@ -325,11 +325,6 @@ class _FitSession:
             self.run.register_model(_settings["register_model"], version)
 
 
-# The training data of a fit is part of what re-fitting it needs: kept (pickled, content
-# addressed) up to this size, or up to ``snapshot_max_bytes`` when that is set larger.
-FIT_DATA_MAX_BYTES = 64 * 1024 * 1024
-
-
 def _data_size(value: Any) -> int | None:
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):
@@ -360,15 +355,22 @@ def _record_fit_recipe(run: Any, estimator: Any, method: str, X: Any, y: Any, kw
         unfitted = store.put_bytes(pickle.dumps(clone(estimator), protocol=PICKLE_PROTOCOL),
                                    {"format": "pickle", "kind": "unfitted_estimator",
                                     "class": graph.class_path(estimator)})
-        cap = max(FIT_DATA_MAX_BYTES, settings.snapshot_max_bytes)
+        # The training data is what re-fitting needs: kept (pickled, content addressed, so the
+        # same data fitted again costs nothing) up to the fit_data_max_bytes setting.
+        cap = settings.fit_data_max_bytes
         snapshots: dict[str, str] = {}
+        too_big: dict[str, int] = {}
         for name, value in zip(data_names, (X, y)):
             size = _data_size(value)
             if value is None or (size is not None and size > cap):
+                if value is not None:
+                    too_big[name] = size
                 continue
             data = pickle.dumps(value, protocol=PICKLE_PROTOCOL)
             if len(data) <= cap:
                 snapshots[name] = store.put_bytes(data, {"format": "pickle", "kind": "training_data"}).content_hash
+            else:
+                too_big[name] = len(data)
     finally:
         _local.busy -= 1
     params = estimator.get_params(deep=True)
@@ -376,7 +378,7 @@ def _record_fit_recipe(run: Any, estimator: Any, method: str, X: Any, y: Any, kw
                       if (k == "random_state" or k.endswith("__random_state")) and v is None)
     run.record_recipe(recipe.SKLEARN, {
         "estimator": graph.class_path(estimator), "method": method, "unfitted": unfitted.content_hash,
-        "snapshots": snapshots, "data": [n for n, v in zip(data_names, (X, y)) if v is not None],
+        "snapshots": snapshots, **({"not_kept": too_big} if too_big else {}), "data": [n for n, v in zip(data_names, (X, y)) if v is not None],
         "fit_arguments": sorted(k for k in kwargs if k not in ("X", "y", "Y")),
         "unseeded": bool(unseeded), "unseeded_params": unseeded})
 

@@ -52,6 +52,15 @@ MODULE = textwrap.dedent('''
 
 
     @tracked_task(project="repro", outputs=["out_path"])
+    def fetch(data_path: str, out_path: str, db_uri: str, api_token: str) -> str:
+        if "***" in db_uri or "***" in api_token:  # what a database or a service would say
+            raise PermissionError("authentication failed")
+        total = sum(float(x) for x in Path(data_path).read_text().split())
+        Path(out_path).write_text(f"{total} from {db_uri.rsplit('/', 1)[-1]}\\n")
+        return out_path
+
+
+    @tracked_task(project="repro", outputs=["out_path"])
     def unseeded(data_path: str, out_path: str) -> str:
         total = sum(float(x) for x in Path(data_path).read_text().split()) + random.random()
         Path(out_path).write_text(f"{total:.9f}\\n")

@@ -186,3 +186,33 @@ def test_same_metrics_other_bytes_is_within_tolerance_naming_the_outputs(project
     assert not any(c.startswith("unseeded") for c in verdict.likely_causes)
     code, out, _ = modeldb("--uri", project.uri, "runs", "show", run_id)
     assert "within_tolerance" in out
+
+
+def test_training_data_over_the_fit_data_cap_is_not_kept_and_the_plan_says_which_setting(store_uri, monkeypatch):
+    import numpy as np
+    from sklearn.linear_model import Ridge
+
+    from modeldb_core.artifact_store import ArtifactStore
+    from modeldb_core.sklearn import autolog, run_of
+
+    monkeypatch.setenv("MODELDB_FIT_DATA_MAX_BYTES", "4096")  # X is 6400 bytes, y 1600
+    client = mdb.configure(uri=store_uri)
+    try:
+        autolog(project="repro-sklearn")
+        try:
+            rng = np.random.default_rng(0)
+            X, y = rng.normal(size=(200, 4)), rng.normal(size=200)
+            run_id = run_of(Ridge(alpha=0.5).fit(X, y)).id
+        finally:
+            autolog(disable=True)
+        client.flush()
+        fit = client.store.run_recipe(run_id)["sklearn"]
+        assert set(fit["snapshots"]) == {"y_train"} and fit["not_kept"] == {"X_train": 6400}
+        assert ArtifactStore(client.settings.artifacts).exists(fit["snapshots"]["y_train"])
+        plan = mdb.reproduce(run_id, dry_run=True)
+        [blocker] = plan.blockers
+        assert blocker.problem.startswith("the training data input 'X_train' (value:")
+        assert blocker.problem.endswith("was not kept (6400 bytes)")
+        assert "MODELDB_FIT_DATA_MAX_BYTES" in blocker.fix and "6400" in blocker.fix
+    finally:
+        client.close()

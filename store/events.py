@@ -127,6 +127,13 @@ class Statements:
                 where=or_(t.tags.c.seq.is_(None), tag.excluded.seq >= t.tags.c.seq))
         self.upsert_tag = upsert_tag(insert(t.tags))
         self.insert_note = insert(t.notes).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+
+        def upsert_recipe(recipe: Any) -> Any:
+            return recipe.on_conflict_do_update(
+                index_elements=["run_id", "part"],
+                set_={"data": recipe.excluded.data, "seq": recipe.excluded.seq},
+                where=t.run_recipes.c.seq < recipe.excluded.seq)
+        self.upsert_recipe = upsert_recipe(insert(t.run_recipes))
         runs = t.runs.c
 
         def end_run(given: Callable[[str], Any], where: Any = ()) -> Any:
@@ -172,6 +179,7 @@ class Statements:
                 id(self.upsert_tag): inserting(t.tags, upsert_tag),
                 id(self.insert_note): inserting(
                     t.notes, lambda s: s.on_conflict_do_nothing(index_elements=["run_id", "seq"])),
+                id(self.upsert_recipe): inserting(t.run_recipes, upsert_recipe),
                 id(self.end_run): SetWise(lambda batch: end_run(lambda name: batch.c[name]), _END_TYPES),
                 id(self.beat): SetWise(lambda batch: beat(lambda name: batch.c[name]), _BEAT_TYPES),
             }

@@ -44,7 +44,7 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
     writer = _WriterClock(client.runtime._writer_store())
     server0 = _server_cpu(uri)
     tracked, untracked = [], []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0, caller0 = time.process_time(), time.perf_counter(), time.thread_time()
     for n in range(runs):
         t0 = time.perf_counter()
         train(seed=n)
@@ -54,6 +54,7 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
         tracked.append(t1 - t0)
         untracked.append(t2 - t1)
     calls_done = time.perf_counter()
+    caller_cpu = time.thread_time() - caller0
     drained = client.flush(600)
     drain_end = time.perf_counter()
     cpu = time.process_time() - cpu0
@@ -70,6 +71,7 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
         "tracked call, caller's thread (median ms)": statistics.median(tracked) * 1e3,
         "tracked minus untracked (median ms)": (statistics.median(tracked) - statistics.median(untracked)) * 1e3,
         "log_metric (ms a call)": per_metric * 1e3,
+        "caller's thread CPU per run, tracked + untracked call (ms)": caller_cpu / runs * 1e3,
         "process CPU per run, caller + writer (ms)": cpu / runs * 1e3,
         "drain throughput (runs/s, calls to all stored)": runs / (drain_end - wall0) if drained else float("nan"),
         "writer lag after the last call (s)": drain_end - calls_done,
@@ -150,14 +152,15 @@ def replay_speed(runs: int, folder: Path) -> dict[str, float]:
     store = open_store(f"sqlite:///{folder / 'replay.db'}")
     [sub] = (home / ".modeldb" / "journal").iterdir()
     size = sum(p.stat().st_size for p in journal.journals(sub))
-    t1 = time.perf_counter()
+    t1, cpu1 = time.perf_counter(), time.process_time()
     done = replay.replay_folder(store, sub)
-    took = time.perf_counter() - t1
+    took, cpu = time.perf_counter() - t1, time.process_time() - cpu1
     assert sum(r.runs for r in done) == runs, done
     store.close()
     return {f"journal {runs:,} runs with the store down (s, whole process)": journaled,
             "journal size (MB)": size / 1e6,
             f"replay {runs:,} runs into an empty SQLite store (s)": took,
+            "replay: CPU of this process (s)": cpu,
             "replay (runs/s)": runs / took}
 
 
@@ -167,6 +170,8 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument("--postgres", help="a PostgreSQL URL to measure the drain into as well")
     args = parser.parse_args()
+    # Wall figures on a shared machine follow its load: print it beside them.
+    print("load average at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["HOME"] = str(folder / "bench-home")
@@ -178,7 +183,7 @@ def main() -> None:
             for key, value in figures.items():
                 print(f"  {key:<52} {value:10.4f}")
         if args.replay:
-            print("== replay")
+            print("== replay (load average {:.1f})".format(os.getloadavg()[0]))
             for key, value in replay_speed(args.replay, folder).items():
                 print(f"  {key:<52} {value:10.3f}")
 

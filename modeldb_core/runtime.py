@@ -2,7 +2,7 @@
 
 Every tracking side effect becomes an event (``events.py``), appended on the
 caller's thread to this process's journal (``journal.py``) — a JSON encode and
-one ``write`` — and queued in memory. The caller never touches the store.
+a copy into the mapped file — and queued in memory. The caller never touches the store.
 
 One writer thread per process drains the queue to the store in batches, one
 transaction a batch, through the store's one write entry point

@@ -10,7 +10,6 @@ trip is needed; PostgreSQL takes them from the sequence with RETURNING.
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Sequence
 
@@ -20,7 +19,7 @@ from sqlalchemy.engine import Connection
 from modeldb_core.model import Metric, NewRun
 
 from . import schema as t
-from .rows import encode_param, latest_of
+from .rows import encode_json, encode_param, latest_of
 
 _RUN_COLUMNS = ("id", "uuid", "project_id", "pipeline_run_id", "parent_run_id", "parent_uuid", "name", "phase", "status",
                 "orchestrator", "external_id", "try_number", "user", "host", "pid", "heartbeat_at",
@@ -33,8 +32,6 @@ _TAG_COLUMNS = ("run_id", "key", "value")
 
 SQLITE_CACHE_PRAGMA = "PRAGMA cache_size = -131072"  # 128 MiB, for the connection that imports
 _compiled: dict[tuple[str, str, tuple[str, ...]], str] = {}
-_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=True,
-                          separators=(",", ":")).encode
 
 
 def _insert_sql(conn: Connection, table, columns: tuple[str, ...]) -> str:
@@ -61,7 +58,7 @@ def param_row(run_id: int, key: str, value: Any) -> tuple:
         text = repr(value)
         return (run_id, key, text, text, float(value))
     if cls is str:
-        return (run_id, key, _dumps(value), value, None)
+        return (run_id, key, encode_json(value), value, None)
     encoded = encode_param(value)
     return (run_id, key, encoded["value_json"], encoded["value_text"], encoded["value_num"])
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from modeldb_core.events import (
     DOMAIN_KINDS, ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
-    STARTED, TAGS, DEFINE, Event,
+    RUN_KINDS, STARTED, TAGS, Event,
 )
 from modeldb_core.model import ArtifactVersion, RunStatus
 
@@ -127,6 +127,13 @@ class Statements:
                 where=or_(t.tags.c.seq.is_(None), tag.excluded.seq >= t.tags.c.seq))
         self.upsert_tag = upsert_tag(insert(t.tags))
         self.insert_note = insert(t.notes).on_conflict_do_nothing(index_elements=["run_id", "seq"])
+
+        def upsert_recipe(recipe: Any) -> Any:
+            return recipe.on_conflict_do_update(
+                index_elements=["run_id", "part"],
+                set_={"data": recipe.excluded.data, "seq": recipe.excluded.seq},
+                where=t.run_recipes.c.seq < recipe.excluded.seq)
+        self.upsert_recipe = upsert_recipe(insert(t.run_recipes))
         runs = t.runs.c
 
         def end_run(given: Callable[[str], Any], where: Any = ()) -> Any:
@@ -172,6 +179,7 @@ class Statements:
                 id(self.upsert_tag): inserting(t.tags, upsert_tag),
                 id(self.insert_note): inserting(
                     t.notes, lambda s: s.on_conflict_do_nothing(index_elements=["run_id", "seq"])),
+                id(self.upsert_recipe): inserting(t.run_recipes, upsert_recipe),
                 id(self.end_run): SetWise(lambda batch: end_run(lambda name: batch.c[name]), _END_TYPES),
                 id(self.beat): SetWise(lambda batch: beat(lambda name: batch.c[name]), _BEAT_TYPES),
             }
@@ -339,6 +347,10 @@ class _Batch:
         self.definitions = definitions
         self.s: Statements = store._event_statements
         self.parked: list[tuple[str, Event, str]] = []
+        # The end each run of the batch would keep (highest seq): a run started in the same
+        # batch is inserted ended, so the end's update finds nothing to change (no index of
+        # status to move); it still runs, for a run another writer inserted first.
+        self.final_ends: dict[str, Event] = {}
 
     def park(self, waits_for: str, event: Event) -> None:
         """Keep ``event`` until ``waits_for`` arrives (with the definitions a start refers to)."""
@@ -351,21 +363,30 @@ class _Batch:
     def apply(self, events: Sequence[Event]) -> list[str]:
         """Apply ``events``; returns the subjects that now exist and did not before."""
         conn = self.conn
+        # One pass: the events of each kind, and those about an existing run (in arrival order).
         by_kind: dict[str, list[Event]] = {}
+        about_runs: list[Event] = []
+        subjects: set[str] = set()
         for event in events:
-            by_kind.setdefault(event.kind, []).append(event)
+            kind = event.kind
+            found = by_kind.get(kind)
+            if found is None:
+                found = by_kind[kind] = []
+            found.append(event)
+            if kind in RUN_KINDS:
+                subjects.add(event.subject)
+                if kind != STARTED:
+                    about_runs.append(event)
         arrived = _start_pipeline_runs(self.store, conn, by_kind.get(PIPELINE_STARTED, ()))
         starts = by_kind.get(STARTED, [])
-        subjects = {e.subject for e in events
-                    if e.kind not in DOMAIN_KINDS and e.kind not in (PIPELINE_STARTED, PIPELINE_ENDED, DEFINE)}
+        if starts:
+            self.final_ends = _final_ends(by_kind.get(ENDED, ()))
         parents = {e.data["parent"] for e in starts if isinstance(e.data.get("parent"), str)}
         ids = _run_ids(conn, subjects | parents)
         arrived += self._insert_runs(starts, ids)
         self._pipeline_ends(by_kind.get(PIPELINE_ENDED, ()))
         known = []
-        for event in events:
-            if event.kind in (STARTED, PIPELINE_STARTED, PIPELINE_ENDED, DEFINE) or event.kind in DOMAIN_KINDS:
-                continue
+        for event in about_runs:
             run_key = ids.get(event.subject)
             if run_key is None:
                 self.park(event.subject, event)
@@ -412,11 +433,12 @@ class _Batch:
                     self.park(event.data["parent"], event)
                 break
             rows = []
+            final_ends = self.final_ends
             for event in ready:
                 data = event.data
                 parent = data.get("parent")
                 started = data["started_at"]
-                rows.append({
+                rows.append(_ended_row(final_ends.get(event.subject), {
                     "uuid": event.subject, "project_id": store._project_id(conn, data["project"]),
                     "pipeline_run_id": prun_ids.get(data.get("pipeline_run")),
                     "parent_run_id": ids[parent] if isinstance(parent, str) else parent,
@@ -429,7 +451,7 @@ class _Batch:
                     "code_version_id": definition_ids.get(data.get("code")),
                     "environment_id": definition_ids.get(data.get("env")),
                     "error_type": None, "error_message": None, "error_traceback": None,
-                    "end_seq": None})
+                    "end_seq": None}))
             self.s.many(conn, self.s.insert_run, rows)
             found = _run_ids(conn, [e.subject for e in ready])
             ids.update(found)
@@ -521,6 +543,31 @@ def _metric(run_key: int, data: Sequence[Any]) -> tuple[Any, ...]:
         return (run_key, key, value, False, step, timestamp)
     nan = value is None or value != value
     return (run_key, key, None if nan else float(value), nan, step, timestamp)
+
+
+def _final_ends(ends: Iterable[Event]) -> dict[str, Event]:
+    """The end of each run that wins among ``ends`` (the highest seq), when it is a terminal one."""
+    final: dict[str, Event] = {}
+    for end in ends:
+        seen = final.get(end.subject)
+        if seen is None or end.seq > seen.seq:
+            final[end.subject] = end
+    return {subject: end for subject, end in final.items() if end.data.get("status") != _RUNNING}
+
+
+def _ended_row(end: Event | None, row: dict[str, Any]) -> dict[str, Any]:
+    """A new run's row, ended as ``end`` would end it (``Statements.end_run``'s rules on a
+    running run: the end clamped to the start, the heartbeat at the end)."""
+    if end is None:
+        return row
+    data = end.data
+    ended_at = data.get("ended_at")
+    started = row["started_at"]
+    row.update(status=data["status"], end_seq=end.seq, heartbeat_at=ended_at,
+               ended_at=started if ended_at is not None and ended_at < started else ended_at,
+               error_type=data.get("error_type"), error_message=data.get("error_message"),
+               error_traceback=data.get("error_traceback"))
+    return row
 
 
 def _ends_in_rounds(ends: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -72,14 +72,16 @@ def _apply_recipes(store: "SqlStore", conn: Connection, events: Sequence[Event])
             slot = (runs[event.subject], str(event.data["part"]))
             if slot not in latest or latest[slot].seq < event.seq:
                 latest[slot] = event
-    table = t.run_recipes
-    for (run_key, part), event in latest.items():
-        data = encode_json(event.data.get("data", {}))
-        stmt = store._insert(table).values(run_id=run_key, part=part, data=data, seq=event.seq)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["run_id", "part"], set_={"data": data, "seq": event.seq},
-            where=table.c.seq < event.seq))
+    # One statement for the batch (a recipe part a run: a statement built per row cost more
+    # than the rest of the run's events together).
+    statements = store._event_statements
+    statements.many(conn, statements.upsert_recipe, [
+        (run_key, part, encode_json(event.data.get("data", {})), event.seq)
+        for (run_key, part), event in latest.items()], _RECIPE_COLUMNS)
     return []
+
+
+_RECIPE_COLUMNS = ("run_id", "part", "data", "seq")
 
 
 @applier(REPRODUCTION)

@@ -480,3 +480,26 @@ def test_a_replay_reads_a_journal_a_batch_at_a_time_and_joins_definitions_journa
         assert detail.run.status == ("succeeded" if run in runs[:3] else "killed")
     assert journal.journals(folder) == []
     store.close()
+
+
+def test_a_record_holds_the_same_json_a_journal_of_earlier_versions_held():
+    # The caller's encoder is made once (journal.py); its records must stay what earlier
+    # versions wrote and read (the JSON of [kind, subject, seq, data], ASCII, NaN allowed),
+    # so journals left by either replay with the other.
+    import json
+    import struct
+    import zlib
+
+    event = ev.Event(ev.PARAMS, ev.uuid7(), 7 << 32 | 3, {
+        "lr": 0.1, "big": 2 ** 70, "nan": float("nan"), "inf": float("-inf"), "none": None,
+        "text": "é\u2028\U0001F600", "list": [1, [2.5, "x"]], "flag": True})
+    record = journal.encode(event)
+    length, checksum = struct.unpack(">II", record[:8])
+    payload = record[8:]
+    earlier = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode(event.to_json())
+    assert payload == earlier.encode("utf-8") and payload.isascii()
+    assert (length, checksum) == (len(payload), zlib.crc32(payload))
+    decoded = ev.Event.from_json(json.loads(payload))
+    assert decoded.data["nan"] != decoded.data["nan"] and decoded.data["inf"] == float("-inf")
+    assert {k: v for k, v in decoded.data.items() if k != "nan"} == \
+        {k: v for k, v in event.data.items() if k != "nan"}

@@ -315,3 +315,23 @@ def test_numbers_given_as_integers_land_in_float_columns(store):
     got = store.get_run_detail(run)
     assert (got.run.started_at, got.run.ended_at, got.params) == (100.0, 104.0, {"n": 3, "x": 0.5})
     assert [(m.step, m.timestamp, m.value) for m in got.metric_history["loss"]] == [(0, 101.0, 3.0), (1, 102.5, 2.5)]
+
+
+def test_a_run_started_and_ended_in_one_batch_lands_ended_even_if_its_start_was_there(store):
+    # A run whose start and end come in one batch is inserted ended (store/events.py); its
+    # end still applies when the start had already landed (another writer, an earlier batch).
+    fresh, known = ev.uuid7(), ev.uuid7()
+    store.apply_events([_start(fresh, "fresh", started_at=100.0),
+                        Event(ev.ENDED, fresh, 60, {"status": "failed", "ended_at": 90.0, "error_message": "boom"}),
+                        _end(fresh, "killed", 300.0, seq=0)], {})
+    got = store.get_run(fresh)
+    assert (got.status, got.ended_at, got.error_message) == ("failed", 100.0, "boom")  # clamped to its start
+    store.apply_events([_start(known, "known", started_at=100.0)], {})
+    store.apply_events([_start(known, "known", started_at=100.0), _end(known, "succeeded", 200.0)], {})
+    got = store.get_run(known)
+    assert (got.status, got.ended_at) == ("succeeded", 200.0)
+    # The status index holds what the rows say: neither run is found running.
+    running = store.search_runs(RunQuery(filter=language.parse_filter('status = "running"')))
+    assert {r.id for r in running} & {fresh, known} == set()
+    failed = store.search_runs(RunQuery(filter=language.parse_filter('status = "failed"')))
+    assert fresh in {r.id for r in failed}

@@ -24,9 +24,14 @@ def _store(request: Request):
     return request.app.state.store.get()
 
 
-@router.get("/projects", summary="Every project with its aggregates")
-def list_projects(request: Request) -> list[dict[str, Any]]:
-    return jsonable(projects_.summaries(_store(request)))
+@router.get("/projects", summary="The projects with their aggregates, a page at a time",
+            description=f"By name, at most {projects_.MAX_PAGE_SIZE:,} a page (default "
+                        f"{projects_.PAGE_SIZE}); `total` counts them all, `more.offset` fetches the "
+                        f"next page. Each lists at most {projects_.MAX_METRIC_NAMES} metric names "
+                        "(`metrics_total` counts them).")
+def list_projects(request: Request, offset: int = Query(0, ge=0, le=2**62),
+                  limit: int = Query(projects_.PAGE_SIZE, ge=1, le=projects_.MAX_PAGE_SIZE)) -> dict[str, Any]:
+    return jsonable(projects_.summaries(_store(request), offset=offset, limit=limit))
 
 
 @router.get("/projects/{name:path}/points",

@@ -28,9 +28,11 @@ def _page(request: Request, template: str, **context) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def projects_page(request: Request):
-    return _page(request, "projects.html", title="Projects",
-                 projects=projects_.summaries(_store(request)))
+def projects_page(request: Request, offset: int = Query(0, ge=0, le=2**62),
+                  limit: int = Query(projects_.PAGE_SIZE, ge=1, le=projects_.MAX_PAGE_SIZE)):
+    found = projects_.summaries(_store(request), offset=offset, limit=limit)
+    found["limit"] = limit if limit != projects_.PAGE_SIZE else None
+    return _page(request, "projects.html", title="Projects", projects=found["projects"], page=found)
 
 
 @router.get("/projects/{name:path}/trained", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ OTHER_PROJECT = "forecast"
 
 
 def test_projects_summary_counts_runs_pipelines_orchestrators_and_best_metric(app_client):
-    projects = {p["name"]: p for p in app_client.get("/api/projects").json()}
+    projects = {p["name"]: p for p in app_client.get("/api/projects").json()["projects"]}
     assert set(projects) == {PROJECT, OTHER_PROJECT}
     churn = projects[PROJECT]
     assert churn["runs"] == 8

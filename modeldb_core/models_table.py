@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from modeldb_core.models_view import (
-    TrainedModel, canonical_metric, metric_names, trained_models, varying_params,
+    TrainedModel, attach_notes, canonical_metric, metric_names, trained_models, varying_params,
 )
 
 if TYPE_CHECKING:
@@ -250,7 +250,8 @@ def models_table(store: "MetadataStore", project: str, filter: str = "", q: str 
     main, goal = project_main_metric(store, project)
     node = parse_filter(filter)
     by = parse_field(group) if group.strip() else None
-    everything = trained_models(store, project)
+    # Notes are read for the models a search looks through, else for the page shown only.
+    everything = trained_models(store, project, notes=bool(q.strip()))
     chosen = [m for m in everything if matches(m, node) and (not q.strip() or searched(m, q))]
     varying = varying_params(everything)
     names = metric_names(everything, main)
@@ -269,6 +270,8 @@ def models_table(store: "MetadataStore", project: str, filter: str = "", q: str 
     table.matched, table.offset, table.selection = len(ranked), offset, selection
     end = len(ranked) if limit is None else offset + limit
     table.models = ranked[offset:end]
+    if not q.strip():
+        attach_notes(store, table.models)
     if end < len(ranked):
         table.next_cursor = table.cursor_at(end)
     return table

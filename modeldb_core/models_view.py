@@ -217,8 +217,11 @@ def _links(store: "MetadataStore", project: str):
     return io_by_run, writers, written, readers
 
 
-def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
-    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+def trained_models(store: "MetadataStore", project: str, notes: bool = True) -> list["TrainedModel"]:
+    """Every model the runs of ``project`` produced, oldest first (the rule of this module).
+
+    ``notes=False`` leaves the notes out (``attach_notes`` adds them to the models that are
+    shown: reading every run's notes is most of the cost of a large project)."""
     io_by_run, writers, written, readers = _links(store, project)
     model_ids = {io.artifact.id for _, io in written}
     evaluations = _records(store, [r for version, runs in readers.items() if version in model_ids for r in runs
@@ -237,12 +240,20 @@ def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]
                 model.metrics[key] = value
                 model.metric_runs[key] = str(record.id)
         models.append(model)
-    notes = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
+    if notes:
+        attach_notes(store, models)
+    return models
+
+
+def attach_notes(store: "MetadataStore", models: Sequence["TrainedModel"]) -> None:
+    """The notes of each model's training and evaluation runs, added to ``model.notes``."""
+    if not models:
+        return
+    found = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
                                           | {str(e.id) for m in models for e in m.evaluations}))
     for model in models:
-        for record in [model.training, *model.evaluations]:
-            model.notes.extend(notes.get(str(record.id), ([], []))[1])
-    return models
+        model.notes = [note for record in [model.training, *model.evaluations]
+                       for note in found.get(str(record.id), ([], []))[1]]
 
 
 def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
@@ -319,6 +330,6 @@ def metric_names(models: Sequence["TrainedModel"], main: str | None = None) -> l
     return ([main] if main in counts else []) + rest
 
 
-__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "artifact_name",
+__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "attach_notes", "artifact_name",
            "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
            "training_runs", "varying_params", "version_label"]

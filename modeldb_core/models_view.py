@@ -191,10 +191,11 @@ def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRe
     return out
 
 
-def _links(store: "MetadataStore", project: str):
+def _links(store: "MetadataStore", project: str, everywhere: bool = True):
     """What the rule needs from the store: every input/output of the project's runs, the records
     of the runs that wrote something (their phase says which outputs are models), the models
-    with their writers, and who read each model, in any project."""
+    with their writers, and who read each model (in any project unless ``everywhere`` is False:
+    then in this project only)."""
     io_by_run = store.project_io(project)
     writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
     written: list[tuple[str, RunIO]] = []
@@ -211,7 +212,7 @@ def _links(store: "MetadataStore", project: str):
                 readers.setdefault(io.artifact.id, []).append(run_id)
     # A model of this project evaluated from another project (a shared evaluation
     # pipeline) is still this project's model: its readers are looked up everywhere.
-    for use in store.artifact_uses(sorted(seen)):
+    for use in store.artifact_uses(sorted(seen)) if everywhere else ():
         if use["direction"] == "input" and str(use["run_id"]) not in io_by_run:
             readers.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
     return io_by_run, writers, written, readers
@@ -262,11 +263,12 @@ def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"
 
     A run that evaluated several models has no single training run and is left out.
     """
-    io_by_run, writers, written, readers = _links(store, project)
+    # Readers in other projects have their own points: only this project's are needed.
+    io_by_run, writers, written, readers = _links(store, project, everywhere=False)
     found: dict[str, set[str]] = {}
     for run_id, io in written:
         for reader in readers.get(io.artifact.id, []):
-            if reader != run_id and reader in io_by_run:
+            if reader != run_id:
                 found.setdefault(reader, set()).add(run_id)
     # Inputs written outside the project: a model read here that another project trained.
     local = {io.artifact.id for _, io in written}

@@ -133,4 +133,4 @@ def compare(request: Request, ids: list[str] = Query(..., description="two or mo
     from modeldb_core.query.compare import compare_in
 
     # The data of `modeldb runs compare --all --json`: one definition (query/compare.py).
-    return clip(jsonable(compare_in(_store(request), runs_.check_ids(ids)).as_dict()), runs_.MAX_TEXT)
+    return clip(jsonable(compare_in(_store(request), ids).as_dict()), runs_.MAX_TEXT)

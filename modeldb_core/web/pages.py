@@ -119,9 +119,9 @@ def lineage_page(request: Request, node: str = Query(..., max_length=64), direct
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, ids: list[str] = Query([]), only_differences: bool = False):
-    from modeldb_core.query.compare import compare_in
+    from modeldb_core.query.compare import check_run_ids, compare_in
 
-    ids = runs_.check_ids(ids)
+    ids = check_run_ids(ids)
     comparison = compare_in(_store(request), ids)  # fewer than two runs: a 400 page
     rows = comparison.differing() if only_differences else comparison.rows
     return _page(request, "compare.html", title="Compare runs", c=comparison, rows=rows, ids=ids,

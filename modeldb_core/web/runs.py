@@ -26,12 +26,6 @@ def check_id(value: Any) -> str:
     return str(record_id("run id", value))
 
 
-def check_ids(values: list[Any]) -> list[str]:
-    from modeldb_core.query.compare import check_run_ids
-
-    return check_run_ids(values)
-
-
 def _io(item: RunIO) -> dict[str, Any]:
     a = item.artifact
     return {"name": item.name, "uri": a.uri, "kind": a.kind, "content_hash": a.content_hash,

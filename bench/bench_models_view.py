@@ -1,16 +1,20 @@
-"""The model-centric view's cost, printed: the models table and a timeline whose points carry
-the training run's params, over a project of N trained models each evaluated once (SQLite).
+"""The model-centric view's cost, printed: the models table a page at a time and a timeline whose
+points carry the training run's params, over a project of N trained models each evaluated once
+(SQLite), for each N given.
 
-    python bench/bench_models_view.py [--models 2000] [--repeat 5]
+    python bench/bench_models_view.py [--models 2000 20000] [--repeat 5]
 
 Each model is a training run (3 params, a loss) that writes a model file and an evaluation
 run that reads it and logs rmse: 2 × N runs, 3 × N lineage edges. Prints the median of
-``trained_models`` (the rule), ``models_table`` (rule + sort), the models page and the
-timeline points through the ASGI app in process.
+``trained_models`` (the rule), ``models_table`` (rule + sort, one page of 100), the models
+page (first page, and the page after it by its cursor), the JSON API's first page of 100
+and of 1,000, ``modeldb runs models`` (a table of 100) and the timeline points through the
+ASGI app in process.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -56,14 +60,11 @@ def median_ms(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+def bench(models: int, repeat: int) -> None:
+    from click.testing import CliRunner
     from fastapi.testclient import TestClient
 
+    from modeldb_core.cli import cli
     from modeldb_core.models_table import models_table
     from modeldb_core.models_view import trained_models
     from modeldb_core.store import open_store
@@ -72,24 +73,57 @@ def main() -> int:
     folder = tempfile.mkdtemp(prefix="modeldb-bench-models-")
     uri = f"sqlite:///{folder}/bench.db"
     started = time.perf_counter()
-    build(uri, args.models)
-    print(f"{args.models:,} models ({2 * args.models:,} runs) built in {time.perf_counter() - started:.1f} s")
+    build(uri, models)
+    print(f"\n{models:,} models ({2 * models:,} runs) built in {time.perf_counter() - started:.1f} s")
     store = open_store(uri)
-    assert len(trained_models(store, "bench")) == args.models
+    assert len(trained_models(store, "bench")) == models
+    first = models_table(store, "bench")
+    assert len(first.models) == min(100, models) and first.matched == models
     rows = {
         "trained_models (the rule)": lambda: trained_models(store, "bench"),
-        "models_table (rule + sort)": lambda: models_table(store, "bench"),
+        "models_table (rule + sort, page of 100)": lambda: models_table(store, "bench"),
     }
     with TestClient(create_app(uri)) as client:
-        rows["GET /projects/bench/trained"] = lambda: client.get("/projects/bench/trained").raise_for_status()
-        rows["GET /api/projects/bench/points (rmse, all params)"] = lambda: client.get(
-            "/api/projects/bench/points", params={"metric": "rmse", "all_params": "true"}).raise_for_status()
-        rows["GET /api/projects/bench/points (rmse, no params)"] = lambda: client.get(
-            "/api/projects/bench/points", params={"metric": "rmse"}).raise_for_status()
+        answer = client.get("/api/projects/bench/trained")
+        second = answer.json().get("next_cursor") if answer.status_code == 200 else None
+        statuses: dict[str, set[int]] = {}
+
+        def get(name: str, url: str, **params):
+            # A page past the read deadline (query_timeout) is a 503: counted, not raised.
+            return lambda: statuses.setdefault(name, set()).add(client.get(url, params=params).status_code)
+
+        pages = {"GET /projects/bench/trained (first page)": ("/projects/bench/trained", {}),
+                 "GET /projects/bench/trained (second page, cursor)": ("/projects/bench/trained",
+                                                                       {"cursor": second}),
+                 "GET /api/projects/bench/trained (limit 100)": ("/api/projects/bench/trained", {}),
+                 "GET /api/projects/bench/trained (limit 1000)": ("/api/projects/bench/trained",
+                                                                  {"limit": 1000})}
+        for name, (url, params) in pages.items():
+            rows[name] = get(name, url, **params)
+        rows["modeldb runs models (table of 100)"] = lambda: CliRunner().invoke(
+            cli, ["--uri", uri, "runs", "models", "-p", "bench"], catch_exceptions=False)
+        for name, params in (("GET /api/projects/bench/points (rmse, all params)",
+                              {"metric": "rmse", "all_params": "true"}),
+                             ("GET /api/projects/bench/points (rmse, no params)", {"metric": "rmse"})):
+            rows[name] = get(name, "/api/projects/bench/points", **params)
         width = max(map(len, rows))
         for name, fn in rows.items():
-            print(f"{name:<{width}}  {median_ms(fn, args.repeat):8.1f} ms (median of {args.repeat})")
+            took = median_ms(fn, repeat)
+            answered = statuses.get(name, {200}) - {200}
+            print(f"{name:<{width}}  {took:8.1f} ms (median of {repeat})"
+                  + (f"  answered {sorted(answered)} (past query_timeout)" if answered else ""))
     store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, nargs="+", default=[2000, 20000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    for models in args.models:
+        bench(models, args.repeat)
     return 0
 
 

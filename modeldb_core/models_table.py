@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from modeldb_core.models_view import (
-    TrainedModel, canonical_metric, metric_names, trained_models, varying_params,
+    TrainedModel, attach_notes, canonical_metric, metric_names, trained_models, varying_params,
 )
 
 if TYPE_CHECKING:
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 # What fits the first screen of a laptop (1280 px) next to the IDs and misc columns.
 SHOWN_PARAMS = 5
 SHOWN_METRICS = 3
+# Models on one page of the table (web and ``modeldb runs models``), and the most one page may ask for.
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1_000
+MAX_GROUPS = 1_000  # groups shown (by the best first); the rest are counted out
 _MISSING = object()
 
 
@@ -46,6 +50,17 @@ class ModelsTable:
     order: str = ""
     groups: list[dict[str, Any]] | None = None
     group: str = ""
+    matched: int = 0  # models the filter and the search kept, on every page
+    offset: int = 0  # where this page starts among them
+    next_cursor: str | None = None  # the next page, if any
+    more_groups: bool = False  # more than MAX_GROUPS groups: the rest left out
+    selection: Any = None  # the RunQuery the cursors of this table belong to
+
+    def cursor_at(self, position: int) -> str:
+        """The cursor of the page that starts at ``position`` among the matching models."""
+        from modeldb_core.query import cursor_at
+
+        return cursor_at(self.selection, position)
 
     def rows(self) -> list[dict[str, Any]]:
         return [model.as_dict() for model in self.models]
@@ -202,21 +217,41 @@ def project_main_metric(store: "MetadataStore", project: str) -> tuple[str | Non
     raise NotFoundError("project", project)
 
 
+def _page_bounds(project: str, filter: str, q: str, order: str, limit: int | None,
+                 cursor: str | None) -> tuple[int, int | None, Any]:
+    """Where the page starts, its size and the query its cursors belong to; bad values refused
+    (``ValidationError`` naming the limit, ``QueryError`` for another table's cursor)."""
+    from modeldb_core.errors import ValidationError
+    from modeldb_core.query import build_query, cursor_offset
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or not 1 <= limit <= MAX_PAGE_SIZE):
+        raise ValidationError("limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE:,} "
+                                              "(MAX_PAGE_SIZE)")
+    # A cursor names this selection: the same project, filter, search and order.
+    selection = build_query(filter or None, project=project, search=q or None, order_by=order or None)
+    return (cursor_offset(selection, cursor) if cursor else 0), limit, selection
+
+
 def models_table(store: "MetadataStore", project: str, filter: str = "", q: str = "", order: str = "",
                  group: str = "", params: Sequence[str] = (), metrics: Sequence[str] = (),
-                 shown_params: int = SHOWN_PARAMS, shown_metrics: int = SHOWN_METRICS) -> ModelsTable:
-    """The models of ``project`` as the table shows them.
+                 shown_params: int = SHOWN_PARAMS, shown_metrics: int = SHOWN_METRICS,
+                 limit: int | None = PAGE_SIZE, cursor: str | None = None) -> ModelsTable:
+    """The models of ``project`` as the table shows them, one page of ``limit`` models
+    (``None``: all of them) from ``cursor`` (the ``next_cursor`` of the page before).
 
     ``params``/``metrics`` choose the columns (default: the varying params, the
     main metric and the metrics most models have); a bad filter, sort or group
-    raises ``QueryError`` with its position.
+    raises ``QueryError`` with its position. Groups count every matching model.
     """
     from modeldb_core.query.language import parse_field, parse_filter
 
+    offset, limit, selection = _page_bounds(project, filter, q, order, limit, cursor)
     main, goal = project_main_metric(store, project)
     node = parse_filter(filter)
     by = parse_field(group) if group.strip() else None
-    everything = trained_models(store, project)
+    # Notes are read for the models a search looks through, else for the page shown only.
+    everything = trained_models(store, project, notes=bool(q.strip()))
     chosen = [m for m in everything if matches(m, node) and (not q.strip() or searched(m, q))]
     varying = varying_params(everything)
     names = metric_names(everything, main)
@@ -228,9 +263,17 @@ def models_table(store: "MetadataStore", project: str, filter: str = "", q: str 
         all_metrics=names, total=len(everything), order=order, group=group)
     if table.main_metric != main:
         table.goal = _goal(table.main_metric)
-    table.models = _sorted(chosen, order, table.main_metric, table.goal)
+    ranked = _sorted(chosen, order, table.main_metric, table.goal)
     if by is not None:
-        table.groups = _grouped(table.models, by, table.main_metric, table.goal)
+        groups = _grouped(ranked, by, table.main_metric, table.goal)
+        table.groups, table.more_groups = groups[:MAX_GROUPS], len(groups) > MAX_GROUPS
+    table.matched, table.offset, table.selection = len(ranked), offset, selection
+    end = len(ranked) if limit is None else offset + limit
+    table.models = ranked[offset:end]
+    if not q.strip():
+        attach_notes(store, table.models)
+    if end < len(ranked):
+        table.next_cursor = table.cursor_at(end)
     return table
 
 
@@ -248,4 +291,4 @@ def _key(text: str) -> str:
     return text
 
 
-__all__ = ["ModelsTable", "field_value", "matches", "models_table", "project_main_metric", "searched"]
+__all__ = ["MAX_PAGE_SIZE", "PAGE_SIZE", "ModelsTable", "field_value", "matches", "models_table", "project_main_metric", "searched"]

@@ -104,9 +104,11 @@ def _role(name: str, kind: str) -> str:
     return name if name == kind else f"{name} ({kind})"
 
 
-def version_label(artifact: ArtifactVersion, io_name: str | None = None, length: int = 12) -> str:
+def version_label(artifact: ArtifactVersion, io_name: str | None = None) -> str:
     """``name@version``: the artifact's name and the first hex digits of its content hash."""
-    digest = (artifact.content_hash or "").split(":")[-1][:length]
+    from modeldb_core.presentation import short_hash
+
+    digest = short_hash(artifact.content_hash)
     return f"{artifact_name(artifact, io_name)}@{digest}"
 
 
@@ -189,10 +191,11 @@ def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRe
     return out
 
 
-def _links(store: "MetadataStore", project: str):
+def _links(store: "MetadataStore", project: str, everywhere: bool = True):
     """What the rule needs from the store: every input/output of the project's runs, the records
     of the runs that wrote something (their phase says which outputs are models), the models
-    with their writers, and who read each artifact version."""
+    with their writers, and who read each model (in any project unless ``everywhere`` is False:
+    then in this project only)."""
     io_by_run = store.project_io(project)
     writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
     written: list[tuple[str, RunIO]] = []
@@ -207,11 +210,19 @@ def _links(store: "MetadataStore", project: str):
                     written.append((run_id, io))
             elif io.direction == "input":
                 readers.setdefault(io.artifact.id, []).append(run_id)
+    # A model of this project evaluated from another project (a shared evaluation
+    # pipeline) is still this project's model: its readers are looked up everywhere.
+    for use in store.artifact_uses(sorted(seen)) if everywhere else ():
+        if use["direction"] == "input" and str(use["run_id"]) not in io_by_run:
+            readers.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
     return io_by_run, writers, written, readers
 
 
-def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
-    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+def trained_models(store: "MetadataStore", project: str, notes: bool = True) -> list["TrainedModel"]:
+    """Every model the runs of ``project`` produced, oldest first (the rule of this module).
+
+    ``notes=False`` leaves the notes out (``attach_notes`` adds them to the models that are
+    shown: reading every run's notes is most of the cost of a large project)."""
     io_by_run, writers, written, readers = _links(store, project)
     model_ids = {io.artifact.id for _, io in written}
     evaluations = _records(store, [r for version, runs in readers.items() if version in model_ids for r in runs
@@ -230,25 +241,53 @@ def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]
                 model.metrics[key] = value
                 model.metric_runs[key] = str(record.id)
         models.append(model)
-    notes = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
-                                          | {str(e.id) for m in models for e in m.evaluations}))
-    for model in models:
-        for record in [model.training, *model.evaluations]:
-            model.notes.extend(notes.get(str(record.id), ([], []))[1])
+    if notes:
+        attach_notes(store, models)
     return models
 
 
+def attach_notes(store: "MetadataStore", models: Sequence["TrainedModel"]) -> None:
+    """The notes of each model's training and evaluation runs, added to ``model.notes``."""
+    if not models:
+        return
+    found = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
+                                          | {str(e.id) for m in models for e in m.evaluations}))
+    for model in models:
+        model.notes = [note for record in [model.training, *model.evaluations]
+                       for note in found.get(str(record.id), ([], []))[1]]
+
+
 def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
-    """For each run of ``project`` that evaluated a model: the run that trained that model.
+    """For each run of ``project`` that evaluated a model: the run that trained that model
+    (in this project or another).
 
     A run that evaluated several models has no single training run and is left out.
     """
-    _, writers, written, readers = _links(store, project)
+    # Readers in other projects have their own points: only this project's are needed.
+    io_by_run, writers, written, readers = _links(store, project, everywhere=False)
     found: dict[str, set[str]] = {}
     for run_id, io in written:
         for reader in readers.get(io.artifact.id, []):
             if reader != run_id:
                 found.setdefault(reader, set()).add(run_id)
+    # Inputs written outside the project: a model read here that another project trained.
+    local = {io.artifact.id for _, io in written}
+    inputs = {io.artifact.id: io for ios in io_by_run.values() for io in ios
+              if io.direction == "input" and io.artifact.id not in local and not io.artifact.uri.startswith("value:")}
+    outside: dict[int | None, list[str]] = {}
+    for use in store.artifact_uses(sorted(inputs)) if inputs else ():
+        if use["direction"] == "output" and str(use["run_id"]) not in io_by_run:
+            outside.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
+    if outside:
+        foreign = _records(store, [r for runs in outside.values() for r in runs])
+        for version, runs in outside.items():
+            trainer = next((r for r in runs if r in foreign and is_model(
+                RunIO(direction="output", name=None, artifact=inputs[version].artifact), foreign[r].phase)), None)
+            if trainer is None:
+                continue
+            writers.setdefault(trainer, foreign[trainer])
+            for reader in readers.get(version, []):
+                found.setdefault(reader, set()).add(trainer)
     return {reader: writers[next(iter(trainers))] for reader, trainers in found.items() if len(trainers) == 1}
 
 
@@ -293,6 +332,6 @@ def metric_names(models: Sequence["TrainedModel"], main: str | None = None) -> l
     return ([main] if main in counts else []) + rest
 
 
-__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "artifact_name",
+__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "attach_notes", "artifact_name",
            "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
            "training_runs", "varying_params", "version_label"]

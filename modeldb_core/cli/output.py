@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 import click
 
+from modeldb_core.presentation import duration, iso, timestamp  # noqa: F401 - the one rule, re-exported
+from modeldb_core.presentation import text as cell  # how one value looks in a table or CSV cell
 from modeldb_core.web.encode import jsonable  # the one rule for NaN/inf in JSON
 
 TABLE, JSON, CSV = "table", "json", "csv"
@@ -67,20 +68,6 @@ def dumps(value: Any, indent: int | None = None) -> str:
                           indent=indent, allow_nan=False)
 
 
-def timestamp(value: float | None) -> str:
-    """A time for a table: UTC to the second."""
-    if value is None:
-        return ""
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def iso(value: float | None) -> str | None:
-    """A time for JSON: ISO 8601 with its time zone, so no reader has to guess it is UTC."""
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
-
-
 # Record fields that hold POSIX times; JSON output writes them with ``iso``.
 TIME_FIELDS = frozenset({"started_at", "ended_at", "created_at", "heartbeat_at", "timestamp",
                          "last_activity", "trained_at"})
@@ -90,44 +77,6 @@ def iso_times(record: dict[str, Any]) -> dict[str, Any]:
     """``record`` with its time fields as ISO 8601 (one level: params and tags are left alone)."""
     return {k: iso(v) if k in TIME_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)
             else v for k, v in record.items()}
-
-
-def duration(seconds: float | None) -> str:
-    """A duration a person reads at a glance: 85 ms, 4.2 s, 3 min 07 s, 2 h 05 min, 3 d 4 h."""
-    if seconds is None:
-        return ""
-    if seconds != seconds or seconds < 0:
-        return cell(seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(round(seconds))
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s"
-
-
-def cell(value: Any) -> str:
-    """How one value looks in a table or CSV cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if value != value:
-            return "nan"
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list)):
-        return dumps(value)
-    return str(value)
 
 
 def _clip(text: str, width: int = MAX_CELL) -> str:

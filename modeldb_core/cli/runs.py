@@ -290,27 +290,25 @@ def print_detail(detail, out=None) -> None:
 @format_options
 @click.pass_obj
 def compare_runs(obj, run_ids, show_all, fmt) -> None:
-    """Runs side by side: params, metrics, code, packages, inputs (rows that differ)."""
-    from modeldb_core.query.compare import MISSING, compare
+    """Runs side by side: params, metrics, code, packages, inputs (rows that differ).
+
+    The same comparison as the web's /compare page and /api/compare
+    (``modeldb_core.query.compare``): with --json, the same data.
+    """
+    from modeldb_core.query.compare import compare_in
 
     if len(run_ids) < 2:
         raise click.UsageError("give at least two run ids to compare")
-    details = [obj.store.get_run_detail(i) for i in run_ids]
-    run_ids = [d.run.id for d in details]
-    comparison = compare(details)
-    rows = comparison.rows if show_all else comparison.differing()
-    heads = [f"run {i}" for i in run_ids]
+    comparison = compare_in(obj.store, run_ids)
     if fmt == output.JSON:
-        click.echo(output.dumps({
-            "runs": list(run_ids),
-            "rows": [{"section": r.section, "key": r.key, "differs": r.differs,
-                      "values": [None if v is MISSING else v for v in r.values]} for r in rows],
-        }, indent=2))
+        click.echo(output.dumps(comparison.as_dict(only_differences=not show_all), indent=2))
         return
+    rows = comparison.rows if show_all else comparison.differing()
+    heads = [f"run {i}" for i in comparison.run_ids]
     table = []
     for r in rows:
         row = {"section": r.section, "key": r.key}
-        row.update({h: ("-" if v is MISSING else v) for h, v in zip(heads, r.values)})
+        row.update({h: ("-" if v is None else v) for h, v in zip(heads, r.texts())})
         table.append(row)
     output.emit(table, ["section", "key", *heads], fmt,
                 empty="The runs do not differ." if not show_all else "Nothing recorded.")

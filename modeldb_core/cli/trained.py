@@ -52,25 +52,33 @@ def _row(model, params: list[str], metrics: list[str], readable: bool) -> dict:
 @click.option("--column", "-c", "columns", multiple=True, metavar="FIELD",
               help="A param or metric column (params.lr, metrics.mae, or a bare key); default: the "
                    "params that vary and the main metric first.")
+@click.option("--limit", "-n", type=int, default=None,
+              help="At most this many models, up to 1,000 (default 100 for the table, all for --json/--csv; 0 = all).")
+@click.option("--cursor", metavar="CURSOR", help="Continue where the previous page ended.")
 @format_options
 @click.pass_obj
-def models(obj, project, filter_, search, sort, group_by, columns, fmt) -> None:
+def models(obj, project, filter_, search, sort, group_by, columns, limit, cursor, fmt) -> None:
     """One row per trained model: training data, type, the params that vary, metrics.
 
     A model is what a training run wrote (or any artifact of kind model); the
     runs that read it are its evaluations, and their metrics are the model's.
     """
     from modeldb_core.errors import QueryError
-    from modeldb_core.models_table import models_table
+    from modeldb_core.models_table import PAGE_SIZE, models_table
 
     store = obj.store
     name = _project(store, project)
     chosen = [hints.key_field(store, c, kinds=("param", "metric")) for c in columns]
     group = str(hints.key_field(store, group_by, kinds=("param", "tag"))) if group_by else ""
+    if limit is None:
+        limit = PAGE_SIZE if fmt == output.TABLE else 0
+    if limit < 0:
+        raise click.BadParameter("must be 0 (all) or more", param_hint="--limit")
     try:
         table = models_table(store, name, filter=filter_ or "", q=search or "", order=sort or "",
                              group=group, params=[f.key for f in chosen if f.kind == "param"],
-                             metrics=[f.key for f in chosen if f.kind == "metric"])
+                             metrics=[f.key for f in chosen if f.kind == "metric"],
+                             limit=limit or None, cursor=cursor)
     except QueryError as exc:
         raise hints.hint_unknown_field(store, exc) from None
     if table.groups is not None:
@@ -93,6 +101,9 @@ def models(obj, project, filter_, search, sort, group_by, columns, fmt) -> None:
     count = output.emit(rows, columns_out, fmt,
                         empty="No model matches." if table.total else
                         "No run of this project wrote a model (docs/models.md says what counts as one).")
+    if table.next_cursor:
+        click.echo(f"(models {table.offset + 1:,}-{table.offset + count:,} of {table.matched:,}: "
+                   f"--limit to show more, or --cursor {table.next_cursor} for the next page)", err=True)
     if count == 0 and (filter_ or sort):
         from modeldb_core.query.language import fields_of, parse_filter, parse_sort
 

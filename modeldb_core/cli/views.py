@@ -11,6 +11,7 @@ from typing import Any
 
 from .output import duration as readable_duration
 from .output import iso, iso_times, timestamp
+from modeldb_core.presentation import short_hash  # noqa: F401 - the one hash length, for the commands
 
 RUN_COLUMNS = ["id", "project", "name", "phase", "status", "started", "duration"]
 
@@ -56,10 +57,3 @@ def detail_dict(detail) -> dict[str, Any]:
         "environment": iso_times(dataclasses.asdict(detail.environment)) if detail.environment else None,
         "children": list(detail.children),
     }
-
-
-def short_hash(content_hash: str | None, length: int = 12) -> str:
-    """The hash as the CLI prints it: the hex digits after the method, 12 of them (``lineage`` takes them back)."""
-    if not content_hash:
-        return ""
-    return content_hash.split(":")[-1][:length]

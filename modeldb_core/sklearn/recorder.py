@@ -52,9 +52,11 @@ _active_lock = threading.Lock()
 _models: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 _models_lock = threading.Lock()
 
-_SKIP_FRAMES = tuple(os.path.join(p, "") for p in (
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # modeldb_core
-))
+_MODELDB = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SKIP_FRAMES = tuple(os.path.join(p, "") for p in (_MODELDB,))
+# ModelDB's demos are user code to autolog: their fits record the demo's own file, not the
+# command-line wrapper (click) that called the demo.
+_DEMO_FILES = frozenset(os.path.join(_MODELDB, *parts) for parts in (("demo.py",), ("sklearn", "demo.py")))
 
 
 def _user_file() -> str | None:
@@ -62,7 +64,7 @@ def _user_file() -> str | None:
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith(_SKIP_FRAMES) or f"{os.sep}sklearn{os.sep}" in filename
+        if filename in _DEMO_FILES or not (filename.startswith(_SKIP_FRAMES) or f"{os.sep}sklearn{os.sep}" in filename
                 or f"{os.sep}joblib{os.sep}" in filename or filename.startswith("<frozen")
                 or filename.endswith((f"{os.sep}functools.py", f"{os.sep}contextlib.py"))):
             return filename if os.path.exists(filename) else None

@@ -4,18 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb_core.extras import require
+from modeldb_core.models_table import MAX_PAGE_SIZE, PAGE_SIZE
 
 require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from . import compare as compare_
 from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
 from . import table as table_
 from . import trained as trained_
-from .encode import jsonable
+from .encode import clip, jsonable
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -24,9 +24,14 @@ def _store(request: Request):
     return request.app.state.store.get()
 
 
-@router.get("/projects", summary="Every project with its aggregates")
-def list_projects(request: Request) -> list[dict[str, Any]]:
-    return jsonable(projects_.summaries(_store(request)))
+@router.get("/projects", summary="The projects with their aggregates, a page at a time",
+            description=f"By name, at most {projects_.MAX_PAGE_SIZE:,} a page (default "
+                        f"{projects_.PAGE_SIZE}); `total` counts them all, `more.offset` fetches the "
+                        f"next page. Each lists at most {projects_.MAX_METRIC_NAMES} metric names "
+                        "(`metrics_total` counts them).")
+def list_projects(request: Request, offset: int = Query(0, ge=0, le=2**62),
+                  limit: int = Query(projects_.PAGE_SIZE, ge=1, le=projects_.MAX_PAGE_SIZE)) -> dict[str, Any]:
+    return jsonable(projects_.summaries(_store(request), offset=offset, limit=limit))
 
 
 @router.get("/projects/{name:path}/points",
@@ -49,7 +54,9 @@ def project_points(request: Request, name: str, metric: str,
             summary="The models a project trained: one row per model, with its training params and "
                     "every metric it earned (docs/models.md)",
             description="Filter with the query language (params are the training run's, metrics the "
-                        "model's, under aligned names), free-text search, sort, group by a param or tag.")
+                        "model's, under aligned names), free-text search, sort, group by a param or tag. "
+                        f"At most {MAX_PAGE_SIZE:,} models a page (default {PAGE_SIZE}); `matched` counts "
+                        "them all, `next_cursor` fetches the next page.")
 def project_models(request: Request, name: str,
                    filter: str = Query("", description="e.g. metrics.rmse < 30 and params.learning_rate >= 0.05"),
                    q: str = Query("", description="free-text search"),
@@ -57,10 +64,13 @@ def project_models(request: Request, name: str,
                                                       "(default: the main metric, best first)"),
                    group: str = Query("", description="params.<key> or tags.<key>"),
                    params: list[str] = Query([], description="param columns (default: those that vary)"),
-                   metrics: list[str] = Query([], description="metric columns (default: the main metric first)")
+                   metrics: list[str] = Query([], description="metric columns (default: the main metric first)"),
+                   limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="models on this page"),
+                   cursor: str | None = Query(None, max_length=200,
+                                              description="`next_cursor` of the previous page")
                    ) -> dict[str, Any]:
     found = trained_.table(_store(request), name, filter=filter, q=q, order=order, group=group,
-                           params=params, metrics=metrics)
+                           params=params, metrics=metrics, limit=limit, cursor=cursor)
     return trained_.as_json(found)
 
 
@@ -120,4 +130,7 @@ def lineage(request: Request, node: str = Query(..., max_length=64),
 
 @router.get("/compare", summary="Runs side by side, with the differing rows marked")
 def compare(request: Request, ids: list[str] = Query(..., description="two or more run ids")) -> dict[str, Any]:
-    return compare_.compare(_store(request), runs_.check_ids(ids))
+    from modeldb_core.query.compare import compare_in
+
+    # The data of `modeldb runs compare --all --json`: one definition (query/compare.py).
+    return clip(jsonable(compare_in(_store(request), ids).as_dict()), runs_.MAX_TEXT)

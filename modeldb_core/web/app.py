@@ -23,28 +23,45 @@ HERE = Path(__file__).parent
 
 
 class StoreHolder:
-    """Opens the store on first use, so building the app touches no database."""
+    """Opens the store on first use, so building the app touches no database.
+
+    Every ``get`` (one per request, on the request's worker thread, never on the
+    event loop) first waits for journals that processes which just exited handed
+    to a background writer (``modeldb_core.handoff``), as the CLI and
+    ``client.store`` do: a page loaded right after ``python train.py`` ends shows
+    its run. The wait is bounded by the read deadline (``query_timeout``).
+    """
 
     def __init__(self, uri: str | None, query_timeout: float | None = None):
         self.uri = uri
         self.query_timeout = query_timeout
         self._store = None
+        self._journals = None  # the journal folder of this store
         self._lock = threading.Lock()
 
     def get(self):
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from modeldb_core import config
+                    from modeldb_core import config, journal
                     from modeldb_core.store import deadline, open_store
                     from modeldb_core.store.sql_store import SqlStore
 
-                    opened = open_store(config.resolve(uri=self.uri).uri)
+                    settings = config.resolve(uri=self.uri)
+                    opened = open_store(settings.uri)
                     if isinstance(opened, SqlStore):
                         # Every statement of the app is a read: each is bounded on its own too.
                         deadline.install(opened.engine, self.query_timeout)
+                    self._journals = journal.folder_for(settings.journal, settings.uri)
                     self._store = opened
+        self._wait_for_handoffs()
         return self._store
+
+    def _wait_for_handoffs(self) -> None:
+        from modeldb_core import handoff
+
+        patience = min(handoff.PATIENCE, self.query_timeout or handoff.PATIENCE)
+        handoff.wait(self._journals, patience=patience)
 
     def close(self) -> None:
         if self._store is not None:

@@ -6,14 +6,18 @@ strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from typing import Any
+
+# Text for people is the one rule of modeldb_core.presentation (the CLI shows values the same way).
+from modeldb_core.presentation import duration, non_finite  # noqa: F401 - template filters
+from modeldb_core.presentation import text as text_of
+from modeldb_core.presentation import timestamp as when  # noqa: F401 - template filter
 
 
 def number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        return non_finite(value)
     return value
 
 
@@ -45,30 +49,11 @@ def clip(value: Any, limit: int) -> Any:
     return value
 
 
-def when(ts: float | None) -> str:
-    """A timestamp as UTC, to the second."""
-    if ts is None:
-        return ""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def short(value: Any, width: int = 24) -> str:
     """A value for a narrow table cell: numbers to 4 significant digits, long texts cut with an ellipsis."""
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.4g}"
-    text = _show(value)
+    text = text_of(value)
     return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
@@ -96,21 +81,5 @@ def inline_code(text: str) -> Any:
 
 def show(value: Any, limit: int = 10_000) -> str:
     """A param, metric or tag value as a short text (escaping is the template's job)."""
-    text = _show(value)
+    text = text_of(value)
     return text if len(text) <= limit else clip(text, limit)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(number(value))
-        return f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        import json
-
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)

@@ -7,7 +7,6 @@ require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from . import compare as compare_
 from . import lineage as lineage_
 from . import projects as projects_
 from . import runs as runs_
@@ -29,26 +28,30 @@ def _page(request: Request, template: str, **context) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def projects_page(request: Request):
-    return _page(request, "projects.html", title="Projects",
-                 projects=projects_.summaries(_store(request)))
+def projects_page(request: Request, offset: int = Query(0, ge=0, le=2**62),
+                  limit: int = Query(projects_.PAGE_SIZE, ge=1, le=projects_.MAX_PAGE_SIZE)):
+    found = projects_.summaries(_store(request), offset=offset, limit=limit)
+    found["limit"] = limit if limit != projects_.PAGE_SIZE else None
+    return _page(request, "projects.html", title="Projects", projects=found["projects"], page=found)
 
 
 @router.get("/projects/{name:path}/trained", response_class=HTMLResponse)
 def trained_page(request: Request, name: str, filter: str = "", q: str = "", order: str = "",
-                 group: str = "", params: list[str] = Query([]), metrics: list[str] = Query([])):
-    """The models table: one row per trained model (docs/models.md). A bad filter shows inline."""
+                 group: str = "", params: list[str] = Query([]), metrics: list[str] = Query([]),
+                 cursor: str | None = Query(None, max_length=200)):
+    """The models table: one row per trained model (docs/models.md), a page at a time. A bad
+    filter shows inline."""
     store = _store(request)
     error = None
     try:
         found = trained_.table(store, name, filter=filter, q=q, order=order, group=group,
-                               params=params, metrics=metrics)
+                               params=params, metrics=metrics, cursor=cursor)
     except QueryError as exc:
         error = exc
         found = trained_.table(store, name, params=params, metrics=metrics)
         found.models, found.groups = [], None
     state = {"filter": filter, "q": q, "order": order, "group": group, "params": params,
-             "metrics": metrics}
+             "metrics": metrics, "cursor": cursor}
     sort_key, descending = table_.parse_order(order.lstrip("-"))
     if order.strip().startswith("-"):
         descending = True
@@ -116,10 +119,13 @@ def lineage_page(request: Request, node: str = Query(..., max_length=64), direct
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_page(request: Request, ids: list[str] = Query([]), only_differences: bool = False):
-    ids = runs_.check_ids(ids)
-    data = compare_.compare(_store(request), ids)  # fewer than two runs: a 400 page
-    return _page(request, "compare.html", title="Compare runs", c=data, ids=ids,
-                 only_differences=only_differences)
+    from modeldb_core.query.compare import check_run_ids, compare_in
+
+    ids = check_run_ids(ids)
+    comparison = compare_in(_store(request), ids)  # fewer than two runs: a 400 page
+    rows = comparison.differing() if only_differences else comparison.rows
+    return _page(request, "compare.html", title="Compare runs", c=comparison, rows=rows, ids=ids,
+                 differences=len(comparison.differing()), only_differences=only_differences)
 
 
 @router.get("/api-docs", response_class=HTMLResponse)

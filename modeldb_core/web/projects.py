@@ -43,6 +43,13 @@ def best(r: MetricRange, direction: str) -> float | None:
     return r.minimum if direction == "min" else r.maximum
 
 
+# Projects on one page of the overview and of /api/projects, and the most a page may ask for.
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1_000
+# A project lists this many of its metric names (the rest are counted in ``metrics_total``).
+MAX_METRIC_NAMES = 200
+
+
 def summary_row(s: ProjectSummary) -> dict[str, Any]:
     key = main_metric(s.metrics)
     main = None
@@ -52,11 +59,22 @@ def summary_row(s: ProjectSummary) -> dict[str, Any]:
     return {"name": s.project.name, "id": s.project.id, "description": s.project.description,
             "runs": s.runs, "pipelines": s.pipelines, "last_activity": s.last_activity,
             "orchestrators": s.orchestrators, "main_metric": main,
-            "metrics": sorted(s.metrics)}
+            "metrics": sorted(s.metrics)[:MAX_METRIC_NAMES], "metrics_total": len(s.metrics)}
 
 
-def summaries(store: MetadataStore) -> list[dict[str, Any]]:
-    return [summary_row(s) for s in store.project_summaries()]
+def summaries(store: MetadataStore, offset: int = 0, limit: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of the projects, by name: ``projects``, ``total``, ``offset`` and ``more``
+    (``{"offset": ...}`` of the next page, or None), as the lineage and metric series page."""
+    from modeldb_core.errors import ValidationError
+
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValidationError("offset", offset, "must be 0 or more")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError("limit", limit, f"must be a whole number from 1 to {MAX_PAGE_SIZE:,}")
+    found = store.project_summaries()
+    end = offset + limit
+    return {"projects": [summary_row(s) for s in found[offset:end]], "total": len(found),
+            "offset": offset, "more": {"offset": end} if end < len(found) else None}
 
 
 def summary(store: MetadataStore, name: str) -> dict[str, Any]:

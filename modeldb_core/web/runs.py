@@ -7,6 +7,8 @@ from modeldb_core.errors import NotFoundError, StoreError
 from modeldb_core.model import RunDetail, RunIO
 from modeldb_core.store import MetadataStore
 
+from modeldb_core.presentation import short_hash
+
 from .encode import clip, jsonable
 
 # A run page lists at most this many child runs by name (the rest by count).
@@ -24,20 +26,10 @@ def check_id(value: Any) -> str:
     return str(record_id("run id", value))
 
 
-def check_ids(values: list[Any]) -> list[str]:
-    from .compare import MAX_RUNS
-
-    if len(values) > MAX_RUNS:
-        from modeldb_core.errors import ValidationError
-
-        raise ValidationError("ids", f"{len(values)} ids", f"compare takes at most {MAX_RUNS} runs")
-    return [check_id(v) for v in values]
-
-
 def _io(item: RunIO) -> dict[str, Any]:
     a = item.artifact
     return {"name": item.name, "uri": a.uri, "kind": a.kind, "content_hash": a.content_hash,
-            "short_hash": a.content_hash.split(":")[-1][:12], "size": a.size,
+            "short_hash": short_hash(a.content_hash), "size": a.size,
             "metadata": jsonable(a.metadata), "fingerprint_method": a.fingerprint_method,
             "artifact_version_id": a.id}
 

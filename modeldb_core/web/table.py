@@ -13,6 +13,8 @@ from typing import Any
 from modeldb_core.errors import QueryError
 from modeldb_core.store import MetadataStore
 
+from modeldb_core.presentation import short_hash
+
 from .encode import clip, duration, jsonable, show, when
 
 DEFAULT_LIMIT = 50
@@ -173,7 +175,7 @@ def _cells(row, extras) -> dict[str, Any]:
         "status": run.status, "orchestrator": run.orchestrator or "",
         "external_id": run.external_id or "",
         "inputs": [{"name": i.name, "uri": clip(i.artifact.uri, MAX_VALUE_CHARS),
-                    "short_hash": i.artifact.content_hash.split(":")[-1][:12],
+                    "short_hash": short_hash(i.artifact.content_hash),
                     "artifact_version_id": i.artifact.id} for i in inputs],
         "notes": clip(" / ".join(n.text for n in notes), MAX_VALUE_CHARS),
         "started_at": when(run.started_at), "ended_at": when(run.ended_at),

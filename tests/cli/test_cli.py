@@ -271,6 +271,18 @@ def test_demo_tells_one_story_its_best_model_its_note_and_best_agree(sqlite_uri,
     metrics = json.loads(out)["metrics"]
     if model in ("pipeline", "search"):
         assert metrics["root_mean_squared_error"] == metrics["rmse"]
+    # Every run records the demo's own source as its code, the scikit-learn fits' included
+    # (not click's decorators.py, the frame that called the demo).
+    from modeldb_core.store import open_store
+
+    store = open_store(sqlite_uri)
+    try:
+        files = {r.name: store.get_run_detail(r.id).code_version.source_file
+                 for r in store.list_runs(project="house-prices", limit=1000)}
+    finally:
+        store.close()
+    assert {"Pipeline", "GridSearchCV", "train_model"} <= set(files)
+    assert {os.path.basename(f) for f in files.values()} == {"demo.py"}, files
 
 
 def test_ui_serves_the_store(sqlite_uri, tmp_path):

@@ -9,7 +9,7 @@ OTHER_PROJECT = "forecast"
 
 
 def test_projects_summary_counts_runs_pipelines_orchestrators_and_best_metric(app_client):
-    projects = {p["name"]: p for p in app_client.get("/api/projects").json()}
+    projects = {p["name"]: p for p in app_client.get("/api/projects").json()["projects"]}
     assert set(projects) == {PROJECT, OTHER_PROJECT}
     churn = projects[PROJECT]
     assert churn["runs"] == 8
@@ -159,10 +159,13 @@ def test_compare_marks_differences(app_client, recorded):
     body = app_client.get("/api/compare", params={"ids": [ids["train0"], ids["train1"]]}).json()
     rows = {(r["section"], r["key"]): r for r in body["rows"]}
     assert rows[("params", "learning_rate")]["differs"]
-    assert rows[("params", "learning_rate")]["values"] == ["0.1", "0.05"]
+    # The recorded values, as `modeldb runs compare --json` gives them (numbers stay numbers).
+    assert rows[("params", "learning_rate")]["values"] == [0.1, 0.05]
     assert not rows[("params", "model")]["differs"]
     assert rows[("metrics", "auc")]["differs"]
-    assert any(section == "data" and r["differs"] for (section, _), r in rows.items())
+    assert rows[("outputs", "model")]["differs"]
+    assert not rows[("inputs", "customers")]["differs"]  # both read the same version
+    assert not rows[("run", "duration")]["differs"]  # always different, never counted
     assert app_client.get("/api/compare", params={"ids": [ids["train0"]]}).status_code == 400
 
 

@@ -7,10 +7,12 @@ wheel installed into fresh venvs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "package", "prefect", "airflow", "docs"]
+nox.options.sessions = ["tests", "package", "prefect", "airflow", "lifecycle", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -29,7 +31,7 @@ def tests(session: nox.Session) -> None:
     """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
     session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45")
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
-                "--ignore=tests/package", *session.posargs)
+                "--ignore=tests/package", "--ignore=tests/lifecycle", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -56,6 +58,26 @@ def airflow(session: nox.Session) -> None:
     session.install("-e", ".[test,postgres,airflow,sklearn,luigi]")
     _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lifecycle(session: nox.Session) -> None:
+    """A model's whole life across Airflow, Luigi and Prefect against one store (tests/lifecycle).
+
+    Airflow and Prefect cannot share an environment: the session's own is Airflow's, and it
+    builds a second one for Prefect, whose interpreter the tests run the Prefect steps with
+    (``MODELDB_PREFECT_PYTHON``)."""
+    session.install("-e", ".[test,postgres,airflow,sklearn,luigi,monitoring]")
+    _require(session, "airflow", "3.3.")
+    prefect_env = Path(session.create_tmp()).resolve() / "prefect-venv"
+    if not (prefect_env / "bin" / "python").exists():
+        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(prefect_env), external=True)
+    prefect_python = str(prefect_env / "bin" / "python")
+    session.run("uv", "pip", "install", "--quiet", "--python", prefect_python,
+                "-e", ".[prefect,postgres,sklearn,monitoring,luigi]", external=True)
+    session.run(prefect_python, "-c", "import prefect, sys; v = prefect.__version__; "
+                "sys.exit(0 if v.startswith('3.9.') else f'prefect {v} installed, 3.9.x required')", external=True)
+    session.run("pytest", "tests/lifecycle", *session.posargs, env={"MODELDB_PREFECT_PYTHON": prefect_python})
 
 
 @nox.session(python=PYTHON)

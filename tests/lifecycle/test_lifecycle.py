@@ -175,7 +175,8 @@ def _registry_part(world: Scenario, run_dag) -> dict[str, str]:
     runs = {n["label"]: n for n in report["lineage"]["nodes"] if n["kind"] == "run"}
     assert "prepare_data" in runs, sorted(runs)
     assert _orchestrator(runs["prepare_data"]["node"].split(":", 1)[1]) == "airflow"
-    assert any(n["kind"] == "artifact" and n["label"].endswith("houses.csv") for n in report["lineage"]["nodes"])
+    files = [n["label"].rsplit("@", 1)[0] for n in report["lineage"]["nodes"] if n["kind"] == "artifact"]
+    assert f"file://{raw}" in files, files  # the raw source, upstream of the data prep
     assert [(m["from"], m["to"], m["actor"]) for m in report["alias_history"]] == [
         (None, 1, "release-manager"), (1, 3, "release-manager")]
     assert [a["actor"] for a in report["approvals"]] == ["risk-officer"]

@@ -77,7 +77,21 @@ def lifecycle(session: nox.Session) -> None:
                 "-e", ".[prefect,postgres,sklearn,monitoring,luigi]", external=True)
     session.run(prefect_python, "-c", "import prefect, sys; v = prefect.__version__; "
                 "sys.exit(0 if v.startswith('3.9.') else f'prefect {v} installed, 3.9.x required')", external=True)
+    # The scenario starts ~30 processes (the modeldb command, the Prefect server and flows). This
+    # machine sets PYTHONDONTWRITEBYTECODE and uv writes no bytecode: without it each process would
+    # compile SQLAlchemy (and Prefect) from source. Compiled once; a reused environment skips it.
+    # (Exit status 1: a few files of other Python versions, e.g. whenever/_typing_312.py, do not compile.)
+    session.run(prefect_python, "-m", "compileall", "-q", "-j", "0",
+                _site_packages(session, prefect_python), silent=True, external=True, success_codes=[0, 1])
+    session.run("python", "-m", "compileall", "-q", "-j", "0", *[
+        str(Path(_site_packages(session, "python")) / name) for name in ("sqlalchemy", "alembic", "psycopg")],
+        silent=True, success_codes=[0, 1])
     session.run("pytest", "tests/lifecycle", *session.posargs, env={"MODELDB_PREFECT_PYTHON": prefect_python})
+
+
+def _site_packages(session: nox.Session, python: str) -> str:
+    return session.run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                       silent=True, external=True).strip()
 
 
 @nox.session(python=PYTHON)

@@ -106,14 +106,27 @@ class Scenario:
 
     def cli(self, *args: str, identity: str = "release-manager", code: int = 0) -> str:
         """``modeldb --uri URI ARGS...`` as a user runs it; its output (stdout and stderr)."""
+        return self._finish(self._start(args, identity), args, code)
+
+    def cli_all(self, *commands: tuple[str, ...], identity: str = "release-manager") -> list[str]:
+        """Several read-only commands at once (each a process, as several users would); their outputs."""
+        started = [self._start(args, identity) for args in commands]
+        return [self._finish(process, args, 0) for process, args in zip(started, commands)]
+
+    def _start(self, args: tuple[str, ...], identity: str) -> subprocess.Popen:
         modeldb = Path(sys.executable).with_name("modeldb")
-        started = time.monotonic()
-        done = subprocess.run([str(modeldb), "--uri", self.uri, *args], capture_output=True, text=True,
-                              env=self._env(identity), timeout=120)
-        shown = f"modeldb {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-        print(f"TIMING cli {args[:2]} {time.monotonic() - started:.2f}", file=sys.stderr)
-        assert done.returncode == code, shown
-        return done.stdout + done.stderr
+        return subprocess.Popen([str(modeldb), "--uri", self.uri, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self._env(identity))
+
+    @staticmethod
+    def _finish(process: subprocess.Popen, args: tuple[str, ...], code: int) -> str:
+        try:
+            out, err = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        assert process.returncode == code, f"modeldb {' '.join(args)} -> {process.returncode}\n{out}\n{err}"
+        return out + err
 
     def cli_json(self, *args: str, identity: str = "release-manager") -> object:
         return json.loads(self.cli(*args, "--json", identity=identity))
@@ -122,12 +135,10 @@ class Scenario:
         """Run a Prefect step (prefect_steps.py) in the Prefect environment; the flow's result."""
         env = self._env(identity)
         url = self.prefect_server.url()
-        started = time.monotonic()
         home = Path(tempfile.mkdtemp(dir=self.root, prefix="prefect-worker-"))
         env.update({"HOME": str(home), "PREFECT_HOME": str(home / ".prefect"), "PREFECT_API_URL": url,
                     "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
         done = subprocess.run([self.prefect_python, str(HERE / "prefect_steps.py"), step, json.dumps(arguments)],
                               capture_output=True, text=True, env=env, timeout=600, cwd=str(HERE))
-        print(f"TIMING prefect {step} {time.monotonic() - started:.2f}", file=sys.stderr)
         assert done.returncode == 0, f"prefect step {step} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         return json.loads(done.stdout.strip().splitlines()[-1])

@@ -120,12 +120,12 @@ def world(prefect_server, postgres_server, prefect_python, tmp_path, monkeypatch
 
 # -- the scenario ----------------------------------------------------------------------------------
 def test_a_model_is_trained_governed_deployed_monitored_and_replaced(world, run_dag):
-    moments = _registry_part(world, run_dag)
-    _maintenance_part(world, run_dag, moments)
-    assert "OK" in world.cli("audit", "verify")
+    champion_rmse = _registry_part(world, run_dag)
+    _maintenance_part(world, run_dag, champion_rmse)
 
 
-def _registry_part(world: Scenario, run_dag) -> dict[str, str]:
+def _registry_part(world: Scenario, run_dag) -> float:
+    """Issue 13's scenario; the rmse of the version it leaves in production."""
     data = world.root / "data"
     data.mkdir()
     raw = _write_raw(data / "houses.csv", seed=1)
@@ -170,7 +170,11 @@ def _registry_part(world: Scenario, run_dag) -> dict[str, str]:
     assert mdb.resolve_model("models:/pricing@production").version == 3
 
     # 4. The report of @production reaches the Airflow task that prepared the data, and the raw file.
-    report = json.loads(world.cli("report", "models:/pricing@production", "--format", "json"))
+    # (Three read-only commands at once: the machine is shared, the scenario should not take long.)
+    as_json, markdown, then = world.cli_all(("report", "models:/pricing@production", "--format", "json"),
+                                            ("report", "models:/pricing@production"),
+                                            ("models", "show", "pricing@production", "--at", before_v3, "--json"))
+    report = json.loads(as_json)
     assert report["version"]["version"] == 3
     runs = {n["label"]: n for n in report["lineage"]["nodes"] if n["kind"] == "run"}
     assert "prepare_data" in runs, sorted(runs)
@@ -180,17 +184,15 @@ def _registry_part(world: Scenario, run_dag) -> dict[str, str]:
     assert [(m["from"], m["to"], m["actor"]) for m in report["alias_history"]] == [
         (None, 1, "release-manager"), (1, 3, "release-manager")]
     assert [a["actor"] for a in report["approvals"]] == ["risk-officer"]
-    markdown = world.cli("report", "models:/pricing@production")
     assert "prepare_data" in markdown and "MR-12 reviewed" in markdown
 
     # 5. --at before the last move answers version 1.
-    then = world.cli_json("models", "show", "pricing@production", "--at", before_v3)
-    assert [v["version"] for v in then] == [1]
-    return {"before_v3": before_v3, "v3_rmse": v3.metrics["rmse"]}
+    assert [v["version"] for v in json.loads(then)] == [1]
+    return v3.metrics["rmse"]
 
 
-def _maintenance_part(world: Scenario, run_dag, moments: dict) -> None:
-    v3_rmse = moments["v3_rmse"]
+def _maintenance_part(world: Scenario, run_dag, champion_rmse: float) -> None:
+    """Issue 14's scenario, continuing from the champion in production."""
     before_release = _moment()
     # 6. An Airflow task deploys @production (version 3) to prod.
     assert run_dag(RELEASE).state == "success"
@@ -209,10 +211,12 @@ def _maintenance_part(world: Scenario, run_dag, moments: dict) -> None:
     assert first_degraded >= 20, results[:first_degraded + 1]
     assert all(results[n]["flagged"] for n in range(20, 30))
     assert all("area" in results[n]["features"] for n in range(20, 30))
-    [degraded] = world.cli_json("deployments", "list", "-e", "prod")
+    listed, status = world.cli_all(("deployments", "list", "-e", "prod", "--json"),
+                                   ("monitor", "status", "pricing", "--json"))
+    [degraded] = json.loads(listed)
     assert (degraded["id"], degraded["state"]) == (serving["id"], "degraded")
     assert "flagged monitoring batches in a row" in degraded["state_reason"]
-    status = world.cli_json("monitor", "status", "pricing")
+    status = json.loads(status)
     assert [(s["version"], s["deployment"], s["state"]) for s in status] == [(3, "prod", "degraded")], status
 
     # 8. Airflow retrains on the new market; the new version is approved, promoted and deployed.
@@ -222,7 +226,7 @@ def _maintenance_part(world: Scenario, run_dag, moments: dict) -> None:
     assert run_dag(TRAINING, raw=raw, workdir=str(recent), degree=3).state == "success"
     mdb.flush()
     v4 = mdb.resolve_model("models:/pricing/4")
-    assert v4.metrics["rmse"] < v3_rmse
+    assert v4.metrics["rmse"] < champion_rmse
     world.cli("models", "approve", "pricing/4", "production", "--reason", "retrained after drift",
               identity="risk-officer")
     assert "now v4 (was v3)" in world.cli("models", "promote", "pricing/4", "production", "--reason", "drift")
@@ -232,25 +236,25 @@ def _maintenance_part(world: Scenario, run_dag, moments: dict) -> None:
     after_release = _moment()
 
     # 9. What served in prod, before, during and after.
-    def served(at: str) -> list[tuple[int, str]]:
-        return [(d["version"], d["environment"]) for d in world.cli_json("deployments", "show", "prod", "--at", at)]
-    assert served(before_release) == []
-    assert served(during_v3) == [(3, "prod")]
-    assert served(after_v4) == [(3, "prod")]
-    assert served(after_release) == [(4, "prod")]
-    old = world.cli_json("deployments", "show", str(serving["id"]))[0]
+    times = (before_release, during_v3, after_v4, after_release)
+    *served, old = world.cli_all(*[("deployments", "show", "prod", "--at", at, "--json") for at in times],
+                                 ("deployments", "show", str(serving["id"]), "--json"))
+    assert [[(d["version"], d["environment"]) for d in json.loads(rows)] for rows in served] == [
+        [], [(3, "prod")], [(3, "prod")], [(4, "prod")]]
+    old = json.loads(old)[0]
     assert old["state"] == "retired" and old["state_reason"].startswith("replaced by deployment")
     refused = world.cli("deployments", "restore", str(serving["id"]), "--reason", "roll back", code=1)
     assert "only a serving deployment" in refused
 
     # 10. The report of the model: the deployment history and the latest drift.
-    report = json.loads(world.cli("report", "models:/pricing@production", "--format", "json"))
+    as_json, markdown, verified = world.cli_all(("report", "models:/pricing@production", "--format", "json"),
+                                                ("report", "models:/pricing@production"), ("audit", "verify"))
+    report = json.loads(as_json)
     assert report["version"]["version"] == 4 and report["metrics"]["rmse"] == pytest.approx(v4.metrics["rmse"])
     assert [(d["environment"], d["version"], d["state"]) for d in report["deployments"]] == [
         ("prod", 3, "retired"), ("prod", 4, "deployed")]
     [drift] = report["monitoring"]
     assert (drift["version"], drift["deployment"], drift["flagged"], drift["degraded"]) == (3, "prod", True, True)
     assert drift["batches"] == 30 and drift["top_drift"].startswith("area")
-    markdown = world.cli("report", "models:/pricing@production")
     assert "## Latest monitoring" in markdown and "area (PSI" in markdown
-    assert moments["before_v3"] < before_release
+    assert "OK" in verified

@@ -246,15 +246,27 @@ def _maintenance_part(world: Scenario, run_dag, champion_rmse: float) -> None:
     refused = world.cli("deployments", "restore", str(serving["id"]), "--reason", "roll back", code=1)
     assert "only a serving deployment" in refused
 
-    # 10. The report of the model: the deployment history and the latest drift.
-    as_json, markdown, verified = world.cli_all(("report", "models:/pricing@production", "--format", "json"),
-                                                ("report", "models:/pricing@production"), ("audit", "verify"))
+    # 10. The new version starts its own run of batches: its first flagged batch does not make it
+    # degraded, whatever the version before it in prod did (the serving code monitors, in Python).
+    odd = pricing.houses(500, seed=300, shift=3.0)[pricing.FEATURES]
+    first = mdb.monitor("models:/pricing@production", batch=odd, deployment="prod")
+    assert (first.error, first.version, first.flagged, first.degraded) == (None, 4, True, False)
+    mdb.flush()
+
+    # 11. The report of the model: the deployment history and the latest drift.
+    as_json, markdown, verified, listed = world.cli_all(
+        ("report", "models:/pricing@production", "--format", "json"), ("report", "models:/pricing@production"),
+        ("audit", "verify"), ("deployments", "list", "-e", "prod", "--json"))
+    assert [(d["version"], d["state"]) for d in json.loads(listed)] == [(4, "deployed")]
     report = json.loads(as_json)
     assert report["version"]["version"] == 4 and report["metrics"]["rmse"] == pytest.approx(v4.metrics["rmse"])
     assert [(d["environment"], d["version"], d["state"]) for d in report["deployments"]] == [
         ("prod", 3, "retired"), ("prod", 4, "deployed")]
-    [drift] = report["monitoring"]
-    assert (drift["version"], drift["deployment"], drift["flagged"], drift["degraded"]) == (3, "prod", True, True)
-    assert drift["batches"] == 30 and drift["top_drift"].startswith("area")
+    drift = {(d["version"], d["deployment"]): d for d in report["monitoring"]}
+    assert sorted(drift) == [(3, "prod"), (4, "prod")]
+    before, now = drift[3, "prod"], drift[4, "prod"]
+    assert (before["batches"], before["flagged"], before["degraded"]) == (30, True, True)
+    assert before["top_drift"].startswith("area")
+    assert (now["batches"], now["flagged"], now["flagged_in_a_row"], now["degraded"]) == (1, True, 1, False)
     assert "## Latest monitoring" in markdown and "area (PSI" in markdown
     assert "OK" in verified

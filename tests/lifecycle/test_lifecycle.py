@@ -147,7 +147,9 @@ def _registry_part(world: Scenario, run_dag) -> float:
                            project="pricing", local_scheduler=True, log_level="WARNING")
     mdb.flush()
     v2 = mdb.resolve_model("models:/pricing/2")
-    assert _orchestrator(v2.run_id) in ("luigi", "python")
+    trained_by = mdb.get_client().store.get_run(v2.run_id)  # the tracked function's run, in the Luigi task's
+    luigi_task = mdb.get_client().store.get_run(trained_by.parent_run_id or trained_by.id)
+    assert (luigi_task.orchestrator, luigi_task.name) == ("luigi", "TrainRidge")
     assert v2.metrics["rmse"] > v1.metrics["rmse"]
     world.cli("models", "approve", "pricing/2", "production", "--reason", "reviewed", identity="risk-officer")
     refused = world.cli("models", "promote", "pricing/2", "production", "--reason", "try the ridge", code=1)

@@ -7,10 +7,12 @@ wheel installed into fresh venvs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "package", "prefect", "airflow", "docs"]
+nox.options.sessions = ["tests", "package", "prefect", "airflow", "lifecycle", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -30,7 +32,7 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45", "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
-                "--ignore=tests/package", *session.posargs)
+                "--ignore=tests/package", "--ignore=tests/lifecycle", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -57,6 +59,40 @@ def airflow(session: nox.Session) -> None:
     session.install("-e", ".[test,postgres,airflow,sklearn,luigi]")
     _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lifecycle(session: nox.Session) -> None:
+    """A model's whole life across Airflow, Luigi and Prefect against one store (tests/lifecycle).
+
+    Airflow and Prefect cannot share an environment: the session's own is Airflow's, and it
+    builds a second one for Prefect, whose interpreter the tests run the Prefect steps with
+    (``MODELDB_PREFECT_PYTHON``)."""
+    session.install("-e", ".[test,postgres,airflow,sklearn,luigi,monitoring]")
+    _require(session, "airflow", "3.3.")
+    prefect_env = Path(session.create_tmp()).resolve() / "prefect-venv"
+    if not (prefect_env / "bin" / "python").exists():
+        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(prefect_env), external=True)
+    prefect_python = str(prefect_env / "bin" / "python")
+    session.run("uv", "pip", "install", "--quiet", "--python", prefect_python,
+                "-e", ".[prefect,postgres,sklearn,monitoring,luigi]", external=True)
+    session.run(prefect_python, "-c", "import prefect, sys; v = prefect.__version__; "
+                "sys.exit(0 if v.startswith('3.9.') else f'prefect {v} installed, 3.9.x required')", external=True)
+    # The scenario starts ~30 processes (the modeldb command, the Prefect server and flows). This
+    # machine sets PYTHONDONTWRITEBYTECODE and uv writes no bytecode: without it each process would
+    # compile SQLAlchemy (and Prefect) from source. Compiled once; a reused environment skips it.
+    # (Exit status 1: a few files of other Python versions, e.g. whenever/_typing_312.py, do not compile.)
+    session.run(prefect_python, "-m", "compileall", "-q", "-j", "0",
+                _site_packages(session, prefect_python), silent=True, external=True, success_codes=[0, 1])
+    session.run("python", "-m", "compileall", "-q", "-j", "0", *[
+        str(Path(_site_packages(session, "python")) / name) for name in ("sqlalchemy", "alembic", "psycopg")],
+        silent=True, success_codes=[0, 1])
+    session.run("pytest", "tests/lifecycle", *session.posargs, env={"MODELDB_PREFECT_PYTHON": prefect_python})
+
+
+def _site_packages(session: nox.Session, python: str) -> str:
+    return session.run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                       silent=True, external=True).strip()
 
 
 @nox.session(python=PYTHON)

@@ -38,6 +38,7 @@ _EXPORTS = {
     "record_deployment": "registry",
     "retire_deployment": "registry",
     "mark_degraded": "registry",
+    "restore_deployment": "registry",
     "deployments": "registry",
     "Deployment": "registry",
     "monitor": "monitoring",

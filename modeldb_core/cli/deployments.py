@@ -81,6 +81,22 @@ def retire(obj, target, environment, reason, fmt) -> None:
         output.emit([deployment_row(d, fmt) for d in retired], COLUMNS, fmt)
 
 
+@deployments_group.command("restore")
+@click.argument("target")
+@click.option("--reason", required=True, help="Why it serves well after all (kept in the audit log).")
+@format_options
+@click.pass_obj
+def restore(obj, target, reason, fmt) -> None:
+    """Put degraded deployment TARGET (its number) back to deployed, overriding the monitoring rule."""
+    from modeldb_core.registry.deployment import restore_reason
+
+    d = obj.store.restore_deployment(target, restore_reason(reason), _actor(obj))
+    if fmt == output.TABLE:
+        click.echo(f"Deployment {d.id}: {d.uri} in {d.environment} is {d.state} again ({reason})")
+    else:
+        output.emit([deployment_row(d, fmt)], COLUMNS, fmt)
+
+
 @deployments_group.command("show")
 @click.argument("target")
 @click.option("-m", "--model", default=None, help="Only this model's deployments in the environment.")

@@ -250,7 +250,7 @@ def _degraded(client: Any, result: MonitorResult) -> bool:
     rule = _rule(client)
     # The run just recorded may not be in the store yet: it is counted by its verdict.
     return deployment_degraded(client.store, result.deployment, latest_flagged=True, rule=rule,
-                               skip_run=result.run_id)
+                               skip_run=result.run_id, model=result.model, version=result.version)
 
 
 def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any, result: MonitorResult,

@@ -75,13 +75,15 @@ def _quoted(text: str) -> str:
 
 
 def monitoring_runs(store: Any, model: str | None = None, deployment: str | None = None,
-                    limit: int = 2000) -> list[Any]:
-    """Monitoring runs (``RunRecord``), newest first, of ``model`` and/or ``deployment``."""
+                    limit: int = 2000, version: int | None = None) -> list[Any]:
+    """Monitoring runs (``RunRecord``), newest first, of ``model`` (and ``version``) and/or ``deployment``."""
     from ..query import search_runs
 
     clauses = ['phase = "monitoring"', f"tags.{_quoted(MODEL_TAG)} is not null"]
     if model is not None:
         clauses.append(f"tags.{_quoted(MODEL_TAG)} = {_quoted(model)}")
+    if version is not None:
+        clauses.append(f"tags.{_quoted(VERSION_TAG)} = {_quoted(str(version))}")
     if deployment is not None:
         clauses.append(f"tags.{_quoted(DEPLOYMENT_TAG)} = {_quoted(str(deployment))}")
     page = search_runs(" and ".join(clauses), order_by="-started", limit=limit, store=store)
@@ -118,12 +120,16 @@ def latest_states(store: Any, model: str | None = None, deployment: str | None =
 
 
 def deployment_degraded(store: Any, deployment: str, latest_flagged: bool | None = None,
-                        rule: DegradationRule | None = None, skip_run: str | None = None) -> bool:
+                        rule: DegradationRule | None = None, skip_run: str | None = None,
+                        model: str | None = None, version: int | None = None) -> bool:
     """Whether ``deployment`` is degraded by the rule, from its recorded monitoring runs and,
     when given, the verdict of a batch just monitored (``skip_run``: its run, not counted
-    twice if it is already in the store)."""
+    twice if it is already in the store). ``model`` and ``version`` count only that version's
+    batches, as ``latest_states`` groups them: a version deployed in place of a degraded one
+    (``deployment`` an environment's name) starts its own run of batches."""
     rule = rule or DegradationRule.from_settings()
-    records = monitoring_runs(store, deployment=deployment, limit=rule.flagged_in_a_row + 1)
+    records = monitoring_runs(store, model=model, deployment=deployment, limit=rule.flagged_in_a_row + 1,
+                              version=version)
     verdicts = [_flagged(r) for r in records if r.id != skip_run][:rule.flagged_in_a_row]
     if latest_flagged is not None:
         verdicts = [latest_flagged, *verdicts]

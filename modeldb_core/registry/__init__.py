@@ -20,7 +20,7 @@ from .names import ModelRef, parse as parse_model_uri
 __all__ = ["AliasMove", "Approval", "AuditEvent", "ChainCheck", "Deployment", "ModelRef", "ModelVersion",
            "RegisteredModel", "actor", "approve", "deployments", "load_model", "mark_degraded",
            "parse_model_uri", "promote", "record_deployment", "register_model", "resolve_model",
-           "retire_deployment", "set_policy"]
+           "restore_deployment", "retire_deployment", "set_policy"]
 
 
 def actor(settings: Any = None) -> str:
@@ -141,6 +141,15 @@ def mark_degraded(deployment: Any, reason: str | None = None, actor: str | None 
     """Mark a serving deployment (its number, or a ``Deployment``) ``degraded``: it keeps serving, but
     monitoring found it wanting. What a monitoring rule calls; ``actor`` defaults to the identity. Audited."""
     return _store().mark_degraded(deployment, reason, actor or _identity())
+
+
+def restore_deployment(deployment: Any, reason: str) -> Deployment:
+    """Put a ``degraded`` deployment (its number, or a ``Deployment``) back to ``deployed``: someone
+    judged that it serves well after all. ``reason`` is required (it overrides a monitoring rule's
+    verdict); the actor is the identity, as for every registry change. Audited."""
+    from .deployment import restore_reason
+
+    return _store().restore_deployment(deployment, restore_reason(reason), actor())
 
 
 def _identity() -> str:

@@ -52,6 +52,14 @@ def reason(value: Any, field: str = "reason") -> str | None:
     return None if value is None else validation.text(field, value, MAX_REASON)
 
 
+def restore_reason(value: Any, field: str = "reason") -> str:
+    """Why a degraded deployment is put back: required, since it overrides a monitoring rule's verdict."""
+    text = reason(value, field)
+    if text is None or not text.strip():
+        raise ValidationError(field, value, "is needed: say why the degraded deployment serves well after all")
+    return text
+
+
 def state(value: Any, field: str = "state") -> str:
     if value not in STATES:
         raise ValidationError(field, value, f"must be one of {', '.join(STATES)}")

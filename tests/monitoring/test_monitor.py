@@ -207,3 +207,31 @@ def test_a_deployment_turns_degraded_and_the_report_shows_it_with_the_latest_dri
     assert "## Latest monitoring" in text and "area (PSI" in text
     assert [d["state"] for d in built["deployments"]] == ["degraded"]
     assert "Latest monitoring" in report.html(built)
+
+
+def test_a_retrained_version_deployed_in_its_place_starts_its_own_run_of_flagged_batches(tracking, pricing):
+    """The degradation rule counts the batches of one version in one deployment: the flagged batches
+    of the version a retrained one replaced in ``prod`` do not make the new one degraded at its
+    first flagged batch (found by the lifecycle scenario, tests/lifecycle)."""
+    from sklearn.linear_model import Ridge
+
+    from modeldb_core.sklearn import autolog
+
+    mdb.record_deployment("models:/pricing/1", "prod")
+    answers = [mdb.monitor("models:/pricing/1", batch=_data(400, seed=50 + seed, shift=1.0)[FEATURES],
+                           deployment="prod").degraded for seed in range(3)]
+    assert answers == [False, False, True]
+    recent = _data(5000, seed=2, shift=1.0)
+    autolog(register_model="pricing")
+    try:
+        Ridge().fit(recent[FEATURES], recent["area"] * 3 + recent["age"])
+    finally:
+        autolog(disable=True)
+    mdb.flush()
+    mdb.record_deployment("models:/pricing/2", "prod")
+    first = mdb.monitor("models:/pricing/2", batch=_data(400, seed=60, shift=3.0)[FEATURES], deployment="prod")
+    assert (first.version, first.flagged, first.degraded) == (2, True, False)
+    [now] = mdb.deployments(model="pricing", environment="prod")
+    assert (now.version, now.state) == (2, "deployed")
+    assert not deployment_degraded(tracking.store, "prod", model="pricing", version=2, rule=DegradationRule(3))
+    assert deployment_degraded(tracking.store, "prod", model="pricing", version=1, rule=DegradationRule(3))

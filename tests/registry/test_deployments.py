@@ -205,3 +205,25 @@ def test_mark_degraded_is_the_declared_entry_point_for_monitoring(tracking, monk
     assert [(e.action, e.actor, e.reason) for e in tracking.store.audit_events("models:/pricing")][-2:] == [
         ("deployment.degrade", "drift-monitor", "3 flagged batches in a row"), ("deployment.restore", "ops", "retrained")]
     assert mdb.mark_degraded(deployment).state == "degraded" and tracking.store.audit_events()[-1].actor == "ops"
+
+
+def test_restore_deployment_needs_a_reason_and_is_audited_as_the_identity(tracking, monkeypatch):
+    import modeldb_core as mdb
+
+    monkeypatch.setenv("MODELDB_IDENTITY", "on-call")
+    mdb.configure(uri=tracking.settings.uri)
+    store = mdb.get_client().store
+    store.register_model_version("pricing", content("a"), actor="alice")
+    deployment = mdb.record_deployment("models:/pricing/1", "prod")
+    mdb.mark_degraded(deployment, "3 flagged batches in a row", actor="drift-monitor")
+    for reason in (None, "", "  "):
+        with pytest.raises(ValidationError) as refused:
+            mdb.restore_deployment(deployment, reason)
+        assert refused.value.field == "reason"
+    assert store.get_deployment(deployment.id).state == "degraded"
+    restored = mdb.restore_deployment(deployment, "the shift was a holiday")
+    assert (restored.state, restored.state_reason, restored.serving) == ("deployed", "the shift was a holiday", True)
+    event = store.audit_events("models:/pricing")[-1]
+    assert (event.action, event.actor, event.reason) == ("deployment.restore", "on-call", "the shift was a holiday")
+    assert event.before["state"] == "degraded" and event.after["state"] == "deployed"
+    assert store.verify_audit().ok

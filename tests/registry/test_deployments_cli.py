@@ -95,3 +95,41 @@ def test_the_provenance_report_shows_the_deployment_history(store_uri, monkeypat
     assert history.count("| prod |") == 2 and "retrained" in history and "| eu-west |" in history
     html = invoke(store_uri, "report", "models:/pricing/2", "--format", "html").output
     assert "Deployment history of the model" in html and "retrained" in html
+
+
+def test_restore_puts_a_degraded_deployment_back_audited_with_its_reason(store_uri, monkeypatch):
+    from modeldb_core.store import open_store
+
+    monkeypatch.setenv("MODELDB_IDENTITY", "on-call")
+    store = open_store(store_uri)
+    for label in "ab":
+        store.register_model_version("pricing", content(label), actor="alice")
+    first = store.record_deployment("models:/pricing/1", "prod", "alice")
+    store.mark_degraded(first.id, "3 flagged batches in a row", "drift-monitor")
+    store.close()
+
+    missing = CliRunner().invoke(cli, ["--uri", store_uri, "deployments", "restore", str(first.id)])
+    assert missing.exit_code == 2 and "--reason" in missing.output
+    blank = invoke(store_uri, "deployments", "restore", str(first.id), "--reason", " ", code=1)
+    assert "reason: is needed" in blank.output
+    restored = invoke(store_uri, "deployments", "restore", str(first.id), "--reason", "holiday traffic, expected")
+    assert f"Deployment {first.id}: models:/pricing/1 in prod is deployed again" in restored.output
+    shown = json.loads(invoke(store_uri, "deployments", "show", str(first.id), "--json").output)[0]
+    assert (shown["state"], shown["state_reason"], shown["serving"]) == ("deployed", "holiday traffic, expected",
+                                                                          True)
+    # Restoring what is not degraded changes nothing (and writes no audit event).
+    again = json.loads(invoke(store_uri, "deployments", "restore", str(first.id), "--reason", "twice",
+                              "--json").output)[0]
+    assert again["state_reason"] == "holiday traffic, expected"
+    audit = json.loads(invoke(store_uri, "audit", "list", "--model", "pricing", "--json").output)
+    assert [(e["action"], e["actor"], e["reason"]) for e in audit if e["action"] in
+            ("deployment.degrade", "deployment.restore")] == [
+        ("deployment.degrade", "drift-monitor", "3 flagged batches in a row"),
+        ("deployment.restore", "on-call", "holiday traffic, expected")]
+
+    invoke(store_uri, "deployments", "record", "pricing/2", "prod")
+    retired = invoke(store_uri, "deployments", "restore", str(first.id), "--reason", "roll back", code=1)
+    assert "deployment: is retired since" in retired.output and "only a serving deployment" in retired.output
+    unknown = invoke(store_uri, "deployments", "restore", "99", "--reason", "x", code=1)
+    assert "no deployment with id 99" in unknown.output
+    assert "OK" in invoke(store_uri, "audit", "verify").output

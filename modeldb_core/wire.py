@@ -244,3 +244,130 @@ def detail_from_json(value: dict[str, Any]) -> Any:
 
 def dumps(value: Any) -> bytes:
     return _encode(value).encode()
+
+
+# -- domain objects over HTTP: one codec for every dataclass --------------------------------
+# A dataclass travels as ``dataclasses.asdict`` makes it; the receiver rebuilds it from the
+# type it expects (a route's declared answer, a dataclass field's annotation), so no type
+# tags travel and a run, a model version or a deployment read remotely equals the local one.
+def to_json(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+def from_json(expected: Any, value: Any) -> Any:
+    """``value`` (decoded JSON) as ``expected``: a dataclass, ``list[X]``, ``tuple[X, Y]``,
+    ``dict[str, X]``, ``X | None`` or a plain type; ``Any`` keeps the JSON as it is."""
+    import dataclasses
+    import types
+    import typing
+
+    if value is None or expected is Any or expected is None:
+        return value
+    origin = typing.get_origin(expected)
+    args = typing.get_args(expected)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return from_json(options[0], value)
+        shaped = [a for a in options if dataclasses.is_dataclass(a)] if isinstance(value, dict) else []
+        return from_json(shaped[0], value) if shaped else value
+    if origin is list:
+        return [from_json(args[0] if args else Any, v) for v in value]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_json(args[0], v) for v in value)
+        return tuple(from_json(a, v) for a, v in zip(args, value, strict=True)) if args else tuple(value)
+    if origin is dict:
+        inner = args[1] if len(args) == 2 else Any
+        return {k: from_json(inner, v) for k, v in value.items()}
+    if dataclasses.is_dataclass(expected):
+        hints = _hints(expected)
+        kwargs = {f.name: from_json(hints.get(f.name, Any), value[f.name])
+                  for f in dataclasses.fields(expected) if f.init and f.name in value}
+        return expected(**kwargs)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = typing.get_type_hints(cls)
+    return found
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+# -- errors over HTTP: one mapping both ways ----------------------------------------------------
+# The server answers a ModelDBError with the status below and, in the body, the error's class,
+# message and attributes; the client raises the same class with the same message and attributes
+# (``error_from_json``), so a refused promotion or an unknown model reads as it does locally.
+_STATUSES: tuple[tuple[str, int], ...] = (
+    ("RequestTooLargeError", 413), ("ValidationError", 400), ("QueryError", 400),
+    ("AuthenticationError", 401), ("AuthorizationError", 403), ("NotFoundError", 404),
+    ("PromotionRefusedError", 409), ("IntegrityError", 409), ("ReproductionBlockedError", 409),
+    # A store that failed: the client keeps what it sent (the journal) and tries again.
+    ("StoreError", 503), ("ModelDBError", 503),
+)
+
+
+def _error_classes() -> dict[str, type]:
+    from . import errors
+
+    return {name: cls for name, cls in vars(errors).items()
+            if isinstance(cls, type) and issubclass(cls, errors.ModelDBError)}
+
+
+def error_status(exc: BaseException) -> int:
+    classes = _error_classes()
+    for name, status in _STATUSES:
+        if isinstance(exc, classes[name]):
+            return status
+    return 500
+
+
+def error_to_json(exc: BaseException) -> dict[str, Any]:
+    """The body of an error answer: status, message, class, attributes (and the field, if any)."""
+    attributes = {k: to_json(v) for k, v in vars(exc).items() if not k.startswith("_")}
+    body = {"status": error_status(exc), "message": str(exc), "type": type(exc).__name__,
+            "attributes": attributes}
+    if "field" in attributes:
+        body["field"] = attributes["field"]
+    return {"error": body}
+
+
+def _error_attribute_types() -> dict[tuple[str, str], Any]:
+    """Attributes that are domain objects, rebuilt as such (the rest stay JSON)."""
+    from .registry.policy import Verdict
+
+    return {("PromotionRefusedError", "verdict"): Verdict}
+
+
+def error_from_json(body: Any) -> Exception | None:
+    """The ModelDBError an error answer describes, or None when it names no known class."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    cls = _error_classes().get(error.get("type"))
+    if cls is None:
+        return None
+    typed = _error_attribute_types()
+    attributes = {k: from_json(typed.get((cls.__name__, k), Any), v)
+                  for k, v in (error.get("attributes") or {}).items()}
+    # Not through the class's __init__: its message is already made, as the server made it.
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, error.get("message", ""))
+    exc.__dict__.update(attributes)
+    return exc

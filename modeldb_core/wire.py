@@ -371,3 +371,20 @@ def error_from_json(body: Any) -> Exception | None:
     Exception.__init__(exc, error.get("message", ""))
     exc.__dict__.update(attributes)
     return exc
+
+
+# -- blobs of the artifact store, by content hash (``HttpStore.push_blob``, server/blobs.py) --------
+ARTIFACTS_PATH = "/api/v1/artifacts"
+# A blob travels in one request and is held in memory on both sides while its hash is checked.
+MAX_BLOB_BYTES = 512 * 1024 * 1024
+
+
+def blob_name(content_hash: str) -> str:
+    """``sha256:<64 lowercase hex>``, or ValidationError naming the value."""
+    from .artifact_store import hex_digest
+
+    return f"sha256:{hex_digest(content_hash)}"
+
+
+def blob_path(content_hash: str) -> str:
+    return f"{ARTIFACTS_PATH}/{blob_name(content_hash)}"

@@ -14,6 +14,7 @@ Only the standard library is used, so a client needs no extra package.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,23 +40,60 @@ class HttpStore(MetadataStore):
     # -- the one way a request goes out ----------------------------------------------
     def _request(self, method: str, path: str, body: bytes | None = None,
                  params: dict[str, Any] | None = None, typed: bool = True) -> Any:
+        return json.loads(self._exchange(method, path, body, params, typed=typed) or b"null")
+
+    def _exchange(self, method: str, path: str, body: bytes | None = None, params: dict[str, Any] | None = None,
+                  content_type: str = "application/json", typed: bool = True) -> bytes:
+        """The answer's bytes; an error answer raised as the error it names (``_translated``)."""
         url = self.uri + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         headers = {"Accept": "application/json"}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-                return json.loads(answer.read() or b"null")
+                return answer.read()
         except urllib.error.HTTPError as exc:
             raise _translated(exc, self.uri, typed) from None
         except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
             reason = getattr(exc, "reason", exc)
             raise StoreUnavailableError(f"cannot reach the ModelDB server at {self.uri}: {reason}") from None
+
+    # -- blobs: uploaded and read back by content hash (docs/server.md) ---------------
+    def push_blob(self, artifacts: Any, content_hash: str) -> bool:
+        return self._upload(artifacts.path(content_hash), content_hash)
+
+    def _upload(self, path: Any, content_hash: str) -> bool:
+        """Send the file at ``path`` as the blob ``content_hash`` unless the server has it."""
+        where = wire.blob_path(content_hash)
+        try:
+            self._exchange("HEAD", where)
+            return True
+        except NotFoundError:
+            pass
+        with open(path, "rb") as fh:
+            data = fh.read(wire.MAX_BLOB_BYTES + 1)
+        self._exchange("PUT", where, data, content_type="application/octet-stream")
+        return True
+
+    def pull_blob(self, artifacts: Any, content_hash: str) -> bool:
+        import hashlib
+
+        try:
+            data = self._exchange("GET", wire.blob_path(content_hash))
+        except NotFoundError:
+            return False
+        if f"sha256:{hashlib.sha256(data).hexdigest()}" != wire.blob_name(content_hash):
+            from modeldb_core.errors import IntegrityError
+
+            raise IntegrityError(f"the ModelDB server at {self.uri} sent other bytes for {content_hash}; "
+                                 "nothing was kept")
+        artifacts.without_remote().put_bytes(data, {"pulled_from": self.uri})
+        return True
 
     # -- writes ----------------------------------------------------------------------
     def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
@@ -166,8 +204,24 @@ class HttpStore(MetadataStore):
         return self._call("list_models", project=project)
 
     def register_model_version(self, name, artifact, actor, run=None, description=None, project=None):
+        self._upload_model_file(artifact)
         return self._call("register_model_version", name=name, artifact=artifact, actor=actor,
                           run=run, description=description, project=project)
+
+    def _upload_model_file(self, artifact: Any) -> None:
+        """A model file of this machine, hashed whole, goes to the server by its content hash, so
+        ``load_model`` works where only the server is shared. One hashed by samples (larger than
+        the fingerprint's full-hash limit) has no content name to check and stays a path."""
+        if not artifact.uri.startswith("file://") or artifact.fingerprint_method != "full":
+            return
+        path = artifact.uri[len("file://"):]
+        if not os.path.isfile(path):
+            return
+        try:
+            wire.blob_name(artifact.content_hash)
+        except ModelDBError:
+            return  # not a SHA-256 of the content
+        self._upload(path, artifact.content_hash)
 
     def model_versions(self, name):
         return self._call("model_versions", name=name)

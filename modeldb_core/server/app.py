@@ -89,12 +89,14 @@ def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     log.info("%s wrote %d %s", who, count, what)
 
 
-def build(uri: str | None = None, auth: bool = True) -> FastAPI:
+def build(uri: str | None = None, auth: bool = True, artifacts: str | None = None) -> FastAPI:
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     # The web app's holder, without a read deadline: a batch of writes takes what it takes.
     app.state.store = StoreHolder(uri, query_timeout=None)
     app.state.auth = auth
+    # Where blobs uploaded by clients are kept (server/blobs.py); None: this process's setting.
+    app.state.artifacts = artifacts
     app.state.counters = counters = Counters()
     # One batch at a time per process: the store caches the ids of projects and definitions
     # a transaction inserted before it commits, and a second transaction of the same process
@@ -156,9 +158,10 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
         audit(token, "events", len(events))
         return {"applied": len(events)}
 
-    from . import lineage, reads, store_api
+    from . import blobs, lineage, reads, store_api
 
     lineage.register(app, _access)
     reads.register(app, _access)
     store_api.register(app, _access)
+    blobs.register(app, _access)
     return app

@@ -340,12 +340,21 @@ def error_status(exc: BaseException) -> int:
 
 def error_to_json(exc: BaseException) -> dict[str, Any]:
     """The body of an error answer: status, message, class, attributes (and the field, if any)."""
-    attributes = {k: to_json(v) for k, v in vars(exc).items() if not k.startswith("_")}
+    attributes = {k: _encodable(to_json(v)) for k, v in vars(exc).items() if not k.startswith("_")}
     body = {"status": error_status(exc), "message": str(exc), "type": type(exc).__name__,
             "attributes": attributes}
     if "field" in attributes:
         body["field"] = attributes["field"]
     return {"error": body}
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` if JSON can carry it, else its text (a refused body's bytes, an odd object)."""
+    try:
+        _encode(value)
+        return value
+    except (TypeError, ValueError):
+        return value.decode(errors="replace") if isinstance(value, bytes) else repr(value)
 
 
 def _error_attribute_types() -> dict[tuple[str, str], Any]:

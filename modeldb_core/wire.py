@@ -314,28 +314,25 @@ _HINTS: dict[type, dict[str, Any]] = {}
 # The server answers a ModelDBError with the status below and, in the body, the error's class,
 # message and attributes; the client raises the same class with the same message and attributes
 # (``error_from_json``), so a refused promotion or an unknown model reads as it does locally.
-_STATUSES: tuple[tuple[str, int], ...] = (
-    ("RequestTooLargeError", 413), ("ValidationError", 400), ("QueryError", 400),
-    ("AuthenticationError", 401), ("AuthorizationError", 403), ("NotFoundError", 404),
-    ("PromotionRefusedError", 409), ("IntegrityError", 409), ("ReproductionBlockedError", 409),
-    # A store that failed: the client keeps what it sent (the journal) and tries again.
-    ("StoreError", 503), ("ModelDBError", 503),
-)
+def error_status(exc: BaseException) -> int:
+    from . import errors
+
+    statuses = (
+        (errors.RequestTooLargeError, 413), (errors.ValidationError, 400), (errors.QueryError, 400),
+        (errors.AuthenticationError, 401), (errors.AuthorizationError, 403), (errors.NotFoundError, 404),
+        (errors.PromotionRefusedError, 409), (errors.IntegrityError, 409), (errors.ReproductionBlockedError, 409),
+        # A store that failed: the client keeps what it sent (the journal) and tries again.
+        (errors.StoreError, 503), (errors.ModelDBError, 503),
+    )
+    return next((status for cls, status in statuses if isinstance(exc, cls)), 500)
 
 
 def _error_classes() -> dict[str, type]:
+    """Every ModelDBError by its class name: what an error answer may name."""
     from . import errors
 
     return {name: cls for name, cls in vars(errors).items()
             if isinstance(cls, type) and issubclass(cls, errors.ModelDBError)}
-
-
-def error_status(exc: BaseException) -> int:
-    classes = _error_classes()
-    for name, status in _STATUSES:
-        if isinstance(exc, classes[name]):
-            return status
-    return 500
 
 
 def error_to_json(exc: BaseException) -> dict[str, Any]:

@@ -158,8 +158,7 @@ class HttpStore(MetadataStore):
         path = route.url_path.format(**{name: urllib.parse.quote(str(kwargs.pop(name)), safe="")
                                         for name in route.path_args})
         if route.in_query:
-            answer = self._request(route.verb, path, params={
-                k: routes.query_text(v) for k, v in kwargs.items() if v is not None})
+            answer = self._request(route.verb, path, params={k: routes.query_text(v) for k, v in kwargs.items()})
         else:
             answer = self._request(route.verb, path, wire.dumps(wire.to_json(kwargs)))
         return wire.from_json(route.returns, answer)

@@ -120,6 +120,8 @@ def query_value(expected: Any, text: str) -> Any:
 
     import typing
 
+    if text == "":
+        return None  # written for None (``query_text``): ``limit=`` is no limit, not the default
     kinds = {expected} if isinstance(expected, type) else set(typing.get_args(expected))
     try:
         if bool in kinds:
@@ -137,6 +139,8 @@ def query_value(expected: Any, text: str) -> Any:
 
 def query_text(value: Any) -> str:
     """How a query-string argument is written (``query_value`` reads it back)."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if isinstance(value, float) else str(value)

@@ -8,7 +8,8 @@ A batch of tracking events (``events.py``) is one JSON object::
 the batch's ``started`` events refer to by key. The server checks a batch here
 before its store sees it: a malformed event is refused with the path of the
 field (``events[3].data.started_at``), the limit and the value, and nothing of
-the batch is written. Runs read back over HTTP travel as ``run_to_json``.
+the batch is written. Runs, models and deployments read back over HTTP travel as ``to_json``
+makes them and ``from_json`` rebuilds them.
 """
 from __future__ import annotations
 
@@ -192,54 +193,6 @@ _DATA = {
     PARAMS: _object, TAGS: _object, DEFINE: _object, PIPELINE_STARTED: _pipeline_started,
     PIPELINE_ENDED: _ended, RECIPE: _recipe, REPRODUCTION: _reproduction,
 }
-
-
-# -- runs read back over HTTP -------------------------------------------------------------
-def run_to_json(run: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(run)
-
-
-def run_from_json(value: dict[str, Any]) -> Any:
-    from .model import Run
-
-    return Run(**value)
-
-
-def record_to_json(record: Any) -> dict[str, Any]:
-    return {"run": run_to_json(record.run), "params": record.params, "metrics": record.metrics,
-            "tags": record.tags}
-
-
-def record_from_json(value: dict[str, Any]) -> Any:
-    from .query.records import RunRecord
-
-    return RunRecord(run=run_from_json(value["run"]), params=value["params"],
-                     metrics=value["metrics"], tags=value["tags"])
-
-
-def detail_to_json(detail: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(detail)
-
-
-def detail_from_json(value: dict[str, Any]) -> Any:
-    from .model import ArtifactVersion, CodeVersion, Environment, Metric, Note, RunDetail, RunIO
-
-    def edges(items: list[dict[str, Any]]) -> list[RunIO]:
-        return [RunIO(direction=e["direction"], name=e["name"], artifact=ArtifactVersion(**e["artifact"]))
-                for e in items]
-
-    return RunDetail(
-        run=run_from_json(value["run"]), params=value["params"], metrics=value["metrics"],
-        metric_history={k: [Metric(**m) for m in v] for k, v in value["metric_history"].items()},
-        tags=value["tags"], notes=[Note(**n) for n in value["notes"]],
-        inputs=edges(value["inputs"]), outputs=edges(value["outputs"]),
-        code_version=CodeVersion(**value["code_version"]) if value.get("code_version") else None,
-        environment=Environment(**value["environment"]) if value.get("environment") else None,
-        children=value.get("children") or [])
 
 
 def dumps(value: Any) -> bytes:

@@ -7,9 +7,13 @@ backs off and sends the same events again (the server applies them idempotently)
 A batch the server refuses as malformed (400) is a ``StoreError``: the writer
 then sends it event by event and drops only what is refused.
 
-Reads cover what ``modeldb runs list`` and ``runs show``
-need; the rest raises ``StoreError`` naming what a remote store cannot do yet.
-Only the standard library is used, so a client needs no extra package.
+Reads of runs are ``/api/v1/runs``; the registry, deployments, lineage and the
+other reads and writes are the routes declared in ``modeldb_core/server/routes.py``,
+answered with the local store's semantics: an error comes back as the class and
+message the server's store raised (``wire.error_from_json``). Blobs of the artifact
+store travel by content hash (``push_blob``/``pull_blob``). What is left raises
+``StoreError`` naming what a remote store cannot do yet. Only the standard library is
+used, so a client needs no extra package.
 """
 from __future__ import annotations
 
@@ -117,7 +121,9 @@ class HttpStore(MetadataStore):
 
     def get_run_detail(self, run_id: int | str):
         ref = urllib.parse.quote(str(run_id), safe="")
-        return wire.detail_from_json(self._request("GET", f"/api/v1/runs/{ref}"))
+        from modeldb_core.model import RunDetail
+
+        return wire.from_json(RunDetail, self._request("GET", f"/api/v1/runs/{ref}"))
 
     def search_runs(self, query: Any, limit: int | None = 100, offset: int = 0) -> list[Any]:
         if query.filter is not None and query.text is None:
@@ -125,7 +131,9 @@ class HttpStore(MetadataStore):
         found = self._request("GET", "/api/v1/runs", params={
             "filter": query.text if query.filter is not None else None, "project": query.project, "search": query.search, "order": [str(k) for k in query.order],
             "limit": limit or 10_000, "offset": offset})
-        return [wire.record_from_json(r) for r in found]
+        from modeldb_core.query.records import RunRecord
+
+        return wire.from_json(list[RunRecord], found)
 
     def stream_runs(self, query: Any, batch: int = 1000):
         offset = 0

@@ -282,3 +282,31 @@ def test_a_blob_is_kept_only_under_its_own_hash(sqlite_uri, start_server, http, 
         assert got.read() == data
     missing = "sha256:" + "1" * 64
     assert not HttpStore(server.url, token=token).pull_blob(there, missing)
+
+
+def test_a_model_file_registered_here_loads_where_only_the_server_is_shared(sqlite_uri, start_server, new_token,
+                                                                            tmp_path, monkeypatch):
+    import pickle
+
+    import modeldb_core as mdb
+    from modeldb_core.store import open_store
+
+    with open_store(sqlite_uri) as store:
+        store.upgrade()
+    token = new_token(sqlite_uri, "write")
+    server = start_server(sqlite_uri)
+    monkeypatch.setenv("MODELDB_TOKEN", token)
+    model = tmp_path / "trainer" / "model.pkl"
+    model.parent.mkdir()
+    model.write_bytes(pickle.dumps({"coef": [1.5, -2.0]}))
+    registered = CliRunner().invoke(cli, ["--uri", server.url, "models", "register", "pricing", "--artifact",
+                                          str(model), "--json"], catch_exceptions=False)
+    assert registered.exit_code == 0, registered.output
+    model.unlink()  # the trainer's file is gone: the server has the only copy of its bytes
+
+    client = mdb.configure(uri=server.url, artifacts=str(tmp_path / "serving-host"))
+    try:
+        assert mdb.load_model("models:/pricing/1") == {"coef": [1.5, -2.0]}
+        assert mdb.load_model("models:/pricing/1") == {"coef": [1.5, -2.0]}  # from the local copy now
+    finally:
+        client.close()

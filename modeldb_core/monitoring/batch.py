@@ -348,4 +348,5 @@ def store_drift_report(drift: Any, artifacts: Any, remote: Any = None) -> str:
     from ..web.encode import jsonable
 
     body = json.dumps(jsonable(drift.to_dict()), sort_keys=True, separators=(",", ":")).encode()
-    return ArtifactStore(artifacts, remote=remote).put_bytes(body, {"format": "json", "kind": "drift_report"}).content_hash
+    blob = ArtifactStore(artifacts, remote=remote).put_bytes(body, {"format": "json", "kind": "drift_report"})
+    return blob.content_hash

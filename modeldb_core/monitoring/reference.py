@@ -4,8 +4,9 @@ A profile is a JSON blob of the content-addressed artifact store (``artifact_sto
 named by its SHA-256: the same data profiled twice is stored once, nothing in the store's
 schema changes, and a profile travels with the artifacts (a serving host that can load
 the model can read its profile; through ``modeldb server`` it is pushed to the server
-when stored and pulled from it when read, ``artifact_store.py``). The run that read the data links it with the tag
-``modeldb.profile.<input name>`` = ``sha256:<hex>``, beside the input's fingerprint.
+when stored and pulled from it when read, ``artifact_store.py``). The run that read the
+data links it with the tag ``modeldb.profile.<input name>`` = ``sha256:<hex>``, beside
+the input's fingerprint.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from modeldb_core import wire
 from modeldb_core.server import routes
@@ -49,6 +49,11 @@ class HttpStore(MetadataStore):
     def _exchange(self, method: str, path: str, body: bytes | None = None, params: dict[str, Any] | None = None,
                   content_type: str = "application/json", typed: bool = True) -> bytes:
         """The answer's bytes; an error answer raised as the error it names (``_translated``)."""
+        return b"".join(self._answer(method, path, body, params, content_type, typed, lambda a: [a.read()]))
+
+    def _answer(self, method: str, path: str, body: bytes | None, params: dict[str, Any] | None,
+                content_type: str, typed: bool, read: Any) -> Iterator[Any]:
+        """What ``read(answer)`` yields from the answer, read while it arrives; errors as in ``_exchange``."""
         url = self.uri + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
@@ -60,7 +65,7 @@ class HttpStore(MetadataStore):
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-                return answer.read()
+                yield from read(answer)
         except urllib.error.HTTPError as exc:
             raise _translated(exc, self.uri, typed) from None
         except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
@@ -261,8 +266,12 @@ class HttpStore(MetadataStore):
         return self._call("audit_events", subject=subject, limit=limit)
 
     def iter_audit(self, batch=5000):
-        # One answer, oldest first (the store's order): the server has no cursor over the log yet.
-        yield from self._call("audit_events", limit=None)
+        from modeldb_core.registry.model import AuditEvent
+
+        # One event a line, oldest first, decoded as it arrives: a long log is never held whole.
+        for line in self._answer("GET", routes.AUDIT_STREAM_PATH, None, None, "", True, iter):
+            if line.strip():
+                yield wire.from_json(AuditEvent, json.loads(line))
 
     def verify_audit(self):
         return self._call("verify_audit")

@@ -112,6 +112,9 @@ ROUTES: tuple[Route, ...] = (
 )
 
 BY_METHOD: dict[str, Route] = {r.method: r for r in ROUTES}
+# ``iter_audit``: the whole log, oldest first, one JSON event a line as the store reads it
+# (``store_api.py``), so neither side holds a long log whole.
+AUDIT_STREAM_PATH = PREFIX + "/audit/all"
 
 
 def query_value(expected: Any, text: str) -> Any:

@@ -17,6 +17,7 @@ from modeldb_core.extras import require
 require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from modeldb_core import wire
 from modeldb_core.errors import ValidationError
@@ -71,3 +72,9 @@ def register(app: FastAPI, access) -> None:
 
     for route in routes.ROUTES:
         app.add_api_route(route.url_path, handler(route), methods=[route.verb], include_in_schema=True)
+
+    @app.get(routes.AUDIT_STREAM_PATH)
+    def audit_log(token=Depends(access(routes.READ))) -> StreamingResponse:
+        # A sync generator: Starlette iterates it in its thread pool, a batch of rows at a time.
+        lines = (wire.dumps(wire.to_json(event)) + b"\n" for event in app.state.store.get().iter_audit())
+        return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -310,3 +310,19 @@ def test_a_model_file_registered_here_loads_where_only_the_server_is_shared(sqli
         assert mdb.load_model("models:/pricing/1") == {"coef": [1.5, -2.0]}  # from the local copy now
     finally:
         client.close()
+
+
+def test_the_whole_audit_log_reads_through_the_server(sqlite_uri, start_server, new_token):
+    from modeldb_core.store import open_store
+    from modeldb_core.store.http_store import HttpStore
+
+    with open_store(sqlite_uri) as store:
+        store.upgrade()
+        for n in range(1_100):  # more than one page of the default listing (1,000)
+            store.register_model_version("pricing", _content(f"v{n}"), "alice")
+        local = [(e.id, e.action, e.hash) for e in store.iter_audit()]
+    server = start_server(sqlite_uri)
+    remote = HttpStore(server.url, token=new_token(sqlite_uri, "read"))
+    assert [(e.id, e.action, e.hash) for e in remote.iter_audit()] == local
+    assert len(local) == 1_101 and len(remote.audit_events()) == 1_000
+    assert remote.verify_audit().checked == 1_101

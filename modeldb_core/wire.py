@@ -246,8 +246,7 @@ def from_json(expected: Any, value: Any) -> Any:
         kwargs = {f.name: from_json(hints.get(f.name, Any), value[f.name])
                   for f in dataclasses.fields(expected) if f.init and f.name in value}
         return expected(**kwargs)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    # Numbers stay as JSON carried them (2 stays 2, 2.0 stays 2.0): what the caller gave.
     return value
 
 

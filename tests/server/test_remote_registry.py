@@ -326,3 +326,89 @@ def test_the_whole_audit_log_reads_through_the_server(sqlite_uri, start_server, 
     assert [(e.id, e.action, e.hash) for e in remote.iter_audit()] == local
     assert len(local) == 1_101 and len(remote.audit_events()) == 1_000
     assert remote.verify_audit().checked == 1_101
+
+
+def _every_call(store) -> list:
+    """Each registry, deployment and artifact call once, with what it answered or raised."""
+    from modeldb_core.errors import ModelDBError
+
+    answers = []
+
+    def record(name, call):
+        try:
+            answers.append((name, call()))
+        except ModelDBError as exc:
+            answers.append((name, type(exc).__name__, str(exc), dict(vars(exc))))
+
+    record("create", lambda: store.create_model("pricing", "alice", description="quotes", tags={"team": "a"},
+                                                card={"risk_tier": "2"}))
+    record("update", lambda: store.update_model("pricing", "alice", reason="owner", owner="bob"))
+    record("update-bad", lambda: store.update_model("pricing", "alice", colour="red"))
+    for label in ("a", "b", "a"):
+        record("register", lambda label=label: store.register_model_version("pricing", _content(label), "alice"))
+    record("versions", lambda: store.model_versions("pricing"))
+    record("policy", lambda: store.set_policy("pricing", "production", {"approvals": {"count": 1}}, "alice"))
+    record("policy-bad", lambda: store.set_policy("pricing", "production", {"thresholds": ["auc >= 2"]}, "alice"))
+    record("refused", lambda: store.promote("models:/pricing/2", "production", "bob"))
+    record("approve", lambda: store.approve("models:/pricing/2", "production", "carol", reason="looked"))
+    record("promote", lambda: store.promote("models:/pricing/2", "production", "bob"))
+    record("forced", lambda: store.promote("models:/pricing/1", "staging", "bob", reason="try", force=True))
+    record("resolve", lambda: store.resolve_model("models:/pricing@production"))
+    record("resolve-fast", lambda: store.resolve_model("models:/pricing/1", detail=False))
+    record("resolve-bad", lambda: store.resolve_model("models:/pricing/seven"))
+    record("unknown", lambda: store.get_model("nosuch"))
+    record("models", lambda: store.list_models())
+    record("policies", lambda: (store.policies("pricing"), store.get_policy("pricing", "staging")))
+    record("approvals", lambda: store.approvals("pricing"))
+    record("history", lambda: (store.alias_history("pricing"), store.alias_history("pricing", "staging")))
+    record("deploy", lambda: store.record_deployment("models:/pricing@production", "prod", "alice",
+                                                     endpoint="https://user:secret@pricing.internal"))
+    record("canary", lambda: store.record_deployment("models:/pricing/1", "prod", "alice", traffic=0.1))
+    record("canary-bad", lambda: store.record_deployment("models:/pricing/1", "prod", "alice", traffic=2))
+    record("degrade", lambda: store.mark_degraded(1, "drift", "monitor"))
+    record("restore", lambda: store.restore_deployment(1, "fixed", "alice"))
+    record("one", lambda: (store.get_deployment(1), store.get_deployment("1")))
+    record("none", lambda: store.get_deployment(99))
+    record("serving", lambda: store.deployments(model="pricing", environment="prod"))
+    record("retire", lambda: store.retire_deployment("models:/pricing", "alice", environment="prod"))
+    record("retire-again", lambda: store.retire_deployment(2, "alice"))
+    record("all", lambda: store.deployments(history=True))
+    record("artifacts", lambda: store.find_artifact_versions(_content("a").content_hash))
+    record("artifact", lambda: store.get_artifact_version(1))
+    record("audit", lambda: (store.audit_events("models:/pricing", limit=5), store.verify_audit()))
+    return answers
+
+
+def test_every_call_answers_as_the_store_behind_the_server_does(two_stores, start_server, new_token):
+    from modeldb_core.store import open_store
+    from modeldb_core.store.http_store import HttpStore
+
+    local_uri, served_uri = two_stores
+    for uri in two_stores:
+        with open_store(uri) as store:
+            store.upgrade()
+    server = start_server(served_uri)
+    with open_store(local_uri) as local:
+        here = _every_call(local)
+    there = _every_call(HttpStore(server.url, token=new_token(served_uri, "write")))
+    assert [a[0] for a in there] == [a[0] for a in here]
+    for mine, theirs in zip(here, there, strict=True):
+        assert _stable(_plain(theirs)) == _stable(_plain(mine)), mine[0]
+    kinds = {a[0]: a[1] for a in there if len(a) == 4}
+    assert kinds == {"update-bad": "ValidationError", "policy-bad": "ValidationError",
+                     "refused": "PromotionRefusedError", "resolve-bad": "ValidationError",
+                     "unknown": "NotFoundError", "canary-bad": "ValidationError", "none": "NotFoundError",
+                     "retire-again": "NotFoundError"}
+
+
+def _plain(value):
+    """Dataclasses as dicts, tuples as lists: what ``_stable`` compares."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

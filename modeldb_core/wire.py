@@ -337,6 +337,35 @@ ARTIFACTS_PATH = "/api/v1/artifacts"
 MAX_BLOB_BYTES = 512 * 1024 * 1024
 
 
+# What the blob is (format, class, library versions: ``ArtifactStore.describe``), as JSON in a
+# header beside its bytes, so a pulled model or profile is described as where it was made.
+DESCRIPTION_HEADER = "X-ModelDB-Description"
+MAX_DESCRIPTION_BYTES = 8 * 1024
+
+
+def blob_description(text: str | None) -> dict[str, Any]:
+    """The description a header carries (what the artifact store sets itself left out); ValidationError
+    naming the header when it is not a JSON object of at most MAX_DESCRIPTION_BYTES."""
+    if not text:
+        return {}
+    if len(text) > MAX_DESCRIPTION_BYTES:
+        raise ValidationError(DESCRIPTION_HEADER, f"{len(text):,} characters",
+                              f"the limit is {MAX_DESCRIPTION_BYTES:,}")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(DESCRIPTION_HEADER, text, f"is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValidationError(DESCRIPTION_HEADER, value, "must be a JSON object")
+    return {k: v for k, v in value.items() if k not in ("content_hash", "size", "stored_at")}
+
+
+def description_header(description: dict[str, Any]) -> str:
+    text = json.dumps({k: v for k, v in description.items() if k not in ("content_hash", "size", "stored_at")},
+                      ensure_ascii=True, separators=(",", ":"), default=str)
+    return text if len(text) <= MAX_DESCRIPTION_BYTES else "{}"
+
+
 def blob_name(content_hash: str) -> str:
     """``sha256:<64 lowercase hex>``, or ValidationError naming the value."""
     from .artifact_store import hex_digest

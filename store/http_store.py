@@ -47,12 +47,14 @@ class HttpStore(MetadataStore):
         return json.loads(self._exchange(method, path, body, params, typed=typed) or b"null")
 
     def _exchange(self, method: str, path: str, body: bytes | None = None, params: dict[str, Any] | None = None,
-                  content_type: str = "application/json", typed: bool = True) -> bytes:
+                  content_type: str = "application/json", typed: bool = True,
+                  headers: dict[str, str] | None = None) -> bytes:
         """The answer's bytes; an error answer raised as the error it names (``_translated``)."""
-        return b"".join(self._answer(method, path, body, params, content_type, typed, lambda a: [a.read()]))
+        return b"".join(self._answer(method, path, body, params, content_type, typed, lambda a: [a.read()],
+                                     headers))
 
     def _answer(self, method: str, path: str, body: bytes | None, params: dict[str, Any] | None,
-                content_type: str, typed: bool, read: Any) -> Iterator[Any]:
+                content_type: str, typed: bool, read: Any, extra: dict[str, str] | None = None) -> Iterator[Any]:
         """What ``read(answer)`` yields from the answer, read while it arrives; errors as in ``_exchange``."""
         url = self.uri + path
         if params:
@@ -62,6 +64,7 @@ class HttpStore(MetadataStore):
             headers["Content-Type"] = content_type
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        headers.update(extra or {})
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:
@@ -74,9 +77,9 @@ class HttpStore(MetadataStore):
 
     # -- blobs: uploaded and read back by content hash (docs/server.md) ---------------
     def push_blob(self, artifacts: Any, content_hash: str) -> bool:
-        return self._upload(artifacts.path(content_hash), content_hash)
+        return self._upload(artifacts.path(content_hash), content_hash, artifacts.describe(content_hash))
 
-    def _upload(self, path: Any, content_hash: str) -> bool:
+    def _upload(self, path: Any, content_hash: str, description: dict[str, Any] | None = None) -> bool:
         """Send the file at ``path`` as the blob ``content_hash`` unless the server has it."""
         where = wire.blob_path(content_hash)
         try:
@@ -86,14 +89,16 @@ class HttpStore(MetadataStore):
             pass
         with open(path, "rb") as fh:
             data = fh.read(wire.MAX_BLOB_BYTES + 1)
-        self._exchange("PUT", where, data, content_type="application/octet-stream")
+        self._exchange("PUT", where, data, content_type="application/octet-stream",
+                       headers={wire.DESCRIPTION_HEADER: wire.description_header(description or {})})
         return True
 
     def pull_blob(self, artifacts: Any, content_hash: str) -> bool:
         import hashlib
 
         try:
-            data = self._exchange("GET", wire.blob_path(content_hash))
+            data, described = next(self._answer("GET", wire.blob_path(content_hash), None, None, "", True,
+                                                lambda a: [(a.read(), a.headers.get(wire.DESCRIPTION_HEADER))]))
         except NotFoundError:
             return False
         if f"sha256:{hashlib.sha256(data).hexdigest()}" != wire.blob_name(content_hash):
@@ -101,7 +106,8 @@ class HttpStore(MetadataStore):
 
             raise IntegrityError(f"the ModelDB server at {self.uri} sent other bytes for {content_hash}; "
                                  "nothing was kept")
-        artifacts.without_remote().put_bytes(data, {"pulled_from": self.uri})
+        description = {**wire.blob_description(described), "pulled_from": self.uri}
+        artifacts.without_remote().put_bytes(data, description)
         return True
 
     # -- writes ----------------------------------------------------------------------

@@ -270,12 +270,15 @@ def test_a_blob_is_kept_only_under_its_own_hash(sqlite_uri, start_server, http, 
     assert status == 400 and answer["error"]["field"] == "content hash"
 
     here = ArtifactStore(tmp_path / "here", remote=HttpStore(server.url, token=token))
-    assert here.put_bytes(data).content_hash == name  # pushed as it is stored
+    assert here.put_bytes(data, {"format": "pickle", "class": "sklearn.linear_model.Ridge"}).content_hash == name
     there = ArtifactStore(tmp_path / "there", remote=HttpStore(server.url, token=token))
     assert not there.exists(name)
     with there.open(name) as fh:  # pulled, checked, kept
         assert fh.read() == data
     assert there.exists(name) and there.verify(name)
+    described = there.describe(name)  # as where it was made
+    assert (described["format"], described["class"], described["pulled_from"]) == (
+        "pickle", "sklearn.linear_model.Ridge", server.url)
     request = urllib.request.Request(f"{server.url}/api/v1/artifacts/{name}",
                                      headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=30) as got:

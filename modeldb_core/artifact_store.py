@@ -19,6 +19,11 @@ Rules:
 - Folders are created 0700 and blobs 0400 (descriptions 0600): private to
   their owner unless ``private_files`` is off (then blobs are 0444 and the
   umask decides), see ``modeldb_core.files``.
+- A client whose metadata store is ``modeldb server`` shares no folder with other
+  machines: given that store as ``remote``, what is put here is pushed to the server
+  (``MetadataStore.push_blob``: uploaded by content hash, verified there) and a blob
+  missing here is pulled from it (``pull_blob``, verified here). A database store
+  pushes and pulls nothing: its clients name one artifact folder.
 - The ``.json`` description is everything a CLI or UI needs to show a blob.
   Nothing here ever unpickles: ``load_pickle`` exists for a user who asks for
   the object back, and checks the hash first.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -39,6 +45,7 @@ from .errors import NotFoundError, ValidationError
 from .model import ArtifactVersion
 
 _ALGORITHM = "sha256"
+log = logging.getLogger("modeldb.artifacts")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class _HashingWriter:
         self._fh.flush()
 
 
-def _check_hash(content_hash: str) -> str:
+def hex_digest(content_hash: str) -> str:
     """The hex part of ``sha256:<hex>`` (or a bare hex), refusing anything else."""
     text = content_hash.split(":", 1)[1] if content_hash.startswith(f"{_ALGORITHM}:") else content_hash
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
@@ -92,20 +99,21 @@ def _check_hash(content_hash: str) -> str:
 class ArtifactStore:
     """Blobs named by their content under one root folder (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike | None = None, private: bool | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, private: bool | None = None, remote: Any = None):
         if root is None:
             from .client import get_client
 
             root = get_client().settings.artifacts
         self.root = Path(root).expanduser()
         self.private = files._private(private)
+        self.remote = remote  # a MetadataStore that keeps blobs for other machines (see the module docstring)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({str(self.root)!r})"
 
     # -- paths ------------------------------------------------------------
     def path(self, content_hash: str) -> Path:
-        hexdigest = _check_hash(content_hash)
+        hexdigest = hex_digest(content_hash)
         return self.root / _ALGORITHM / hexdigest[:2] / hexdigest[2:]
 
     def exists(self, content_hash: str) -> bool:
@@ -135,6 +143,13 @@ class ArtifactStore:
             raise
         info = {"content_hash": content_hash, "size": sink.size, **(description or {})}
         self._describe(final, info)
+        if self.remote is not None:
+            from .errors import ModelDBError
+
+            try:
+                self.remote.push_blob(self, content_hash)
+            except ModelDBError as exc:  # kept here; other machines cannot read it until pushed again
+                log.warning("could not push %s to %s: %s", content_hash, self.remote.uri, exc)
         return StoredBlob(content_hash, sink.size, final, info, created)
 
     def put_bytes(self, data: bytes, description: dict[str, Any] | None = None) -> StoredBlob:
@@ -165,14 +180,22 @@ class ArtifactStore:
             raise NotFoundError("artifact blob", content_hash)
         side = path.with_name(path.name + ".json")
         if not side.is_file():
-            return {"content_hash": f"{_ALGORITHM}:{_check_hash(content_hash)}", "size": path.stat().st_size}
+            return {"content_hash": f"{_ALGORITHM}:{hex_digest(content_hash)}", "size": path.stat().st_size}
         return json.loads(side.read_text())
 
-    def open(self, content_hash: str) -> BinaryIO:
+    def fetch(self, content_hash: str) -> Path:
+        """The blob's path here, pulled from ``remote`` first when it is missing."""
         path = self.path(content_hash)
-        if not path.is_file():
+        if not path.is_file() and not (self.remote is not None and self.remote.pull_blob(self, content_hash)):
             raise NotFoundError("artifact blob", content_hash)
-        return path.open("rb")
+        return path
+
+    def open(self, content_hash: str) -> BinaryIO:
+        return self.fetch(content_hash).open("rb")
+
+    def without_remote(self) -> "ArtifactStore":
+        """This folder alone: what a pull writes into (a pulled blob is not pushed back)."""
+        return ArtifactStore(self.root, self.private)
 
     def verify(self, content_hash: str) -> bool:
         """True when the stored bytes still hash to their name."""
@@ -180,7 +203,7 @@ class ArtifactStore:
         with self.open(content_hash) as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-        return digest.hexdigest() == _check_hash(content_hash)
+        return digest.hexdigest() == hex_digest(content_hash)
 
     def load_pickle(self, content_hash: str) -> Any:
         """Unpickle a stored object. Only for content you trust: unpickling runs code."""

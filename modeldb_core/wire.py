@@ -8,7 +8,8 @@ A batch of tracking events (``events.py``) is one JSON object::
 the batch's ``started`` events refer to by key. The server checks a batch here
 before its store sees it: a malformed event is refused with the path of the
 field (``events[3].data.started_at``), the limit and the value, and nothing of
-the batch is written. Runs read back over HTTP travel as ``run_to_json``.
+the batch is written. Runs, models and deployments read back over HTTP travel as ``to_json``
+makes them and ``from_json`` rebuilds them.
 """
 from __future__ import annotations
 
@@ -194,53 +195,183 @@ _DATA = {
 }
 
 
-# -- runs read back over HTTP -------------------------------------------------------------
-def run_to_json(run: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(run)
-
-
-def run_from_json(value: dict[str, Any]) -> Any:
-    from .model import Run
-
-    return Run(**value)
-
-
-def record_to_json(record: Any) -> dict[str, Any]:
-    return {"run": run_to_json(record.run), "params": record.params, "metrics": record.metrics,
-            "tags": record.tags}
-
-
-def record_from_json(value: dict[str, Any]) -> Any:
-    from .query.records import RunRecord
-
-    return RunRecord(run=run_from_json(value["run"]), params=value["params"],
-                     metrics=value["metrics"], tags=value["tags"])
-
-
-def detail_to_json(detail: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(detail)
-
-
-def detail_from_json(value: dict[str, Any]) -> Any:
-    from .model import ArtifactVersion, CodeVersion, Environment, Metric, Note, RunDetail, RunIO
-
-    def edges(items: list[dict[str, Any]]) -> list[RunIO]:
-        return [RunIO(direction=e["direction"], name=e["name"], artifact=ArtifactVersion(**e["artifact"]))
-                for e in items]
-
-    return RunDetail(
-        run=run_from_json(value["run"]), params=value["params"], metrics=value["metrics"],
-        metric_history={k: [Metric(**m) for m in v] for k, v in value["metric_history"].items()},
-        tags=value["tags"], notes=[Note(**n) for n in value["notes"]],
-        inputs=edges(value["inputs"]), outputs=edges(value["outputs"]),
-        code_version=CodeVersion(**value["code_version"]) if value.get("code_version") else None,
-        environment=Environment(**value["environment"]) if value.get("environment") else None,
-        children=value.get("children") or [])
-
-
 def dumps(value: Any) -> bytes:
     return _encode(value).encode()
+
+
+# -- domain objects over HTTP: one codec for every dataclass --------------------------------
+# A dataclass travels as ``dataclasses.asdict`` makes it; the receiver rebuilds it from the
+# type it expects (a route's declared answer, a dataclass field's annotation), so no type
+# tags travel and a run, a model version or a deployment read remotely equals the local one.
+def to_json(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+def from_json(expected: Any, value: Any) -> Any:
+    """``value`` (decoded JSON) as ``expected``: a dataclass, ``list[X]``, ``tuple[X, Y]``,
+    ``dict[str, X]``, ``X | None`` or a plain type; ``Any`` keeps the JSON as it is."""
+    import dataclasses
+    import types
+    import typing
+
+    if value is None or expected is Any or expected is None:
+        return value
+    origin = typing.get_origin(expected)
+    args = typing.get_args(expected)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return from_json(options[0], value)
+        shaped = [a for a in options if dataclasses.is_dataclass(a)] if isinstance(value, dict) else []
+        return from_json(shaped[0], value) if shaped else value
+    if origin is list:
+        return [from_json(args[0] if args else Any, v) for v in value]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_json(args[0], v) for v in value)
+        return tuple(from_json(a, v) for a, v in zip(args, value, strict=True)) if args else tuple(value)
+    if origin is dict:
+        inner = args[1] if len(args) == 2 else Any
+        return {k: from_json(inner, v) for k, v in value.items()}
+    if dataclasses.is_dataclass(expected):
+        hints = _hints(expected)
+        kwargs = {f.name: from_json(hints.get(f.name, Any), value[f.name])
+                  for f in dataclasses.fields(expected) if f.init and f.name in value}
+        return expected(**kwargs)
+    # Numbers stay as JSON carried them (2 stays 2, 2.0 stays 2.0): what the caller gave.
+    return value
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    import typing
+
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = typing.get_type_hints(cls)
+    return found
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+# -- errors over HTTP: one mapping both ways ----------------------------------------------------
+# The server answers a ModelDBError with the status below and, in the body, the error's class,
+# message and attributes; the client raises the same class with the same message and attributes
+# (``error_from_json``), so a refused promotion or an unknown model reads as it does locally.
+def error_status(exc: BaseException) -> int:
+    from . import errors
+
+    statuses = (
+        (errors.RequestTooLargeError, 413), (errors.ValidationError, 400), (errors.QueryError, 400),
+        (errors.AuthenticationError, 401), (errors.AuthorizationError, 403), (errors.NotFoundError, 404),
+        (errors.PromotionRefusedError, 409), (errors.IntegrityError, 409), (errors.ReproductionBlockedError, 409),
+        # A store that failed: the client keeps what it sent (the journal) and tries again.
+        (errors.StoreError, 503), (errors.ModelDBError, 503),
+    )
+    return next((status for cls, status in statuses if isinstance(exc, cls)), 500)
+
+
+def _error_classes() -> dict[str, type]:
+    """Every ModelDBError by its class name: what an error answer may name."""
+    from . import errors
+
+    return {name: cls for name, cls in vars(errors).items()
+            if isinstance(cls, type) and issubclass(cls, errors.ModelDBError)}
+
+
+def error_to_json(exc: BaseException) -> dict[str, Any]:
+    """The body of an error answer: status, message, class, attributes (and the field, if any)."""
+    attributes = {k: _encodable(to_json(v)) for k, v in vars(exc).items() if not k.startswith("_")}
+    body = {"status": error_status(exc), "message": str(exc), "type": type(exc).__name__,
+            "attributes": attributes}
+    if "field" in attributes:
+        body["field"] = attributes["field"]
+    return {"error": body}
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` if JSON can carry it, else its text (a refused body's bytes, an odd object)."""
+    try:
+        _encode(value)
+        return value
+    except (TypeError, ValueError):
+        return value.decode(errors="replace") if isinstance(value, bytes) else repr(value)
+
+
+def _error_attribute_types() -> dict[tuple[str, str], Any]:
+    """Attributes that are domain objects, rebuilt as such (the rest stay JSON)."""
+    from .registry.policy import Verdict
+
+    return {("PromotionRefusedError", "verdict"): Verdict}
+
+
+def error_from_json(body: Any) -> Exception | None:
+    """The ModelDBError an error answer describes, or None when it names no known class."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    cls = _error_classes().get(error.get("type"))
+    if cls is None:
+        return None
+    typed = _error_attribute_types()
+    attributes = {k: from_json(typed.get((cls.__name__, k), Any), v)
+                  for k, v in (error.get("attributes") or {}).items()}
+    # Not through the class's __init__: its message is already made, as the server made it.
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, error.get("message", ""))
+    exc.__dict__.update(attributes)
+    return exc
+
+
+# -- blobs of the artifact store, by content hash (``HttpStore.push_blob``, server/blobs.py) --------
+ARTIFACTS_PATH = "/api/v1/artifacts"
+# A blob travels in one request and is held in memory on both sides while its hash is checked.
+MAX_BLOB_BYTES = 512 * 1024 * 1024
+
+
+# What the blob is (format, class, library versions: ``ArtifactStore.describe``), as JSON in a
+# header beside its bytes, so a pulled model or profile is described as where it was made.
+DESCRIPTION_HEADER = "X-ModelDB-Description"
+MAX_DESCRIPTION_BYTES = 8 * 1024
+
+
+def blob_description(text: str | None) -> dict[str, Any]:
+    """The description a header carries (what the artifact store sets itself left out); ValidationError
+    naming the header when it is not a JSON object of at most MAX_DESCRIPTION_BYTES."""
+    if not text:
+        return {}
+    if len(text) > MAX_DESCRIPTION_BYTES:
+        raise ValidationError(DESCRIPTION_HEADER, f"{len(text):,} characters",
+                              f"the limit is {MAX_DESCRIPTION_BYTES:,}")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(DESCRIPTION_HEADER, text, f"is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValidationError(DESCRIPTION_HEADER, value, "must be a JSON object")
+    return {k: v for k, v in value.items() if k not in ("content_hash", "size", "stored_at")}
+
+
+def description_header(description: dict[str, Any]) -> str:
+    text = json.dumps({k: v for k, v in description.items() if k not in ("content_hash", "size", "stored_at")},
+                      ensure_ascii=True, separators=(",", ":"), default=str)
+    return text if len(text) <= MAX_DESCRIPTION_BYTES else "{}"
+
+
+def blob_name(content_hash: str) -> str:
+    """``sha256:<64 lowercase hex>``, or ValidationError naming the value."""
+    from .artifact_store import hex_digest
+
+    return f"sha256:{hex_digest(content_hash)}"
+
+
+def blob_path(content_hash: str) -> str:
+    return f"{ARTIFACTS_PATH}/{blob_name(content_hash)}"

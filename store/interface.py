@@ -239,6 +239,18 @@ class MetadataStore(abc.ABC):
         """What serves now, what served at ``at``, or (``history``) every deployment."""
         raise NotImplementedError
 
+    # -- blobs of the artifact store (modeldb_core/artifact_store.py) -----------------
+    # A database store's clients name one artifact folder, so it has nothing to move; a
+    # store that is a server keeps blobs for clients that share only the server.
+    def push_blob(self, artifacts: Any, content_hash: str) -> bool:
+        """Make the blob ``content_hash`` of the local ``ArtifactStore`` readable by other clients
+        of this store; False when there is nothing to do."""
+        return False
+
+    def pull_blob(self, artifacts: Any, content_hash: str) -> bool:
+        """Copy the blob ``content_hash`` into the local ``ArtifactStore``; False when this store has none."""
+        return False
+
     # -- schema -----------------------------------------------------------
     @abc.abstractmethod
     def upgrade(self) -> str | None: ...

@@ -282,17 +282,19 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             sample, _ = sample_rows(batch, settings.profile_rows)
             profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)
-            stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts)
+            remote = client.open_store()  # keeps blobs for other machines when it is a server
+            stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts, remote)
             if stored is not None:
                 run.set_tag(PROFILE_TAG + "batch", stored)
-            reference = _training_profile(ref, settings, result)
+            reference = _training_profile(ref, settings, result, remote)
             if reference is not None:
                 drift = compare(reference, sample, settings.drift_fdr, ref.profile_hash, sorted_finite)
                 drift.rows = profile["rows"]
                 result.drift, result.flagged = drift, drift.flagged
                 result.problems += drift.problems
                 metrics.update(_drift_metrics(drift))
-                report_hash = safe_call("store the drift report", store_drift_report, drift, settings.artifacts)
+                report_hash = safe_call("store the drift report", store_drift_report, drift, settings.artifacts,
+                                        remote)
                 if report_hash is not None:
                     run.set_tag(MONITOR_TAG + "drift", report_hash)
                 run.log_params({"drift.fdr": settings.drift_fdr, "drift.reference": ref.profile_hash})
@@ -315,7 +317,8 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
         safe_call("end a monitoring run", run.end, status, error=error)
 
 
-def _training_profile(ref: _Reference, settings: Any, result: MonitorResult) -> dict[str, Any] | None:
+def _training_profile(ref: _Reference, settings: Any, result: MonitorResult,
+                      remote: Any = None) -> dict[str, Any] | None:
     """The version's training profile, or ``None`` with the reason among the problems."""
     from ..errors import NotFoundError
     from .reference import load_profile
@@ -325,7 +328,7 @@ def _training_profile(ref: _Reference, settings: Any, result: MonitorResult) -> 
                                "drift is not measured")
         return None
     try:
-        return load_profile(ref.profile_hash, settings.artifacts)
+        return load_profile(ref.profile_hash, settings.artifacts, remote)
     except NotFoundError:
         result.problems.append(f"the training profile {ref.profile_hash} of model {ref.model} version "
                                f"{ref.version} is not in the artifact store {settings.artifacts}: "
@@ -339,10 +342,11 @@ def _rows(batch: Any) -> int:
     return row_count(batch)
 
 
-def store_drift_report(drift: Any, artifacts: Any) -> str:
+def store_drift_report(drift: Any, artifacts: Any, remote: Any = None) -> str:
     """Keep the drift report as a JSON blob of the artifact store; its content hash."""
     from ..artifact_store import ArtifactStore
     from ..web.encode import jsonable
 
     body = json.dumps(jsonable(drift.to_dict()), sort_keys=True, separators=(",", ":")).encode()
-    return ArtifactStore(artifacts).put_bytes(body, {"format": "json", "kind": "drift_report"}).content_hash
+    blob = ArtifactStore(artifacts, remote=remote).put_bytes(body, {"format": "json", "kind": "drift_report"})
+    return blob.content_hash

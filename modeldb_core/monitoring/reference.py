@@ -3,8 +3,10 @@
 A profile is a JSON blob of the content-addressed artifact store (``artifact_store.py``),
 named by its SHA-256: the same data profiled twice is stored once, nothing in the store's
 schema changes, and a profile travels with the artifacts (a serving host that can load
-the model can read its profile). The run that read the data links it with the tag
-``modeldb.profile.<input name>`` = ``sha256:<hex>``, beside the input's fingerprint.
+the model can read its profile; through ``modeldb server`` it is pushed to the server
+when stored and pulled from it when read, ``artifact_store.py``). The run that read the
+data links it with the tag ``modeldb.profile.<input name>`` = ``sha256:<hex>``, beside
+the input's fingerprint.
 """
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ def is_profilable(value: Any) -> bool:
     return module == "numpy" and kind in ("ndarray", "memmap") and getattr(value, "ndim", 0) in (1, 2)
 
 
-def store_profile(profile: dict[str, Any], artifacts: Any = None) -> str:
-    """Store ``profile`` in the artifact store; its content hash."""
+def store_profile(profile: dict[str, Any], artifacts: Any = None, remote: Any = None) -> str:
+    """Store ``profile`` in the artifact store (and ``remote``'s, a MetadataStore); its content hash."""
     from ..artifact_store import ArtifactStore
 
-    store = ArtifactStore(artifacts)
+    store = ArtifactStore(artifacts, remote=remote)
     blob = store.put_bytes(dumps(profile).encode(), {"format": "json", "kind": "profile",
                                                      "what": "data profile", "rows": profile.get("rows")})
     return blob.content_hash
@@ -43,7 +45,7 @@ def record_profile(run: Any, name: str, data: Any) -> str | None:
         return None
     settings = run.client.settings
     profile = build_profile(data, settings.profile_rows, settings.profile_bytes)
-    content_hash = store_profile(profile, settings.artifacts)
+    content_hash = store_profile(profile, settings.artifacts, run.client.open_store())
     run.set_tag(PROFILE_TAG + name, content_hash)
     return content_hash
 
@@ -56,12 +58,17 @@ def _load(content_hash: str, root: str) -> str:
         return fh.read().decode()
 
 
-def load_profile(content_hash: str, artifacts: Any = None) -> dict[str, Any]:
-    """The stored profile named ``content_hash`` (read once per process)."""
+def load_profile(content_hash: str, artifacts: Any = None, remote: Any = None) -> dict[str, Any]:
+    """The stored profile named ``content_hash`` (read once per process), pulled from ``remote``
+    (a MetadataStore) when this machine does not have it."""
+    from ..artifact_store import ArtifactStore
+
     if artifacts is None:
         from ..client import get_client
 
         artifacts = get_client().settings.artifacts
+    if remote is not None:
+        ArtifactStore(artifacts, remote=remote).fetch(content_hash)
     return json.loads(_load(content_hash, str(artifacts)))
 
 

@@ -86,7 +86,9 @@ def resolve_model(uri: str, at: float | None = None, detail: bool = True) -> Mod
 
 def load_model(uri: str) -> Any:
     """Unpickle the model file of the version ``uri`` names, after checking that its content
-    hash is the one registered (a changed file is refused, never unpickled)."""
+    hash is the one registered (a changed file is refused, never unpickled). A file that is
+    not on this machine is read from the artifact store by its content hash (pulled from
+    ``modeldb server`` when the store is one)."""
     from modeldb_core.errors import IntegrityError, ValidationError
     from modeldb_core.fingerprint import hash_file
 
@@ -94,6 +96,14 @@ def load_model(uri: str) -> Any:
     if not version.artifact_uri.startswith("file://"):
         raise ValidationError("model artifact", version.artifact_uri, "load_model reads local files (file://) only")
     path = version.artifact_uri[len("file://"):]
+    if not os.path.exists(path):
+        # Made on another machine: the artifact store has its content, here or (through
+        # ``modeldb server``) pulled from the server by its hash.
+        from modeldb_core.artifact_store import ArtifactStore
+        from modeldb_core.client import get_client
+
+        client = get_client()
+        path = str(ArtifactStore(client.settings.artifacts, remote=client.open_store()).fetch(version.content_hash))
     digest, method, _ = hash_file(path)
     if digest != version.content_hash:
         raise IntegrityError(f"{version.uri}: {path} has content hash {digest}, not the registered "

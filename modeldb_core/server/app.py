@@ -12,13 +12,12 @@ from modeldb_core.extras import require
 require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from modeldb_core import __version__, tokens, wire
 from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
-    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, QueryError,
-    RequestTooLargeError, StoreUnavailableError, ValidationError,
+    AuthenticationError, ModelDBError, QueryError, RequestTooLargeError, StoreUnavailableError,
 )
 
 log = logging.getLogger("modeldb.server")
@@ -90,12 +89,14 @@ def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     log.info("%s wrote %d %s", who, count, what)
 
 
-def build(uri: str | None = None, auth: bool = True) -> FastAPI:
+def build(uri: str | None = None, auth: bool = True, artifacts: str | None = None) -> FastAPI:
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     # The web app's holder, without a read deadline: a batch of writes takes what it takes.
     app.state.store = StoreHolder(uri, query_timeout=None)
     app.state.auth = auth
+    # Where blobs uploaded by clients are kept (server/blobs.py); None: this process's setting.
+    app.state.artifacts = artifacts
     app.state.counters = counters = Counters()
     # One batch at a time per process: the store caches the ids of projects and definitions
     # a transaction inserted before it commits, and a second transaction of the same process
@@ -107,38 +108,25 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
             app.state.store.get().apply_events(events, definitions)
 
     app.state.apply_events = apply_events
+    app.state.write_lock = apply_lock
 
-    def error(status: int, exc: Exception, **extra: Any) -> JSONResponse:
+    def error(status: int, exc: Exception, **extra: Any) -> Response:
         if 400 <= status < 500:
             counters.add(requests_rejected_total=1)
-        return JSONResponse({"error": {"status": status, "message": str(exc), **extra}}, status_code=status,
-                            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+        body = wire.error_to_json(exc)
+        body["error"].update(status=status, **extra)
+        return Response(wire.dumps(body), status_code=status, media_type="application/json",
+                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
-    @app.exception_handler(ValidationError)
-    def _invalid(request: Request, exc: ValidationError):
-        return error(413 if isinstance(exc, RequestTooLargeError) else 400, exc, field=exc.field)
-
-    @app.exception_handler(QueryError)
-    def _bad_query(request: Request, exc: QueryError):
-        return error(400, exc, field="filter")
-
-    @app.exception_handler(AuthenticationError)
-    def _unauthenticated(request: Request, exc: AuthenticationError):
-        return error(401, exc)
-
-    @app.exception_handler(AuthorizationError)
-    def _forbidden(request: Request, exc: AuthorizationError):
-        return error(403, exc)
-
-    @app.exception_handler(NotFoundError)
-    def _not_found(request: Request, exc: NotFoundError):
-        return error(404, exc)
-
+    # The one mapping of errors to HTTP (wire.error_status); the client turns the answer back
+    # into the same error (wire.error_from_json).
     @app.exception_handler(ModelDBError)
-    def _store_error(request: Request, exc: ModelDBError):
-        # The client keeps the batch in its journal and sends it again: nothing is lost.
-        log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-        return error(503, exc)
+    def _error(request: Request, exc: ModelDBError):
+        status = wire.error_status(exc)
+        if status >= 500:
+            # The client keeps the batch in its journal and sends it again: nothing is lost.
+            log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        return error(status, exc, **({"field": "filter"} if isinstance(exc, QueryError) else {}))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -170,8 +158,10 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
         audit(token, "events", len(events))
         return {"applied": len(events)}
 
-    from . import lineage, reads
+    from . import blobs, lineage, reads, store_api
 
     lineage.register(app, _access)
     reads.register(app, _access)
+    store_api.register(app, _access)
+    blobs.register(app, _access)
     return app

@@ -31,14 +31,14 @@ def register(app: FastAPI, access) -> None:
 
         query = build_query(filter, project=project, search=search, order_by=order or None)
         records = await run_in_threadpool(store().search_runs, query, limit, offset)
-        return _json([wire.record_to_json(r) for r in records])
+        return _json([wire.to_json(r) for r in records])
 
     @app.get("/api/v1/runs/{ref}")
     async def detail(ref: str, token=Depends(access("read"))) -> Response:
         from modeldb_core.validation import record_id
 
         found = await run_in_threadpool(store().get_run_detail, record_id("run id", ref))
-        return _json(wire.detail_to_json(found))
+        return _json(wire.to_json(found))
 
     @app.get("/api/v1/keys")
     async def keys(project: str | None = None, token=Depends(access("read"))) -> Response:

@@ -312,7 +312,8 @@ class _FitSession:
             "flavor": "sklearn", "class": graph.class_path(est),
             "library_versions": describe.library_versions(),
         }
-        store = ArtifactStore(self.run.client.settings.artifacts)
+        # Pushed to the server when the store is one, so a serving host can load the model.
+        store = ArtifactStore(self.run.client.settings.artifacts, remote=self.run.client.open_store())
         _local.busy += 1
         started = time.perf_counter()
         try:

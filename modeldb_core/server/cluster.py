@@ -91,10 +91,16 @@ class Replica:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Replica":
+        return self.spawn().wait_healthy()
+
+    def spawn(self) -> "Replica":
         self.process = subprocess.Popen(
             [sys.executable, "-m", "modeldb_core.cli", "--uri", self.uri, "server", "--host", "127.0.0.1",
              "--port", str(self.port), *self.extra_args],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def wait_healthy(self) -> "Replica":
         _wait_healthy(self.url, self.process, self.log)
         return self
 
@@ -121,6 +127,7 @@ class Cluster:
                  server_args: Sequence[str] = ()):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="modeldb-cluster-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.uri = uri
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.replicas = [Replica(uri, _free_port(), self.workdir / f"replica-{i}.log", server_args)
@@ -131,9 +138,15 @@ class Cluster:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(nginx):
             raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")
-        # One after the other: the first migrates a fresh database before the next opens it.
+        from modeldb_core.store import open_store
+
+        # The database is migrated once, here, so the replicas start side by side (two
+        # replicas opening a fresh database at once would both migrate it).
+        open_store(self.uri).close()
         for replica in self.replicas:
-            replica.start()
+            replica.spawn()
+        for replica in self.replicas:
+            replica.wait_healthy()
         for kind in TEMP_PATHS:
             # nginx's workers may run as another user (nobody) when started by root.
             (self.workdir / kind).mkdir(mode=0o1777, exist_ok=True)

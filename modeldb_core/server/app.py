@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse, Response
 from modeldb_core import __version__, tokens, wire
 from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
-    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, QueryError,
+    AuthenticationError, AuthorizationError, ModelDBError, NotFoundError, QueryError, RateLimitedError,
     RequestTooLargeError, StoreUnavailableError, ValidationError,
 )
+from .limits import RateLimiter
 
 log = logging.getLogger("modeldb.server")
 
@@ -43,6 +44,7 @@ def _access(needed: str):
 
     def check(request: Request) -> tokens.ApiToken | None:
         if not request.app.state.auth:
+            limit(request, None)
             return None
         header = request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
@@ -50,9 +52,23 @@ def _access(needed: str):
             raise AuthenticationError("this server needs a token: Authorization: Bearer mdb_...")
         token_id, secret = tokens.split(presented.strip())
         found = request.app.state.store.get().find_token(token_id)
-        return tokens.check(found, secret, needed)
+        token = tokens.check(found, secret, needed)
+        limit(request, token)
+        return token
 
     return check
+
+
+def limit(request: Request, token: tokens.ApiToken | None) -> None:
+    """Count the request against its token's rate limit (by client address without a token)."""
+    limiter = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    if token is not None:
+        limiter.take(f"token:{token.token_id}", f"token {token.token_id} ({token.name})")
+    else:
+        host = request.client.host if request.client else "unknown"
+        limiter.take(f"host:{host}", f"client {host}")
 
 
 class Counters:
@@ -65,6 +81,7 @@ class Counters:
         "modeldb_batches_total": "batches of events applied",
         "modeldb_batch_seconds_sum": "seconds spent applying batches",
         "modeldb_requests_rejected_total": "requests answered 4xx",
+        "modeldb_requests_rate_limited_total": "requests answered 429 (over a token's rate limit)",
     }
 
     def __init__(self):
@@ -90,12 +107,14 @@ def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     log.info("%s wrote %d %s", who, count, what)
 
 
-def build(uri: str | None = None, auth: bool = True) -> FastAPI:
+def build(uri: str | None = None, auth: bool = True, rate_limit: float | None = None) -> FastAPI:
+    """The app over the store at ``uri``; ``rate_limit``: requests per second a token may send."""
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     # The web app's holder, without a read deadline: a batch of writes takes what it takes.
     app.state.store = StoreHolder(uri, query_timeout=None)
     app.state.auth = auth
+    app.state.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
     app.state.counters = counters = Counters()
     # One batch at a time per process: the store caches the ids of projects and definitions
     # a transaction inserted before it commits, and a second transaction of the same process
@@ -108,11 +127,13 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
 
     app.state.apply_events = apply_events
 
-    def error(status: int, exc: Exception, **extra: Any) -> JSONResponse:
+    def error(status: int, exc: Exception, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
         if 400 <= status < 500:
             counters.add(requests_rejected_total=1)
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse({"error": {"status": status, "message": str(exc), **extra}}, status_code=status,
-                            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+                            headers=headers)
 
     @app.exception_handler(ValidationError)
     def _invalid(request: Request, exc: ValidationError):
@@ -129,6 +150,11 @@ def build(uri: str | None = None, auth: bool = True) -> FastAPI:
     @app.exception_handler(AuthorizationError)
     def _forbidden(request: Request, exc: AuthorizationError):
         return error(403, exc)
+
+    @app.exception_handler(RateLimitedError)
+    def _rate_limited(request: Request, exc: RateLimitedError):
+        counters.add(requests_rate_limited_total=1)
+        return error(429, exc, headers={"Retry-After": f"{exc.retry_after:.0f}"}, retry_after=exc.retry_after)
 
     @app.exception_handler(NotFoundError)
     def _not_found(request: Request, exc: NotFoundError):

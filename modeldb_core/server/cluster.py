@@ -31,11 +31,13 @@ IDEMPOTENT_WRITES = (wire.EVENTS_PATH, "/api/v1/lineage")
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def nginx_conf(upstreams: Sequence[str], listen: str, workdir: Path | None = None) -> str:
+def nginx_conf(upstreams: Sequence[str], listen: str, workdir: Path | None = None,
+               access_log: Path | None = None) -> str:
     """The nginx configuration of the proxy: round robin over ``upstreams`` (host:port), a
     replica that refuses or drops a connection skipped for 2 s. ``workdir`` holds the pid,
     log and buffers of an nginx not run as a system service (None: the packaged defaults,
-    as in the nginx container image)."""
+    as in the nginx container image). ``access_log`` logs each request's path, status and
+    seconds (what ``bench/bench_server.py --cluster`` reads its batch latency from)."""
     body_limit = f"{wire.MAX_BODY_BYTES // (1024 * 1024) + 1}m"
     proxied = ["proxy_pass http://modeldb;", "proxy_http_version 1.1;", 'proxy_set_header Connection "";',
                "proxy_set_header Host $host;",
@@ -46,9 +48,14 @@ def nginx_conf(upstreams: Sequence[str], listen: str, workdir: Path | None = Non
              "worker_processes 1;"]
     if workdir is not None:
         lines += [f"pid {workdir / 'nginx.pid'};", f"error_log {workdir / 'error.log'} warn;"]
-    lines += ["events {", "    worker_connections 1024;", "}", "http {", "    access_log off;",
-              # A batch is held in memory whole, up to the server's own request limit.
-              f"    client_max_body_size {body_limit};", f"    client_body_buffer_size {body_limit};"]
+    lines += ["events {", "    worker_connections 1024;", "}", "http {"]
+    if access_log is None:
+        lines += ["    access_log off;"]
+    else:
+        lines += ["    log_format timing '$request_method $uri $status $request_time';",
+                  f"    access_log {access_log} timing;"]
+    # A batch is held in memory whole, up to the server's own request limit.
+    lines += [f"    client_max_body_size {body_limit};", f"    client_body_buffer_size {body_limit};"]
     if workdir is not None:
         lines += [f"    {kind}_temp_path {workdir / kind};" for kind in TEMP_PATHS]
     lines += ["    upstream modeldb {"]
@@ -124,7 +131,7 @@ class Cluster:
     """``replicas`` servers over the database at ``uri``, behind nginx on ``port``."""
 
     def __init__(self, uri: str, replicas: int = 2, port: int | None = None, workdir: Path | None = None,
-                 server_args: Sequence[str] = ()):
+                 server_args: Sequence[str] = (), access_log: Path | None = None):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="modeldb-cluster-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.uri = uri
@@ -132,6 +139,7 @@ class Cluster:
         self.url = f"http://127.0.0.1:{self.port}"
         self.replicas = [Replica(uri, _free_port(), self.workdir / f"replica-{i}.log", server_args)
                          for i in range(replicas)]
+        self.access_log = access_log
         self.nginx: subprocess.Popen | None = None
 
     def start(self) -> "Cluster":
@@ -153,7 +161,7 @@ class Cluster:
             os.chmod(self.workdir / kind, 0o1777)
         conf = self.workdir / "nginx.conf"
         conf.write_text(nginx_conf([f"127.0.0.1:{r.port}" for r in self.replicas], f"127.0.0.1:{self.port}",
-                                   self.workdir))
+                                   self.workdir, self.access_log))
         log = self.workdir / "nginx.log"
         self.nginx = subprocess.Popen([nginx, "-e", str(self.workdir / "error.log"), "-p", str(self.workdir),
                                        "-c", str(conf), "-g", "daemon off;"],

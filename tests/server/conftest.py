@@ -23,17 +23,19 @@ def free_port() -> int:
 class Server:
     """``modeldb --uri <store> server`` in a subprocess; ``url`` is where it answers."""
 
-    def __init__(self, store_uri: str, log: Path, port: int | None = None, no_auth: bool = False):
+    def __init__(self, store_uri: str, log: Path, port: int | None = None, no_auth: bool = False,
+                 args: tuple[str, ...] = ()):
         self.store_uri = store_uri
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.no_auth = no_auth
         self.log = log
+        self.args = list(args)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Server":
         args = [sys.executable, "-m", "modeldb_core.cli", "--uri", self.store_uri, "server",
-                "--port", str(self.port)] + (["--no-auth"] if self.no_auth else [])
+                "--port", str(self.port)] + (["--no-auth"] if self.no_auth else []) + self.args
         self.process = subprocess.Popen(args, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

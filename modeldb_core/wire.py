@@ -132,7 +132,9 @@ def _metric(field: str, data: Any) -> None:
         raise ValidationError(field, data, "must be [key, value, step, timestamp]")
     key, value, step, at = data
     validation.key(f"{field}[0]", key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+    # Exact floats and ints skip the check against numbers.Real (an abstract class: slow).
+    if value is not None and type(value) is not float and type(value) is not int \
+            and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValidationError(f"{field}[1]", value, "must be a number")
     validation.step(f"{field}[2]", step)
     validation.timestamp(f"{field}[3]", at)

@@ -69,18 +69,17 @@ class OLRevenue(luigi.Task):
             fh.write(f"{total:.2f}\n")
 
 
-def _airflow_dags_test(server: Server, token: str, tmp_path: Path, *, modeldb_listener: bool) -> None:
+def _airflow_dags_test(server: Server, token: str, tmp_path: Path) -> None:
+    """``airflow dags test`` with both the provider and ModelDB's own listener sending to ``server``."""
     env = dict(os.environ)
     env.update({
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({
             "type": "http", "url": server.url, "endpoint": "api/v1/lineage",
             "auth": {"type": "api_key", "apiKey": token}}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
+        # ModelDB's own listener, on as well, tracks into the same server.
+        "MODELDB_URI": server.url, "MODELDB_TOKEN": token,
     })
-    if modeldb_listener:  # ModelDB's own listener tracks into the same server
-        env.update({"MODELDB_URI": server.url, "MODELDB_TOKEN": token})
-    else:
-        env["MODELDB_DISABLED"] = "1"
     airflow = Path(sys.executable).with_name("airflow")
     done = subprocess.run([str(airflow), "dags", "test", DAG_ID], env=env, capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
@@ -105,7 +104,7 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
     token = make_token(sqlite_uri, "write")
     server = Server(sqlite_uri, tmp_path / "server.log").start()
     try:
-        _airflow_dags_test(server, token, tmp_path, modeldb_listener=True)
+        _airflow_dags_test(server, token, tmp_path)
         # The Luigi task reads the file the DAG wrote, tracked by ModelDB through the same server.
         monkeypatch.setenv("MODELDB_TOKEN", token)
         client = modeldb_core.configure(uri=server.url)

@@ -15,9 +15,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import luigi
-
 from modeldb_core.integrations import luigi as mdb_luigi
+from tests.airflow.revenue import Revenue
 from tests.server.conftest import Server, make_token, request
 
 EXPORT = Path(os.environ["AIRFLOW_HOME"]) / "data" / "ol_orders.csv"
@@ -46,27 +45,6 @@ DAG_FILE = textwrap.dedent(f'''
 
     orders_export()
 ''')
-
-
-class OLOrders(luigi.ExternalTask):
-    def output(self):
-        return luigi.LocalTarget(str(EXPORT))
-
-
-class OLRevenue(luigi.Task):
-    folder = luigi.Parameter()
-
-    def requires(self):
-        return OLOrders()
-
-    def output(self):
-        return luigi.LocalTarget(os.path.join(self.folder, "revenue.txt"))
-
-    def run(self):
-        with self.input().open() as fh:
-            total = sum(float(line.split(",")[1]) for line in fh.read().splitlines()[1:])
-        with self.output().open("w") as fh:
-            fh.write(f"{total:.2f}\n")
 
 
 def _airflow_dags_test(server: Server, token: str, tmp_path: Path) -> None:
@@ -109,7 +87,7 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
         monkeypatch.setenv("MODELDB_TOKEN", token)
         client = modeldb_core.configure(uri=server.url)
         try:
-            assert mdb_luigi.build([OLRevenue(folder=str(tmp_path))], local_scheduler=True, log_level="WARNING")
+            assert mdb_luigi.build([Revenue(source=str(EXPORT), folder=str(tmp_path))], local_scheduler=True, log_level="WARNING")
         finally:
             client.close()
 
@@ -131,7 +109,7 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
             # ModelDB's own listener, on at the same time, tracks the same task once, as its own run.
             [own_run] = [r for r in runs["airflow"] if r.name == "export_orders"]
             assert own_run.status == "succeeded" and own_run.id != ol_run.id
-            [luigi_run] = [r for r in runs["luigi"] if r.name == "OLRevenue"]
+            [luigi_run] = [r for r in runs["luigi"] if r.name == "Revenue"]
 
             uri = f"file://{EXPORT}"
             written = ol_detail.outputs
@@ -148,7 +126,7 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
         assert status == 200, graph
         nodes = {node["id"]: node for node in graph["graph"]}
         dataset = f"dataset:file:{EXPORT}"
-        writer, reader = f"job:{NAMESPACE}:{DAG_ID}.export_orders", f"job:{luigi_run.project}:OLRevenue"
+        writer, reader = f"job:{NAMESPACE}:{DAG_ID}.export_orders", f"job:{luigi_run.project}:Revenue"
         assert {writer, reader, dataset} <= set(nodes)
         assert {"origin": writer, "destination": dataset} in nodes[dataset]["inEdges"]
         assert {"origin": dataset, "destination": reader} in nodes[dataset]["outEdges"]

@@ -69,7 +69,7 @@ def nginx_conf(upstreams: Sequence[str], listen: str, workdir: Path | None = Non
     return "\n".join(lines) + "\n"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -135,14 +135,21 @@ class Cluster:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="modeldb-cluster-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.uri = uri
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.replicas = [Replica(uri, _free_port(), self.workdir / f"replica-{i}.log", server_args)
+        self.replicas = [Replica(uri, free_port(), self.workdir / f"replica-{i}.log", server_args)
                          for i in range(replicas)]
         self.access_log = access_log
         self.nginx: subprocess.Popen | None = None
 
     def start(self) -> "Cluster":
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no replica outlives a start that failed or was interrupted
+            raise
+
+    def _start(self) -> "Cluster":
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(nginx):
             raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")

@@ -3,20 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from modeldb_core.server.cluster import Replica
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from modeldb_core.server.cluster import Replica, free_port
 
 
 class Server(Replica):

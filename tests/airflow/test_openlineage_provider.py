@@ -47,14 +47,17 @@ DAG_FILE = textwrap.dedent(f'''
 ''')
 
 
-def _airflow_dags_test(server: Server, token: str, tmp_path: Path) -> None:
+def _airflow_dags_test(server: Server, token: str, tmp_path: Path) -> str:
     """``airflow dags test`` with both the provider and ModelDB's own listener sending to ``server``."""
     env = dict(os.environ)
     env.update({
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({
-            "type": "http", "url": server.url, "endpoint": "api/v1/lineage",
+            "type": "http", "url": server.url, "endpoint": "api/v1/lineage", "timeout": 60,
             "auth": {"type": "api_key", "apiKey": token}}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
+        # The provider gives its emission 10 s by default, then drops the event: a shared CI
+        # machine under load may need more.
+        "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "120",
         # ModelDB's own listener, on as well, tracks into the same server.
         "MODELDB_URI": server.url, "MODELDB_TOKEN": token,
     })
@@ -62,6 +65,7 @@ def _airflow_dags_test(server: Server, token: str, tmp_path: Path) -> None:
     done = subprocess.run([str(airflow), "dags", "test", DAG_ID], env=env, capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"airflow dags test failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
 
 
 def _wait_for(what, deadline_s: float = 30.0):
@@ -82,7 +86,7 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
     token = make_token(sqlite_uri, "write")
     server = Server(sqlite_uri, tmp_path / "server.log").start()
     try:
-        _airflow_dags_test(server, token, tmp_path)
+        airflow_output = _airflow_dags_test(server, token, tmp_path)
         # The Luigi task reads the file the DAG wrote, tracked by ModelDB through the same server.
         monkeypatch.setenv("MODELDB_TOKEN", token)
         client = modeldb_core.configure(uri=server.url)
@@ -100,7 +104,8 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
                 return found if {"openlineage", "airflow", "luigi"} <= set(found) else None
 
             runs = _wait_for(runs_by_orchestrator)
-            assert runs, f"runs in the store: {[(r.name, r.orchestrator) for r in store.list_runs(limit=50)]}"
+            assert runs, (f"runs in the store: {[(r.name, r.orchestrator) for r in store.list_runs(limit=50)]}; "
+                          f"airflow dags test said: {airflow_output[-3000:]}")
             # The provider's task run: one run (START and COMPLETE folded), ended, in its namespace.
             [ol_run] = [r for r in runs["openlineage"] if r.name == f"{DAG_ID}.export_orders"]
             assert ol_run.project == NAMESPACE and ol_run.status == "succeeded"

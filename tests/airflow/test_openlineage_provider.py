@@ -105,7 +105,8 @@ def test_the_provider_lands_an_airflow_task_and_its_file_in_the_graph_a_luigi_re
 
             runs = _wait_for(runs_by_orchestrator)
             assert runs, (f"runs in the store: {[(r.name, r.orchestrator) for r in store.list_runs(limit=50)]}; "
-                          f"airflow dags test said: {airflow_output[-3000:]}")
+                          f"airflow dags test said: {airflow_output[-3000:]}; the server's log: "
+                          f"{server.log.read_text()[-3000:]}")
             # The provider's task run: one run (START and COMPLETE folded), ended, in its namespace.
             [ol_run] = [r for r in runs["openlineage"] if r.name == f"{DAG_ID}.export_orders"]
             assert ol_run.project == NAMESPACE and ol_run.status == "succeeded"

@@ -55,8 +55,9 @@ def prefect(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def airflow(session: nox.Session) -> None:
-    """Airflow 3.3 in its own environment (with Luigi: their runs share one lineage graph)."""
-    session.install("-e", ".[test,postgres,airflow,sklearn,luigi]")
+    """Airflow 3.3 in its own environment (with Luigi: their runs share one lineage graph), and
+    Airflow's OpenLineage provider emitting to a real ``modeldb server`` (tests/airflow/test_openlineage_provider.py)."""
+    session.install("-e", ".[test,postgres,airflow,sklearn,luigi,server]", "apache-airflow-providers-openlineage>=2.0")
     _require(session, "airflow", "3.3.")
     session.run("pytest", "tests/airflow", *session.posargs)
 

@@ -1,6 +1,7 @@
 """Event ingest through one `modeldb server` process (uvicorn), on SQLite and PostgreSQL.
 
     python bench/bench_server.py [--runs 5000] [--batch 5000] [--clients 2] [--postgres URL]
+    python bench/bench_server.py --cluster --postgres URL [--processes 16] [--tasks 1000]
 
 Each run is what a tracked task journals with 10 params, 5 metrics and 3 tags
 (a ``started`` carrying params and tags, 5 ``metric``, an ``ended``: 7 events).
@@ -10,6 +11,13 @@ events/s and runs/s, the median and p99 latency of one batch, then OpenLineage
 ingest (START/COMPLETE pairs with one input and one output, 500 events a request).
 The server starts with --no-auth on loopback (a token check is one indexed read
 per request). PostgreSQL needs --postgres (an empty database's URL).
+
+``--cluster`` is the scale and failover run: ``--processes`` client processes each
+track ``--tasks`` tasks (a ``@tracked_task`` logging 3 metrics) through nginx into two
+replicas on PostgreSQL (``modeldb_core.server.cluster``); replica 0 is SIGKILLed when
+half the runs have landed and restarted a second later. Prints runs/s from the
+clients' start to the last run landed, the median and p99 latency of a batch as nginx
+timed it, the batches that failed over, and whether every run landed exactly once.
 """
 from __future__ import annotations
 
@@ -117,6 +125,79 @@ def openlineage(url: str, pairs: int) -> dict[str, float]:
     return {"OpenLineage events/s": len(events) / elapsed}
 
 
+CLUSTER_CLIENT = """
+import sys
+import modeldb_core
+
+@modeldb_core.tracked_task(project="scale")
+def train(client: int, i: int) -> int:
+    modeldb_core.log_metrics({"loss": 1 / (i + 1), "acc": 0.5, "rmse": 0.1})
+    return i
+
+for i in range(int(sys.argv[2])):
+    train(int(sys.argv[1]), i)
+"""
+
+
+def cluster(postgres: str, processes: int, tasks: int) -> None:
+    from modeldb_core.query import build_query
+    from modeldb_core.server.cluster import Cluster
+    from modeldb_core.store import open_store
+
+    total = processes * tasks
+    with tempfile.TemporaryDirectory() as tmp:
+        access_log = Path(tmp) / "access.log"
+        topology = Cluster(postgres, replicas=2, workdir=Path(tmp) / "cluster", server_args=["--no-auth"],
+                           access_log=access_log).start()
+        store = open_store(postgres)
+
+        def landed() -> int:
+            from sqlalchemy import text
+
+            with store.engine.connect() as conn:  # a count of ended runs, not 16,000 runs read back
+                return conn.execute(text("SELECT count(*) FROM runs WHERE status <> 'running'")).scalar_one()
+
+        try:
+            env = {**os.environ, "HOME": tmp, "MODELDB_URI": topology.url}
+            start = time.perf_counter()
+            clients = [subprocess.Popen([sys.executable, "-c", CLUSTER_CLIENT, str(c), str(tasks)], env=env)
+                       for c in range(processes)]
+            while landed() < total // 2 and any(c.poll() is None for c in clients):
+                time.sleep(0.5)
+            topology.replicas[0].kill()
+            killed_at = time.perf_counter() - start
+            time.sleep(1.0)
+            topology.replicas[0].start()
+            failed = sum(c.wait() != 0 for c in clients)
+            clients_done = time.perf_counter() - start
+            # What a client could not send before it exited stays in its journal, for the next
+            # ModelDB process on the machine or `modeldb sync`: the bench runs the latter.
+            syncs = 0
+            while (count := landed()) < total and time.perf_counter() - start < 1800:
+                subprocess.run([sys.executable, "-m", "modeldb_core.cli", "sync"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                syncs += 1
+                time.sleep(0.5)
+            elapsed = time.perf_counter() - start
+            calls = [(r.params["client"], r.params["i"]) for r in store.stream_runs(build_query(project="scale"))]
+        finally:
+            store.close()
+            topology.stop()
+        batches = [line.split() for line in access_log.read_text().splitlines() if f" {_EVENTS} " in line]
+        seconds = sorted(float(b[3]) for b in batches if b[2] == "200")
+        print(f"cluster (2 replicas, PostgreSQL, nginx; {processes} processes x {tasks} tasks, replica 0 killed "
+              f"at {killed_at:.1f} s): runs/s {total / elapsed:,.0f}, {count:,} runs landed "
+              f"({len(set(calls)):,} distinct calls, {'exactly once' if sorted(calls) == sorted(set(calls)) and len(calls) == total else 'NOT exactly once'}), "
+              f"batches {len(seconds):,} (median {statistics.median(seconds) * 1000:,.0f} ms, "
+              f"p99 {seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))] * 1000:,.0f} ms), "
+              f"batches answered otherwise {len(batches) - len(seconds)}, client processes failed {failed}, "
+              f"clients exited at {clients_done:.1f} s, `modeldb sync` runs {syncs}",
+              flush=True)
+
+
+_EVENTS = "/api/v1/events"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5000)
@@ -124,7 +205,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--openlineage", type=int, default=1000, help="START/COMPLETE pairs")
     parser.add_argument("--postgres", metavar="URL")
+    parser.add_argument("--cluster", action="store_true", help="2 replicas behind nginx, one killed mid-way")
+    parser.add_argument("--processes", type=int, default=16)
+    parser.add_argument("--tasks", type=int, default=1000, help="tracked tasks per client process")
     args = parser.parse_args()
+    if args.cluster:
+        if not args.postgres:
+            raise SystemExit("--cluster needs --postgres URL (an empty database)")
+        return cluster(args.postgres, args.processes, args.tasks)
     with tempfile.TemporaryDirectory() as tmp:
         stores = [("SQLite", f"sqlite:///{tmp}/bench.db")]
         if args.postgres:

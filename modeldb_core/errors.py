@@ -154,6 +154,17 @@ class AuthorizationError(ModelDBError):
     """A valid token whose scope does not allow what was asked (a read token writing): HTTP 403."""
 
 
+class RateLimitedError(ModelDBError):
+    """A token sent more requests than ``modeldb server --rate-limit`` allows: HTTP 429, with
+    ``retry_after`` (seconds) in the Retry-After header. A tracking client backs off as from
+    a server that is down, and its journal keeps the batch."""
+
+    def __init__(self, who: str, limit: float, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(f"{who} is over the rate limit of {limit:g} requests per second; "
+                         f"retry after {retry_after:.1f} s")
+
+
 class PromotionRefusedError(ModelDBError):
     """A promotion failed a rule of the alias's policy; ``verdict`` says which, with its numbers."""
 

@@ -132,7 +132,8 @@ def metric_value(field: str, value: Any) -> float:
 
 
 def step(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    # An exact int skips the check against numbers.Integral (an abstract class: slow).
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         raise ValidationError(field, value, "must be a whole number")
     if value < 0 or value > 2**62:
         raise ValidationError(field, value, "must be between 0 and 2**62")
@@ -141,7 +142,9 @@ def step(field: str, value: Any) -> int:
 
 def timestamp(field: str, value: Any) -> float:
     """Seconds since the epoch, from a number or a timezone-aware datetime (converted once)."""
-    if isinstance(value, _dt.datetime):
+    if type(value) is float or type(value) is int:
+        pass  # the common case, without the checks against abstract classes below (slow)
+    elif isinstance(value, _dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(field, value, "must be timezone-aware (e.g. datetime.now(timezone.utc)) "
                                   "or seconds since the epoch")
@@ -209,11 +212,13 @@ def phase(value: Any) -> str | None:
     return raw
 
 
+_STATUSES = frozenset(s.value for s in RunStatus)
+
+
 def status(value: Any) -> str:
     raw = value.value if isinstance(value, RunStatus) else value
-    allowed = [s.value for s in RunStatus]
-    if raw not in allowed:
-        raise ValidationError("status", value, f"must be one of {', '.join(allowed)}")
+    if raw not in _STATUSES:
+        raise ValidationError("status", value, f"must be one of {', '.join(s.value for s in RunStatus)}")
     return raw
 
 

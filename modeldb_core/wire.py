@@ -133,7 +133,9 @@ def _metric(field: str, data: Any) -> None:
         raise ValidationError(field, data, "must be [key, value, step, timestamp]")
     key, value, step, at = data
     validation.key(f"{field}[0]", key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+    # Exact floats and ints skip the check against numbers.Real (an abstract class: slow).
+    if value is not None and type(value) is not float and type(value) is not int \
+            and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValidationError(f"{field}[1]", value, "must be a number")
     validation.step(f"{field}[2]", step)
     validation.timestamp(f"{field}[3]", at)
@@ -273,6 +275,7 @@ def error_status(exc: BaseException) -> int:
         (errors.RequestTooLargeError, 413), (errors.ValidationError, 400), (errors.QueryError, 400),
         (errors.AuthenticationError, 401), (errors.AuthorizationError, 403), (errors.NotFoundError, 404),
         (errors.PromotionRefusedError, 409), (errors.IntegrityError, 409), (errors.ReproductionBlockedError, 409),
+        (errors.RateLimitedError, 429),
         # A store that failed: the client keeps what it sent (the journal) and tries again.
         (errors.StoreError, 503), (errors.ModelDBError, 503),
     )

@@ -16,14 +16,16 @@ from . import output
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's key.")
 @click.option("--plain-http", is_flag=True,
               help="Serve plain HTTP beyond loopback (TLS ends at a reverse proxy in front).")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="PER_SECOND",
+              help="Requests per second one token may send to one replica (429 with Retry-After beyond).")
 @click.pass_obj
 def server(obj, host: str, port: int, workers: int, no_auth: bool, ssl_certfile: str | None,
-           ssl_keyfile: str | None, plain_http: bool) -> None:
+           ssl_keyfile: str | None, plain_http: bool, rate_limit: float | None) -> None:
     """Serve the tracking server: events and OpenLineage in over HTTP, for remote clients."""
     from modeldb_core.server import serve
 
     serve(host=host, port=port, uri=obj.uri_argument, no_auth=no_auth, workers=workers,
-          ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, plain_http=plain_http)
+          ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, plain_http=plain_http, rate_limit=rate_limit)
 
 
 @click.group("tokens")

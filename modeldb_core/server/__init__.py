@@ -12,10 +12,11 @@ import sys
 
 def serve(host: str = "127.0.0.1", port: int = 8080, uri: str | None = None,
           no_auth: bool = False, workers: int = 1, ssl_certfile: str | None = None,
-          ssl_keyfile: str | None = None, plain_http: bool = False) -> None:
+          ssl_keyfile: str | None = None, plain_http: bool = False, rate_limit: float | None = None) -> None:
     """Serve until interrupted. Without ``no_auth`` every request but /healthz needs a token;
     ``no_auth`` is refused on a bind beyond loopback, and so is plain HTTP (tokens in clear)
-    unless ``plain_http`` says TLS ends before the server (a reverse proxy)."""
+    unless ``plain_http`` says TLS ends before the server (a reverse proxy). ``rate_limit``:
+    requests per second a token may send (429 beyond)."""
     from modeldb_core.errors import ValidationError
     from modeldb_core.extras import require
     from modeldb_core.web.service import is_loopback
@@ -29,7 +30,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, uri: str | None = None,
                               "must not cross a network in clear")
     from .app import build
 
-    app = build(uri, auth=not no_auth)
+    app = build(uri, auth=not no_auth, rate_limit=rate_limit)
     # The store is opened (and a fresh one created) before the first request, not during it.
     app.state.store.get()
     print(f"ModelDB server on http://{host}:{port}/ ({'no authentication' if no_auth else 'tokens required'})",

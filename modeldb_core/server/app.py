@@ -2,10 +2,11 @@
 and the reads a remote client needs (``store/http_store.py``)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from modeldb_core.extras import require
 
@@ -17,8 +18,10 @@ from fastapi.responses import Response
 from modeldb_core import __version__, tokens, wire
 from modeldb_core.web.app import StoreHolder
 from modeldb_core.errors import (
-    AuthenticationError, ModelDBError, QueryError, RequestTooLargeError, StoreUnavailableError,
+    AuthenticationError, ModelDBError, QueryError, RateLimitedError, RequestTooLargeError,
+    StoreUnavailableError,
 )
+from .limits import RateLimiter
 
 log = logging.getLogger("modeldb.server")
 
@@ -42,6 +45,7 @@ def _access(needed: str):
 
     def check(request: Request) -> tokens.ApiToken | None:
         if not request.app.state.auth:
+            limit(request, None)
             return None
         header = request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
@@ -49,9 +53,23 @@ def _access(needed: str):
             raise AuthenticationError("this server needs a token: Authorization: Bearer mdb_...")
         token_id, secret = tokens.split(presented.strip())
         found = request.app.state.store.get().find_token(token_id)
-        return tokens.check(found, secret, needed)
+        token = tokens.check(found, secret, needed)
+        limit(request, token)
+        return token
 
     return check
+
+
+def limit(request: Request, token: tokens.ApiToken | None) -> None:
+    """Count the request against its token's rate limit (by client address without a token)."""
+    limiter = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    if token is not None:
+        limiter.take(f"token:{token.token_id}", f"token {token.token_id} ({token.name})")
+    else:
+        host = request.client.host if request.client else "unknown"
+        limiter.take(f"host:{host}", f"client {host}")
 
 
 class Counters:
@@ -64,6 +82,7 @@ class Counters:
         "modeldb_batches_total": "batches of events applied",
         "modeldb_batch_seconds_sum": "seconds spent applying batches",
         "modeldb_requests_rejected_total": "requests answered 4xx",
+        "modeldb_requests_rate_limited_total": "requests answered 429 (over a token's rate limit)",
     }
 
     def __init__(self):
@@ -89,7 +108,10 @@ def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     log.info("%s wrote %d %s", who, count, what)
 
 
-def build(uri: str | None = None, auth: bool = True, artifacts: str | None = None) -> FastAPI:
+def build(uri: str | None = None, auth: bool = True, artifacts: str | None = None,
+          rate_limit: float | None = None) -> FastAPI:
+    """The app over the store at ``uri``; ``artifacts``: where uploaded blobs are kept;
+    ``rate_limit``: requests per second a token may send."""
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     # The web app's holder, without a read deadline: a batch of writes takes what it takes.
@@ -97,26 +119,41 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
     app.state.auth = auth
     # Where blobs uploaded by clients are kept (server/blobs.py); None: this process's setting.
     app.state.artifacts = artifacts
+    app.state.rate_limiter = RateLimiter(rate_limit) if rate_limit else None
     app.state.counters = counters = Counters()
-    # One batch at a time per process: the store caches the ids of projects and definitions
-    # a transaction inserted before it commits, and a second transaction of the same process
-    # must not use them meanwhile. Replicas and their PostgreSQL take the concurrency.
-    apply_lock = threading.Lock()
+    # SQLite takes one writer at a time (a lock on the file): batches of this process queue
+    # here rather than spin on the store's busy retries. PostgreSQL applies them side by side
+    # (one connection each): the ids of projects and definitions a transaction makes reach
+    # the store's shared cache only once it commits (store/sql_store.py, _cached_id).
+    sqlite_writer = threading.Lock()
+
+    @contextlib.contextmanager
+    def writing() -> Iterator[Any]:
+        """The store, for one write: batches of events and registry changes (store_api.py)."""
+        store = app.state.store.get()
+        with sqlite_writer if store.engine.dialect.name == "sqlite" else contextlib.nullcontext():
+            yield store
 
     def apply_events(events, definitions) -> None:
-        with apply_lock:
-            app.state.store.get().apply_events(events, definitions)
+        with writing() as store:
+            store.apply_events(events, definitions)
 
     app.state.apply_events = apply_events
-    app.state.write_lock = apply_lock
+    app.state.writing = writing
 
-    def error(status: int, exc: Exception, **extra: Any) -> Response:
+    def decode_and_apply(body: bytes) -> int:
+        events, definitions = wire.decode_batch(body)
+        apply_events(events, definitions)
+        return len(events)
+
+    def error(status: int, exc: Exception, headers: dict[str, str] | None = None, **extra: Any) -> Response:
         if 400 <= status < 500:
             counters.add(requests_rejected_total=1)
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
         body = wire.error_to_json(exc)
         body["error"].update(status=status, **extra)
-        return Response(wire.dumps(body), status_code=status, media_type="application/json",
-                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+        return Response(wire.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
     # The one mapping of errors to HTTP (wire.error_status); the client turns the answer back
     # into the same error (wire.error_from_json).
@@ -126,6 +163,9 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
         if status >= 500:
             # The client keeps the batch in its journal and sends it again: nothing is lost.
             log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+        if isinstance(exc, RateLimitedError):
+            counters.add(requests_rate_limited_total=1)
+            return error(status, exc, headers={"Retry-After": f"{exc.retry_after:.0f}"})
         return error(status, exc, **({"field": "filter"} if isinstance(exc, QueryError) else {}))
 
     @app.get("/healthz")
@@ -150,13 +190,15 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
 
     @app.post(wire.EVENTS_PATH)
     async def post_events(request: Request, token=Depends(_access("write"))) -> dict[str, Any]:
-        events, definitions = wire.decode_batch(await read_body(request))
+        body = await read_body(request)
         started = time.perf_counter()
-        await run_in_threadpool(apply_events, events, definitions)
-        counters.add(events_applied_total=len(events), batches_total=1,
+        # Decoding and checking a batch is CPU work: done in the worker thread with the batch,
+        # it overlaps another request's wait on the database and leaves the event loop free.
+        applied = await run_in_threadpool(decode_and_apply, body)
+        counters.add(events_applied_total=applied, batches_total=1,
                      batch_seconds_sum=time.perf_counter() - started)
-        audit(token, "events", len(events))
-        return {"applied": len(events)}
+        audit(token, "events", applied)
+        return {"applied": applied}
 
     from . import blobs, lineage, reads, store_api
 

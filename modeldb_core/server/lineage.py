@@ -23,19 +23,30 @@ LINEAGE_PATH = "/api/v1/lineage"
 MAX_EVENTS = 1_000
 
 
+def _kind_schemas() -> dict[str, dict[str, Any]]:
+    """The schema of each kind of event: an error then names the field, where the schema's
+    top-level ``oneOf`` would only say that no kind matched."""
+    schema = json.loads(SCHEMA.read_text())
+    return {kind: {"$schema": schema["$schema"], "$id": schema["$id"], "$defs": schema["$defs"],
+                   "$ref": f"#/$defs/{kind}"} for kind in ("RunEvent", "DatasetEvent", "JobEvent")}
+
+
 @functools.lru_cache(maxsize=None)
 def _validators() -> dict[str, Any]:
-    """One validator per kind of event: an error then names the field, where the schema's
-    top-level ``oneOf`` would only say that no kind matched."""
+    """The reference validator per kind (``jsonschema``): it names the failing field."""
     jsonschema = require("jsonschema", "server", "OpenLineage validation")
-    schema = json.loads(SCHEMA.read_text())
-    found = {}
-    for kind in ("RunEvent", "DatasetEvent", "JobEvent"):
-        sub = {"$schema": schema["$schema"], "$id": schema["$id"], "$defs": schema["$defs"],
-               "$ref": f"#/$defs/{kind}"}
-        found[kind] = jsonschema.Draft202012Validator(
-            sub, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    return found
+    return {kind: jsonschema.Draft202012Validator(sub, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+            for kind, sub in _kind_schemas().items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _fast_validators() -> dict[str, Any]:
+    """A compiled validator per kind (``jsonschema-rs``), formats checked: it only says whether
+    an event is valid, about 50 times faster than the reference, which then looks only at
+    the events it refuses (and has the last word)."""
+    jsonschema_rs = require("jsonschema_rs", "server", "OpenLineage validation")
+    return {kind: jsonschema_rs.Draft202012Validator(sub, validate_formats=True)
+            for kind, sub in _kind_schemas().items()}
 
 
 def check(event: Any, where: str = "") -> dict[str, Any]:
@@ -43,6 +54,8 @@ def check(event: Any, where: str = "") -> dict[str, Any]:
     if not isinstance(event, dict):
         raise ValidationError(where or "body", event, "must be an OpenLineage event (a JSON object)")
     kind = "RunEvent" if "run" in event else "DatasetEvent" if "dataset" in event else "JobEvent"
+    if _fast_validators()[kind].is_valid(event):
+        return event
     validator = _validators()[kind]
     error = next(iter(sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))), None)
     if error is not None:

@@ -2,8 +2,8 @@
 handler per declared route (``routes.py``), each calling the server's store method as is.
 
 Reads need a read token, writes a write token (``routes.Route.scope``). Writes run one at a
-time per process, like batches of events (``app.state.write_lock``): the store's caches of
-what a transaction inserted are per process. Every write is logged with the token's
+time per process on SQLite, side by side on PostgreSQL, like batches of events
+(``app.state.writing``). Every write is logged with the token's
 identity (``app.audit``); the registry's own audit log records the ``actor`` the client
 names, as a local call does.
 """
@@ -57,8 +57,8 @@ def register(app: FastAPI, access) -> None:
             store = app.state.store.get()
             if route.scope == routes.READ:
                 return getattr(store, route.method)(**kwargs)
-            with app.state.write_lock:
-                return getattr(store, route.method)(**kwargs)
+            with app.state.writing() as writable:
+                return getattr(writable, route.method)(**kwargs)
 
         async def answer(request: Request, token=Depends(access(route.scope))) -> Response:
             body = b"" if route.in_query else await read_body(request)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import luigi
 from airflow.sdk import dag, task
 
 from modeldb_core.integrations import luigi as mdb_luigi
+from tests.airflow.revenue import Revenue
 
 EXPORT = Path(os.environ["AIRFLOW_HOME"]) / "data" / "orders.csv"
 
@@ -27,32 +27,9 @@ def orders_export():
 EXPORT_DAG = orders_export()
 
 
-class Orders(luigi.ExternalTask):
-    """The file Airflow exports: Luigi does not make it, it only checks it exists."""
-
-    def output(self):
-        return luigi.LocalTarget(str(EXPORT))
-
-
-class Revenue(luigi.Task):
-    folder = luigi.Parameter()
-
-    def requires(self):
-        return Orders()
-
-    def output(self):
-        return luigi.LocalTarget(os.path.join(self.folder, "revenue.txt"))
-
-    def run(self):
-        with self.input().open() as fh:
-            total = sum(float(line.split(",")[1]) for line in fh.read().splitlines()[1:])
-        with self.output().open("w") as fh:
-            fh.write(f"{total:.2f}\n")
-
-
 def test_an_airflow_export_is_the_input_of_a_luigi_task(airflow_tracking, run_dag, tmp_path):
     assert run_dag(EXPORT_DAG).state == "success"
-    assert mdb_luigi.build([Revenue(folder=str(tmp_path))], local_scheduler=True, log_level="WARNING")
+    assert mdb_luigi.build([Revenue(source=str(EXPORT), folder=str(tmp_path))], local_scheduler=True, log_level="WARNING")
 
     store = airflow_tracking.store
     runs = {r.name: r for r in store.list_runs(limit=10)}

@@ -3,58 +3,22 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from modeldb_core.server.cluster import Replica, free_port
 
 
-class Server:
-    """``modeldb --uri <store> server`` in a subprocess; ``url`` is where it answers."""
+class Server(Replica):
+    """``modeldb --uri <store> server`` in a subprocess (the replica of the cluster: one way
+    to start one); ``url`` is where it answers."""
 
-    def __init__(self, store_uri: str, log: Path, port: int | None = None, no_auth: bool = False):
-        self.store_uri = store_uri
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.no_auth = no_auth
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Server":
-        args = [sys.executable, "-m", "modeldb_core.cli", "--uri", self.store_uri, "server",
-                "--port", str(self.port)] + (["--no-auth"] if self.no_auth else [])
-        self.process = subprocess.Popen(args, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the server did not answer: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+    def __init__(self, store_uri: str, log: Path, port: int | None = None, no_auth: bool = False,
+                 args: tuple[str, ...] = ()):
+        super().__init__(store_uri, port or free_port(), log, (["--no-auth"] if no_auth else []) + list(args))
 
 
 def request(method: str, url: str, body=None, token: str | None = None) -> tuple[int, dict]:

@@ -1,0 +1,133 @@
+"""Operations of a real ``modeldb server`` process: per-token rate limits (429 with
+Retry-After; a tracking client backs off and loses nothing) and a SIGTERM that lets the
+batch in flight finish."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+CLIENT = """
+import sys, time
+import modeldb_core
+
+@modeldb_core.tracked_task(project="limited")
+def step(i: int) -> int:
+    return i
+
+for i in range(int(sys.argv[1])):
+    step(i)
+    time.sleep(0.02)  # a task's work: the writer sends a batch every few calls
+"""
+
+
+def _get(url: str, token: str) -> tuple[int, Any, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.headers, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read().decode()
+
+
+def _rate_limited(url: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return float(re.search(r"^modeldb_requests_rate_limited_total (\S+)$", text, re.M).group(1))
+
+
+def test_a_token_over_its_rate_limit_gets_429_and_a_tracking_client_loses_nothing(
+        sqlite_uri, start_server, new_token, server_env, tmp_path):
+    from modeldb_core.query import build_query
+    from modeldb_core.store import open_store
+
+    server = start_server(sqlite_uri, args=("--rate-limit", "2"))
+    reader, other = new_token(sqlite_uri, "read"), new_token(sqlite_uri, "read")
+
+    answers = [_get(server.url + "/api/v1/runs", reader) for _ in range(6)]
+    limited = [a for a in answers if a[0] == 429]
+    assert limited, [a[0] for a in answers]
+    status, headers, body = limited[0]
+    assert int(headers["Retry-After"]) >= 1
+    assert "rate limit of 2 requests per second" in body and reader not in body
+    # The limit is the token's own: another token is not held back by it.
+    assert _get(server.url + "/api/v1/runs", other)[0] == 200
+
+    # A tracking client whose writer runs into the limit: it backs off, and every run lands.
+    before = _rate_limited(server.url)
+    env = {**server_env, "MODELDB_URI": server.url, "MODELDB_TOKEN": new_token(sqlite_uri, "write")}
+    done = subprocess.run([sys.executable, "-c", CLIENT, "60"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _rate_limited(server.url) > before, "the writer never ran into the limit"
+    store = open_store(sqlite_uri)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            landed = sorted(r.params["i"] for r in store.stream_runs(build_query(project="limited")))
+            if len(landed) >= 60 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert landed == list(range(60))
+    finally:
+        store.close()
+
+
+def _batch(runs: int) -> list:
+    from modeldb_core.events import ENDED, METRIC, STARTED, Event, uuid7
+
+    events, now = [], time.time()
+    for r in range(runs):
+        run_id = uuid7()
+        events.append(Event(STARTED, run_id, 1, {"project": "sigterm", "name": "train", "started_at": now,
+                                                  "orchestrator": "python", "params": {"r": r}}))
+        events += [Event(METRIC, run_id, 2 + k, [f"m{k}", 0.5, 0, now]) for k in range(5)]
+        events.append(Event(ENDED, run_id, 7, {"status": "succeeded", "ended_at": now + 1}))
+    return events
+
+
+def test_sigterm_lets_the_batch_in_flight_finish(store_uri, start_server, new_token):
+    from modeldb_core.query import build_query
+    from modeldb_core.store import open_store
+    from modeldb_core.store.http_store import HttpStore
+
+    server = start_server(store_uri)
+    client = HttpStore(server.url, token=new_token(store_uri, "write"), timeout=120)
+    events = _batch(1_400)  # 9,800 events: one request, seconds of work for the server
+    answered: list[float] = []
+    failed: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            client.apply_events(events, {})
+            answered.append(time.monotonic())
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failed.append(exc)
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    time.sleep(0.5)  # the request is sent; the server is applying it
+    server.process.send_signal(signal.SIGTERM)
+    terminated = time.monotonic()
+    sender.join(120)
+    assert not failed, failed
+    assert answered and answered[0] > terminated, "the batch was not in flight at the SIGTERM"
+    # uvicorn re-raises the SIGTERM once it has shut down, so the exit status says what stopped it.
+    assert server.process.wait(60) in (0, -signal.SIGTERM)
+    # Stopped: nothing more is accepted.
+    try:
+        urllib.request.urlopen(server.url + "/healthz", timeout=2)
+        raise AssertionError("the server still answers after SIGTERM")
+    except OSError:
+        pass
+    store = open_store(store_uri)
+    try:
+        assert sum(1 for _ in store.stream_runs(build_query(project="sigterm"))) == 1_400
+    finally:
+        store.close()

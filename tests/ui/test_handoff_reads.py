@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 
 from modeldb_core import config, handoff, journal
 from modeldb_core.store import open_store

@@ -112,6 +112,14 @@ class TrackingClient:
                 self._store = open_store(self.settings.uri, timeout=self.settings.store_timeout)
             return self._store
 
+    def blob_keeper(self) -> "MetadataStore | None":
+        """The store that keeps blobs for other machines when it is a ``modeldb server``
+        (opening one makes no request); None for a database, whose clients share an artifact
+        folder, so that a fit on the caller's thread never opens a database."""
+        if not self.settings.uri.startswith(("http://", "https://")):
+            return None
+        return self.open_store()
+
     @property
     def store(self) -> "MetadataStore":
         """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)."""

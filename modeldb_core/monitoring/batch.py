@@ -282,7 +282,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             sample, _ = sample_rows(batch, settings.profile_rows)
             profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)
-            remote = client.open_store()  # keeps blobs for other machines when it is a server
+            remote = client.blob_keeper()  # keeps blobs for other machines when it is a server
             stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts, remote)
             if stored is not None:
                 run.set_tag(PROFILE_TAG + "batch", stored)

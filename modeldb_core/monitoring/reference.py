@@ -45,7 +45,7 @@ def record_profile(run: Any, name: str, data: Any) -> str | None:
         return None
     settings = run.client.settings
     profile = build_profile(data, settings.profile_rows, settings.profile_bytes)
-    content_hash = store_profile(profile, settings.artifacts, run.client.open_store())
+    content_hash = store_profile(profile, settings.artifacts, run.client.blob_keeper())
     run.set_tag(PROFILE_TAG + name, content_hash)
     return content_hash
 

@@ -313,7 +313,7 @@ class _FitSession:
             "library_versions": describe.library_versions(),
         }
         # Pushed to the server when the store is one, so a serving host can load the model.
-        store = ArtifactStore(self.run.client.settings.artifacts, remote=self.run.client.open_store())
+        store = ArtifactStore(self.run.client.settings.artifacts, remote=self.run.client.blob_keeper())
         _local.busy += 1
         started = time.perf_counter()
         try:

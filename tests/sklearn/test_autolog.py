@@ -548,3 +548,33 @@ def test_randomized_search_records_its_distributions_and_candidates(autologged_s
     children = [detail(autologged_sqlite, r) for r in runs if r.parent_run_id == parent.run.id]
     assert sorted(c.params["alpha"] for c in children) == sorted(p["alpha"] for p in search.cv_results_["params"])
     assert sum(c.tags.get("sklearn.best_candidate") == "true" for c in children) == 1
+
+
+def test_a_fit_never_waits_on_a_store_that_does_not_answer(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    # A PostgreSQL address whose server never answers: the connection is accepted by the
+    # kernel, the startup message never gets a reply. Saving the fitted model must not open
+    # the store on the caller's thread (only a modeldb server keeps blobs for other machines).
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    monkeypatch.setenv("MODELDB_ARTIFACTS", str(tmp_path / "artifacts"))
+    client = mdb.configure(uri=f"postgresql+psycopg://postgres@127.0.0.1:{hole.getsockname()[1]}/modeldb",
+                           store_timeout=30)
+    autolog()
+    try:
+        X, y = houses()
+        started = time.monotonic()
+        model = house_pipeline().fit(X, y)
+        took = time.monotonic() - started
+        assert model.predict(X[:3]).shape == (3,)
+        assert took < 10, f"the fit waited {took:.1f} s on the store"
+        # The model was saved where this machine keeps artifacts, the run waits in the journal.
+        assert list((tmp_path / "artifacts").rglob("*")), "no model saved"
+        assert client.runtime.journal_path.stat().st_size > 0
+    finally:
+        autolog(disable=True)
+        hole.close()
+        client.close()

@@ -133,6 +133,11 @@ class StoreUnavailableError(StoreError):
     """The database cannot be reached or opened."""
 
 
+class StoreBusyError(StoreUnavailableError):
+    """The store is there but other writers hold it (SQLite's write lock, a PostgreSQL
+    deadlock or serialization failure): contention, worth trying again soon, not an outage."""
+
+
 class SchemaError(StoreError):
     """The database schema does not match this version of ModelDB."""
 

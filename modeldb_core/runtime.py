@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import capture, journal as journal_file, replay
-from .errors import StoreError, StoreUnavailableError
+from .errors import StoreBusyError, StoreError, StoreUnavailableError
 from .events import DEFINE, DROPPABLE, ENDED, HEARTBEAT, STARTED, Event
 from .safety import report
 
@@ -56,6 +56,7 @@ MAX_BATCH = 5_000           # events in one transaction
 MAX_IN_MEMORY = 200_000     # beyond this, events wait in the journal only (read back by the writer)
 RESTART_AT = 16 * 1024 * 1024   # an applied journal this large is emptied
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
+BUSY_QUIET = 30.0           # contention (other writers hold the store) is logged once it lasts this long
 READ_PATIENCE = 120.0       # the longest a read waits for this process's events (store opening included)
 ENVIRONMENT = "env"
 
@@ -108,6 +109,7 @@ class Runtime:
         self._open: dict[str, Any] = {}  # run id -> ActiveRun
         self._unsynced_end = False
         self._outage_since: float | None = None
+        self._outage_said = False  # the outage's one log line is out
         self._dropped = 0
         self._look_for_orphans = False
         self.replayed: list[Any] = []  # what this process's writer replayed (replay.Replayed)
@@ -418,17 +420,23 @@ class Runtime:
                 report("sync the tracking journal", exc)
 
     def _outage(self, exc: Exception) -> None:
+        now = time.time()
         if self._outage_since is None:
-            self._outage_since = time.time()
-            log.warning("ModelDB cannot write to its store (%s: %s); tracking goes on and keeps "
-                        "what it records in %s until the store is back", type(exc).__name__, exc,
-                        self._folder)
+            self._outage_since = now
+        # Other writers holding the store (many processes on one SQLite file) is contention:
+        # said only once it lasts, so a busy moment prints nothing on the user's terminal.
+        if self._outage_said or (isinstance(exc, StoreBusyError) and now - self._outage_since < BUSY_QUIET):
+            return
+        self._outage_said = True
+        log.warning("ModelDB cannot write to its store (%s: %s); tracking goes on and keeps "
+                    "what it records in %s until the store is back", type(exc).__name__, exc,
+                    self._folder)
 
     def _recovered(self) -> None:
-        if self._outage_since is not None:
+        if self._outage_since is not None and self._outage_said:
             log.warning("ModelDB's store is reachable again after %.1f s; what waited is written",
                         time.time() - self._outage_since)
-            self._outage_since = None
+        self._outage_since, self._outage_said = None, False
 
     def _replay_orphans(self, store: "MetadataStore") -> list[Any]:
         exclude = self._journal.path if self._journal is not None else None

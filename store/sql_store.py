@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from modeldb_core.errors import (
-    NotFoundError, ParamConflictError, StoreError, StoreUnavailableError,
+    NotFoundError, ParamConflictError, StoreBusyError, StoreError, StoreUnavailableError,
 )
 from modeldb_core.model import (
     ArtifactVersion, CodeVersion, Environment, LineageEdge, LineageGraph, LineageNode,
@@ -221,7 +221,7 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
             self._write(lambda conn: applied.apply(self, conn, events, definitions or {}), attempts=1)
         except StoreError as exc:
             if _is_retryable(exc):
-                raise StoreUnavailableError(str(exc)) from exc
+                raise StoreBusyError(str(exc)) from exc
             raise
 
     def _write_edges(self, conn: Connection, edges: Sequence[tuple[int, str, str | None, ArtifactVersion]]) -> None:

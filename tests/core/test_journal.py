@@ -503,3 +503,32 @@ def test_a_record_holds_the_same_json_a_journal_of_earlier_versions_held():
     assert decoded.data["nan"] != decoded.data["nan"] and decoded.data["inf"] == float("-inf")
     assert {k: v for k, v in decoded.data.items() if k != "nan"} == \
         {k: v for k, v in event.data.items() if k != "nan"}
+
+
+def test_other_writers_holding_sqlite_is_contention_not_an_outage(sqlite_uri, caplog):
+    import logging
+    import sqlite3
+
+    client = mdb.configure(uri=sqlite_uri, store_timeout=0.3)
+
+    @mdb.tracked_task(project="busy")
+    def step(i):
+        return i
+
+    try:
+        step(0)
+        assert len(client.store.list_runs(project="busy")) == 1  # the writer's store is open
+        holder = sqlite3.connect(sqlite_uri.removeprefix("sqlite:///"), timeout=0)
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+        with caplog.at_level(logging.WARNING, logger="modeldb"):
+            step(1)
+            deadline = time.monotonic() + 2.5  # the writer meets the lock several times
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+            holder.rollback()
+            holder.close()
+            assert len(client.store.list_runs(project="busy")) == 2
+        said = [r.getMessage() for r in caplog.records if "store" in r.getMessage()]
+        assert said == [], said
+    finally:
+        client.close()

@@ -112,13 +112,25 @@ class TrackingClient:
                 self._store = open_store(self.settings.uri, timeout=self.settings.store_timeout)
             return self._store
 
+    @property
+    def store_is_server(self) -> bool:
+        return self.settings.uri.startswith(("http://", "https://"))
+
     def blob_keeper(self) -> "MetadataStore | None":
         """The store that keeps blobs for other machines when it is a ``modeldb server``
         (opening one makes no request); None for a database, whose clients share an artifact
-        folder, so that a fit on the caller's thread never opens a database."""
-        if not self.settings.uri.startswith(("http://", "https://")):
-            return None
-        return self.open_store()
+        folder."""
+        return self.open_store() if self.store_is_server else None
+
+    def keep_blob(self, folder: Any, content_hash: str) -> None:
+        """Have a blob of this machine's artifact ``folder`` kept by the server, when the store
+        is one: journaled, and pushed by the writer before the events that name it, so neither
+        a fit nor a tracked task waits for the upload, and a process that dies first leaves it
+        to replay."""
+        if self.store_is_server:
+            from . import events
+
+            self.runtime.emit(events.BLOB_KEPT, content_hash, {"folder": str(folder)})
 
     @property
     def store(self) -> "MetadataStore":

@@ -44,6 +44,10 @@ DEPLOYMENT_RECORDED = "deployment_recorded"
 # reproduced with the verdict of the comparison.
 RECIPE = "recipe"
 REPRODUCTION = "reproduction"
+# A blob of this machine's artifact folder that a modeldb server must keep for other machines
+# (subject: its content hash; data: the folder). The writer pushes it before sending the batch
+# (store/http_store.py); a database's clients share the folder, so the store writes nothing.
+BLOB_KEPT = "blob_kept"
 # Pipeline run events (subject: the pipeline run's key)
 PIPELINE_STARTED = "pipeline_started"
 PIPELINE_ENDED = "pipeline_ended"
@@ -54,7 +58,8 @@ RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED
 # Events about other things than runs (registry, deployments, ...): each kind is
 # declared here, by name, and applied by the applier the store registers for it
 # (store/events.py ``applier``). Add a kind here before journaling it.
-DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED, RECIPE, REPRODUCTION})
+DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED, RECIPE, REPRODUCTION,
+                                          BLOB_KEPT})
 KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE} | DOMAIN_KINDS
 # What a journal over its size cap stops keeping first (never params, status or lineage).
 DROPPABLE = frozenset({METRIC, HEARTBEAT})

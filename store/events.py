@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from modeldb_core.events import (
-    DOMAIN_KINDS, ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
+    BLOB_KEPT, DOMAIN_KINDS, ENDED, HEARTBEAT, IO, METRIC, NOTE, PARAMS, PIPELINE_ENDED, PIPELINE_STARTED,
     RUN_KINDS, STARTED, TAGS, Event,
 )
 from modeldb_core.model import ArtifactVersion, RunStatus
@@ -57,6 +57,13 @@ def applier(kind: str) -> Callable[[Applier], Applier]:
         _APPLIERS[kind] = fn
         return fn
     return register
+
+
+@applier(BLOB_KEPT)
+def _blobs_kept(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> Iterable[str]:
+    """Nothing to write: the blob is in the artifact folder this store's clients share (a
+    modeldb server's client pushed it before sending the batch)."""
+    return ()
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 

@@ -18,6 +18,7 @@ used, so a client needs no extra package.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.parse
@@ -25,10 +26,13 @@ import urllib.request
 from typing import Any, Iterator, Sequence
 
 from modeldb_core import wire
+from modeldb_core.events import BLOB_KEPT
 from modeldb_core.server import routes
 from modeldb_core.errors import ModelDBError, NotFoundError, StoreError, StoreUnavailableError
 
 from .interface import MetadataStore
+
+log = logging.getLogger("modeldb")
 
 
 class HttpStore(MetadataStore):
@@ -76,6 +80,17 @@ class HttpStore(MetadataStore):
             raise StoreUnavailableError(f"cannot reach the ModelDB server at {self.uri}: {reason}") from None
 
     # -- blobs: uploaded and read back by content hash (docs/server.md) ---------------
+    def _push_kept(self, content_hash: str, folder: Any) -> None:
+        """Push a blob the journal says this machine keeps; one that is gone from its folder
+        since (deleted by hand) is said once and skipped, so it never blocks the batch."""
+        from modeldb_core.artifact_store import ArtifactStore
+
+        artifacts = ArtifactStore(folder)
+        if not artifacts.exists(content_hash):
+            log.warning("blob %s is no longer in %s: not pushed to %s", content_hash, artifacts.root, self.uri)
+            return
+        self.push_blob(artifacts, content_hash)
+
     def push_blob(self, artifacts: Any, content_hash: str) -> bool:
         return self._upload(artifacts.path(content_hash), content_hash, artifacts.describe(content_hash))
 
@@ -112,6 +127,10 @@ class HttpStore(MetadataStore):
 
     # -- writes ----------------------------------------------------------------------
     def apply_events(self, events: Sequence[Any], definitions: dict[str, Any] | None = None) -> None:
+        # Blobs first: an event of the batch (a registered model, a profile tag) names them.
+        for event in events:
+            if event.kind == BLOB_KEPT:
+                self._push_kept(event.subject, event.data.get("folder"))
         for body in wire.split(events, definitions):
             self._request("POST", wire.EVENTS_PATH, body, typed=False)
 

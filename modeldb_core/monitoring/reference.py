@@ -43,9 +43,12 @@ def record_profile(run: Any, name: str, data: Any) -> str | None:
     """Profile ``data`` (an input of ``run`` named ``name``), store it and tag the run with it."""
     if run is None or run.id is None or not is_profilable(data):
         return None
+    from ..artifact_store import ArtifactStore
+
     settings = run.client.settings
     profile = build_profile(data, settings.profile_rows, settings.profile_bytes)
-    content_hash = store_profile(profile, settings.artifacts, run.client.blob_keeper())
+    content_hash = store_profile(profile, settings.artifacts)
+    run.client.keep_blob(ArtifactStore(settings.artifacts).root, content_hash)  # for other machines
     run.set_tag(PROFILE_TAG + name, content_hash)
     return content_hash
 

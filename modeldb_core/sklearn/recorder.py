@@ -312,8 +312,7 @@ class _FitSession:
             "flavor": "sklearn", "class": graph.class_path(est),
             "library_versions": describe.library_versions(),
         }
-        # Pushed to the server when the store is one, so a serving host can load the model.
-        store = ArtifactStore(self.run.client.settings.artifacts, remote=self.run.client.blob_keeper())
+        store = ArtifactStore(self.run.client.settings.artifacts)
         _local.busy += 1
         started = time.perf_counter()
         try:
@@ -322,6 +321,8 @@ class _FitSession:
             _local.busy -= 1
         # The time is the run's (the artifact version is shared by every run that made the same bytes).
         self.run.log_metric("model_serialization_s", time.perf_counter() - started)
+        # Pushed to the server when the store is one (by the writer), so a serving host can load it.
+        self.run.client.keep_blob(store.root, blob.content_hash)
         version = blob.artifact_version("model")
         self.run.log_output(version, name="model")
         if _settings["register_model"]:

@@ -550,18 +550,20 @@ def test_randomized_search_records_its_distributions_and_candidates(autologged_s
     assert sum(c.tags.get("sklearn.best_candidate") == "true" for c in children) == 1
 
 
-def test_a_fit_never_waits_on_a_store_that_does_not_answer(tmp_path, monkeypatch):
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg://postgres@", "http://"])
+def test_a_fit_never_waits_on_a_store_that_does_not_answer(scheme, tmp_path, monkeypatch):
     import socket
     import time
 
-    # A PostgreSQL address whose server never answers: the connection is accepted by the
-    # kernel, the startup message never gets a reply. Saving the fitted model must not open
-    # the store on the caller's thread (only a modeldb server keeps blobs for other machines).
+    # A PostgreSQL or modeldb server address that never answers: the connection is accepted
+    # by the kernel, the request never gets a reply. Saving the fitted model (and pushing it
+    # to a server, which keeps blobs for other machines) must not happen on the caller's thread.
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(16)
     monkeypatch.setenv("MODELDB_ARTIFACTS", str(tmp_path / "artifacts"))
-    client = mdb.configure(uri=f"postgresql+psycopg://postgres@127.0.0.1:{hole.getsockname()[1]}/modeldb",
+    address = f"{scheme}127.0.0.1:{hole.getsockname()[1]}"
+    client = mdb.configure(uri=address + "/modeldb" if scheme.startswith("postgresql") else address,
                            store_timeout=30)
     autolog()
     try:

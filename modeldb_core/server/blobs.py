@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 
+from modeldb_core.extras import require
+
+require("fastapi", "server", "modeldb server")  # a missing extra is named
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse

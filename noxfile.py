@@ -32,7 +32,7 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45", "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
-                "--ignore=tests/package", "--ignore=tests/lifecycle", *session.posargs)
+                "--ignore=tests/package", "--ignore=tests/lifecycle", "--durations=15", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, tuple_, union_all, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -522,13 +522,16 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         # The runs on the far side of each version found, fetched with the hop that found it:
         # one round trip per two levels, which is what a long chain costs on PostgreSQL.
         far_runs: dict[int, set[int]] = {}
-        hop, beyond = t.run_io.alias("hop"), t.run_io.alias("beyond")
-        two_hops = (select(hop.c.run_id, hop.c.artifact_version_id, beyond.c.run_id)
-                    .select_from(hop.outerjoin(beyond, and_(
-                        beyond.c.artifact_version_id == hop.c.artifact_version_id,
-                        beyond.c.direction == toward_run)))
-                    .where(hop.c.direction == toward_artifact,
-                           hop.c.run_id.in_(bindparam("runs", expanding=True))))
+        # Two parts, not a join: a version read by N frontier runs and written by M runs (a
+        # pipeline rerun daily writes the same content) is N + M rows, not N x M.
+        io = t.run_io.c
+        runs_param = bindparam("runs", expanding=True)
+        read = select(io.artifact_version_id).where(io.direction == toward_artifact, io.run_id.in_(runs_param))
+        two_hops = union_all(
+            select(io.run_id, io.artifact_version_id, literal(True).label("near"))
+            .where(io.direction == toward_artifact, io.run_id.in_(runs_param)),
+            select(io.run_id, io.artifact_version_id, literal(False).label("near"))
+            .where(io.direction == toward_run, io.artifact_version_id.in_(read.scalar_subquery())))
         writers = select(t.run_io.c.run_id, t.run_io.c.artifact_version_id).where(
             t.run_io.c.artifact_version_id.in_(bindparam("versions", expanding=True)),
             t.run_io.c.direction == toward_run)
@@ -549,12 +552,12 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
 
                 if frontier_runs:
                     # Statements built once: building one per level costs more than running it.
-                    for run_id, version_id, beyond_run in conn.execute(
-                            two_hops, {"runs": list(frontier_runs)}):
-                        reach(f"run:{run_id}", f"artifact:{version_id}", version_id, next_versions)
+                    for run_id, version_id, near in conn.execute(two_hops, {"runs": list(frontier_runs)}):
                         found = far_runs.setdefault(version_id, set())
-                        if beyond_run is not None:
-                            found.add(beyond_run)
+                        if near:
+                            reach(f"run:{run_id}", f"artifact:{version_id}", version_id, next_versions)
+                        else:
+                            found.add(run_id)
                 if frontier_versions:
                     unknown = frontier_versions - far_runs.keys()
                     if unknown:

@@ -31,8 +31,11 @@ def tests(session: nox.Session) -> None:
     """Core, store, query, CLI, scikit-learn, Luigi and web UI suites."""
     session.install("-e", ".[test,postgres,sklearn,ui,luigi]", "playwright>=1.45", "ruff>=0.6")
     session.run("ruff", "check", ".")
+    # One worker per CPU, each taking whole files (a file's tests share its fixtures and order);
+    # each worker starts its own PostgreSQL server. `-n 0` runs in one process.
     session.run("pytest", "tests", "--ignore=tests/prefect", "--ignore=tests/airflow",
-                "--ignore=tests/package", "--ignore=tests/lifecycle", "--durations=15", *session.posargs)
+                "--ignore=tests/package", "--ignore=tests/lifecycle", "--durations=15",
+                "-n", "auto", "--dist", "loadfile", *session.posargs)
 
 
 @nox.session(python=PYTHON)

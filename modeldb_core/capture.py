@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,13 +69,28 @@ def diff_content(diff_hash: str) -> bytes | None:
 
 
 def _imported_names(path: Path, package: str | None) -> set[str]:
-    """The modules a source file imports, by absolute name (relative imports resolved from
-    the importing module's ``package``; left out without one)."""
+    try:
+        source = path.read_bytes()
+    except OSError:
+        return set()
+    return imported_modules(source, package)
+
+
+# CPython 3.11 before 3.11.8 keeps the parser's recursion depth in shared state: two threads
+# parsing at once can raise "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). The writer and the web app's request threads both parse source.
+_parsing = threading.Lock()
+
+
+def imported_modules(source: str | bytes, package: str | None = None) -> set[str]:
+    """The modules Python source imports, by absolute name (relative imports resolved from
+    the importing module's ``package``; left out without one); empty if it does not parse."""
     import ast
 
     try:
-        tree = ast.parse(path.read_bytes())
-    except (OSError, SyntaxError, ValueError):
+        with _parsing:
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):

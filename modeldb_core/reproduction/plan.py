@@ -8,7 +8,6 @@ packages the run's module imports are the versions it ran with. Nothing is execu
 """
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
 import os
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import recipe
+from .. import capture, recipe
 from ..artifact_store import ArtifactStore
 from ..model import RunDetail
 
@@ -135,16 +134,7 @@ def _distributions_of_modules() -> dict[str, list[str]]:
 
 def imported_distributions(source: str) -> list[str]:
     """The installed distributions a module's source imports (top-level names, any depth)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
+    names = {name.split(".")[0] for name in capture.imported_modules(source)}
     found = set()
     by_module = _distributions_of_modules()
     for name in names:

@@ -221,6 +221,8 @@ def main() -> None:
     parser.add_argument("--keep", help="SQLite file to create once and reuse")
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
     parser.add_argument("--no-server", action="store_true")
+    parser.add_argument("--no-searches", action="store_true", help="only the fuzzed filters (and the server)")
+    parser.add_argument("--seed", type=int, default=15, help="of the fuzzed filters (another seed, other filters)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="modeldb-limits-")
@@ -241,8 +243,9 @@ def main() -> None:
     import sqlite3
 
     print(f"SQLite {sqlite3.sqlite_version}, {args.runs:,} runs, deadline {DEADLINE:g} s")
-    searches(uri, "sqlite")
-    fuzz(uri, "sqlite", args.fuzz)
+    if not args.no_searches:
+        searches(uri, "sqlite")
+    fuzz(uri, "sqlite", args.fuzz, args.seed)
     if not args.no_server:
         server_under_load(uri, folder, node)
     if args.postgres:
@@ -253,8 +256,9 @@ def main() -> None:
         try:
             pg = server.new_database()
             ingest(pg, args.runs)
-            searches(pg, "postgres")
-            fuzz(pg, "postgres", args.fuzz)
+            if not args.no_searches:
+                searches(pg, "postgres")
+            fuzz(pg, "postgres", args.fuzz, args.seed)
         finally:
             server.stop()
 

@@ -335,3 +335,26 @@ def test_a_run_started_and_ended_in_one_batch_lands_ended_even_if_its_start_was_
     assert {r.id for r in running} & {fresh, known} == set()
     failed = store.search_runs(RunQuery(filter=language.parse_filter('status = "failed"')))
     assert fresh in {r.id for r in failed}
+
+
+def test_project_summaries_follow_every_change_a_reader_keeps_them_across(store):
+    """The aggregates are kept between reads (the projects page asks on every view) and must
+    still show each new run, metric point, end and project at once."""
+    def summary(project: str = "sums"):
+        return {s.project.name: s for s in store.project_summaries()}[project]
+
+    first, second = ev.uuid7(), ev.uuid7()
+    store.apply_events([_start(first, "a", project="sums", started_at=100.0),
+                        Event(ev.METRIC, first, 2, ["rmse", 3.0, 0, 101.0])], {})
+    before = summary()
+    assert (before.runs, before.metrics["rmse"].minimum, before.last_activity) == (1, 3.0, 100.0)
+    assert summary() == before  # kept: nothing changed
+
+    store.apply_events([Event(ev.METRIC, first, 3, ["rmse", 2.5, 1, 102.0])], {})
+    assert summary().metrics["rmse"].minimum == 2.5, "a new metric point of a known run"
+    store.apply_events([_end(first, at=150.0)], {})
+    assert summary().last_activity == 150.0, "a run that stopped running"
+    store.apply_events([_start(second, "b", project="sums", started_at=160.0)], {})
+    assert (summary().runs, summary().last_activity) == (2, 160.0), "a new run"
+    store.apply_events([_start(ev.uuid7(), "c", project="other", started_at=170.0)], {})
+    assert summary("other").runs == 1, "a new project"

@@ -21,7 +21,6 @@ from . import fingerprint as fp
 from . import validation
 from .client import get_client
 from .model import ArtifactVersion, RunStatus
-from .registry.names import model_name
 from .run import ActiveRun, active_run, start_run, status_for
 from .safety import safe_call
 
@@ -93,7 +92,11 @@ class TrackedFunction:
         self.fn = fn
         self.entry_point = recipe.entry_point(fn)
         self.snapshot_inputs = bool(snapshot_inputs)
-        self.register_model = model_name(register_model, "register_model") if register_model is not None else None
+        self.register_model = None
+        if register_model is not None:
+            from .registry.names import model_name  # the registry's modules only where it is used
+
+            self.register_model = model_name(register_model, "register_model")
         self.project = project
         self.phase = validation.phase(phase)
         self.name = validation.name("name", name or getattr(fn, "__qualname__", None) or repr(fn))

@@ -122,6 +122,8 @@ def name(field: str, value: Any) -> str:
 
 
 def metric_value(field: str, value: Any) -> float:
+    if type(value) is float:  # the common case, without the check against numbers.Real (slow)
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         # numpy scalars register as numbers.Real; anything else is refused.
         raise ValidationError(field, value, "must be a real number (int or float; NaN and inf are allowed)")

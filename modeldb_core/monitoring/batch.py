@@ -255,6 +255,7 @@ def _degraded(client: Any, result: MonitorResult) -> bool:
 
 def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any, result: MonitorResult,
             name: str | None) -> None:
+    from ..artifact_store import ArtifactStore
     from ..run import start_run
     from .drift import compare
     from .profile import profile_with_values, sample_rows
@@ -282,10 +283,13 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
             sample, _ = sample_rows(batch, settings.profile_rows)
             profile, sorted_finite = profile_with_values(sample, settings.profile_rows, settings.profile_bytes)
             profile["rows"] = _rows(batch)
-            remote = client.blob_keeper()  # keeps blobs for other machines when it is a server
-            stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts, remote)
+            # The server (when the store is one) gets the profile and report from the writer:
+            # the serving code never waits for an upload.
+            stored = safe_call("store the batch's profile", store_profile, profile, settings.artifacts)
             if stored is not None:
+                client.keep_blob(ArtifactStore(settings.artifacts).root, stored)
                 run.set_tag(PROFILE_TAG + "batch", stored)
+            remote = client.blob_keeper()  # where a reference kept on another machine is read from
             reference = _training_profile(ref, settings, result, remote)
             if reference is not None:
                 drift = compare(reference, sample, settings.drift_fdr, ref.profile_hash, sorted_finite)
@@ -293,9 +297,9 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
                 result.drift, result.flagged = drift, drift.flagged
                 result.problems += drift.problems
                 metrics.update(_drift_metrics(drift))
-                report_hash = safe_call("store the drift report", store_drift_report, drift, settings.artifacts,
-                                        remote)
+                report_hash = safe_call("store the drift report", store_drift_report, drift, settings.artifacts)
                 if report_hash is not None:
+                    client.keep_blob(ArtifactStore(settings.artifacts).root, report_hash)
                     run.set_tag(MONITOR_TAG + "drift", report_hash)
                 run.log_params({"drift.fdr": settings.drift_fdr, "drift.reference": ref.profile_hash})
         if predictions is not None:
@@ -342,11 +346,11 @@ def _rows(batch: Any) -> int:
     return row_count(batch)
 
 
-def store_drift_report(drift: Any, artifacts: Any, remote: Any = None) -> str:
+def store_drift_report(drift: Any, artifacts: Any) -> str:
     """Keep the drift report as a JSON blob of the artifact store; its content hash."""
     from ..artifact_store import ArtifactStore
     from ..web.encode import jsonable
 
     body = json.dumps(jsonable(drift.to_dict()), sort_keys=True, separators=(",", ":")).encode()
-    blob = ArtifactStore(artifacts, remote=remote).put_bytes(body, {"format": "json", "kind": "drift_report"})
+    blob = ArtifactStore(artifacts).put_bytes(body, {"format": "json", "kind": "drift_report"})
     return blob.content_hash

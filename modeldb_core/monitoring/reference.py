@@ -29,11 +29,12 @@ def is_profilable(value: Any) -> bool:
     return module == "numpy" and kind in ("ndarray", "memmap") and getattr(value, "ndim", 0) in (1, 2)
 
 
-def store_profile(profile: dict[str, Any], artifacts: Any = None, remote: Any = None) -> str:
-    """Store ``profile`` in the artifact store (and ``remote``'s, a MetadataStore); its content hash."""
+def store_profile(profile: dict[str, Any], artifacts: Any = None) -> str:
+    """Store ``profile`` in the artifact store; its content hash (``TrackingClient.keep_blob``
+    has the server keep it too)."""
     from ..artifact_store import ArtifactStore
 
-    store = ArtifactStore(artifacts, remote=remote)
+    store = ArtifactStore(artifacts)
     blob = store.put_bytes(dumps(profile).encode(), {"format": "json", "kind": "profile",
                                                      "what": "data profile", "rows": profile.get("rows")})
     return blob.content_hash

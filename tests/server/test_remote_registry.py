@@ -199,6 +199,18 @@ def test_the_scenario_answers_the_same_through_the_server(two_stores, start_serv
     assert "no model with id 'nosuch'" in through["unknown_cli"]
     assert [a["action"] for a in through["audit"]][-1] == "deployment.degrade"
 
+    # The serving host's batch profiles and drift reports reached the server (its writer pushes
+    # them, so `monitor` never waits for an upload): a third machine reads each one.
+    from modeldb_core.artifact_store import ArtifactStore
+
+    elsewhere = ArtifactStore(tmp_path / "third-host")
+    with open_store(server.url) as store:  # MODELDB_TOKEN is set above
+        monitoring = [r for r in store.list_runs(limit=1000) if r.phase == "monitoring"]
+        kept = {v for r in monitoring for k, v in store.get_run_detail(r.id).tags.items()
+                if k in ("modeldb.profile.batch", "modeldb.monitor.drift")}
+        assert len(monitoring) == 7 and len(kept) >= 8
+        assert all(store.pull_blob(elsewhere, content_hash) for content_hash in kept)
+
 
 def _content(label: str):
     import hashlib

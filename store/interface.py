@@ -96,6 +96,17 @@ class MetadataStore(abc.ABC):
         runs in the order they started."""
         raise NotImplementedError
 
+    # -- the models table (modeldb_core/models_view.py's rule, compiled by store/models.py) --
+    def models_overview(self, project: str) -> Any:
+        """What the models table's columns need of every model of ``project`` (``ModelsOverview``:
+        how many, their training params and metric names, the project's metric ranges)."""
+        raise NotImplementedError
+
+    def models_page(self, query: Any) -> Any:
+        """One page of a project's models for a ``ModelsQuery`` (``ModelsPage``): filtered,
+        searched, sorted and paged in the database, with its groups when asked."""
+        raise NotImplementedError
+
     # -- search (the query layer: modeldb_core.query, compiled by store/query.py) --
     def search_runs(self, query: Any, limit: int | None = 100, offset: int = 0) -> list[Any]:
         """Runs matching a ``RunQuery``, sorted, as ``RunRecord``s (params, metrics, tags)."""

@@ -728,6 +728,21 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
             out.setdefault(r.uuid, []).append(RunIO(direction=r.direction, name=r.io_name, artifact=version))
         return out
 
+    # -- the models table (compiled in store/models.py) -------------------------
+    def models_overview(self, project: str):
+        from . import models
+
+        from modeldb_core.models_view import METRIC_ALIASES
+
+        with self._read() as conn:
+            return models.overview(conn, project, METRIC_ALIASES)
+
+    def models_page(self, query):
+        from . import models
+
+        with self._read() as conn:
+            return models.page(conn, query)
+
     # -- search (compiled in store/query.py) ----------------------------------
     def search_runs(self, query, limit: int | None = 100, offset: int = 0):
         from . import query as compiled

@@ -59,16 +59,18 @@ def build_query(filter: str | None = None, *, project: str | None = None, search
 
 
 def _resolve_store(store: Any) -> tuple["MetadataStore", bool]:
-    """The store to search and whether we opened it (and must close it)."""
+    """The store to search and whether we opened it (and must close it): the client's, or the
+    one a URI names, read as the client reads (``modeldb_core.reading``: after what processes
+    that just exited handed off)."""
     if store is None:
         from modeldb_core.client import get_client
 
         return get_client().store, False
     if isinstance(store, str):
         from modeldb_core.config import normalize_uri
-        from modeldb_core.store import open_store
+        from modeldb_core.reading import StoreReader
 
-        return open_store(normalize_uri(store)), True
+        return StoreReader(uri=normalize_uri(store)).get(), True
     return store, False
 
 

@@ -70,8 +70,11 @@ def bench(uri: str, label: str, models: int, repeat: int) -> None:
     from modeldb_core.store import open_store
     from modeldb_core.web import create_app
 
+    from bench_query import analyze
+
     started = time.perf_counter()
     build(uri, models)
+    analyze(uri)  # the planner's statistics, as after any large import
     print(f"\n[{label}] {models:,} models ({2 * models:,} runs) built in {time.perf_counter() - started:.1f} s, "
           f"load average {os.getloadavg()[0]:.2f}")
     store = open_store(uri)

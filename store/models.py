@@ -49,17 +49,22 @@ def _is_model(run_table, artifact_table):
                     and_(run_table.c.phase == TRAINING_PHASE, artifact_table.c.kind != "directory")))
 
 
-def _first_writer(project_id):
-    """No earlier run of the project wrote the same content as a model. The ``+ 0`` keeps
-    SQLite's planner on the (version, direction) index rather than every run of the project."""
+def _first_writer(project_id, dialect: str):
+    """No earlier run of the project wrote the same content as a model. On SQLite, ``+ 0`` keeps
+    the planner on the (version, direction) index rather than every run of the project;
+    PostgreSQL hashes the project's runs either way, and reads ``+ 0`` as a rare value."""
     earlier, other = io.alias("earlier_io"), runs.alias("earlier_run")
+
+    def plain(column):
+        return column + 0 if dialect == "sqlite" else column
+
     return not_(exists().where(
         earlier.c.artifact_version_id == io.c.artifact_version_id, earlier.c.direction == "output",
         earlier.c.run_id != io.c.run_id, other.c.id == earlier.c.run_id,
-        (other.c.project_id + 0) == project_id,
+        plain(other.c.project_id) == project_id,
         or_(art.c.kind == MODEL_KIND, other.c.phase == TRAINING_PHASE),
-        or_(other.c.started_at + 0 < runs.c.started_at,
-            and_(other.c.started_at + 0 == runs.c.started_at, other.c.id + 0 < runs.c.id))))
+        or_(plain(other.c.started_at) < runs.c.started_at,
+            and_(plain(other.c.started_at) == runs.c.started_at, plain(other.c.id) < runs.c.id))))
 
 
 def _models_from():
@@ -69,8 +74,8 @@ def _models_from():
             .join(art, art.c.id == av.c.artifact_id))
 
 
-def _models_where(project_id) -> list:
-    return [runs.c.project_id == project_id, _is_model(runs, art), _first_writer(project_id)]
+def _models_where(project_id, dialect: str) -> list:
+    return [runs.c.project_id == project_id, _is_model(runs, art), _first_writer(project_id, dialect)]
 
 
 def model_metric(key: str, aliases: dict[str, str]):
@@ -180,7 +185,7 @@ def overview(conn: Connection, project: str, aliases: dict[str, str]) -> ModelsO
     project's metric ranges (what names its main metric): one statement."""
     project_id = _project_id(conn, project)
     models = (select(io.c.artifact_version_id.label("vid"), runs.c.id.label("rid"))
-              .select_from(_models_from()).where(*_models_where(project_id)).cte("models"))
+              .select_from(_models_from()).where(*_models_where(project_id, conn.dialect.name)).cte("models"))
     lm, p = t.latest_metrics, t.params
     sources = union_all(
         select(models.c.vid, models.c.rid.label("source")),
@@ -232,12 +237,12 @@ def _sort_keys(query: ModelsQuery) -> tuple[SortKey, ...]:
     return ()
 
 
-def _compiler(query: ModelsQuery, project_id: int, joined: Sequence[Field] = ()):
+def _compiler(query: ModelsQuery, project_id: int, dialect: str, joined: Sequence[Field] = ()):
     run_query = RunQuery(filter=query.filter, order=_sort_keys(query))
     compiler = _ModelCompiler(run_query, query.aliases, joined)
     for f in compiler.joined:
         compiler.alias(f)
-    where = [*_models_where(project_id), *compiler.where()]
+    where = [*_models_where(project_id, dialect), *compiler.where()]
     if query.search:
         where.append(_search(query.search))
     return compiler, where
@@ -293,7 +298,7 @@ def page(conn: Connection, query: ModelsQuery) -> ModelsPage:
     """One page of the project's models (``query.limit`` of them after ``query.after``), with how
     many match from the cursor on, and the groups of every match when ``query.group`` is set."""
     project_id = _project_id(conn, query.project)
-    compiler, where = _compiler(query, project_id)
+    compiler, where = _compiler(query, project_id, conn.dialect.name)
     columns = _order(compiler, query)
     matching = _matching(compiler, where, columns)
     keys = [(matching.c[f"k{i}"], descending) for i, (_, descending) in enumerate(columns)]
@@ -351,7 +356,7 @@ def _groups(conn: Connection, query: ModelsQuery, project_id: int) -> list[Model
     by = query.group
     if by.kind == METRIC:
         raise QueryError(f"cannot group by {by}: group by a param, a tag or a run field")
-    compiler, where = _compiler(query, project_id, joined=[by])
+    compiler, where = _compiler(query, project_id, conn.dialect.name, joined=[by])
     if by.kind == PARAM:
         value = compiler.alias(by).c.value_json
     elif by.kind == TAG:

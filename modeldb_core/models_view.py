@@ -17,6 +17,10 @@ The rule (docs/models.md):
   the short names user code logs (``root_mean_squared_error`` is ``rmse``...,
   ``METRIC_ALIASES``); a run that logged both keeps the short name's value.
 
+The store applies the rule in SQL (``store/models.py``: ``MetadataStore.models_overview``,
+``models_page``, ``model_trainers``); this module holds its names, its dataclasses, and what
+is built from a page of models.
+
 So an ``evaluate_model`` run that logged ``rmse`` with file paths for params
 is shown, in the models table, the timeline and ``modeldb best``, with the
 learning rate of the ``train_model`` run that wrote the model it read.
@@ -75,13 +79,6 @@ def aligned_metrics(metrics: dict[str, float]) -> dict[str, float]:
         else:
             out[key] = value
     return out
-
-
-def is_model(io: RunIO, phase: str | None) -> bool:
-    """Whether an output is a model (the rule above)."""
-    if io.direction != "output" or io.artifact.uri.startswith("value:"):
-        return False
-    return io.artifact.kind == MODEL_KIND or (phase == TRAINING_PHASE and io.artifact.kind != "directory")
 
 
 def is_training_data(io: RunIO) -> bool:
@@ -266,33 +263,6 @@ def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRe
     return out
 
 
-def _links(store: "MetadataStore", project: str, everywhere: bool = True):
-    """What the rule needs from the store: every input/output of the project's runs, the records
-    of the runs that wrote something (their phase says which outputs are models), the models
-    with their writers, and who read each model (in any project unless ``everywhere`` is False:
-    then in this project only)."""
-    io_by_run = store.project_io(project)
-    writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
-    written: list[tuple[str, RunIO]] = []
-    readers: dict[int | None, list[str]] = {}
-    seen: set[int | None] = set()
-    for run_id, ios in io_by_run.items():
-        record = writers.get(run_id)
-        for io in ios:
-            if record is not None and is_model(io, record.phase):
-                if io.artifact.id not in seen:  # the same content written again: its first writer trained it
-                    seen.add(io.artifact.id)
-                    written.append((run_id, io))
-            elif io.direction == "input":
-                readers.setdefault(io.artifact.id, []).append(run_id)
-    # A model of this project evaluated from another project (a shared evaluation
-    # pipeline) is still this project's model: its readers are looked up everywhere.
-    for use in store.artifact_uses(sorted(seen)) if everywhere else ():
-        if use["direction"] == "input" and str(use["run_id"]) not in io_by_run:
-            readers.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
-    return io_by_run, writers, written, readers
-
-
 def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
     """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
     from modeldb_core.query.fields import ATTR, Field
@@ -336,36 +306,14 @@ def assemble(store: "MetadataStore", rows: Sequence[ModelRow], model_inputs: set
 
 def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
     """For each run of ``project`` that evaluated a model: the run that trained that model
-    (in this project or another).
+    (in this project or another), by the rule in SQL (``MetadataStore.model_trainers``).
 
     A run that evaluated several models has no single training run and is left out.
     """
-    # Readers in other projects have their own points: only this project's are needed.
-    io_by_run, writers, written, readers = _links(store, project, everywhere=False)
-    found: dict[str, set[str]] = {}
-    for run_id, io in written:
-        for reader in readers.get(io.artifact.id, []):
-            if reader != run_id:
-                found.setdefault(reader, set()).add(run_id)
-    # Inputs written outside the project: a model read here that another project trained.
-    local = {io.artifact.id for _, io in written}
-    inputs = {io.artifact.id: io for ios in io_by_run.values() for io in ios
-              if io.direction == "input" and io.artifact.id not in local and not io.artifact.uri.startswith("value:")}
-    outside: dict[int | None, list[str]] = {}
-    for use in store.artifact_uses(sorted(inputs)) if inputs else ():
-        if use["direction"] == "output" and str(use["run_id"]) not in io_by_run:
-            outside.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
-    if outside:
-        foreign = _records(store, [r for runs in outside.values() for r in runs])
-        for version, runs in outside.items():
-            trainer = next((r for r in runs if r in foreign and is_model(
-                RunIO(direction="output", name=None, artifact=inputs[version].artifact), foreign[r].phase)), None)
-            if trainer is None:
-                continue
-            writers.setdefault(trainer, foreign[trainer])
-            for reader in readers.get(version, []):
-                found.setdefault(reader, set()).add(trainer)
-    return {reader: writers[next(iter(trainers))] for reader, trainers in found.items() if len(trainers) == 1}
+    single = {reader: next(iter(trainers)) for reader, trainers in store.model_trainers(project).items()
+              if len(trainers) == 1}
+    records = _records(store, single.values())
+    return {reader: records[trainer] for reader, trainer in single.items() if trainer in records}
 
 
 def varying_params(stats: Sequence[ParamStats]) -> list[str]:
@@ -397,5 +345,5 @@ def metric_names(counts: dict[str, int], main: str | None = None) -> list[str]:
 
 __all__ = ["METRIC_ALIASES", "ModelGroup", "ModelRow", "ModelsOverview", "ModelsPage", "ModelsQuery", "ParamStats",
            "TrainedModel", "aligned_metrics", "assemble", "artifact_name",
-           "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
+           "canonical_metric", "metric_names", "metric_spellings", "trained_models",
            "training_runs", "varying_params", "version_label"]

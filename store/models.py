@@ -397,4 +397,22 @@ def _groups(conn: Connection, query: ModelsQuery, project_id: int) -> list[Model
     return out
 
 
-__all__ = ["model_metric", "overview", "page"]
+def trainers(conn: Connection, project: str) -> dict[str, set[str]]:
+    """For each run of ``project`` that read a model (trained in any project): the runs that
+    trained the models it read."""
+    project_id = _project_id(conn, project)
+    reader, read = runs.alias("reader"), io.alias("read")
+    stmt = (select(reader.c.uuid, runs.c.uuid)
+            .select_from(_models_from()
+                         .join(read, and_(read.c.artifact_version_id == io.c.artifact_version_id,
+                                          read.c.direction == "input", read.c.run_id != runs.c.id))
+                         .join(reader, reader.c.id == read.c.run_id))
+            .where(reader.c.project_id == project_id, _is_model(runs, art),
+                   _first_writer(runs.c.project_id, conn.dialect.name)))
+    out: dict[str, set[str]] = {}
+    for evaluation, trainer in _checked(conn, lambda: conn.execute(stmt).all()):
+        out.setdefault(evaluation, set()).add(trainer)
+    return out
+
+
+__all__ = ["model_metric", "overview", "page", "trainers"]

@@ -304,16 +304,25 @@ def assemble(store: "MetadataStore", rows: Sequence[ModelRow], model_inputs: set
     return models
 
 
-def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
-    """For each run of ``project`` that evaluated a model: the run that trained that model
-    (in this project or another), by the rule in SQL (``MetadataStore.model_trainers``).
+def trainer_ids(store: "MetadataStore", project: str) -> dict[str, str]:
+    """For each run of ``project`` that evaluated a model: the id of the run that trained that
+    model (in this project or another), by the rule in SQL (``MetadataStore.model_trainers``).
 
     A run that evaluated several models has no single training run and is left out.
     """
-    single = {reader: next(iter(trainers)) for reader, trainers in store.model_trainers(project).items()
-              if len(trainers) == 1}
-    records = _records(store, single.values())
-    return {reader: records[trainer] for reader, trainer in single.items() if trainer in records}
+    return {reader: next(iter(trainers)) for reader, trainers in store.model_trainers(project).items()
+            if len(trainers) == 1}
+
+
+def training_runs(store: "MetadataStore", project: str,
+                  among: Iterable[str] | None = None) -> dict[str, "RunRecord"]:
+    """``trainer_ids`` with the training runs' records (params, metrics, tags), for the
+    evaluation runs ``among`` (default: all of them)."""
+    ids = trainer_ids(store, project)
+    if among is not None:
+        ids = {str(r): ids[str(r)] for r in among if str(r) in ids}
+    records = _records(store, ids.values())
+    return {reader: records[trainer] for reader, trainer in ids.items() if trainer in records}
 
 
 def varying_params(stats: Sequence[ParamStats]) -> list[str]:
@@ -345,5 +354,5 @@ def metric_names(counts: dict[str, int], main: str | None = None) -> list[str]:
 
 __all__ = ["METRIC_ALIASES", "ModelGroup", "ModelRow", "ModelsOverview", "ModelsPage", "ModelsQuery", "ParamStats",
            "TrainedModel", "aligned_metrics", "assemble", "artifact_name",
-           "canonical_metric", "metric_names", "metric_spellings", "trained_models",
+           "canonical_metric", "metric_names", "metric_spellings", "trained_models", "trainer_ids",
            "training_runs", "varying_params", "version_label"]

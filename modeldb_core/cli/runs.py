@@ -420,7 +420,7 @@ def _training_run(store, record):
 
     if record.project is None:
         return None
-    return training_runs(store, record.project).get(str(record.id))
+    return training_runs(store, record.project, among=[str(record.id)]).get(str(record.id))
 
 
 def register(cli: click.Group) -> None:

@@ -197,6 +197,9 @@ def overview(conn: Connection, project: str, aliases: dict[str, str]) -> ModelsO
     text = p.c.value_json.like('"%')
     path = and_(text, or_(p.c.value_text.like("%/%"), p.c.value_text.like("%\\%")))
     none, no_key = cast(null(), Float), cast(null(), String)
+    # Grouped by the key as written, SQLite walks every metric of the store in its (key, value)
+    # index to skip a sort, then looks each run up; by an expression, it reads the project's runs.
+    ranged = lm.c.key.concat("") if conn.dialect.name == "sqlite" else lm.c.key
     parts = [
         select(literal("total").label("part"), no_key.label("key"), func.count().label("a"),
                literal(0).label("b"), literal(0).label("c"), literal(0).label("d"),
@@ -208,11 +211,11 @@ def overview(conn: Connection, project: str, aliases: dict[str, str]) -> ModelsO
         select(literal("metric"), aligned, func.count(func.distinct(sources.c.vid)), literal(0), literal(0),
                literal(0), none, none)
         .select_from(sources.join(lm, lm.c.run_id == sources.c.source)).group_by(aligned),
-        select(literal("range"), lm.c.key, func.count(),
+        select(literal("range"), ranged, func.count(),
                func.sum(case((runs.c.phase == "evaluation", 1), else_=0)), literal(0), literal(0),
                func.min(lm.c.value), func.max(lm.c.value))
         .select_from(lm.join(runs, runs.c.id == lm.c.run_id)).where(runs.c.project_id == project_id)
-        .group_by(lm.c.key),
+        .group_by(ranged),
     ]
     out = ModelsOverview()
     for part, key, a, b, c, d, lo, hi in _checked(conn, lambda: conn.execute(union_all(*parts)).all()):

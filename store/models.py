@@ -17,6 +17,7 @@ about the models off the page comes back to Python.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from sqlalchemy import Float, String, and_, case, cast, exists, false, func, literal, not_, null, or_, select, union_all
@@ -98,14 +99,11 @@ def model_metric(key: str, aliases: dict[str, str]):
 
 
 class _MetricRow:
-    """A model's metric seen as the row a run's comparison reads (``store/query.py``)."""
+    """A model's metric seen as the row a run's comparison reads (``store/query.py``): a NaN is
+    no value here (the correlated value is NULL for it), so it matches no comparison."""
 
     def __init__(self, value):
-        class Columns:
-            pass
-
-        self.c = Columns()
-        self.c.value, self.c.run_id, self.c.is_nan = value, value, false()
+        self.c = SimpleNamespace(value=value, run_id=value, is_nan=false())
 
 
 class _ModelCompiler(_Compiler):

@@ -1,15 +1,16 @@
 """The model-centric view's cost, printed: the models table a page at a time and a timeline whose
-points carry the training run's params, over a project of N trained models each evaluated once
-(SQLite), for each N given.
+points carry the training run's params, over a project of N trained models each evaluated once,
+on SQLite and PostgreSQL, for each N given.
 
-    python bench/bench_models_view.py [--models 2000 20000] [--repeat 5]
+    python bench/bench_models_view.py [--models 2000 20000] [--repeat 5] [--no-postgres]
 
 Each model is a training run (3 params, a loss) that writes a model file and an evaluation
 run that reads it and logs rmse: 2 × N runs, 3 × N lineage edges. Prints the median of
-``trained_models`` (the rule), ``models_table`` (rule + sort, one page of 100), the models
-page (first page, and the page after it by its cursor), the JSON API's first page of 100
-and of 1,000, ``modeldb runs models`` (a table of 100) and the timeline points through the
-ASGI app in process.
+``models_table`` pages (the first page of 100 by the main metric, a filtered page, a page sorted
+by a param, the page after the first by its cursor, and the overview of the columns alone),
+the models page through the web (first page, and the page after it by its cursor), the JSON
+API's first page of 100 and of 1,000, ``modeldb runs models`` (a table of 100) and the timeline
+points through the ASGI app in process.
 """
 from __future__ import annotations
 
@@ -51,37 +52,44 @@ def build(uri: str, models: int) -> None:
     store.close()
 
 
-def median_ms(fn, repeat: int) -> float:
-    times = []
+def median_ms(fn, repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process (SQLite's work is in it), in ms."""
+    times, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        cpu.append((time.process_time() - used) * 1000)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def bench(models: int, repeat: int) -> None:
+def bench(uri: str, label: str, models: int, repeat: int) -> None:
     from click.testing import CliRunner
     from fastapi.testclient import TestClient
 
     from modeldb_core.cli import cli
     from modeldb_core.models_table import models_table
-    from modeldb_core.models_view import trained_models
     from modeldb_core.store import open_store
     from modeldb_core.web import create_app
 
-    folder = tempfile.mkdtemp(prefix="modeldb-bench-models-")
-    uri = f"sqlite:///{folder}/bench.db"
+    from bench_query import analyze
+
     started = time.perf_counter()
     build(uri, models)
-    print(f"\n{models:,} models ({2 * models:,} runs) built in {time.perf_counter() - started:.1f} s")
+    analyze(uri)  # the planner's statistics, as after any large import
+    print(f"\n[{label}] {models:,} models ({2 * models:,} runs) built in {time.perf_counter() - started:.1f} s, "
+          f"load average {os.getloadavg()[0]:.2f}")
     store = open_store(uri)
-    assert len(trained_models(store, "bench")) == models
     first = models_table(store, "bench")
     assert len(first.models) == min(100, models) and first.matched == models
+    filtered = "params.learning_rate = 0.1 and metrics.rmse < 25"
+    assert 0 < models_table(store, "bench", filter=filtered).matched < models
     rows = {
-        "trained_models (the rule)": lambda: trained_models(store, "bench"),
-        "models_table (rule + sort, page of 100)": lambda: models_table(store, "bench"),
+        "models_table: first page of 100 (by the main metric)": lambda: models_table(store, "bench"),
+        f"models_table: filtered page ({filtered})": lambda: models_table(store, "bench", filter=filtered),
+        "models_table: sorted page (-params.epochs)": lambda: models_table(store, "bench", order="-params.epochs"),
+        "models_table: second page (keyset cursor)": lambda: models_table(store, "bench", cursor=first.next_cursor),
+        "  of which the overview (columns, total)": lambda: store.models_overview("bench"),
     }
     with TestClient(create_app(uri)) as client:
         answer = client.get("/api/projects/bench/trained")
@@ -108,9 +116,9 @@ def bench(models: int, repeat: int) -> None:
             rows[name] = get(name, "/api/projects/bench/points", **params)
         width = max(map(len, rows))
         for name, fn in rows.items():
-            took = median_ms(fn, repeat)
+            took, cpu = median_ms(fn, repeat)
             answered = statuses.get(name, {200}) - {200}
-            print(f"{name:<{width}}  {took:8.1f} ms (median of {repeat})"
+            print(f"[{label}] {name:<{width}}  {took:8.1f} ms wall {cpu:8.1f} ms CPU (median of {repeat})"
                   + (f"  answered {sorted(answered)} (past query_timeout)" if answered else ""))
     store.close()
 
@@ -119,12 +127,39 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     for models in args.models:
-        bench(models, args.repeat)
+        folder = tempfile.mkdtemp(prefix="modeldb-bench-models-")
+        bench(f"sqlite:///{folder}/bench.db", "sqlite", models, args.repeat)
+    if not args.no_postgres:
+        from bench_query import TempPostgres
+
+        pg = TempPostgres()
+        if pg.bin is None:
+            print("PostgreSQL: no initdb/pg_ctl found (apt-get install postgresql): skipped")
+            return 0
+        try:
+            uri = pg.start()
+            for number, models in enumerate(args.models):
+                database = f"bench{number}"
+                _create_database(uri, database)
+                bench(uri.rsplit("/", 1)[0] + f"/{database}", "postgres", models, args.repeat)
+        finally:
+            pg.stop()
     return 0
+
+
+def _create_database(uri: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(uri, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import config, events, validation
+from .reading import StoreReader
 from .safety import safe_call
 
 if TYPE_CHECKING:
@@ -73,8 +74,9 @@ class TrackingClient:
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.user = _user()
-        self._store: MetadataStore | None = None
         self._runtime = runtime
+        # Reads wait for this process's events (the runtime's drain) and handed-off journals.
+        self._reader = StoreReader(self.settings, before_read=self._drain)
         self._lock = threading.RLock()
         self._script_runs: dict[str, str] = {}
         self.seed: int | None = None
@@ -105,12 +107,11 @@ class TrackingClient:
 
     def open_store(self) -> "MetadataStore":
         """The store itself, without waiting for this process's events (the writer's view)."""
-        with self._lock:
-            if self._store is None:
-                from .store import open_store
+        return self._reader.open()
 
-                self._store = open_store(self.settings.uri, timeout=self.settings.store_timeout)
-            return self._store
+    def _drain(self) -> None:
+        if self._runtime is not None:
+            self._runtime.drain()
 
     @property
     def store_is_server(self) -> bool:
@@ -134,15 +135,9 @@ class TrackingClient:
 
     @property
     def store(self) -> "MetadataStore":
-        """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)."""
-        if self._runtime is not None:
-            self._runtime.drain()
-        # What processes that just exited handed to a background writer (handoff.py): a
-        # listing of the journal folder, which holds little more than this process's journal.
-        from . import handoff, journal
-
-        handoff.wait(journal.folder_for(self.settings.journal, self.settings.uri))
-        return self.open_store()
+        """The store, once what this process recorded is in it (waiting at most ``exit_timeout``)
+        and what processes that just exited handed off (``modeldb_core.reading``)."""
+        return self._reader.get()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the store has what this process recorded; False if ``timeout`` ran out."""
@@ -206,15 +201,16 @@ class TrackingClient:
         the child (store/engine.py), so no connection is shared across processes.
         """
         child = TrackingClient(self.settings, runtime=self._runtime)
-        child._store = self._store
+        child._reader = self._reader.sharing(before_read=child._drain)
         child.seed = self.seed
         return child
 
     def release(self) -> None:
         """Close the connections this process holds (the stores stay usable: they reconnect)."""
-        for store in (self._store, self._runtime._store if self._runtime is not None else None):
-            if store is not None:
-                safe_call("release the store's connections", store.close)
+        self._reader.release()
+        store = self._runtime._store if self._runtime is not None else None
+        if store is not None:
+            safe_call("release the store's connections", store.close)
 
     def close(self, killed_by: str | None = None, exiting: bool = False) -> None:
         """End what this process left open (``killed``), drain for at most ``exit_timeout``,
@@ -225,9 +221,7 @@ class TrackingClient:
             # A signal asks to stop now: at most exit_timeout, however the writer is doing.
             timeout = self.settings.exit_timeout if killed_by else None
             safe_call("write what was recorded", self._runtime.close, timeout, why=why, exiting=exiting)
-        if self._store is not None:
-            safe_call("close the store", self._store.close)
-            self._store = None
+        self._reader.close()
 
 
 def _process_start() -> str:

@@ -10,20 +10,23 @@ Filters use the query language of the runs table, read against a model:
 ``params.*`` are its training params, ``metrics.*`` its metrics (aligned
 names: ``metrics.root_mean_squared_error`` is ``metrics.rmse``), ``tags.*``
 and run fields (``name``, ``status``, ``started``...) its training run's.
+
+The store applies the rule, the filter, the search, the sort and the page in the
+database (``MetadataStore.models_overview`` and ``models_page``); only the models
+of the page come back, and a page's cursor carries the sort key of its last model
+(keyset), so a later page costs what the first one does.
 """
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from modeldb_core.models_view import (
-    TrainedModel, attach_notes, canonical_metric, metric_names, trained_models, varying_params,
+    ModelGroup, ModelsQuery, TrainedModel, assemble, canonical_metric, metric_names, varying_params,
+    version_label,
 )
 
 if TYPE_CHECKING:
-    from modeldb_core.query.fields import Field
     from modeldb_core.store import MetadataStore
 
 # What fits the first screen of a laptop (1280 px) next to the IDs and misc columns.
@@ -33,7 +36,6 @@ SHOWN_METRICS = 3
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1_000
 MAX_GROUPS = 1_000  # groups shown (by the best first); the rest are counted out
-_MISSING = object()
 
 
 @dataclass
@@ -55,12 +57,16 @@ class ModelsTable:
     next_cursor: str | None = None  # the next page, if any
     more_groups: bool = False  # more than MAX_GROUPS groups: the rest left out
     selection: Any = None  # the RunQuery the cursors of this table belong to
+    keys: list[tuple] = field(default_factory=list)  # the sort key of each model of the page
 
     def cursor_at(self, position: int) -> str:
-        """The cursor of the page that starts at ``position`` among the matching models."""
+        """The cursor of the page that starts at ``position`` among the matching models: after
+        the sort key of the model before it when that one is on this page, else by position."""
         from modeldb_core.query import cursor_at
 
-        return cursor_at(self.selection, position)
+        index = position - self.offset
+        after = self.keys[index - 1] if 1 <= index <= len(self.keys) else None
+        return cursor_at(self.selection, position, after=after)
 
     def rows(self) -> list[dict[str, Any]]:
         return [model.as_dict() for model in self.models]
@@ -74,155 +80,37 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def field_value(model: TrainedModel, f: "Field") -> Any:
-    """What a filter or a sort reads of a model for ``f``; ``None`` when it has none."""
-    from modeldb_core.query.fields import ATTR, METRIC, PARAM, TAG
-
-    if f.kind == PARAM:
-        return model.params.get(f.key)
-    if f.kind == METRIC:
-        return model.metrics.get(canonical_metric(f.key))
-    if f.kind == TAG:
-        return model.training.tags.get(f.key)
-    if f.kind == ATTR:
-        run = model.training.run
-        if f.key == "id":
-            return str(run.id)
-        if f.key == "duration":
-            return run.duration
-        if f.key == "parent":
-            return run.parent_run_id
-        return getattr(run, f.attribute.column, None)
-    return None
-
-
-def _like(pattern: str, text: str) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
-
-
-def _compare(left: Any, op: str, right: Any) -> bool:
-    if left is None:
-        return False
-    if op in ("like", "notlike"):
-        return _like(_text(right), _text(left)) == (op == "like")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
-    if not numbers:
-        left, right = _text(left), _text(right)
-    elif isinstance(left, float) and math.isnan(left):
-        return op == "!="
-    if op == "=":
-        return left == right
-    if op == "!=":
-        return left != right
-    try:
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-    except TypeError:
-        return False
-
-
-def matches(model: TrainedModel, node: Any) -> bool:
-    """Whether ``model`` satisfies a parsed filter (``modeldb_core.query.language``)."""
-    from modeldb_core.query.language import And, Compare, In, IsNull, Not, Or
-
-    if node is None:
-        return True
-    if isinstance(node, And):
-        return all(matches(model, item) for item in node.items)
-    if isinstance(node, Or):
-        return any(matches(model, item) for item in node.items)
-    if isinstance(node, Not):
-        return not matches(model, node.item)
-    if isinstance(node, IsNull):
-        return (field_value(model, node.field) is None) != node.negated
-    if isinstance(node, In):
-        value = field_value(model, node.field)
-        found = value is not None and any(_compare(value, "=", v) for v in node.values)
-        return found != node.negated if value is not None else False
-    if isinstance(node, Compare):
-        return _compare(field_value(model, node.field), node.op, node.value)
-    raise TypeError(f"not a filter node: {node!r}")
-
-
-def searched(model: TrainedModel, words: str) -> bool:
-    """Free text: every word is in the model's name, type, runs' names, notes, params or tags."""
-    haystack = " ".join([
-        model.label, model.model_type, model.training.name, model.file,
-        *(e.name for e in model.evaluations), *(n.text for n in model.notes),
-        *(f"{k}={_text(v)}" for k, v in model.params.items()),
-        *(f"{k}={v}" for k, v in model.training.tags.items()),
-    ]).casefold()
-    return all(word in haystack for word in words.casefold().split())
-
-
-def _sorted(models: list[TrainedModel], order: str, main: str | None, goal: str) -> list[TrainedModel]:
-    from modeldb_core.query.language import parse_sort
-
-    keys = parse_sort(order) if order.strip() else \
-        ([] if main is None else [_main_key(main, goal)])
-    if not keys:
-        return sorted(models, key=lambda m: m.trained_at, reverse=True)
-    out = list(models)
-    for key in reversed(keys):  # stable sorts, last key first
-        present = [m for m in out if field_value(m, key.field) is not None]
-        missing = [m for m in out if field_value(m, key.field) is None]
-        numeric = all(isinstance(field_value(m, key.field), (int, float)) for m in present)
-        present.sort(key=lambda m: field_value(m, key.field) if numeric else _text(field_value(m, key.field)),
-                     reverse=key.descending)
-        out = present + missing  # missing values last, either way
-    return out
-
-
-def _main_key(main: str, goal: str):
-    from modeldb_core.query.fields import Field
-    from modeldb_core.query.language import SortKey
-
-    return SortKey(Field("metric", main), descending=goal == "max")
-
-
-def _grouped(models: list[TrainedModel], by: "Field", main: str | None, goal: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[TrainedModel]] = {}
-    for model in models:
-        value = field_value(model, by)
-        groups.setdefault("(none)" if value is None else _text(value), []).append(model)
-    out = []
-    for value, members in groups.items():
-        row: dict[str, Any] = {"value": value, "models": len(members)}
-        scores = [m.metrics[main] for m in members if main and main in m.metrics
-                  and not math.isnan(m.metrics[main])]
-        if scores:
-            row.update(min=min(scores), max=max(scores), mean=sum(scores) / len(scores))
-            best = (min if goal == "min" else max)(scores)
-            row["best_model"] = next(m.label for m in members if m.metrics.get(main) == best)
-        out.append(row)
-    if main:
-        worst = math.inf if goal == "min" else -math.inf
-        out.sort(key=lambda g: g.get("min" if goal == "min" else "max", worst), reverse=goal == "max")
-    return out
+def _group_row(group: ModelGroup, goal: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"value": "(none)" if group.value is None else _text(group.value), "models": group.models}
+    if group.scored:
+        row.update(min=group.minimum, max=group.maximum, mean=group.mean)
+        if group.best is not None:
+            row["best_model"] = version_label(group.best.artifact, group.best.output_name)
+    return row
 
 
 def project_main_metric(store: "MetadataStore", project: str) -> tuple[str | None, str]:
     """The project's main metric (the rule of the projects page) under its aligned name, and its goal."""
+    return _main_metric(store.models_overview(project).project_metrics)
+
+
+def _main_metric(ranges: dict[str, Any]) -> tuple[str | None, str]:
     from modeldb_core.web.projects import goal, main_metric
 
-    for summary in store.project_summaries():
-        if summary.project.name == project:
-            key = main_metric(summary.metrics)
-            if key is None:
-                return None, "min"
-            key = canonical_metric(key)
-            return key, goal(key)
-    from modeldb_core.errors import NotFoundError
-
-    raise NotFoundError("project", project)
+    key = main_metric(ranges)
+    if key is None:
+        return None, "min"
+    key = canonical_metric(key)
+    return key, goal(key)
 
 
 def _page_bounds(project: str, filter: str, q: str, order: str, limit: int | None,
-                 cursor: str | None) -> tuple[int, int | None, Any]:
-    """Where the page starts, its size and the query its cursors belong to; bad values refused
-    (``ValidationError`` naming the limit, ``QueryError`` for another table's cursor)."""
+                 cursor: str | None) -> tuple[int, tuple | None, int | None, Any]:
+    """Where the page starts (its position, and the sort key it starts after), its size and the
+    query its cursors belong to; bad values refused (``ValidationError`` naming the limit,
+    ``QueryError`` for another table's cursor)."""
     from modeldb_core.errors import ValidationError
-    from modeldb_core.query import build_query, cursor_offset
+    from modeldb_core.query import build_query, cursor_position
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                               or not 1 <= limit <= MAX_PAGE_SIZE):
@@ -230,7 +118,33 @@ def _page_bounds(project: str, filter: str, q: str, order: str, limit: int | Non
                                               "(MAX_PAGE_SIZE)")
     # A cursor names this selection: the same project, filter, search and order.
     selection = build_query(filter or None, project=project, search=q or None, order_by=order or None)
-    return (cursor_offset(selection, cursor) if cursor else 0), limit, selection
+    offset, after = cursor_position(selection, cursor) if cursor else (0, None)
+    return offset, after, limit, selection
+
+
+def _aligned(order: Sequence[Any]) -> tuple:
+    """Sort keys with metric names aligned (``metrics.root_mean_squared_error`` is ``metrics.rmse``)."""
+    from dataclasses import replace
+
+    from modeldb_core.query.fields import METRIC, Field
+
+    return tuple(replace(k, field=Field(METRIC, canonical_metric(k.field.key))) if k.field.kind == METRIC else k
+                 for k in order)
+
+
+def _aligned_filter(node: Any) -> Any:
+    """The filter with metric names aligned, for the store to read as the model's metrics."""
+    from dataclasses import fields, is_dataclass, replace
+
+    from modeldb_core.query.fields import METRIC, Field
+
+    if isinstance(node, Field):
+        return Field(METRIC, canonical_metric(node.key)) if node.kind == METRIC else node
+    if isinstance(node, tuple):
+        return tuple(_aligned_filter(item) for item in node)
+    if is_dataclass(node) and not isinstance(node, type):
+        return replace(node, **{f.name: _aligned_filter(getattr(node, f.name)) for f in fields(node)})
+    return node
 
 
 def models_table(store: "MetadataStore", project: str, filter: str = "", q: str = "", order: str = "",
@@ -244,36 +158,33 @@ def models_table(store: "MetadataStore", project: str, filter: str = "", q: str 
     main metric and the metrics most models have); a bad filter, sort or group
     raises ``QueryError`` with its position. Groups count every matching model.
     """
-    from modeldb_core.query.language import parse_field, parse_filter
+    from modeldb_core.query.language import parse_field
 
-    offset, limit, selection = _page_bounds(project, filter, q, order, limit, cursor)
-    main, goal = project_main_metric(store, project)
-    node = parse_filter(filter)
+    offset, after, limit, selection = _page_bounds(project, filter, q, order, limit, cursor)
     by = parse_field(group) if group.strip() else None
-    # Notes are read for the models a search looks through, else for the page shown only.
-    everything = trained_models(store, project, notes=bool(q.strip()))
-    chosen = [m for m in everything if matches(m, node) and (not q.strip() or searched(m, q))]
-    varying = varying_params(everything)
-    names = metric_names(everything, main)
+    overview = store.models_overview(project)
+    main, goal = _main_metric(overview.project_metrics)
+    names = metric_names(overview.metrics, main)
     table = ModelsTable(
         project=project, main_metric=main if main in names else (names[0] if names else None), goal=goal,
-        params=[_key(p) for p in params] or varying[:shown_params],
+        params=[_key(p) for p in params] or varying_params(overview.params)[:shown_params],
         metrics=[canonical_metric(_key(m)) for m in metrics] or names[:shown_metrics],
-        models=[], all_params=sorted({k for m in everything for k in m.params}),
-        all_metrics=names, total=len(everything), order=order, group=group)
+        models=[], all_params=sorted(s.key for s in overview.params),
+        all_metrics=names, total=overview.total, order=order, group=group)
     if table.main_metric != main:
         table.goal = _goal(table.main_metric)
-    ranked = _sorted(chosen, order, table.main_metric, table.goal)
-    if by is not None:
-        groups = _grouped(ranked, by, table.main_metric, table.goal)
+    page = store.models_page(ModelsQuery(
+        project=project, filter=_aligned_filter(selection.filter), search=selection.search,
+        order=_aligned(selection.order), main=table.main_metric, goal=table.goal, group=by,
+        limit=limit, offset=offset, after=after))
+    if page.groups is not None:
+        groups = [_group_row(g, table.goal) for g in page.groups]
         table.groups, table.more_groups = groups[:MAX_GROUPS], len(groups) > MAX_GROUPS
-    table.matched, table.offset, table.selection = len(ranked), offset, selection
-    end = len(ranked) if limit is None else offset + limit
-    table.models = ranked[offset:end]
-    if not q.strip():
-        attach_notes(store, table.models)
-    if end < len(ranked):
-        table.next_cursor = table.cursor_at(end)
+    table.matched, table.offset, table.selection = page.matched, offset, selection
+    table.models = assemble(store, page.rows, page.model_inputs)
+    table.keys = [row.key for row in page.rows]
+    if page.more:
+        table.next_cursor = table.cursor_at(offset + len(page.rows))
     return table
 
 
@@ -291,4 +202,4 @@ def _key(text: str) -> str:
     return text
 
 
-__all__ = ["MAX_PAGE_SIZE", "PAGE_SIZE", "ModelsTable", "field_value", "matches", "models_table", "project_main_metric", "searched"]
+__all__ = ["MAX_PAGE_SIZE", "PAGE_SIZE", "ModelsTable", "models_table", "project_main_metric"]

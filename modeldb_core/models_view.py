@@ -17,6 +17,10 @@ The rule (docs/models.md):
   the short names user code logs (``root_mean_squared_error`` is ``rmse``...,
   ``METRIC_ALIASES``); a run that logged both keeps the short name's value.
 
+The store applies the rule in SQL (``store/models.py``: ``MetadataStore.models_overview``,
+``models_page``, ``model_trainers``); this module holds its names, its dataclasses, and what
+is built from a page of models.
+
 So an ``evaluate_model`` run that logged ``rmse`` with file paths for params
 is shown, in the models table, the timeline and ``modeldb best``, with the
 learning rate of the ``train_model`` run that wrote the model it read.
@@ -75,13 +79,6 @@ def aligned_metrics(metrics: dict[str, float]) -> dict[str, float]:
         else:
             out[key] = value
     return out
-
-
-def is_model(io: RunIO, phase: str | None) -> bool:
-    """Whether an output is a model (the rule above)."""
-    if io.direction != "output" or io.artifact.uri.startswith("value:"):
-        return False
-    return io.artifact.kind == MODEL_KIND or (phase == TRAINING_PHASE and io.artifact.kind != "directory")
 
 
 def is_training_data(io: RunIO) -> bool:
@@ -177,6 +174,81 @@ class TrainedModel:
         }
 
 
+@dataclass(frozen=True)
+class ModelsQuery:
+    """What a page of the models table asks the store for (``MetadataStore.models_page``).
+
+    ``filter`` is a parsed filter read against a model (``params.*``/``tags.*``/run fields:
+    its training run's; ``metrics.*``: its aligned metrics); ``order`` sort keys (metric keys
+    aligned; none: ``main`` best first, else newest trained first); ``after``: the sort key
+    of the last model of the page before (keyset), else ``offset`` models are skipped."""
+
+    project: str
+    filter: Any = None
+    search: str | None = None
+    order: tuple = ()
+    main: str | None = None
+    goal: str = "min"
+    group: Any = None
+    limit: int | None = 100
+    offset: int = 0
+    after: tuple | None = None
+    aliases: dict[str, str] = field(default_factory=lambda: dict(METRIC_ALIASES))
+
+
+@dataclass
+class ModelRow:
+    """A model of a page: its artifact version, its training run's id, the name the run gave
+    the output, and its sort key (what the cursor of the next page starts after)."""
+
+    artifact: ArtifactVersion
+    training_run: str
+    output_name: str | None = None
+    key: tuple = ()
+
+
+@dataclass
+class ParamStats:
+    """How one training param is spread over a project's models: on how many, how many distinct
+    values, how many of them text and how many of those look like file paths."""
+
+    key: str
+    models: int
+    values: int
+    texts: int = 0
+    paths: int = 0
+
+
+@dataclass
+class ModelGroup:
+    value: Any
+    models: int
+    scored: int = 0  # models with a main metric
+    minimum: float | None = None
+    maximum: float | None = None
+    mean: float | None = None
+    best: ModelRow | None = None
+
+
+@dataclass
+class ModelsOverview:
+    """What the table's columns need of every model of a project (``MetadataStore.models_overview``)."""
+
+    total: int = 0
+    params: list[ParamStats] = field(default_factory=list)
+    metrics: dict[str, int] = field(default_factory=dict)  # aligned name -> models that have it
+    project_metrics: dict[str, Any] = field(default_factory=dict)  # raw name -> MetricRange of the runs
+
+
+@dataclass
+class ModelsPage:
+    matched: int
+    rows: list[ModelRow] = field(default_factory=list)
+    more: bool = False
+    model_inputs: set[int] = field(default_factory=set)  # versions the page's training runs read that are models
+    groups: list[ModelGroup] | None = None
+
+
 def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRecord"]:
     from modeldb_core.query.fields import ATTR, Field
     from modeldb_core.query.language import In
@@ -191,107 +263,69 @@ def _records(store: "MetadataStore", run_ids: Iterable[str]) -> dict[str, "RunRe
     return out
 
 
-def _links(store: "MetadataStore", project: str, everywhere: bool = True):
-    """What the rule needs from the store: every input/output of the project's runs, the records
-    of the runs that wrote something (their phase says which outputs are models), the models
-    with their writers, and who read each model (in any project unless ``everywhere`` is False:
-    then in this project only)."""
-    io_by_run = store.project_io(project)
-    writers = _records(store, [r for r, ios in io_by_run.items() if any(io.direction == "output" for io in ios)])
-    written: list[tuple[str, RunIO]] = []
+def trained_models(store: "MetadataStore", project: str) -> list["TrainedModel"]:
+    """Every model the runs of ``project`` produced, oldest first (the rule of this module)."""
+    from modeldb_core.query.fields import ATTR, Field
+    from modeldb_core.query.language import SortKey
+
+    page = store.models_page(ModelsQuery(project=project, order=(SortKey(Field(ATTR, "started")),), limit=None))
+    return assemble(store, page.rows, page.model_inputs)
+
+
+def assemble(store: "MetadataStore", rows: Sequence[ModelRow], model_inputs: set[int]) -> list["TrainedModel"]:
+    """The ``TrainedModel`` of each row of a page: its training run, the runs that evaluated it
+    (in any project), its training data (what its training run read, ``model_inputs`` and
+    held-out data excepted), its metrics by the rule and the notes of those runs; a few
+    statements for the whole page, none per model."""
+    if not rows:
+        return []
     readers: dict[int | None, list[str]] = {}
-    seen: set[int | None] = set()
-    for run_id, ios in io_by_run.items():
-        record = writers.get(run_id)
-        for io in ios:
-            if record is not None and is_model(io, record.phase):
-                if io.artifact.id not in seen:  # the same content written again: its first writer trained it
-                    seen.add(io.artifact.id)
-                    written.append((run_id, io))
-            elif io.direction == "input":
-                readers.setdefault(io.artifact.id, []).append(run_id)
-    # A model of this project evaluated from another project (a shared evaluation
-    # pipeline) is still this project's model: its readers are looked up everywhere.
-    for use in store.artifact_uses(sorted(seen)) if everywhere else ():
-        if use["direction"] == "input" and str(use["run_id"]) not in io_by_run:
+    for use in store.artifact_uses(sorted({row.artifact.id for row in rows})):
+        if use["direction"] == "input":
             readers.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
-    return io_by_run, writers, written, readers
-
-
-def trained_models(store: "MetadataStore", project: str, notes: bool = True) -> list["TrainedModel"]:
-    """Every model the runs of ``project`` produced, oldest first (the rule of this module).
-
-    ``notes=False`` leaves the notes out (``attach_notes`` adds them to the models that are
-    shown: reading every run's notes is most of the cost of a large project)."""
-    io_by_run, writers, written, readers = _links(store, project)
-    model_ids = {io.artifact.id for _, io in written}
-    evaluations = _records(store, [r for version, runs in readers.items() if version in model_ids for r in runs
-                                   if r not in writers])
-    records = {**evaluations, **writers}
+    ids = {row.training_run for row in rows} | {r for runs in readers.values() for r in runs}
+    records = _records(store, ids)
+    found = store.inputs_and_notes(sorted(ids))
     models: list[TrainedModel] = []
-    for run_id, io in written:
-        evaluators = sorted((records[r] for r in dict.fromkeys(readers.get(io.artifact.id, []))
-                             if r != run_id and r in records), key=lambda r: r.run.started_at)
-        model = TrainedModel(artifact=io.artifact, training=writers[run_id], output_name=io.name,
-                             evaluations=evaluators,
-                             training_data=[i for i in io_by_run[run_id] if is_training_data(i)
-                                            and i.artifact.id not in model_ids])
+    for row in rows:
+        evaluators = sorted((records[r] for r in dict.fromkeys(readers.get(row.artifact.id, []))
+                             if r != row.training_run and r in records), key=lambda r: r.run.started_at)
+        inputs = found.get(row.training_run, ([], []))[0]
+        model = TrainedModel(artifact=row.artifact, training=records[row.training_run],
+                             output_name=row.output_name, evaluations=evaluators,
+                             training_data=[i for i in inputs if is_training_data(i)
+                                            and i.artifact.id not in model_inputs])
         for record in [model.training, *evaluators]:
             for key, value in aligned_metrics(record.metrics).items():
                 model.metrics[key] = value
                 model.metric_runs[key] = str(record.id)
+            model.notes += found.get(str(record.id), ([], []))[1]
         models.append(model)
-    if notes:
-        attach_notes(store, models)
     return models
 
 
-def attach_notes(store: "MetadataStore", models: Sequence["TrainedModel"]) -> None:
-    """The notes of each model's training and evaluation runs, added to ``model.notes``."""
-    if not models:
-        return
-    found = store.inputs_and_notes(sorted({str(m.training.id) for m in models}
-                                          | {str(e.id) for m in models for e in m.evaluations}))
-    for model in models:
-        model.notes = [note for record in [model.training, *model.evaluations]
-                       for note in found.get(str(record.id), ([], []))[1]]
-
-
-def training_runs(store: "MetadataStore", project: str) -> dict[str, "RunRecord"]:
-    """For each run of ``project`` that evaluated a model: the run that trained that model
-    (in this project or another).
+def trainer_ids(store: "MetadataStore", project: str) -> dict[str, str]:
+    """For each run of ``project`` that evaluated a model: the id of the run that trained that
+    model (in this project or another), by the rule in SQL (``MetadataStore.model_trainers``).
 
     A run that evaluated several models has no single training run and is left out.
     """
-    # Readers in other projects have their own points: only this project's are needed.
-    io_by_run, writers, written, readers = _links(store, project, everywhere=False)
-    found: dict[str, set[str]] = {}
-    for run_id, io in written:
-        for reader in readers.get(io.artifact.id, []):
-            if reader != run_id:
-                found.setdefault(reader, set()).add(run_id)
-    # Inputs written outside the project: a model read here that another project trained.
-    local = {io.artifact.id for _, io in written}
-    inputs = {io.artifact.id: io for ios in io_by_run.values() for io in ios
-              if io.direction == "input" and io.artifact.id not in local and not io.artifact.uri.startswith("value:")}
-    outside: dict[int | None, list[str]] = {}
-    for use in store.artifact_uses(sorted(inputs)) if inputs else ():
-        if use["direction"] == "output" and str(use["run_id"]) not in io_by_run:
-            outside.setdefault(use["artifact_version_id"], []).append(str(use["run_id"]))
-    if outside:
-        foreign = _records(store, [r for runs in outside.values() for r in runs])
-        for version, runs in outside.items():
-            trainer = next((r for r in runs if r in foreign and is_model(
-                RunIO(direction="output", name=None, artifact=inputs[version].artifact), foreign[r].phase)), None)
-            if trainer is None:
-                continue
-            writers.setdefault(trainer, foreign[trainer])
-            for reader in readers.get(version, []):
-                found.setdefault(reader, set()).add(trainer)
-    return {reader: writers[next(iter(trainers))] for reader, trainers in found.items() if len(trainers) == 1}
+    return {reader: next(iter(trainers)) for reader, trainers in store.model_trainers(project).items()
+            if len(trainers) == 1}
 
 
-def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
+def training_runs(store: "MetadataStore", project: str,
+                  among: Iterable[str] | None = None) -> dict[str, "RunRecord"]:
+    """``trainer_ids`` with the training runs' records (params, metrics, tags), for the
+    evaluation runs ``among`` (default: all of them)."""
+    ids = trainer_ids(store, project)
+    if among is not None:
+        ids = {str(r): ids[str(r)] for r in among if str(r) in ids}
+    records = _records(store, ids.values())
+    return {reader: records[trainer] for reader, trainer in ids.items() if trainer in records}
+
+
+def varying_params(stats: Sequence[ParamStats]) -> list[str]:
     """The training params set on two models or more with different values, most often set first.
 
     A param only some models have (the scikit-learn ones next to hand-written
@@ -299,15 +333,10 @@ def varying_params(models: Sequence["TrainedModel"]) -> list[str]:
     left out (they differ with every model without describing it), and so are the settings of
     how a fit runs (``EXECUTION_PARAMS``: verbose, n_jobs...).
     """
-    values: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    for model in models:
-        for key, value in model.params.items():
-            values.setdefault(key, set()).add(repr(value))
-            counts[key] = counts.get(key, 0) + 1
-    varying = [k for k, v in values.items() if counts[k] > 1 and len(v) > 1
-               and k.rsplit("__", 1)[-1] not in EXECUTION_PARAMS and not _looks_like_a_path(models, k)]
-    return sorted(varying, key=lambda k: (-counts[k], k))
+    varying = [s for s in stats if s.models > 1 and s.values > 1
+               and s.key.rsplit("__", 1)[-1] not in EXECUTION_PARAMS
+               and not (s.texts and s.texts == s.paths)]  # every text value a path: a file path
+    return [s.key for s in sorted(varying, key=lambda s: (-s.models, s.key))]
 
 
 # Settings of how a fit runs, never of the model it makes (scikit-learn's spellings): a
@@ -316,22 +345,14 @@ EXECUTION_PARAMS = frozenset({"verbose", "n_jobs", "pre_dispatch", "memory", "co
                               "verbose_feature_names_out"})
 
 
-def _looks_like_a_path(models: Sequence["TrainedModel"], key: str) -> bool:
-    """File paths vary with every model without describing it (``model_path``)."""
-    values = [m.params.get(key) for m in models if isinstance(m.params.get(key), str)]
-    return bool(values) and all("/" in v or "\\" in v for v in values)
-
-
-def metric_names(models: Sequence["TrainedModel"], main: str | None = None) -> list[str]:
-    """The metrics of the models, ``main`` first, then by how many models have them."""
-    counts: dict[str, int] = {}
-    for model in models:
-        for key, value in model.metrics.items():
-            counts[key] = counts.get(key, 0) + 1
+def metric_names(counts: dict[str, int], main: str | None = None) -> list[str]:
+    """The metrics of the models (aligned name -> how many models have it), ``main`` first, then
+    by how many models have them."""
     rest = sorted((k for k in counts if k != main), key=lambda k: (-counts[k], k))
     return ([main] if main in counts else []) + rest
 
 
-__all__ = ["METRIC_ALIASES", "TrainedModel", "aligned_metrics", "attach_notes", "artifact_name",
-           "canonical_metric", "is_model", "metric_names", "metric_spellings", "trained_models",
+__all__ = ["METRIC_ALIASES", "ModelGroup", "ModelRow", "ModelsOverview", "ModelsPage", "ModelsQuery", "ParamStats",
+           "TrainedModel", "aligned_metrics", "assemble", "artifact_name",
+           "canonical_metric", "metric_names", "metric_spellings", "trained_models", "trainer_ids",
            "training_runs", "varying_params", "version_label"]

@@ -9,6 +9,7 @@ Imports nothing beyond the standard library: the CLI and the core use it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import datetime, timezone
@@ -44,24 +45,30 @@ def text(value: Any) -> str:
             return str(int(value))
         return f"{value:.6g}"
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_finite(value), ensure_ascii=False, default=str, allow_nan=False)
+        return json.dumps(plain(value), ensure_ascii=False, default=str, allow_nan=False)
     return str(value)
 
 
-def _finite(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """What JSON can hold, recursively: dataclasses as dicts, NaN and infinities as their names."""
     if isinstance(value, float) and not math.isfinite(value):
         return non_finite(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain(v) for v in value]
     return value
 
 
-def timestamp(value: float | None) -> str:
-    """A POSIX time in UTC to the second (``2026-12-02 08:55:00``); tables say UTC in their heading."""
-    if value is None:
+def timestamp(value: float | str | None) -> str:
+    """A POSIX time (or an ISO 8601 one, as JSON answers carry it) in UTC to the second
+    (``2026-12-02 08:55:00``); tables say UTC in their heading."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -93,4 +100,4 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
-__all__ = ["HASH_LENGTH", "duration", "iso", "non_finite", "short_hash", "text", "timestamp"]
+__all__ = ["HASH_LENGTH", "duration", "iso", "non_finite", "plain", "short_hash", "text", "timestamp"]

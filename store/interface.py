@@ -91,9 +91,20 @@ class MetadataStore(abc.ABC):
         """For each run id: the artifact versions it read and its notes."""
         raise NotImplementedError
 
-    def project_io(self, project: str) -> dict[str, list[RunIO]]:
-        """For each run of ``project`` that read or wrote an artifact: its inputs and outputs,
-        runs in the order they started."""
+    # -- the models table (modeldb_core/models_view.py's rule, compiled by store/models.py) --
+    def models_overview(self, project: str) -> Any:
+        """What the models table's columns need of every model of ``project`` (``ModelsOverview``:
+        how many, their training params and metric names, the project's metric ranges)."""
+        raise NotImplementedError
+
+    def models_page(self, query: Any) -> Any:
+        """One page of a project's models for a ``ModelsQuery`` (``ModelsPage``): filtered,
+        searched, sorted and paged in the database, with its groups when asked."""
+        raise NotImplementedError
+
+    def model_trainers(self, project: str) -> dict[str, set[str]]:
+        """For each run of ``project`` that read a model (trained in any project): the ids of
+        the runs that trained the models it read."""
         raise NotImplementedError
 
     # -- search (the query layer: modeldb_core.query, compiled by store/query.py) --

@@ -743,24 +743,26 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
                     out[r.run_id][1].append(Note(text=r.text, created_at=r.created_at, id=r.id))
         return {keys[k]: v for k, v in out.items()}
 
-    def project_io(self, project: str) -> dict[str, list[RunIO]]:
-        runs, io = t.runs, t.run_io
+    # -- the models table (compiled in store/models.py) -------------------------
+    def models_overview(self, project: str):
+        from . import models
+
+        from modeldb_core.models_view import METRIC_ALIASES
+
         with self._read() as conn:
-            project_id = self._project_id_or_404(conn, project)
-            rows = conn.execute(
-                self._version_query().add_columns(runs.c.uuid, io.c.direction, io.c.name.label("io_name"))
-                .join(io, io.c.artifact_version_id == t.artifact_versions.c.id)
-                .join(runs, runs.c.id == io.c.run_id)
-                .where(runs.c.project_id == project_id)
-                .order_by(runs.c.started_at, runs.c.id, io.c.direction, t.artifacts.c.uri)).all()
-        out: dict[str, list[RunIO]] = {}
-        versions: dict[int, ArtifactVersion] = {}  # a shared input (train.csv) is decoded once
-        for r in rows:
-            version = versions.get(r.id)
-            if version is None:
-                version = versions[r.id] = self._version(r)
-            out.setdefault(r.uuid, []).append(RunIO(direction=r.direction, name=r.io_name, artifact=version))
-        return out
+            return models.overview(conn, project, METRIC_ALIASES)
+
+    def models_page(self, query):
+        from . import models
+
+        with self._read() as conn:
+            return models.page(conn, query)
+
+    def model_trainers(self, project: str):
+        from . import models
+
+        with self._read() as conn:
+            return models.trainers(conn, project)
 
     # -- search (compiled in store/query.py) ----------------------------------
     def search_runs(self, query, limit: int | None = 100, offset: int = 0):

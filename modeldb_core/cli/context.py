@@ -32,14 +32,12 @@ class Context:
 
     @property
     def store(self) -> "MetadataStore":
-        store = self.client.store
-        timeout = self.client.settings.query_timeout
-        if timeout:
-            from modeldb_core.store import deadline
-            from modeldb_core.store.sql_store import SqlStore
+        """The client's store for reading (``modeldb_core.reading``), each statement bounded by
+        ``query_timeout`` when it is set."""
+        from modeldb_core.reading import bound_reads
 
-            if isinstance(store, SqlStore):
-                deadline.install(store.engine, timeout)
+        store = self.client.store
+        bound_reads(store, self.client.settings.query_timeout)
         return store
 
     def reap_quietly(self) -> None:

@@ -16,7 +16,7 @@ import click
 
 from modeldb_core.presentation import duration, iso, timestamp  # noqa: F401 - the one rule, re-exported
 from modeldb_core.presentation import text as cell  # how one value looks in a table or CSV cell
-from modeldb_core.web.encode import jsonable  # the one rule for NaN/inf in JSON
+from modeldb_core.presentation import plain as jsonable  # the one rule for NaN/inf in JSON
 
 TABLE, JSON, CSV = "table", "json", "csv"
 MAX_CELL = 48

@@ -9,7 +9,7 @@ from . import output
 from .context import RUN_ID
 from .output import format_options
 from . import hints
-from .views import RUN_COLUMNS, detail_dict, run_json, run_summary, short_hash
+from .views import RUN_COLUMNS, run_json, run_summary, short_hash
 
 
 @click.group("runs")
@@ -192,96 +192,86 @@ def _print_groups(obj, group_by, filter_, project, search, metrics, fmt) -> int:
 @click.pass_obj
 def show_run(obj, run_id: str, as_json: bool) -> None:
     """Everything recorded about one run."""
-    store = obj.store
-    detail = store.get_run_detail(run_id)
-    of, reproductions = _reproductions(store, detail.run.id)
+    from modeldb_core.query.detail import run_detail
+
+    view = run_detail(obj.store, run_id)
     if as_json:
-        data = detail_dict(detail)
-        data["reproduces"] = reproduction_dict(of) if of else None
-        data["reproductions"] = [reproduction_dict(r) for r in reproductions]
-        click.echo(output.dumps(data, indent=2))
+        click.echo(output.dumps(view, indent=2))
         return
-    print_detail(detail)
-    if of is not None:
-        output.key_values("Reproduces", {"run": of.original_run_id, "verdict": of.verdict or "not compared yet"})
-    if reproductions:
-        output.key_values("Reproductions", {r.run_id: r.verdict or "not compared yet" for r in reproductions})
+    print_detail(view)
 
 
-def _reproductions(store, run_id: str):
-    from modeldb_core.errors import StoreError
-
-    try:
-        return store.reproductions(run_id)
-    except (NotImplementedError, StoreError):  # a remote store without reproduction support
-        return None, []
-
-
-def reproduction_dict(r) -> dict:
-    return {"run_id": r.run_id, "original_run_id": r.original_run_id, "verdict": r.verdict,
-            "likely_causes": r.details.get("likely_causes", []), "created_at": output.iso(r.created_at)}
-
-
-def print_detail(detail, out=None) -> None:
-    """A run's record as blocks of ``key  value`` lines, every block's values on one column."""
+def print_detail(view: dict, out=None) -> None:
+    """A run's detail (``modeldb_core.query.detail``, what ``--json`` prints) as blocks of
+    ``key  value`` lines, every block's values on one column."""
     out = out or sys.stdout
-    run = detail.run
+    run = view["run"]
     w = out.write
     fields = {
-        "project": run.project, "phase": run.phase, "status": run.status,
-        "started": output.timestamp(run.started_at) + " UTC",
-        "ended": output.timestamp(run.ended_at) + " UTC" if run.ended_at is not None else None,
-        "duration": output.duration(run.duration) or None,
-        "orchestrator": run.orchestrator, "external id": run.external_id,
-        "try": run.try_number, "pipeline run": run.pipeline_run_id, "parent run": run.parent_run_id,
-        "user": run.user, "host": run.host, "pid": run.pid,
+        "project": run["project"], "phase": run["phase"], "status": run["status"],
+        "started": output.timestamp(run["started_at"]) + " UTC",
+        "ended": output.timestamp(run["ended_at"]) + " UTC" if run["ended_at"] is not None else None,
+        "duration": output.duration(run["duration"]) or None,
+        "orchestrator": run["orchestrator"], "external id": run["external_id"],
+        "try": run["try_number"], "pipeline run": run["pipeline_run_id"], "parent run": run["parent_run_id"],
+        "user": run["user"], "host": run["host"], "pid": run["pid"],
     }
     blocks: list[tuple[str, dict]] = [("Run", {k: v for k, v in fields.items() if v not in (None, "")})]
-    if detail.children:
-        blocks.append(("Children", {"runs": ", ".join(map(str, detail.children))}))
-    blocks.append(("Params", detail.params))
+    if view["children"]:
+        more = view["children_total"] - len(view["children"])
+        blocks.append(("Children", {"runs": ", ".join(str(c["id"]) for c in view["children"])
+                                    + (f" and {more:,} more" if more else "")}))
+    blocks.append(("Params", view["params"]))
     metrics = {}
-    for key, value in detail.metrics.items():
-        steps = len(detail.metric_history.get(key, []))
+    for key, value in view["metrics"].items():
+        steps = view["series"].get(key, 0)
         metrics[key] = output.cell(value) + (f"   ({steps} steps)" if steps > 1 else "")
     blocks.append(("Metrics (latest)", metrics))
-    blocks.append(("Tags", detail.tags))
-    for title, ios in (("Inputs", detail.inputs), ("Outputs", detail.outputs)):
+    blocks.append(("Tags", view["tags"]))
+    for title, ios in (("Inputs", view["inputs"]), ("Outputs", view["outputs"])):
         rows = {}
         for io in ios:
-            a = io.artifact
-            size = f", {a.size:,} bytes" if a.size is not None else ""
-            name = io.name or a.kind
+            size = f", {io['size']:,} bytes" if io["size"] is not None else ""
+            name = io["name"] or io["kind"]
             while name in rows:  # two unnamed inputs of one kind keep a line each
                 name += "'"
-            rows[name] = f"{a.uri}  [{a.kind}] {short_hash(a.content_hash)}{size}  (artifact version {a.id})"
+            rows[name] = (f"{io['uri']}  [{io['kind']}] {io['short_hash']}{size}  "
+                          f"(artifact version {io['artifact_version_id']})")
         blocks.append((title, rows))
-    code = detail.code_version
+    code = view["code_version"]
     if code:
-        values = {"git commit": code.git_commit, "branch": code.git_branch,
-                  "dirty": code.git_dirty, "diff hash": short_hash(code.git_diff_hash) or None,
-                  "repo": code.repo_path, "file": code.source_file, "function": code.function,
-                  "source hash": short_hash(code.source_hash) or None}
+        values = {"git commit": code["git_commit"], "branch": code["git_branch"],
+                  "dirty": code["git_dirty"], "diff hash": short_hash(code["git_diff_hash"]) or None,
+                  "repo": code["repo_path"], "file": code["source_file"], "function": code["function"],
+                  "source hash": short_hash(code["source_hash"]) or None}
         blocks.append(("Code version", {k: v for k, v in values.items() if v is not None}))
-    env = detail.environment
+    env = view["environment"]
     if env:
-        blocks.append(("Environment", {"python": env.python_version, "platform": env.platform,
-                                       "packages": f"{len(env.packages)} installed"}))
+        blocks.append(("Environment", {"python": env["python_version"], "platform": env["platform"],
+                                       "packages": f"{len(env['packages'])} installed"}))
     keys = [str(k) for _, values in blocks for k in values]
     width = min(max(map(len, keys), default=0), output.MAX_KEY)
-    w(f"Run {run.id}: {run.name}\n")
+    w(f"Run {run['id']}: {run['name']}\n")
     for title, values in blocks:
         output.key_values(title, values, out, width=width)
-        if title == "Tags" and detail.notes:
+        if title == "Tags" and view["notes"]:
             w("\nNotes\n")
-            for note in detail.notes:
-                w(f"  [{output.timestamp(note.created_at)} UTC] {note.text}\n")
-    if run.error_type or run.error_message:
+            for note in view["notes"]:
+                w(f"  [{output.timestamp(note['created_at'])} UTC] {note['text']}\n")
+    error = view["error"]
+    if error:
         w("\nError\n")
-        w(f"  {run.error_type or 'Error'}: {run.error_message or ''}\n")
-        if run.error_traceback:
-            for line in run.error_traceback.rstrip().splitlines():
+        w(f"  {error['type'] or 'Error'}: {error['message'] or ''}\n")
+        if error["traceback"]:
+            for line in error["traceback"].rstrip().splitlines():
                 w(f"    {line}\n")
+    reproduction = view["reproduction"] or {}
+    of = reproduction.get("reproduces")
+    if of is not None:
+        output.key_values("Reproduces", {"run": of["run_id"], "verdict": of["verdict"] or "not compared yet"}, out)
+    if reproduction.get("reproductions"):
+        output.key_values("Reproductions", {r["run_id"]: r["verdict"] or "not compared yet"
+                                            for r in reproduction["reproductions"]}, out)
 
 
 @runs_group.command("compare")
@@ -430,7 +420,7 @@ def _training_run(store, record):
 
     if record.project is None:
         return None
-    return training_runs(store, record.project).get(str(record.id))
+    return training_runs(store, record.project, among=[str(record.id)]).get(str(record.id))
 
 
 def register(cli: click.Group) -> None:

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from .output import duration as readable_duration
-from .output import iso, iso_times, timestamp
+from .output import iso_times, timestamp
 from modeldb_core.presentation import short_hash  # noqa: F401 - the one hash length, for the commands
 
 RUN_COLUMNS = ["id", "project", "name", "phase", "status", "started", "duration"]
@@ -29,31 +29,10 @@ def run_summary(run, readable: bool = True) -> dict[str, Any]:
 
 def run_json(run, **more: Any) -> dict[str, Any]:
     """A run for JSON: every field, ``duration`` in seconds, then ``more`` (params, metrics, tags)."""
-    # vars(), not dataclasses.asdict: a Run holds only plain values, and asdict deep-copies.
-    return {**iso_times(vars(run)), "duration": run.duration, **more}
+    from modeldb_core.query.detail import run_fields
+
+    return {**run_fields(run), **more}
 
 
 def artifact_dict(version) -> dict[str, Any]:
     return iso_times(dataclasses.asdict(version))
-
-
-def io_dict(io) -> dict[str, Any]:
-    return {"direction": io.direction, "name": io.name, **artifact_dict(io.artifact)}
-
-
-def detail_dict(detail) -> dict[str, Any]:
-    """Everything recorded about a run, as JSON-able data."""
-    return {
-        "run": run_json(detail.run),
-        "params": detail.params,
-        "metrics": detail.metrics,
-        "metric_history": {k: [{"value": m.value, "step": m.step, "timestamp": iso(m.timestamp)}
-                               for m in v] for k, v in detail.metric_history.items()},
-        "tags": detail.tags,
-        "notes": [{"text": n.text, "created_at": iso(n.created_at)} for n in detail.notes],
-        "inputs": [io_dict(i) for i in detail.inputs],
-        "outputs": [io_dict(o) for o in detail.outputs],
-        "code_version": iso_times(dataclasses.asdict(detail.code_version)) if detail.code_version else None,
-        "environment": iso_times(dataclasses.asdict(detail.environment)) if detail.environment else None,
-        "children": list(detail.children),
-    }

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from modeldb_core.store import MetadataStore
 
 MAX_LIMIT = 1_000_000
-MAX_CURSOR = 200  # characters: ours are about 40
+MAX_CURSOR = 1_000  # characters: a position is about 40, a sort key (keyset) a few hundred
 MAX_SEARCH = 1_000  # characters of free-text search
 MAX_GROUP_METRICS = 8  # metrics aggregated by one group-by (each is one join)
 SortSpec = "str | list[str] | None"
@@ -59,16 +59,18 @@ def build_query(filter: str | None = None, *, project: str | None = None, search
 
 
 def _resolve_store(store: Any) -> tuple["MetadataStore", bool]:
-    """The store to search and whether we opened it (and must close it)."""
+    """The store to search and whether we opened it (and must close it): the client's, or the
+    one a URI names, read as the client reads (``modeldb_core.reading``: after what processes
+    that just exited handed off)."""
     if store is None:
         from modeldb_core.client import get_client
 
         return get_client().store, False
     if isinstance(store, str):
         from modeldb_core.config import normalize_uri
-        from modeldb_core.store import open_store
+        from modeldb_core.reading import StoreReader
 
-        return open_store(normalize_uri(store)), True
+        return StoreReader(uri=normalize_uri(store)).get(), True
     return store, False
 
 
@@ -76,33 +78,47 @@ def _fingerprint(query: RunQuery) -> str:
     return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
 
 
-def _encode_cursor(query: RunQuery, offset: int) -> str:
-    body = json.dumps({"o": offset, "q": _fingerprint(query)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+def _encode_cursor(query: RunQuery, offset: int, after: Sequence[Any] | None = None) -> str:
+    body: dict[str, Any] = {"o": offset, "q": _fingerprint(query)}
+    if after is not None:
+        body["k"] = list(after)
+    encoded = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+    if after is not None and len(encoded) > MAX_CURSOR:  # a long text in the sort key: by position
+        return _encode_cursor(query, offset)
+    return encoded
 
 
-def _decode_cursor(query: RunQuery, cursor: str) -> int:
+def _decode_cursor(query: RunQuery, cursor: str) -> tuple[int, tuple | None]:
     if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR:
         raise QueryError(f"not a cursor returned by search_runs: {str(cursor)[:40]!r}")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset, fingerprint = int(body["o"]), str(body["q"])
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        after = body.get("k")
+        if after is not None and not isinstance(after, list):
+            raise TypeError("not a sort key")
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError):
         raise QueryError(f"not a cursor returned by search_runs: {cursor[:40]!r}") from None
     if fingerprint != _fingerprint(query) or offset < 0:
         raise QueryError("this cursor belongs to a different search (filter, project, search "
                          "and order_by must stay the same between pages)")
-    return offset
+    return offset, (tuple(after) if after is not None else None)
 
 
-def cursor_at(query: RunQuery, offset: int) -> str:
-    """The cursor of the page of ``query`` that starts at ``offset`` (a page cut short)."""
-    return _encode_cursor(query, offset)
+def cursor_at(query: RunQuery, offset: int, after: Sequence[Any] | None = None) -> str:
+    """The cursor of the page of ``query`` that starts at ``offset`` (a page cut short); with
+    ``after``, the sort key of the row before it, so the page can be found by its key (keyset)."""
+    return _encode_cursor(query, offset, after)
 
 
 def cursor_offset(query: RunQuery, cursor: str) -> int:
     """Where the page of ``cursor`` starts (raises ``QueryError`` for another search's cursor)."""
+    return _decode_cursor(query, cursor)[0]
+
+
+def cursor_position(query: RunQuery, cursor: str) -> tuple[int, tuple | None]:
+    """Where the page of ``cursor`` starts and the sort key it starts after, if it carries one."""
     return _decode_cursor(query, cursor)
 
 
@@ -126,7 +142,7 @@ def search_runs(filter: str | None = None, *, project: str | None = None, search
     """
     limit = _check_limit(limit)
     query = build_query(filter, project=project, search=search, order_by=order_by)
-    offset = _decode_cursor(query, cursor) if cursor else 0
+    offset = _decode_cursor(query, cursor)[0] if cursor else 0
     opened, owned = _resolve_store(store)
     try:
         records = opened.search_runs(query, limit=limit + 1, offset=offset)
@@ -210,5 +226,5 @@ def best_run(metric: str, *, maximize: bool = False, filter: str | None = None,
 
 
 __all__ = ["Field", "MetricStats", "RunGroup", "RunPage", "RunQuery", "RunRecord", "SortKey",
-           "best_run", "build_query", "cursor_at", "cursor_offset", "group_runs", "parse_filter", "parse_sort", "search_runs",
+           "best_run", "build_query", "cursor_at", "cursor_offset", "cursor_position", "group_runs", "parse_filter", "parse_sort", "search_runs",
            "stream_runs"]

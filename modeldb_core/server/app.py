@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from modeldb_core import __version__, tokens, wire
-from modeldb_core.web.app import StoreHolder
+from modeldb_core.reading import StoreReader
 from modeldb_core.errors import (
     AuthenticationError, ModelDBError, QueryError, RateLimitedError, RequestTooLargeError,
     StoreUnavailableError,
@@ -115,7 +115,7 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
     app = FastAPI(title="ModelDB server", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     # The web app's holder, without a read deadline: a batch of writes takes what it takes.
-    app.state.store = StoreHolder(uri, query_timeout=None)
+    app.state.store = StoreReader(uri=uri)
     app.state.auth = auth
     # Where blobs uploaded by clients are kept (server/blobs.py); None: this process's setting.
     app.state.artifacts = artifacts

@@ -1,7 +1,6 @@
 """Building the ASGI app: one store, pages, the JSON API, static files, error pages."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,58 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modeldb_core import __version__
+from modeldb_core.reading import StoreReader
 from modeldb_core.errors import (
     ModelDBError, NotFoundError, QueryCancelledError, QueryError, QueryTimeoutError, ValidationError,
 )
 
 HERE = Path(__file__).parent
-
-
-class StoreHolder:
-    """Opens the store on first use, so building the app touches no database.
-
-    Every ``get`` (one per request, on the request's worker thread, never on the
-    event loop) first waits for journals that processes which just exited handed
-    to a background writer (``modeldb_core.handoff``), as the CLI and
-    ``client.store`` do: a page loaded right after ``python train.py`` ends shows
-    its run. The wait is bounded by the read deadline (``query_timeout``).
-    """
-
-    def __init__(self, uri: str | None, query_timeout: float | None = None):
-        self.uri = uri
-        self.query_timeout = query_timeout
-        self._store = None
-        self._journals = None  # the journal folder of this store
-        self._lock = threading.Lock()
-
-    def get(self):
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    from modeldb_core import config, journal
-                    from modeldb_core.store import deadline, open_store
-                    from modeldb_core.store.sql_store import SqlStore
-
-                    settings = config.resolve(uri=self.uri)
-                    opened = open_store(settings.uri)
-                    if isinstance(opened, SqlStore):
-                        # Every statement of the app is a read: each is bounded on its own too.
-                        deadline.install(opened.engine, self.query_timeout)
-                    self._journals = journal.folder_for(settings.journal, settings.uri)
-                    self._store = opened
-        self._wait_for_handoffs()
-        return self._store
-
-    def _wait_for_handoffs(self) -> None:
-        from modeldb_core import handoff
-
-        patience = min(handoff.PATIENCE, self.query_timeout or handoff.PATIENCE)
-        handoff.wait(self._journals, patience=patience)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
 
 def local_path(request: Request) -> str:
@@ -107,7 +60,9 @@ def build(uri: str | None = None, query_timeout: float | None = None) -> FastAPI
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.store = StoreHolder(uri, query_timeout)
+    # Opened on the first request; each request's reads wait for handed-off journals and are
+    # bounded by the read deadline (modeldb_core.reading).
+    app.state.store = StoreReader(uri=uri, query_timeout=query_timeout)
     # Outermost last: the headers are on every answer, errors from the deadline included.
     app.add_middleware(ReadDeadline, seconds=query_timeout)
     app.add_middleware(SecurityHeaders)

@@ -5,12 +5,11 @@ strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 # Text for people is the one rule of modeldb_core.presentation (the CLI shows values the same way).
-from modeldb_core.presentation import duration, non_finite  # noqa: F401 - template filters
+from modeldb_core.presentation import duration, non_finite, plain  # noqa: F401 - template filters
 from modeldb_core.presentation import text as text_of
 from modeldb_core.presentation import timestamp as when  # noqa: F401 - template filter
 
@@ -21,15 +20,8 @@ def number(value: Any) -> Any:
     return value
 
 
-def jsonable(value: Any) -> Any:
-    """Recursively: dataclasses to dicts, non-finite floats to strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    return number(value)
+# Recursively: dataclasses to dicts, non-finite floats to strings (the one rule of presentation).
+jsonable = plain
 
 
 def clip(value: Any, limit: int) -> Any:

@@ -82,7 +82,7 @@ def _add_run_details(store: MetadataStore, nodes: dict[str, dict[str, Any]]) -> 
     run_ids = [n["id"] for n in nodes.values() if n["kind"] == "run"]
     if not run_ids:
         return
-    from .runs import runs_by_id
+    from modeldb_core.query.detail import runs_by_id
 
     for run_id, run in runs_by_id(store, run_ids).items():
         n = nodes[f"run:{run_id}"]

@@ -95,25 +95,28 @@ def points(store: MetadataStore, project: str, metric: str, limit: int = 10_000,
     One list per field (``run_id[i]``, ``value[i]``... describe point ``i``):
     10,000 points encode several times faster than 10,000 objects.
     """
-    from modeldb_core.models_view import training_runs
+    from modeldb_core.models_view import trainer_ids, training_runs
 
     found: list[RunPoint] = store.run_points(project, metric, limit=limit, with_params=params)
     # An evaluation's point carries the params of the run that trained the model it read
-    # (docs/models.md): its own are file paths.
-    trainers = training_runs(store, project)
+    # (docs/models.md): its own are file paths. Training runs are read for the points shown only.
     if params:
+        records = training_runs(store, project, among=[p.run_id for p in found])
+        trainers = {reader: str(record.id) for reader, record in records.items()}
         for p in found:
-            trainer = trainers.get(p.run_id)
+            trainer = records.get(p.run_id)
             if trainer is not None:
                 p.params = dict(trainer.params) if params is True else \
                     {k: v for k, v in trainer.params.items() if k in params}
+    else:
+        trainers = trainer_ids(store, project)
     columns: dict[str, Any] = {
         "run_id": [p.run_id for p in found],
         "name": [p.name for p in found],
         "status": [p.status for p in found],
         "started_at": [p.started_at for p in found],
         "value": [number(p.value) for p in found],
-        "trained_by": [str(trainers[p.run_id].id) if p.run_id in trainers else None for p in found],
+        "trained_by": [trainers.get(p.run_id) for p in found],
     }
     if params:
         columns["params"] = [jsonable(p.params) for p in found]

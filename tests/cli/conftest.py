@@ -93,3 +93,14 @@ def modeldb():
 
     if client_module._client is not None:
         client_module._client.close()
+
+
+@pytest.fixture
+def web(tracked):
+    """The web app over the ``tracked`` store, in process."""
+    from fastapi.testclient import TestClient
+
+    from modeldb_core.web import create_app
+
+    with TestClient(create_app(tracked.uri)) as client:
+        yield client

@@ -9,17 +9,6 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
-
-
-@pytest.fixture
-def web(tracked):
-    from fastapi.testclient import TestClient
-
-    from modeldb_core.web import create_app
-
-    with TestClient(create_app(tracked.uri)) as client:
-        yield client
 
 
 def test_cli_and_api_give_the_same_comparison(tracked, modeldb, web):

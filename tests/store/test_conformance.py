@@ -212,7 +212,11 @@ def test_lineage_joins_runs_through_the_artifact_one_writes_and_another_reads(st
     assert len(store.find_artifact_versions("file:///d/train.csv")) == 2
 
 
-def test_the_inputs_and_outputs_of_a_projects_runs_are_read_in_one_go(store):
+def test_the_models_of_a_project_and_the_runs_that_evaluated_them(store):
+    """The model rule of docs/models.md, applied by the store: a training run's output is a
+    model, a run of any project that read it evaluated it."""
+    from modeldb_core.models_view import ModelsQuery
+
     train, evaluate, elsewhere = ev.uuid7(), ev.uuid7(), ev.uuid7()
     store.apply_events([
         _start(train, "train", started_at=100.0), _io(train, "input", "file:///d/train.csv", "sha256:01", "data", 2),
@@ -222,15 +226,15 @@ def test_the_inputs_and_outputs_of_a_projects_runs_are_read_in_one_go(store):
         _start(elsewhere, "other", project="another"),
         _io(elsewhere, "input", "file:///m/model.pkl", "sha256:02", "model", 2),
     ], {})
-    found = store.project_io("conf")
-    assert list(found) == [train, evaluate]  # in the order the runs started
-    assert [(io.direction, io.name, io.artifact.uri) for io in found[train]] == [
-        ("input", "data", "file:///d/train.csv"), ("output", "model", "file:///m/model.pkl")]
-    # The model is one artifact version, whoever wrote or read it.
-    assert found[evaluate][0].artifact.id == found[train][1].artifact.id
-    assert found[evaluate][0].artifact.content_hash == "sha256:02"
+    page = store.models_page(ModelsQuery(project="conf"))
+    assert [(row.training_run, row.artifact.uri, row.output_name) for row in page.rows] == [
+        (train, "file:///m/model.pkl", "model")]
+    assert page.matched == 1 and store.models_overview("conf").total == 1
+    assert store.models_page(ModelsQuery(project="another")).rows == []
+    assert store.model_trainers("conf") == {evaluate: {train}}
+    assert store.model_trainers("another") == {elsewhere: {train}}
     with pytest.raises(NotFoundError):
-        store.project_io("no such project")
+        store.models_page(ModelsQuery(project="no such project"))
 
 
 def test_an_event_kind_must_be_declared_before_an_applier_is_registered():

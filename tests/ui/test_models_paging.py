@@ -150,3 +150,34 @@ def test_an_evaluation_in_another_project_shows_on_the_models_row(shop, web):
     points = web.get("/api/projects/audit/points", params={"metric": "holdout_rmse",
                                                            "params": ["depth"]}).json()["points"]
     assert points["trained_by"] == [trained[3]] and points["params"] == [{"depth": 3}]
+
+
+def test_a_page_starts_after_the_last_model_of_the_page_before(shop, tmp_path):
+    """Keyset paging: a model trained between two pages that sorts before the cursor neither
+    repeats a model on the next page nor hides one (an offset would shift by one)."""
+    import modeldb_core
+    import modeldb_core.client as client_module
+    from modeldb_core import start_run
+    from modeldb_core.models_table import models_table
+    from modeldb_core.store import open_store
+
+    uri, trained, _ = shop
+    store = open_store(uri)
+    try:
+        first = models_table(store, "shop", order="params.depth", limit=3)
+        assert [m.params["depth"] for m in first.models] == [0, 1, 2]
+        client = modeldb_core.configure(uri=uri)
+        try:
+            with start_run("train", project="shop", phase="training", parent=None,
+                           params={"depth": -1, "seed": 1}) as run:
+                model = tmp_path / "model_new.bin"
+                model.write_bytes(b"new" * 11)
+                run.log_output(str(model), name="model")
+        finally:
+            client.close()
+            client_module._client = None
+        second = models_table(store, "shop", order="params.depth", limit=3, cursor=first.next_cursor)
+        assert [m.params["depth"] for m in second.models] == [3, 4, 5]
+        assert (second.offset, second.matched, second.total) == (3, MODELS + 1, MODELS + 1)
+    finally:
+        store.close()

@@ -13,7 +13,8 @@ transaction a batch, through the store's one write entry point
 - heartbeats of the runs this process has open;
 - backoff with a circuit breaker while the store is down or locked: one log line
   when an outage starts and one when it ends, no retry storm; what waits stays
-  in the journal (and, up to a bound, in memory);
+  in the journal (and, up to a bound, in memory); a store that says how long to
+  wait (a server's ``Retry-After``) is left alone that long (at most ``BACKOFF_MAX``);
 - replaying the journals of processes that are gone (``replay.py``);
 - fsync of the journal when a run ends and every ``SYNC_SECONDS``.
 
@@ -248,31 +249,40 @@ class Runtime:
     def _write_loop(self, stop: threading.Event) -> None:
         store = None
         backoff = 0.0
+        quiet_until = 0.0  # the store asked not to be sent anything before then (Retry-After)
         last_beat = last_sync = time.monotonic()
         self._look_for_orphans = True  # journals of processes gone before this one started
         while True:
-            self._wake.wait(max(backoff, WRITE_EVERY))
+            early = quiet_until - time.monotonic()
+            self._wake.wait(early if early > 0 else max(backoff, WRITE_EVERY))
             self._wake.clear()
             now = time.monotonic()
             try:
-                if store is None:
-                    store = self._writer_store()
-                if now - last_beat >= HEARTBEAT_SECONDS:
-                    last_beat = now
-                    self._beat()
-                    self._look_for_orphans = True
-                if self._look_for_orphans:  # a forked worker that exited or died since
-                    self._replay_orphans(store)
-                    store.apply_events([], {})  # and what another writer's events left parked
-                    self._look_for_orphans = False
-                while self._write_batch(store):
-                    pass
-                backoff = 0.0
-                self._recovered()
+                # Woken before the time the store asked for (a read or the exit drains): quiet.
+                if now >= quiet_until:
+                    if store is None:
+                        store = self._writer_store()
+                    if now - last_beat >= HEARTBEAT_SECONDS:
+                        last_beat = now
+                        self._beat()
+                        self._look_for_orphans = True
+                    if self._look_for_orphans:  # a forked worker that exited or died since
+                        self._replay_orphans(store)
+                        store.apply_events([], {})  # and what another writer's events left parked
+                        self._look_for_orphans = False
+                    while self._write_batch(store):
+                        pass
+                    backoff = 0.0
+                    self._recovered()
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - the writer never dies of the store
                 backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_FIRST)
+                if isinstance(exc, StoreUnavailableError) and exc.retry_after is not None:
+                    # The store said how long (a server over its rate limit): that, not the
+                    # backoff's guess, and not before, however often a read wakes the writer.
+                    backoff = min(BACKOFF_MAX, exc.retry_after)
+                    quiet_until = time.monotonic() + backoff
                 self._outage(exc)
             if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
                 last_sync = now

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import weakref
 from typing import Any, Iterator, Sequence
@@ -36,11 +37,14 @@ from .interface import MetadataStore
 
 log = logging.getLogger("modeldb")
 
-# The slowest pace a write is expected to go at on a busy server (PostgreSQL under 16 writing
-# clients applies a 5,000-event batch in seconds): a batch of 5,000 events gets 10 s beyond
-# the store's timeout, a blob of 512 MiB 64 s (docs/server.md).
+# How long a write waits for its answer beyond the store's timeout: what its size needs at
+# the slowest pace expected of a busy server (a batch of 5,000 events 10 s more, a blob of
+# 512 MiB 64 s), times ``HttpStore._slowness``: doubled each time a write ran out of time
+# (the server is slower than that now: queued behind others), halved back as writes answer
+# in a quarter of their time. Never more than MAX_PATIENCE (the proxy's own read timeout).
 SECONDS_PER_EVENT = 0.002
 BYTES_PER_SECOND = 8 * 1024 * 1024
+MAX_PATIENCE = 300.0
 
 
 class HttpStore(MetadataStore):
@@ -52,14 +56,27 @@ class HttpStore(MetadataStore):
             token = config.resolve().token
         self._token = token
         self._timeout = timeout or 30.0
+        self._slowness = 1.0  # see SECONDS_PER_EVENT
         self._connections = _Connections(self.uri)
 
     def _patience(self, events: int = 0, size: int = 0) -> float:
-        """How long a write of ``events`` events or ``size`` bytes waits for its answer: the
-        store's timeout (the writer's 5 s) plus what the server needs for that much at its
-        slowest expected pace. Shorter, a batch the server applies under load would be sent
-        again (harmless, being idempotent, but the server does the work twice)."""
-        return self._timeout + events * SECONDS_PER_EVENT + size / BYTES_PER_SECOND
+        """How long a write of ``events`` events or ``size`` bytes waits for its answer (see
+        SECONDS_PER_EVENT). Shorter than the server takes, the write would be sent again and
+        applied twice (harmless, being idempotent, but the server does the work twice)."""
+        base = self._timeout + events * SECONDS_PER_EVENT + size / BYTES_PER_SECOND
+        return min(MAX_PATIENCE, base * self._slowness)
+
+    def _write(self, patience: float, send: Any) -> None:
+        """``send(patience)``, and what its time says of the server's pace (``_slowness``)."""
+        started = time.monotonic()
+        try:
+            send(patience)
+        except StoreUnavailableError:
+            if time.monotonic() - started >= patience:  # ran out of time: the answer was slower
+                self._slowness = min(MAX_PATIENCE, self._slowness * 2)
+            raise
+        if time.monotonic() - started < patience / 4:
+            self._slowness = max(1.0, self._slowness / 2)
 
     # -- the one way a request goes out ----------------------------------------------
     def _request(self, method: str, path: str, body: bytes | None = None,
@@ -145,9 +162,9 @@ class HttpStore(MetadataStore):
             pass
         with open(path, "rb") as fh:
             data = fh.read(wire.MAX_BLOB_BYTES + 1)
-        self._exchange("PUT", where, data, content_type="application/octet-stream",
-                       headers={wire.DESCRIPTION_HEADER: wire.description_header(description or {})},
-                       timeout=self._patience(size=len(data)))
+        headers = {wire.DESCRIPTION_HEADER: wire.description_header(description or {})}
+        self._write(self._patience(size=len(data)), lambda patience: self._exchange(
+            "PUT", where, data, content_type="application/octet-stream", headers=headers, timeout=patience))
         return True
 
     def pull_blob(self, artifacts: Any, content_hash: str) -> bool:
@@ -174,7 +191,8 @@ class HttpStore(MetadataStore):
             if event.kind == BLOB_KEPT:
                 self._push_kept(event.subject, event.data.get("folder"))
         for body in wire.split(events, definitions):
-            self._request("POST", wire.EVENTS_PATH, body, typed=False, timeout=self._patience(len(events)))
+            self._write(self._patience(len(events)), lambda patience: self._request(
+                "POST", wire.EVENTS_PATH, body, typed=False, timeout=patience))
 
     def resolve_run(self, ref: int | str) -> int:
         run = self.get_run(ref)
@@ -436,8 +454,6 @@ def _retry_after(header: str | None) -> float | None:
         when = parsedate_to_datetime(header)
     except (TypeError, ValueError):
         return None
-    import time
-
     return max(0.0, when.timestamp() - time.time())
 
 

@@ -40,10 +40,11 @@ def test_calls_share_one_connection_which_outlives_a_server_restart(sqlite_uri, 
         # for a write that must not be sent twice as for a read.
         server.stop()
         server.start()
+        before = _connections_to(port)  # with the start's own health checks
         created = store.create_model("after-restart", "me")
         assert created.name == "after-restart"
         assert len(store.list_models()) == 11
-        assert len(_connections_to(port) - before) == 2
+        assert len(_connections_to(port) - before) == 1, "a new connection, kept again"
     finally:
         store.close()
 
@@ -72,3 +73,32 @@ def test_a_large_batch_waits_what_its_size_needs_and_is_sent_once(sqlite_uri, st
     assert _batches(server.url) == 1, "the batch was sent once"
     with open_store(sqlite_uri) as stored:
         assert len(stored.metric_history(run, "loss")) == 5000
+
+
+def test_a_write_that_ran_out_of_time_waits_longer_the_next_time(sqlite_uri, start_server, monkeypatch):
+    from modeldb_core.errors import StoreUnavailableError
+    from modeldb_core.events import METRIC, STARTED, Event, uuid7
+    from modeldb_core.store import http_store, open_store
+
+    server = start_server(sqlite_uri, no_auth=True)
+    # A server slower than the client's expected pace: only the store's timeout, 10 ms.
+    monkeypatch.setattr(http_store, "SECONDS_PER_EVENT", 0.0)
+    run = uuid7()
+    events = [Event(STARTED, run, 1, {"project": "slow", "name": "train", "started_at": 1.0,
+                                      "orchestrator": "python"})]
+    events += [Event(METRIC, run, 2 + i, ["loss", 1.0, i, 1.0]) for i in range(2000)]
+    remote = open_store(server.url, timeout=0.01)
+    attempts = 0
+    try:
+        while True:  # what the writer does: send the batch again after each failure
+            attempts += 1
+            try:
+                remote.apply_events(events, {})
+                break
+            except StoreUnavailableError:
+                assert attempts < 20, "the writer never waited long enough for the answer"
+    finally:
+        remote.close()
+    assert attempts > 1  # the first ran out of time; each next one waited twice as long
+    with open_store(sqlite_uri) as stored:
+        assert len(stored.metric_history(run, "loss")) == 2000

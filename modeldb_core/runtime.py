@@ -253,12 +253,13 @@ class Runtime:
         last_beat = last_sync = time.monotonic()
         self._look_for_orphans = True  # journals of processes gone before this one started
         while True:
-            early = quiet_until - time.monotonic()
-            self._wake.wait(early if early > 0 else max(backoff, WRITE_EVERY))
+            self._wake.wait(max(backoff, WRITE_EVERY))
             self._wake.clear()
+            # Woken before the time the store asked for (a read or the exit drains): the rest
+            # of it is slept out; only the exit (``stop``) cuts it short, and sends nothing.
+            stop.wait(quiet_until - time.monotonic())
             now = time.monotonic()
             try:
-                # Woken before the time the store asked for (a read or the exit drains): quiet.
                 if now >= quiet_until:
                     if store is None:
                         store = self._writer_store()

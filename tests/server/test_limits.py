@@ -147,9 +147,9 @@ def test_a_writer_waits_what_retry_after_asks(sqlite_uri, start_server, new_toke
         remote.list_models()
         try:
             remote.list_models()
-            raise AssertionError("the second call within a second was not limited")
+            raise AssertionError("the second call right after the first was not limited")
         except RateLimitedError as exc:
-            assert isinstance(exc, StoreUnavailableError) and exc.retry_after == 2
+            assert isinstance(exc, StoreUnavailableError) and 1 <= exc.retry_after <= 2
     finally:
         remote.close()
 

@@ -55,38 +55,34 @@ def _batches(url: str) -> float:
     return float(re.search(r"^modeldb_batches_total (\S+)$", text, re.M).group(1))
 
 
-def test_a_large_batch_waits_what_its_size_needs_and_is_sent_once(sqlite_uri, start_server):
+def _batch(project: str, points: int) -> tuple[str, list]:
     from modeldb_core.events import METRIC, STARTED, Event, uuid7
-    from modeldb_core.store import open_store
 
-    server = start_server(sqlite_uri, no_auth=True)
     run = uuid7()
-    events = [Event(STARTED, run, 1, {"project": "big", "name": "train", "started_at": 1.0,
+    events = [Event(STARTED, run, 1, {"project": project, "name": "train", "started_at": 1.0,
                                       "orchestrator": "python"})]
-    events += [Event(METRIC, run, 2 + i, ["loss", 1.0 / (i + 1), i, 1.0]) for i in range(5000)]
-    # A writer whose own timeout is far shorter than the server takes to apply 5,000 events.
-    remote = open_store(server.url, timeout=0.05)
-    try:
-        remote.apply_events(events, {})  # no StoreUnavailableError: the answer was waited for
-    finally:
-        remote.close()
-    assert _batches(server.url) == 1, "the batch was sent once"
-    with open_store(sqlite_uri) as stored:
-        assert len(stored.metric_history(run, "loss")) == 5000
+    return run, events + [Event(METRIC, run, 2 + i, ["loss", 1.0 / (i + 1), i, 1.0]) for i in range(points)]
 
 
-def test_a_write_that_ran_out_of_time_waits_longer_the_next_time(sqlite_uri, start_server, monkeypatch):
+def test_a_write_waits_what_its_batch_and_the_servers_pace_need(sqlite_uri, start_server, monkeypatch):
     from modeldb_core.errors import StoreUnavailableError
-    from modeldb_core.events import METRIC, STARTED, Event, uuid7
     from modeldb_core.store import http_store, open_store
 
     server = start_server(sqlite_uri, no_auth=True)
-    # A server slower than the client's expected pace: only the store's timeout, 10 ms.
+    # A writer whose own timeout is far shorter than the server takes to apply 5,000 events:
+    # the batch's size buys it the time (no StoreUnavailableError), and it is sent once.
+    big, events = _batch("big", 5000)
+    remote = open_store(server.url, timeout=0.05)
+    try:
+        remote.apply_events(events, {})
+    finally:
+        remote.close()
+    assert _batches(server.url) == 1, "the batch was sent once"
+
+    # A server slower than the client's expected pace (here: only the store's 10 ms): the
+    # first write runs out of time, each next one waits twice as long, until one is answered.
     monkeypatch.setattr(http_store, "SECONDS_PER_EVENT", 0.0)
-    run = uuid7()
-    events = [Event(STARTED, run, 1, {"project": "slow", "name": "train", "started_at": 1.0,
-                                      "orchestrator": "python"})]
-    events += [Event(METRIC, run, 2 + i, ["loss", 1.0, i, 1.0]) for i in range(2000)]
+    slow, events = _batch("slow", 2000)
     remote = open_store(server.url, timeout=0.01)
     attempts = 0
     try:
@@ -99,6 +95,7 @@ def test_a_write_that_ran_out_of_time_waits_longer_the_next_time(sqlite_uri, sta
                 assert attempts < 20, "the writer never waited long enough for the answer"
     finally:
         remote.close()
-    assert attempts > 1  # the first ran out of time; each next one waited twice as long
+    assert attempts > 1
     with open_store(sqlite_uri) as stored:
-        assert len(stored.metric_history(run, "loss")) == 2000
+        assert len(stored.metric_history(big, "loss")) == 5000
+        assert len(stored.metric_history(slow, "loss")) == 2000

@@ -1,13 +1,14 @@
 """Registry calls through `modeldb server` beside the same calls on the database (SQLite).
 
-    python bench/bench_remote_registry.py [--calls 200] [--blob-mb 8]
+    python bench/bench_remote_registry.py [--calls 200] [--blob-mb 8] [--tls]
 
 For each call (register a version, resolve ``models:/name@alias`` without detail,
 promote, record a deployment, list what serves) prints the median and p99 in ms on
 a SQLite store and through one server process on loopback over another SQLite
 file, then the seconds to push and pull a blob of ``--blob-mb`` MiB through the
 server (``/api/v1/artifacts``). The server runs with --no-auth (a token check is
-one indexed read per request).
+one indexed read per request); ``--tls``: over HTTPS, with a self-signed certificate
+made by ``openssl`` for the run.
 """
 from __future__ import annotations
 
@@ -56,10 +57,23 @@ def measure(store, calls: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def _self_signed(home: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, trusted by this process (``SSL_CERT_FILE``)."""
+    import subprocess
+
+    cert, key = str(home / "cert.pem"), str(home / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    os.environ["SSL_CERT_FILE"] = cert
+    return cert, key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--blob-mb", type=int, default=8)
+    parser.add_argument("--tls", action="store_true", help="HTTPS, with a self-signed certificate")
     args = parser.parse_args()
     from modeldb_core.artifact_store import ArtifactStore
     from modeldb_core.store import open_store
@@ -72,11 +86,13 @@ def main() -> None:
         served_uri = f"sqlite:///{home / 'served.db'}"
         with open_store(served_uri) as served:
             served.upgrade()
-        process, url = _serve(served_uri, home)
+        tls = _self_signed(home) if args.tls else None
+        process, url = _serve(served_uri, home, tls)
         try:
             remote = HttpStore(url, token="")
             here, there = measure(local, args.calls), measure(remote, args.calls)
-            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.calls} calls each")
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.calls} calls each; "
+                  f"server over {url.split(':')[0].upper()}")
             print(f"{'call':<26}{'SQLite median/p99 ms':>24}{'server median/p99 ms':>24}")
             for name in here:
                 print(f"{name:<26}{here[name][0]:>12.2f}{here[name][1]:>12.2f}"

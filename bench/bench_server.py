@@ -42,13 +42,16 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(uri: str, home: Path) -> tuple[subprocess.Popen, str]:
+def _serve(uri: str, home: Path, tls: tuple[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """A server on loopback; ``tls``: its certificate and key files (the client must trust the
+    certificate: ``SSL_CERT_FILE``)."""
     port = _port()
     env = {**os.environ, "HOME": str(home)}
+    more = ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]] if tls else []
     process = subprocess.Popen([sys.executable, "-m", "modeldb_core.cli", "--uri", uri, "server",
-                                "--port", str(port), "--no-auth"], env=env,
+                                "--port", str(port), "--no-auth", *more], env=env,
                                stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "ab"))
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     for _ in range(600):
         try:
             urllib.request.urlopen(url + "/healthz", timeout=1).close()

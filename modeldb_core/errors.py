@@ -130,7 +130,18 @@ class QueryCancelledError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """The database cannot be reached or opened."""
+    """The database cannot be reached or opened: worth trying again later.
+
+    ``retry_after``: the seconds the store asked to be left alone for (a ``modeldb server``'s
+    ``Retry-After``, over its rate limit or unavailable); None when it did not say. The
+    tracking runtime's writer waits that long (bounded) instead of its own backoff."""
+
+    retry_after: float | None = None
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        if retry_after is not None:
+            self.retry_after = retry_after
+        super().__init__(message)
 
 
 class StoreBusyError(StoreUnavailableError):
@@ -159,15 +170,14 @@ class AuthorizationError(ModelDBError):
     """A valid token whose scope does not allow what was asked (a read token writing): HTTP 403."""
 
 
-class RateLimitedError(ModelDBError):
+class RateLimitedError(StoreUnavailableError):
     """A token sent more requests than ``modeldb server --rate-limit`` allows: HTTP 429, with
-    ``retry_after`` (seconds) in the Retry-After header. A tracking client backs off as from
-    a server that is down, and its journal keeps the batch."""
+    ``retry_after`` (seconds) in the Retry-After header. A tracking client's writer waits that
+    long, as from a server that is down, and its journal keeps the batch."""
 
     def __init__(self, who: str, limit: float, retry_after: float):
-        self.retry_after = retry_after
         super().__init__(f"{who} is over the rate limit of {limit:g} requests per second; "
-                         f"retry after {retry_after:.1f} s")
+                         f"retry after {retry_after:.1f} s", retry_after=retry_after)
 
 
 class PromotionRefusedError(ModelDBError):

@@ -13,7 +13,10 @@ transaction a batch, through the store's one write entry point
 - heartbeats of the runs this process has open;
 - backoff with a circuit breaker while the store is down or locked: one log line
   when an outage starts and one when it ends, no retry storm; what waits stays
-  in the journal (and, up to a bound, in memory);
+  in the journal (and, up to a bound, in memory); a read or the exit that waits for
+  the writer makes it try again early, but not within ``BACKOFF_FIRST`` of a failure;
+  a store that says how long to wait (a server's ``Retry-After``) is left alone that
+  long (at most ``BACKOFF_MAX``);
 - replaying the journals of processes that are gone (``replay.py``);
 - fsync of the journal when a run ends and every ``SYNC_SECONDS``.
 
@@ -248,31 +251,46 @@ class Runtime:
     def _write_loop(self, stop: threading.Event) -> None:
         store = None
         backoff = 0.0
+        quiet_until = 0.0  # before then the writer sends nothing, however often it is woken
         last_beat = last_sync = time.monotonic()
         self._look_for_orphans = True  # journals of processes gone before this one started
         while True:
             self._wake.wait(max(backoff, WRITE_EVERY))
             self._wake.clear()
+            # Woken early by a read or the exit that drains (every few ms while the store fails):
+            # the rest of ``quiet_until`` is slept out; only the exit (``stop``) cuts it short,
+            # and then nothing is sent.
+            stop.wait(quiet_until - time.monotonic())
             now = time.monotonic()
             try:
-                if store is None:
-                    store = self._writer_store()
-                if now - last_beat >= HEARTBEAT_SECONDS:
-                    last_beat = now
-                    self._beat()
-                    self._look_for_orphans = True
-                if self._look_for_orphans:  # a forked worker that exited or died since
-                    self._replay_orphans(store)
-                    store.apply_events([], {})  # and what another writer's events left parked
-                    self._look_for_orphans = False
-                while self._write_batch(store):
-                    pass
-                backoff = 0.0
-                self._recovered()
+                if now >= quiet_until:
+                    if store is None:
+                        store = self._writer_store()
+                    if now - last_beat >= HEARTBEAT_SECONDS:
+                        last_beat = now
+                        self._beat()
+                        self._look_for_orphans = True
+                    if self._look_for_orphans:  # a forked worker that exited or died since
+                        self._replay_orphans(store)
+                        store.apply_events([], {})  # and what another writer's events left parked
+                        self._look_for_orphans = False
+                    while self._write_batch(store):
+                        pass
+                    backoff = 0.0
+                    self._recovered()
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - the writer never dies of the store
                 backoff = min(BACKOFF_MAX, backoff * 2 or BACKOFF_FIRST)
+                # A read or the exit may try again sooner than the backoff (the store may be back:
+                # the read should see its runs), but not sooner than BACKOFF_FIRST: a drain woke the
+                # writer as fast as it failed (2,000 requests in a 2 s exit to a server answering 503).
+                quiet = min(backoff, BACKOFF_FIRST)
+                if isinstance(exc, StoreUnavailableError) and exc.retry_after is not None:
+                    # The store said how long (a server over its rate limit): that, not the
+                    # backoff's guess, and not before, however often a read wakes the writer.
+                    backoff = quiet = min(BACKOFF_MAX, exc.retry_after)
+                quiet_until = time.monotonic() + quiet
                 self._outage(exc)
             if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
                 last_sync = now

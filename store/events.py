@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from math import isnan
 import operator
+import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -73,6 +74,9 @@ _END_TYPES = {"run_key": t.Id, "seq": BigInteger(), "new_status": String(20), "n
 _BEAT_TYPES = {"run_key": t.Id, "beat_at": t.Double}
 
 
+_ARRAY_PARAMETER = re.compile(r"%\((all_\w+)\)s")
+
+
 def _rows_of(types: Mapping[str, Any]) -> Any:
     """The rows of a batch as a FROM clause: one array parameter per column (``all_<column>``),
     zipped back into rows by ``unnest``."""
@@ -106,7 +110,11 @@ class SetWise:
             fixed = {k: v for k, v in compiled.params.items() if not k.startswith("all_")}
             # psycopg refuses a list that mixes ints and floats: a float column gets floats.
             floats = frozenset(c for c in columns if isinstance(self.types[c], Float))
-            found = self._compiled[columns] = (str(compiled), fixed, floats)
+            # The arrays travel in PostgreSQL's binary format: psycopg dumps a list twice as fast
+            # so as in text, where every element is quoted and escaped (py-spy: a third of the
+            # server's CPU on a batch of runs).
+            sql = _ARRAY_PARAMETER.sub(r"%(\1)b", str(compiled))
+            found = self._compiled[columns] = (sql, fixed, floats)
         sql, fixed, floats = found
         params = dict(fixed)
         for column, values in zip(columns, zip(*rows)):

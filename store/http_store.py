@@ -13,16 +13,19 @@ answered with the local store's semantics: an error comes back as the class and
 message the server's store raised (``wire.error_from_json``). Blobs of the artifact
 store travel by content hash (``push_blob``/``pull_blob``). What is left raises
 ``StoreError`` naming what a remote store cannot do yet. Only the standard library is
-used, so a client needs no extra package.
+used, so a client needs no extra package: ``http.client`` connections kept alive per
+thread (a call pays no TCP or TLS handshake), replaced when the server closed them.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
-import urllib.error
+import threading
+import time
 import urllib.parse
-import urllib.request
+import weakref
 from typing import Any, Iterator, Sequence
 
 from modeldb_core import wire
@@ -34,6 +37,15 @@ from .interface import MetadataStore
 
 log = logging.getLogger("modeldb")
 
+# How long a write waits for its answer beyond the store's timeout: what its size needs at
+# the slowest pace expected of a busy server (a batch of 5,000 events 10 s more, a blob of
+# 512 MiB 64 s), times ``HttpStore._slowness``: doubled each time a write ran out of time
+# (the server is slower than that now: queued behind others), halved back as writes answer
+# in a quarter of their time. Never more than MAX_PATIENCE (the proxy's own read timeout).
+SECONDS_PER_EVENT = 0.002
+BYTES_PER_SECOND = 8 * 1024 * 1024
+MAX_PATIENCE = 300.0
+
 
 class HttpStore(MetadataStore):
     def __init__(self, uri: str, token: str | None = None, timeout: float | None = None):
@@ -44,40 +56,86 @@ class HttpStore(MetadataStore):
             token = config.resolve().token
         self._token = token
         self._timeout = timeout or 30.0
+        self._slowness = 1.0  # see SECONDS_PER_EVENT
+        self._connections = _Connections(self.uri)
+
+    def _patience(self, events: int = 0, size: int = 0) -> float:
+        """How long a write of ``events`` events or ``size`` bytes waits for its answer (see
+        SECONDS_PER_EVENT). Shorter than the server takes, the write would be sent again and
+        applied twice (harmless, being idempotent, but the server does the work twice)."""
+        base = self._timeout + events * SECONDS_PER_EVENT + size / BYTES_PER_SECOND
+        return min(MAX_PATIENCE, base * self._slowness)
+
+    def _write(self, patience: float, send: Any) -> None:
+        """``send(patience)``, and what its time says of the server's pace (``_slowness``)."""
+        started = time.monotonic()
+        try:
+            send(patience)
+        except StoreUnavailableError:
+            if time.monotonic() - started >= patience:  # ran out of time: the answer was slower
+                self._slowness = min(MAX_PATIENCE, self._slowness * 2)
+            raise
+        if time.monotonic() - started < patience / 4:
+            self._slowness = max(1.0, self._slowness / 2)
 
     # -- the one way a request goes out ----------------------------------------------
     def _request(self, method: str, path: str, body: bytes | None = None,
-                 params: dict[str, Any] | None = None, typed: bool = True) -> Any:
-        return json.loads(self._exchange(method, path, body, params, typed=typed) or b"null")
+                 params: dict[str, Any] | None = None, typed: bool = True, timeout: float | None = None) -> Any:
+        return json.loads(self._exchange(method, path, body, params, typed=typed, timeout=timeout) or b"null")
 
     def _exchange(self, method: str, path: str, body: bytes | None = None, params: dict[str, Any] | None = None,
                   content_type: str = "application/json", typed: bool = True,
-                  headers: dict[str, str] | None = None) -> bytes:
+                  headers: dict[str, str] | None = None, timeout: float | None = None) -> bytes:
         """The answer's bytes; an error answer raised as the error it names (``_translated``)."""
         return b"".join(self._answer(method, path, body, params, content_type, typed, lambda a: [a.read()],
-                                     headers))
+                                     headers, timeout))
 
     def _answer(self, method: str, path: str, body: bytes | None, params: dict[str, Any] | None,
-                content_type: str, typed: bool, read: Any, extra: dict[str, str] | None = None) -> Iterator[Any]:
-        """What ``read(answer)`` yields from the answer, read while it arrives; errors as in ``_exchange``."""
-        url = self.uri + path
+                content_type: str, typed: bool, read: Any, extra: dict[str, str] | None = None,
+                timeout: float | None = None) -> Iterator[Any]:
+        """What ``read(answer)`` yields from the answer, read while it arrives; errors as in ``_exchange``.
+
+        The request goes over a kept-alive connection of this thread (``_Connections``). One the
+        server closed meanwhile (its keep-alive ran out, a replica restarted) is replaced, and the
+        request sent again on a new one when that cannot apply anything twice: it failed while
+        being sent, or it is replayable (reads, blobs by content hash, idempotent event batches)."""
+        target = path
         if params:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+            target += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        headers.update(self._connections.headers())
         headers.update(extra or {})
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        replayable = method in ("GET", "HEAD", "PUT") or path == wire.EVENTS_PATH
+        while True:
+            connection, reused = self._connections.take(timeout or self._timeout)
+            sent = False
+            try:
+                connection.request(method, self._connections.target(target), body=body, headers=headers)
+                sent = True
+                answer = connection.getresponse()
+                break
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
+                connection.close()
+                if reused and (not sent or replayable) and isinstance(exc, _CLOSED_BY_SERVER):
+                    continue  # a kept connection the server had closed: on a new one
+                raise StoreUnavailableError(f"cannot reach the ModelDB server at {self.uri}: {exc}") from None
+        kept = False
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-                yield from read(answer)
-        except urllib.error.HTTPError as exc:
-            raise _translated(exc, self.uri, typed) from None
-        except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
-            reason = getattr(exc, "reason", exc)
-            raise StoreUnavailableError(f"cannot reach the ModelDB server at {self.uri}: {reason}") from None
+            if answer.status >= 400:
+                raise _translated(answer, self.uri, path, typed)
+            yield from read(answer)
+            kept = answer.isclosed()  # read to its end: the connection is ready for the next request
+        except (OSError, http.client.HTTPException) as exc:  # cut off or timed out while arriving
+            raise StoreUnavailableError(f"cannot reach the ModelDB server at {self.uri}: {exc}") from None
+        finally:
+            if kept or (answer.status >= 400 and answer.isclosed()):
+                self._connections.give(connection)
+            else:
+                connection.close()  # left half read (an abandoned stream): nothing else can use it
 
     # -- blobs: uploaded and read back by content hash (docs/server.md) ---------------
     def _push_kept(self, content_hash: str, folder: Any) -> None:
@@ -104,8 +162,9 @@ class HttpStore(MetadataStore):
             pass
         with open(path, "rb") as fh:
             data = fh.read(wire.MAX_BLOB_BYTES + 1)
-        self._exchange("PUT", where, data, content_type="application/octet-stream",
-                       headers={wire.DESCRIPTION_HEADER: wire.description_header(description or {})})
+        headers = {wire.DESCRIPTION_HEADER: wire.description_header(description or {})}
+        self._write(self._patience(size=len(data)), lambda patience: self._exchange(
+            "PUT", where, data, content_type="application/octet-stream", headers=headers, timeout=patience))
         return True
 
     def pull_blob(self, artifacts: Any, content_hash: str) -> bool:
@@ -132,7 +191,8 @@ class HttpStore(MetadataStore):
             if event.kind == BLOB_KEPT:
                 self._push_kept(event.subject, event.data.get("folder"))
         for body in wire.split(events, definitions):
-            self._request("POST", wire.EVENTS_PATH, body, typed=False)
+            self._write(self._patience(len(events)), lambda patience: self._request(
+                "POST", wire.EVENTS_PATH, body, typed=False, timeout=patience))
 
     def resolve_run(self, ref: int | str) -> int:
         run = self.get_run(ref)
@@ -333,7 +393,7 @@ class HttpStore(MetadataStore):
         return answer.get("schema")
 
     def close(self) -> None:
-        pass
+        self._connections.close()
 
 
 def _number_or_text(target: Any) -> int | str:
@@ -349,30 +409,177 @@ def _remote_cannot(what: str) -> StoreError:
     return StoreError(f"{what} is not available through a ModelDB server yet; use the database URI")
 
 
-def _translated(exc: urllib.error.HTTPError, uri: str, typed: bool = True) -> ModelDBError:
+def _translated(answer: http.client.HTTPResponse, uri: str, path: str, typed: bool = True) -> ModelDBError:
     """The error of an answer. ``typed``: the error the server raised, of the same class and
     message (``wire.error_from_json``), as the local store would have raised it. Batches of
     events (not ``typed``) keep the writer's reading: refused tokens and failures are retried
-    later, a malformed batch is split."""
+    later, a malformed batch is split. A server that is over its rate limit or unavailable may
+    say how long to wait (``Retry-After``): the error carries it (``StoreUnavailableError.retry_after``)."""
     try:
-        body = json.loads(exc.read() or b"{}")
+        body = json.loads(answer.read() or b"{}")
     except ValueError:
         body = {}
     found = wire.error_from_json(body) if typed else None
+    retry_after = _retry_after(answer.getheader("Retry-After"))
     if found is not None:
+        if isinstance(found, StoreUnavailableError) and retry_after is not None:
+            found.retry_after = retry_after
         return found
     error = body.get("error", {}) if isinstance(body, dict) else {}
     error = error if isinstance(error, dict) else {}
-    message = error.get("message") or exc.reason
-    if exc.code in (401, 403):
+    message = error.get("message") or answer.reason
+    if answer.status in (401, 403):
         # The events stay in the journal until a valid token is configured.
-        return StoreUnavailableError(f"the ModelDB server at {uri} refused the token ({exc.code}): {message}")
-    if exc.code == 404:
-        return NotFoundError("run", exc.url.rsplit("/", 1)[-1].split("?", 1)[0])
-    if exc.code in (400, 413, 422):
+        return StoreUnavailableError(f"the ModelDB server at {uri} refused the token ({answer.status}): {message}")
+    if answer.status == 404:
+        return NotFoundError("run", path.rsplit("/", 1)[-1])
+    if answer.status in (400, 413, 422):
         # A StoreError: the writer then sends the batch event by event, dropping only what is refused.
         return StoreError(f"the ModelDB server refused the request: {message}")
-    return StoreUnavailableError(f"the ModelDB server at {uri} answered {exc.code}: {message}")
+    return StoreUnavailableError(f"the ModelDB server at {uri} answered {answer.status}: {message}",
+                                 retry_after=retry_after)
+
+
+def _retry_after(header: str | None) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (a number of seconds or an HTTP date)."""
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# A kept-alive connection that fails this way was closed by the server (its keep-alive ran out,
+# the process restarted) before it took the request: worth one more try on a new connection.
+_CLOSED_BY_SERVER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+# Idle connections kept per thread; more are opened when a thread nests requests (a call made
+# while reading a stream) and closed when they come back.
+_KEPT_PER_THREAD = 4
+
+
+class _Connections:
+    """The kept-alive HTTP/1.1 connections to one server, per thread (``http.client`` is not
+    thread-safe; the writer and a reading thread each get their own). TLS as ``urllib``
+    does it (the default context: certificates and host names checked), and the proxy the
+    environment names (``https_proxy``, ``no_proxy``...), as ``urllib`` honoured it.
+
+    A forked child starts without its parent's connections (two processes must not talk on
+    one socket)."""
+
+    def __init__(self, uri: str):
+        parts = urllib.parse.urlsplit(uri)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")  # a server mounted under a path of a reverse proxy
+        self._proxy = _proxy_for(parts.scheme, self._host)
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._opened: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
+
+    def target(self, path: str) -> str:
+        """What the request line names: the path, or the whole URL through a plain HTTP proxy."""
+        if self._proxy is not None and not self._https:
+            return f"http://{self._host}:{self._port}{self._prefix}{path}"
+        return self._prefix + path
+
+    def take(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection for one request, and whether it was used before (the server may have
+        closed it since, unseen: the caller tries again on a new one)."""
+        if self._pid != os.getpid():
+            self._reset()
+        idle = self._idle()
+        while idle:
+            connection = idle.pop()
+            if connection.sock is not None and not _readable(connection.sock):
+                connection.sock.settimeout(timeout)
+                return connection, True
+            connection.close()  # the server closed it (or sent what was not asked): not reusable
+        connection = self._open(timeout)
+        with self._lock:
+            self._opened.add(connection)
+        return connection, False
+
+    def give(self, connection: http.client.HTTPConnection) -> None:
+        """A connection whose answer was read to its end, kept for the thread's next request."""
+        idle = self._idle()
+        if self._pid == os.getpid() and len(idle) < _KEPT_PER_THREAD:
+            idle.append(connection)
+        else:
+            connection.close()
+
+    def close(self) -> None:
+        """Close every connection opened (any thread's): the store is closed."""
+        with self._lock:
+            opened, self._opened = list(self._opened), weakref.WeakSet()
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
+
+    def _idle(self) -> list[http.client.HTTPConnection]:
+        idle = getattr(self._local, "idle", None)
+        if idle is None:
+            idle = self._local.idle = []
+        return idle
+
+    def _open(self, timeout: float) -> http.client.HTTPConnection:
+        proxy = self._proxy
+        host, port = (proxy.hostname or "", proxy.port or 80) if proxy is not None else (self._host, self._port)
+        if self._https:
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout)
+            if proxy is not None:
+                connection.set_tunnel(self._host, self._port, headers=_proxy_headers(proxy))
+            return connection
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def headers(self) -> dict[str, str]:
+        """What every request adds: a plain HTTP proxy's credentials (a tunnel sends them once)."""
+        return _proxy_headers(self._proxy) if self._proxy is not None and not self._https else {}
+
+
+def _proxy_for(scheme: str, host: str) -> urllib.parse.SplitResult | None:
+    """The proxy the environment names for ``scheme`` unless ``no_proxy`` exempts ``host``."""
+    import urllib.request
+
+    found = urllib.request.getproxies().get(scheme)
+    if not found or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.parse.urlsplit(found if "://" in found else f"http://{found}")
+
+
+def _proxy_headers(proxy: urllib.parse.SplitResult) -> dict[str, str]:
+    if proxy.username is None:
+        return {}
+    import base64
+
+    user = urllib.parse.unquote(proxy.username)
+    password = urllib.parse.unquote(proxy.password or "")
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def _readable(sock: Any) -> bool:
+    """Whether an idle connection has something to read: the server closed it (or broke the
+    protocol). Polled, not selected (``select`` fails on descriptors past 1024)."""
+    import select
+
+    try:
+        poller = select.poll()
+    except AttributeError:  # Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 __all__ = ["HttpStore"]

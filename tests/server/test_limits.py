@@ -131,3 +131,49 @@ def test_sigterm_lets_the_batch_in_flight_finish(store_uri, start_server, new_to
         assert sum(1 for _ in store.stream_runs(build_query(project="sigterm"))) == 1_400
     finally:
         store.close()
+
+
+def test_a_writer_waits_what_retry_after_asks(sqlite_uri, start_server, new_token, monkeypatch):
+    import modeldb_core as m
+    from modeldb_core.errors import RateLimitedError, StoreUnavailableError
+    from modeldb_core.store.http_store import HttpStore
+
+    # One request every 2 s: a request right after another is told "Retry-After: 2".
+    server = start_server(sqlite_uri, args=("--rate-limit", "0.5"))
+    token = new_token(sqlite_uri, "write")
+    # A synchronous call over the limit raises the error the server raised, with its delay.
+    remote = HttpStore(server.url, token=token)
+    try:
+        remote.list_models()
+        try:
+            remote.list_models()
+            raise AssertionError("the second call right after the first was not limited")
+        except RateLimitedError as exc:
+            assert isinstance(exc, StoreUnavailableError) and 1 <= exc.retry_after <= 2
+    finally:
+        remote.close()
+
+    monkeypatch.setenv("MODELDB_TOKEN", token)
+    client = m.configure(uri=server.url)
+    try:
+        @m.tracked_task(project="limited")
+        def step(i: int) -> int:
+            return i
+
+        step(0)
+        assert m.flush(60)
+        # The writer's requests arrive over the limit (the token was just used): told to retry
+        # after 2 s, it sends nothing before, though flush() wakes it every 50 ms meanwhile.
+        # At most one 429 for each of its two requests (the look for parked events, the batch).
+        _get(server.url + "/api/v1/runs", token)
+        before = _rate_limited(server.url)
+        step(1)
+        assert m.flush(60)
+        assert _rate_limited(server.url) - before <= 2
+    finally:
+        client.close()
+    from modeldb_core.query import build_query
+    from modeldb_core.store import open_store
+
+    with open_store(sqlite_uri) as stored:
+        assert sorted(r.params["i"] for r in stored.stream_runs(build_query(project="limited"))) == [0, 1]

@@ -241,3 +241,27 @@ def test_concurrent_batches_on_one_replica(postgres_server, start_server, http, 
         assert len(store.list_runs(limit=10_000)) == 800
     finally:
         store.close()
+
+
+def test_a_read_waiting_on_a_failing_server_does_not_flood_it(postgres_server, start_server):
+    import modeldb_core as m
+
+    uri = postgres_server.new_database()
+    server = start_server(uri, no_auth=True)
+    client = m.configure(uri=server.url)
+    try:
+        @m.tracked_task(project="flood")
+        def step(i):
+            return i
+
+        step(0)
+        assert m.flush(60)
+        # The server's database goes away: every batch now fails there (503, no Retry-After).
+        postgres_server.execute(f'DROP DATABASE "{uri.rsplit("/", 1)[1]}" WITH (FORCE)')
+        before = server.log.read_text().count("/api/v1/events failed")
+        step(1)
+        assert not m.flush(3.0)  # a read waits for the writer, which keeps failing
+        # It tries again while the read waits, no sooner than 0.5 s after each failure.
+        assert 1 <= server.log.read_text().count("/api/v1/events failed") - before <= 10
+    finally:
+        client.close()

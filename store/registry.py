@@ -57,6 +57,15 @@ class RegistryStore:
             return work(conn)
         return self._write(locked)
 
+    # The hash of the chain's last event (None: no event yet).
+    _chain_end = select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)
+
+    @staticmethod
+    def _remember_chain_end(conn: Connection, last: str | None) -> None:
+        """The chain's end as a statement of this transaction read it, under the registry's lock:
+        the next ``_audit`` of the transaction need not read it again."""
+        conn.info[_CHAIN_END] = (conn.get_transaction(), last or audit.GENESIS)
+
     def _audit(self, conn: Connection, actor: str, action: str, subject: str, model_id: int,
                before: Any = None, after: Any = None, reason: str | None = None, at: float | None = None) -> None:
         """Append one event about the model ``model_id`` to the chain (the caller holds the
@@ -67,7 +76,7 @@ class RegistryStore:
         remembered = conn.info.get(_CHAIN_END)
         last = remembered[1] if remembered is not None and remembered[0] is transaction else None
         if last is None:
-            last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
+            last = conn.execute(self._chain_end).scalar()
         prev = last or audit.GENESIS
         at = time.time() if at is None else at
         before_text = None if before is None else encode_json(before)
@@ -94,37 +103,35 @@ class RegistryStore:
             raise AmbiguousModelError(str(ref), ref.name, [r.project for r in rows])
         return rows[0]
 
-    def _home(self, conn: Connection, name: str, project: str | None, run_key: int | None) -> str:
-        """The project a model named ``name`` is made or found in when it is written to: the one
-        given, else the run's, else the one project that holds the name, else the default project."""
-        if project is not None:
-            return project
-        if run_key is not None:
-            return conn.execute(select(t.projects.c.name).join(t.runs, t.runs.c.project_id == t.projects.c.id)
-                                .where(t.runs.c.id == run_key)).scalar_one()
+    def _model_for_write(self: "SqlStore", conn: Connection, name: str, project: str | None,
+                         run_key: int | None, actor: str, fields: dict[str, Any] | None = None) -> tuple[int, str]:
+        """The model named ``name`` that a write goes to, made if new: (its id, its project). Its
+        project is the one given, else the run's, else the one project that holds the name, else
+        the default project. One statement finds it (with the run's project, when there is a run)."""
         m, p = t.registered_models, t.projects
-        holders = list(conn.execute(select(p.c.name).join(m, m.c.project_id == p.c.id)
-                                    .where(m.c.name == name).order_by(p.c.name)).scalars())
-        if len(holders) > 1:
-            raise AmbiguousModelError(names.model_uri(name), name, holders)
-        return holders[0] if holders else DEFAULT_PROJECT
-
-    def _ensure_model(self: "SqlStore", conn: Connection, name: str, actor: str, project: str,
-                      fields: dict[str, Any] | None = None) -> int:
-        m = t.registered_models
-        project_id = self._project_id(conn, project)
-        found = conn.execute(select(m.c.id).where(m.c.name == name, m.c.project_id == project_id)).scalar()
+        if project is None and run_key is not None:
+            project, found = conn.execute(
+                select(p.c.name, m.c.id).select_from(t.runs).join(p, p.c.id == t.runs.c.project_id)
+                .outerjoin(m, (m.c.project_id == p.c.id) & (m.c.name == name)).where(t.runs.c.id == run_key)).one()
+        else:
+            holders = conn.execute(select(p.c.name, m.c.id).join(m, m.c.project_id == p.c.id)
+                                   .where(m.c.name == name).order_by(p.c.name)).all()
+            if project is None and len(holders) > 1:
+                raise AmbiguousModelError(names.model_uri(name), name, [h.name for h in holders])
+            if project is None:
+                project = holders[0].name if holders else DEFAULT_PROJECT
+            found = next((h.id for h in holders if h.name == project), None)
         if found is not None:
-            return found
+            return found, project
         fields = dict(fields or {})
-        values = {"name": name, "project_id": project_id,
+        values = {"name": name, "project_id": self._project_id(conn, project),
                   "description": fields.get("description"), "owner": fields.get("owner") or actor,
                   "tags": encode_json(fields.get("tags") or {}), "card": encode_json(fields.get("card") or {}),
                   "created_at": time.time()}
         model_id = conn.execute(m.insert().values(**values).returning(m.c.id)).scalar_one()
         self._audit(conn, actor, "model.create", names.model_uri(name, project), model_id,
                     after=_model_fields(values))
-        return model_id
+        return model_id, project
 
     def create_model(self: "SqlStore", name: str, actor: str, project: str | None = None,
                      description: str | None = None, owner: str | None = None,
@@ -134,11 +141,9 @@ class RegistryStore:
         ref = names.ModelRef(names.model_name(name), project=_project(project))
         fields = {"description": description, "owner": owner, "tags": tags or {}, "card": _card(card)}
 
-        def work(conn: Connection) -> str:
-            home = self._home(conn, ref.name, ref.project, None)
-            self._ensure_model(conn, ref.name, actor, home, fields)
-            return home
-        return self.get_model(ref.name, project=self._registry_write(work))
+        _, home = self._registry_write(lambda conn: self._model_for_write(conn, ref.name, ref.project, None, actor,
+                                                                          fields))
+        return self.get_model(ref.name, project=home)
 
     def update_model(self: "SqlStore", name: str, actor: str, reason: str | None = None,
                      project: str | None = None, **changes: Any) -> RegisteredModel:
@@ -211,8 +216,7 @@ class RegistryStore:
     def _register(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
                   run: str | int | None, description: str | None, project: str | None) -> ModelVersion:
         run_key = self._run_key(conn, run) if run is not None else None
-        project = self._home(conn, name, project, run_key)
-        model_id = self._ensure_model(conn, name, actor, project)
+        model_id, project = self._model_for_write(conn, name, project, run_key, actor)
         now = time.time()
         # A model file registered is mostly new: insert first (one round trip when it is).
         artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
@@ -223,9 +227,11 @@ class RegistryStore:
                                    "size": artifact.size, "metadata": encode_json(artifact.metadata),
                                    "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
         mv = t.model_versions
-        newest, existing = conn.execute(select(
-            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))))
-            .where(mv.c.model_id == model_id)).one()
+        # With the chain's end (under the lock, only this transaction appends to it): one round trip less.
+        newest, existing, chain_end = conn.execute(select(
+            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))),
+            self._chain_end.scalar_subquery()).where(mv.c.model_id == model_id)).one()
+        self._remember_chain_end(conn, chain_end)
         if existing is not None:
             return self._versions(conn, mv.c.id == existing)[0]
         number = (newest or 0) + 1
@@ -315,7 +321,7 @@ class RegistryStore:
         ``detail=False``: only the artifact, its hash and the run (one statement; what loading needs)."""
         if not isinstance(ref, names.ModelRef):
             ref = names.parse(ref)
-        with self._read() as conn:
+        with self._read(short=True) as conn:
             return self._resolve(conn, ref, at, detail)
 
     def _resolve(self, conn: Connection, ref: names.ModelRef, at: float | None = None,

@@ -46,6 +46,9 @@ from .errors import ValidationError
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
+# Where runs go when no project is named (and models registered without a run or project).
+DEFAULT_PROJECT = "default"
+
 
 def home() -> Path:
     return Path(os.path.expanduser("~")) / ".modeldb"
@@ -254,7 +257,7 @@ def resolve(
         uri=normalize_uri(_setting("uri", uri, "MODELDB_URI", default_uri)),
         disabled=_as_bool("MODELDB_DISABLED", _setting("disabled", disabled, "MODELDB_DISABLED", False)),
         artifacts=Path(_setting("artifacts", artifacts, "MODELDB_ARTIFACTS", home() / "artifacts")).expanduser(),
-        project=str(_setting("project", project, "MODELDB_PROJECT", "default")),
+        project=str(_setting("project", project, "MODELDB_PROJECT", DEFAULT_PROJECT)),
         store_timeout=_as_seconds("MODELDB_STORE_TIMEOUT",
                                   _setting("store_timeout", store_timeout, "MODELDB_STORE_TIMEOUT", None)),
         journal=Path(_setting("journal", journal, "MODELDB_JOURNAL", home() / "journal")).expanduser(),

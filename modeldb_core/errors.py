@@ -42,6 +42,18 @@ def _shown(field: str, value: Any) -> str:
     return redact_text(shown)
 
 
+class AmbiguousModelError(ValidationError):
+    """A model named without its project while several projects hold that name; the message
+    names them and how to qualify the reference."""
+
+    def __init__(self, ref: str, name: str, projects: list[str]):
+        self.projects = projects
+        first = projects[0]
+        super().__init__("model", ref, f"{len(projects)} projects have a model named {name!r} "
+                         f"({', '.join(repr(p) for p in projects)}): qualify it with its project, e.g. "
+                         f"models:/{first}/{name} (and /N or @alias after it), or give --project / project=")
+
+
 class RequestTooLargeError(ValidationError):
     """A request body over the server's limit (HTTP 413), refused before it is read whole."""
 

@@ -61,6 +61,9 @@ RUN_KINDS = frozenset({STARTED, PARAMS, METRIC, TAGS, NOTE, IO, HEARTBEAT, ENDED
 DOMAIN_KINDS: frozenset[str] = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED, RECIPE, REPRODUCTION,
                                           BLOB_KEPT})
 KINDS = RUN_KINDS | {PIPELINE_STARTED, PIPELINE_ENDED, DEFINE} | DOMAIN_KINDS
+# Events whose ``data["actor"]`` is who made the change (the registry's audit log records it).
+# ``modeldb server`` with tokens replaces it with the token's name: what a client claims is not trusted.
+ACTOR_KINDS = frozenset({MODEL_REGISTERED, DEPLOYMENT_RECORDED})
 # What a journal over its size cap stops keeping first (never params, status or lineage).
 DROPPABLE = frozenset({METRIC, HEARTBEAT})
 

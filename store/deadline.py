@@ -144,6 +144,11 @@ def install(engine: Engine, seconds: float | None) -> Engine:
     return engine
 
 
+def bounds(engine: Engine) -> bool:
+    """Whether a read on ``engine`` now would get a deadline (``install``-ed seconds, or a scope)."""
+    return _seconds.get(engine) is not None or _current.get() is not None
+
+
 def _before_execute(conn: Connection, cursor, statement, parameters, context, executemany) -> None:
     state = _state(conn.info)
     dbapi_connection = conn.connection.dbapi_connection
@@ -239,4 +244,4 @@ def _on_error(context) -> Exception | None:
     return translate(context.original_exception, context.connection)
 
 
-__all__ = ["Scope", "current", "install", "scope", "translate"]
+__all__ = ["Scope", "bounds", "current", "install", "scope", "translate"]

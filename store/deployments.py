@@ -81,7 +81,7 @@ class DeploymentStore:
                 endpoint: str | None, traffic: float | None, reason: str | None, actor: str,
                 run_key: int | None, since: float | None = None, public_id: str | None = None) -> Deployment:
         d, mv = t.deployments, t.model_versions
-        model_id = select(mv.c.model_id).where(mv.c.id == version.id).scalar_subquery()
+        model_id = version.model_id
         # One statement: what serves the model there now, with the version numbers the audit names.
         serving = conn.execute(select(d, mv.c.version).join(mv, mv.c.id == d.c.version_id)
                                .where(d.c.model_id == model_id, d.c.environment == environment,
@@ -117,7 +117,8 @@ class DeploymentStore:
             conn.execute(d.update().where(d.c.id == row.id).values(
                 until=until, state=rules.RETIRED, state_reason=f"replaced by deployment {new_id}",
                 state_changed_at=now))
-            self._audit(conn, actor, "deployment.end", f"models:/{version.model}/{row.version}",
+            self._audit(conn, actor, "deployment.end", f"{names.model_uri(version.model, version.project)}/"
+                        f"{row.version}", model_id,
                         before={"deployment": row.id, "environment": environment, "state": row.state,
                                 "until": None},
                         after={"deployment": row.id, "state": rules.RETIRED, "until": until,
@@ -127,7 +128,7 @@ class DeploymentStore:
             conn.execute(self._insert_io, {"run_id": run_key, "artifact_version_id": version.artifact_version_id,
                                            "direction": "input", "name": "model", "created_at": now})
         run_uuid = _run_uuid(conn, run_key)
-        self._audit(conn, actor, "deployment.record", version.uri, after={
+        self._audit(conn, actor, "deployment.record", version.qualified_uri, model_id, after={
             "deployment": new_id, "environment": environment, "endpoint": endpoint, "traffic": traffic,
             "requested": requested, "run": run_uuid}, reason=reason, at=now)
         if later:
@@ -136,7 +137,7 @@ class DeploymentStore:
         return Deployment(id=new_id, model=version.model, version=version.version, environment=environment,
                           state=rules.DEPLOYED, since=now, until=None, actor=actor, requested=requested,
                           uuid=public_id, endpoint=endpoint, traffic=traffic, reason=reason, run_id=run_uuid,
-                          state_changed_at=now)
+                          state_changed_at=now, project=version.project, model_id=model_id)
 
     def retire_deployment(self: SqlStore, target: int | str, actor: str, environment: str | None = None,
                           reason: str | None = None) -> list[Deployment]:
@@ -158,7 +159,7 @@ class DeploymentStore:
                 if conn.execute(select(d.c.until).where(where)).first() is None:
                     raise NotFoundError("deployment", number)
             else:
-                model = self._model_row(conn, parsed.name)
+                model = self._model_row(conn, parsed.model)
                 where = and_(d.c.model_id == model.id, d.c.environment == environment, d.c.until.is_(None))
                 if parsed.version is not None or parsed.alias is not None:
                     where = and_(where, d.c.version_id == self._resolve(conn, parsed, detail=False).id)
@@ -171,7 +172,7 @@ class DeploymentStore:
                 until = max(now, dep.since)
                 conn.execute(d.update().where(d.c.id == dep.id).values(
                     until=until, state=rules.RETIRED, state_reason=reason, state_changed_at=now))
-                self._audit(conn, actor, "deployment.retire", dep.uri,
+                self._audit(conn, actor, "deployment.retire", dep.qualified_uri, dep.model_id,
                             before={"deployment": dep.id, "environment": dep.environment, "state": dep.state,
                                     "until": None},
                             after={"deployment": dep.id, "state": rules.RETIRED, "until": until},
@@ -210,7 +211,8 @@ class DeploymentStore:
             now = time.time()
             conn.execute(d.update().where(d.c.id == number).values(state=state, state_reason=reason,
                                                                    state_changed_at=now))
-            self._audit(conn, actor, f"deployment.{'degrade' if state == rules.DEGRADED else 'restore'}", dep.uri,
+            self._audit(conn, actor, f"deployment.{'degrade' if state == rules.DEGRADED else 'restore'}",
+                        dep.qualified_uri, dep.model_id,
                         before={"deployment": number, "environment": dep.environment, "state": dep.state},
                         after={"deployment": number, "state": state}, reason=reason, at=now)
             return self._deployments(conn, d.c.id == number)[0]
@@ -249,16 +251,17 @@ class DeploymentStore:
         with self._read() as conn:
             if model is not None:
                 ref = names.parse(model)
-                row = self._model_row(conn, ref.name)
+                row = self._model_row(conn, ref.model)
                 where.append(d.c.model_id == row.id)
                 if ref.version is not None or ref.alias is not None:
                     where.append(d.c.version_id == self._resolve(conn, ref, at, detail=False).id)
             return self._deployments(conn, and_(*where) if where else None)
 
     def _deployments(self, conn: Connection, where: Any) -> list[Deployment]:
-        d, m, mv, r = t.deployments, t.registered_models, t.model_versions, t.runs
-        query = (select(d, m.c.name, mv.c.version, r.c.uuid.label("run_uuid"))
-                 .join(m, m.c.id == d.c.model_id).join(mv, mv.c.id == d.c.version_id)
+        d, m, mv, r, p = t.deployments, t.registered_models, t.model_versions, t.runs, t.projects
+        query = (select(d, m.c.name, p.c.name.label("project"), mv.c.version, r.c.uuid.label("run_uuid"))
+                 .join(m, m.c.id == d.c.model_id).join(p, p.c.id == m.c.project_id)
+                 .join(mv, mv.c.id == d.c.version_id)
                  .outerjoin(r, r.c.id == d.c.run_id)
                  .order_by(d.c.environment, m.c.name, d.c.since, d.c.id))
         if where is not None:
@@ -266,7 +269,8 @@ class DeploymentStore:
         return [Deployment(id=x.id, model=x.name, version=x.version, environment=x.environment, state=x.state,
                            since=x.since, until=x.until, actor=x.actor, requested=x.requested, uuid=x.uuid,
                            endpoint=x.endpoint, traffic=x.traffic, reason=x.reason, run_id=x.run_uuid,
-                           state_reason=x.state_reason, state_changed_at=x.state_changed_at)
+                           state_reason=x.state_reason, state_changed_at=x.state_changed_at,
+                           project=x.project, model_id=x.model_id)
                 for x in conn.execute(query)]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import weakref
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from sqlalchemy.pool import StaticPool
 from modeldb_core.errors import ValidationError
 
 SQLITE_BUSY_TIMEOUT_S = 60
+# A pooled PostgreSQL connection idle longer than this is pinged before it is used again (a
+# restarted server or a dropped link is found then, not by the first statement); one used
+# more recently is not: the ping would be one round trip of the two a one-statement read takes.
+PING_AFTER_IDLE_S = 1.0
 WRITE = {"modeldb_write": True}
 _engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
@@ -69,6 +74,25 @@ def _sqlite_engine(url, timeout: float | None) -> Engine:
     return engine
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, for connections that sat in the pool longer than ``PING_AFTER_IDLE_S``."""
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(dbapi_connection, record):
+        record.info["modeldb_idle_from"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection, record, proxy):
+        idle_from = record.info.get("modeldb_idle_from")  # None: a new connection, alive
+        if idle_from is None or time.monotonic() - idle_from < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool opens a new connection
+            raise DisconnectionError(f"the pooled connection is gone: {exc}") from exc
+
+
 def _postgres_engine(url, timeout: float | None) -> Engine:
     connect_args: dict = {"connect_timeout": 10}
     bound = timeout
@@ -76,13 +100,14 @@ def _postgres_engine(url, timeout: float | None) -> Engine:
         # libpq takes whole seconds (minimum 2); statement_timeout is in milliseconds.
         connect_args = {"connect_timeout": max(2, math.ceil(bound)),
                         "options": f"-c statement_timeout={int(bound * 1000)}"}
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         connect_args=connect_args,
     )
+    _ping_when_idle(engine)
+    return engine
 
 
 def make_engine(uri: str, timeout: float | None = None) -> Engine:

@@ -287,23 +287,24 @@ class HttpStore(MetadataStore):
         return self._call("reproductions", run_id=run_id)
 
     # -- the model registry: synchronous, the caller needs the answer (refused or not) --
+    # A model travels as its name and project (a path segment cannot hold the project's '/').
     def create_model(self, name, actor, project=None, description=None, owner=None, tags=None, card=None):
-        return self._call("create_model", name=name, actor=actor, project=project, description=description,
+        return self._call("create_model", name=name, project=project, actor=actor, description=description,
                           owner=owner, tags=tags, card=card)
 
-    def update_model(self, name, actor, reason=None, **changes):
-        return self._call("update_model", name=name, actor=actor, reason=reason, changes=changes)
+    def update_model(self, name, actor, reason=None, project=None, **changes):
+        return self._call("update_model", **_model(name, project), actor=actor, reason=reason, changes=changes)
 
-    def get_model(self, name):
-        return self._call("get_model", name=name)
+    def get_model(self, name, project=None):
+        return self._call("get_model", **_model(name, project))
 
     def list_models(self, project=None):
         return self._call("list_models", project=project)
 
     def register_model_version(self, name, artifact, actor, run=None, description=None, project=None):
         self._upload_model_file(artifact)
-        return self._call("register_model_version", name=name, artifact=artifact, actor=actor,
-                          run=run, description=description, project=project)
+        return self._call("register_model_version", name=name, project=project, artifact=artifact, actor=actor,
+                          run=run, description=description)
 
     def _upload_model_file(self, artifact: Any) -> None:
         """A model file of this machine, hashed whole, goes to the server by its content hash, so
@@ -320,32 +321,33 @@ class HttpStore(MetadataStore):
             return  # not a SHA-256 of the content
         self._upload(path, artifact.content_hash)
 
-    def model_versions(self, name):
-        return self._call("model_versions", name=name)
+    def model_versions(self, name, project=None):
+        return self._call("model_versions", **_model(name, project))
 
     def resolve_model(self, ref, at=None, detail=True):
         return self._call("resolve_model", ref=str(ref), at=at, detail=detail)
 
-    def set_policy(self, name, alias, rules, actor, reason=None):
-        return self._call("set_policy", name=name, alias=alias, rules=rules, actor=actor, reason=reason)
+    def set_policy(self, name, alias, rules, actor, reason=None, project=None):
+        return self._call("set_policy", **_model(name, project), alias=alias, rules=rules, actor=actor,
+                          reason=reason)
 
-    def get_policy(self, name, alias):
-        return self._call("get_policy", name=name, alias=alias)
+    def get_policy(self, name, alias, project=None):
+        return self._call("get_policy", **_model(name, project), alias=alias)
 
-    def policies(self, name):
-        return self._call("policies", name=name)
+    def policies(self, name, project=None):
+        return self._call("policies", **_model(name, project))
 
     def approve(self, ref, alias, actor, reason=None):
         return self._call("approve", ref=str(ref), alias=alias, actor=actor, reason=reason)
 
-    def approvals(self, name):
-        return self._call("approvals", name=name)
+    def approvals(self, name, project=None):
+        return self._call("approvals", **_model(name, project))
 
     def promote(self, ref, alias, actor, reason=None, force=False):
         return self._call("promote", ref=str(ref), alias=alias, actor=actor, reason=reason, force=force)
 
-    def alias_history(self, name, alias=None):
-        return self._call("alias_history", name=name, alias=alias)
+    def alias_history(self, name, alias=None, project=None):
+        return self._call("alias_history", **_model(name, project), alias=alias)
 
     def audit_events(self, subject=None, limit=1000):
         return self._call("audit_events", subject=subject, limit=limit)
@@ -394,6 +396,14 @@ class HttpStore(MetadataStore):
 
     def close(self) -> None:
         self._connections.close()
+
+
+def _model(name: Any, project: str | None) -> dict[str, Any]:
+    """A model reference (``name``, ``project/name``, ``models:/...``) as the routes take it."""
+    from modeldb_core.registry import names
+
+    ref = names.model_ref(name, project)
+    return {"name": ref.name, "project": ref.project}
 
 
 def _number_or_text(target: Any) -> int | str:

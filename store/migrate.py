@@ -22,7 +22,7 @@ from modeldb_core.errors import SchemaOutdatedError, SchemaTooNewError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Every revision in migrations/versions, oldest first; tests check this list
 # against Alembic's own view of the scripts.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007", "0008", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007", "0008", "0010", "0011")
 HEAD = REVISIONS[-1]
 
 
@@ -78,10 +78,25 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
     with _migration_lock(engine):
         _refuse_unknown(current_revision(engine), engine)
-        with engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), revision)
-            _record_version(conn)
+        _migrate(engine, lambda conn: command.upgrade(_alembic_config(conn), revision))
     return current_revision(engine)
+
+
+# Set on a SQLite connection by a revision that switched foreign keys off to copy a table
+# (SQLite allows that only outside a transaction); they are switched back on after commit.
+FOREIGN_KEYS_OFF = "modeldb.foreign_keys_off"
+
+
+def _migrate(engine: Engine, work) -> None:
+    """Run ``work`` (Alembic commands) and record the ModelDB version, in one transaction."""
+    with engine.connect() as conn:
+        try:
+            with conn.begin():
+                work(conn)
+                _record_version(conn)
+        finally:
+            if conn.info.pop(FOREIGN_KEYS_OFF, False):
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def _record_version(conn) -> None:
@@ -132,9 +147,7 @@ def ensure_schema(engine: Engine) -> None:
                     )
                 from alembic import command
 
-                with engine.begin() as conn:
-                    command.upgrade(_alembic_config(conn), "head")
-                    _record_version(conn)
+                _migrate(engine, lambda conn: command.upgrade(_alembic_config(conn), "head"))
                 return
     if revision != HEAD:
         raise SchemaOutdatedError(

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection
 
-from modeldb_core.errors import NotFoundError, PromotionRefusedError, ValidationError
+from modeldb_core import validation
+from modeldb_core.config import DEFAULT_PROJECT
+from modeldb_core.errors import AmbiguousModelError, NotFoundError, PromotionRefusedError, ValidationError
 from modeldb_core.model import ArtifactVersion
 from modeldb_core.registry import audit, names, policy as policies
 from modeldb_core.registry.model import (
@@ -55,16 +57,26 @@ class RegistryStore:
             return work(conn)
         return self._write(locked)
 
-    def _audit(self, conn: Connection, actor: str, action: str, subject: str,
+    # The hash of the chain's last event (None: no event yet).
+    _chain_end = select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)
+
+    @staticmethod
+    def _remember_chain_end(conn: Connection, last: str | None) -> None:
+        """The chain's end as a statement of this transaction read it, under the registry's lock:
+        the next ``_audit`` of the transaction need not read it again."""
+        conn.info[_CHAIN_END] = (conn.get_transaction(), last or audit.GENESIS)
+
+    def _audit(self, conn: Connection, actor: str, action: str, subject: str, model_id: int,
                before: Any = None, after: Any = None, reason: str | None = None, at: float | None = None) -> None:
-        """Append one event to the chain (the caller holds the registry lock)."""
+        """Append one event about the model ``model_id`` to the chain (the caller holds the
+        registry lock). ``subject`` names the model with its project (``names.model_uri``)."""
         # The chain's end: remembered from this transaction's previous event, else read. (``info``
         # outlives the transaction with the pooled connection: the entry names its transaction.)
         transaction = conn.get_transaction()
         remembered = conn.info.get(_CHAIN_END)
         last = remembered[1] if remembered is not None and remembered[0] is transaction else None
         if last is None:
-            last = conn.execute(select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)).scalar()
+            last = conn.execute(self._chain_end).scalar()
         prev = last or audit.GENESIS
         at = time.time() if at is None else at
         before_text = None if before is None else encode_json(before)
@@ -72,68 +84,96 @@ class RegistryStore:
         digest = audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)
         conn.execute(t.audit_events.insert().values(
             at=at, actor=actor, action=action, subject=subject, before=before_text, after=after_text,
-            reason=reason, prev_hash=prev,
-            hash=digest))
+            reason=reason, prev_hash=prev, hash=digest, model_id=model_id))
         conn.info[_CHAIN_END] = (transaction, digest)
 
     # -- models ------------------------------------------------------------------
-    def _model_row(self, conn: Connection, name: str):
-        row = conn.execute(select(t.registered_models).where(t.registered_models.c.name == name)).first()
-        if row is None:
-            raise NotFoundError("model", name)
-        return row
+    def _model_row(self, conn: Connection, ref: names.ModelRef):
+        """The model ``ref`` names (its row, with ``project``: the project's name). Without a
+        project, the one model of that name; several projects holding it is an error naming them."""
+        m, p = t.registered_models, t.projects
+        query = (select(m, p.c.name.label("project")).join(p, p.c.id == m.c.project_id)
+                 .where(m.c.name == ref.name).order_by(p.c.name))
+        if ref.project is not None:
+            query = query.where(p.c.name == ref.project)
+        rows = conn.execute(query).all()
+        if not rows:
+            raise NotFoundError("model", ref.name if ref.project is None else f"{ref.project}/{ref.name}")
+        if len(rows) > 1:
+            raise AmbiguousModelError(str(ref), ref.name, [r.project for r in rows])
+        return rows[0]
 
-    def _ensure_model(self: "SqlStore", conn: Connection, name: str, actor: str, project: str | None = None,
-                      fields: dict[str, Any] | None = None) -> int:
-        found = conn.execute(select(t.registered_models.c.id).where(t.registered_models.c.name == name)).scalar()
+    def _model_for_write(self: "SqlStore", conn: Connection, name: str, project: str | None,
+                         run_key: int | None, actor: str, fields: dict[str, Any] | None = None) -> tuple[int, str]:
+        """The model named ``name`` that a write goes to, made if new: (its id, its project). Its
+        project is the one given, else the run's, else the one project that holds the name, else
+        the default project. One statement finds it (with the run's project, when there is a run)."""
+        m, p = t.registered_models, t.projects
+        if project is None and run_key is not None:
+            project, found = conn.execute(
+                select(p.c.name, m.c.id).select_from(t.runs).join(p, p.c.id == t.runs.c.project_id)
+                .outerjoin(m, (m.c.project_id == p.c.id) & (m.c.name == name)).where(t.runs.c.id == run_key)).one()
+        else:
+            holders = conn.execute(select(p.c.name, m.c.id).join(m, m.c.project_id == p.c.id)
+                                   .where(m.c.name == name).order_by(p.c.name)).all()
+            if project is None and len(holders) > 1:
+                raise AmbiguousModelError(names.model_uri(name), name, [h.name for h in holders])
+            if project is None:
+                project = holders[0].name if holders else DEFAULT_PROJECT
+            found = next((h.id for h in holders if h.name == project), None)
         if found is not None:
-            return found
+            return found, project
         fields = dict(fields or {})
-        values = {"name": name, "project_id": self._project_id(conn, project) if project else None,
+        values = {"name": name, "project_id": self._project_id(conn, project),
                   "description": fields.get("description"), "owner": fields.get("owner") or actor,
                   "tags": encode_json(fields.get("tags") or {}), "card": encode_json(fields.get("card") or {}),
                   "created_at": time.time()}
-        model_id = conn.execute(t.registered_models.insert().values(**values)
-                                .returning(t.registered_models.c.id)).scalar_one()
-        self._audit(conn, actor, "model.create", f"models:/{name}", after=_model_fields(values))
-        return model_id
+        model_id = conn.execute(m.insert().values(**values).returning(m.c.id)).scalar_one()
+        self._audit(conn, actor, "model.create", names.model_uri(name, project), model_id,
+                    after=_model_fields(values))
+        return model_id, project
 
     def create_model(self: "SqlStore", name: str, actor: str, project: str | None = None,
                      description: str | None = None, owner: str | None = None,
                      tags: dict[str, str] | None = None, card: dict[str, str] | None = None) -> RegisteredModel:
-        """The model named ``name`` (NFC, trimmed), made if new; an existing one is returned as is."""
-        name = names.model_name(name)
+        """The model named ``name`` (NFC, trimmed) in ``project``, made if new; an existing one is
+        returned as is. Without a project: the one project holding the name, else the default one."""
+        ref = names.ModelRef(names.model_name(name), project=_project(project))
         fields = {"description": description, "owner": owner, "tags": tags or {}, "card": _card(card)}
-        self._registry_write(lambda conn: self._ensure_model(conn, name, actor, project, fields))
-        return self.get_model(name)
+
+        _, home = self._registry_write(lambda conn: self._model_for_write(conn, ref.name, ref.project, None, actor,
+                                                                          fields))
+        return self.get_model(ref.name, project=home)
 
     def update_model(self: "SqlStore", name: str, actor: str, reason: str | None = None,
-                     **changes: Any) -> RegisteredModel:
+                     project: str | None = None, **changes: Any) -> RegisteredModel:
         """Change a model's description, owner, tags or card fields (audited before/after)."""
-        name = names.model_name(name)
+        ref = names.model_ref(name, project)
         allowed = {"description", "owner", "tags", "card"}
         if set(changes) - allowed:
             raise ValidationError("model field", sorted(set(changes) - allowed), f"must be one of {sorted(allowed)}")
         if "card" in changes:
             changes["card"] = _card(changes["card"])
 
-        def work(conn: Connection) -> None:
-            row = self._model_row(conn, name)
+        def work(conn: Connection) -> str:
+            row = self._model_row(conn, ref)
             before = _model_fields(row._mapping)
             stored = {k: encode_json(v) if k in ("tags", "card") else v for k, v in changes.items()}
             conn.execute(t.registered_models.update().where(t.registered_models.c.id == row.id).values(**stored))
             after = {**before, **changes}
-            self._audit(conn, actor, "model.update", f"models:/{name}", before=before, after=after, reason=reason)
-        self._registry_write(work)
-        return self.get_model(name)
+            self._audit(conn, actor, "model.update", names.model_uri(row.name, row.project), row.id,
+                        before=before, after=after, reason=reason)
+            return row.project
+        return self.get_model(ref.name, project=self._registry_write(work))
 
-    def get_model(self: "SqlStore", name: str) -> RegisteredModel:
-        name = names.model_name(name)
+    def get_model(self: "SqlStore", name: str, project: str | None = None) -> RegisteredModel:
+        """The model ``name`` (``project/name``, ``models:/...``) names, in ``project`` when given."""
+        ref = names.model_ref(name, project)
         with self._read() as conn:
-            return self._models(conn, [self._model_row(conn, name)])[0]
+            return self._models(conn, [self._model_row(conn, ref)])[0]
 
     def list_models(self: "SqlStore", project: str | None = None) -> list[RegisteredModel]:
-        query = select(t.registered_models).order_by(t.registered_models.c.name)
+        query = select(t.registered_models).order_by(t.registered_models.c.name, t.registered_models.c.project_id)
         if project is not None:
             query = query.join(t.projects, t.projects.c.id == t.registered_models.c.project_id).where(
                 t.projects.c.name == project)
@@ -166,18 +206,17 @@ class RegistryStore:
                                run: str | int | None = None, description: str | None = None,
                                project: str | None = None) -> ModelVersion:
         """Version N+1 of ``name`` for this content (made with the model if new); the content
-        registered before under this model gives back its version, unchanged."""
-        name = names.model_name(name)
+        registered before under this model gives back its version, unchanged. The model is the
+        one of ``project`` (or the project ``name`` names), else of the run's project, else the
+        one project holding the name, else of the default project."""
+        ref = names.ModelRef(names.model_name(name), project=_project(project))
         return self._registry_write(
-            lambda conn: self._register(conn, name, artifact, actor, run, description, project))
+            lambda conn: self._register(conn, ref.name, artifact, actor, run, description, ref.project))
 
     def _register(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
                   run: str | int | None, description: str | None, project: str | None) -> ModelVersion:
         run_key = self._run_key(conn, run) if run is not None else None
-        if project is None and run_key is not None:
-            project = conn.execute(select(t.projects.c.name).join(t.runs, t.runs.c.project_id == t.projects.c.id)
-                                   .where(t.runs.c.id == run_key)).scalar()
-        model_id = self._ensure_model(conn, name, actor, project)
+        model_id, project = self._model_for_write(conn, name, project, run_key, actor)
         now = time.time()
         # A model file registered is mostly new: insert first (one round trip when it is).
         artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
@@ -188,9 +227,11 @@ class RegistryStore:
                                    "size": artifact.size, "metadata": encode_json(artifact.metadata),
                                    "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
         mv = t.model_versions
-        newest, existing = conn.execute(select(
-            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))))
-            .where(mv.c.model_id == model_id)).one()
+        # With the chain's end (under the lock, only this transaction appends to it): one round trip less.
+        newest, existing, chain_end = conn.execute(select(
+            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))),
+            self._chain_end.scalar_subquery()).where(mv.c.model_id == model_id)).one()
+        self._remember_chain_end(conn, chain_end)
         if existing is not None:
             return self._versions(conn, mv.c.id == existing)[0]
         number = (newest or 0) + 1
@@ -208,24 +249,37 @@ class RegistryStore:
         else:  # nothing to read back: what was written is the whole version
             found = ModelVersion(model=name, version=number, artifact_uri=artifact.uri,
                                  content_hash=artifact.content_hash, id=new_id, artifact_version_id=version_id,
-                                 description=description, created_by=actor, created_at=now)
-        self._audit(conn, actor, "version.register", found.uri, after={
+                                 description=description, created_by=actor, created_at=now, project=project,
+                                 model_id=model_id)
+        self._audit(conn, actor, "version.register", found.qualified_uri, model_id, after={
             "version": number, "artifact": artifact.uri, "content_hash": artifact.content_hash,
             "run": found.run_id}, at=now)
         return found
 
-    def _versions(self, conn: Connection, where: Any, detail: bool = True) -> list[ModelVersion]:
-        """The versions ``where`` selects; ``detail``: with their inputs, aliases and run's metrics."""
-        mv, m, av, a = t.model_versions, t.registered_models, t.artifact_versions, t.artifacts
+    def _versions(self, conn: Connection, where: Any, detail: bool = True,
+                  named: names.ModelRef | None = None) -> list[ModelVersion]:
+        """The versions ``where`` selects; ``detail``: with their inputs, aliases and run's metrics.
+        ``named``: a reference without a project; the same statement counts the models of that
+        name, and several is an error naming their projects (AmbiguousModelError)."""
+        mv, m, av, a, p = t.model_versions, t.registered_models, t.artifact_versions, t.artifacts, t.projects
+        columns = [mv, m.c.name, p.c.name.label("project"), av.c.content_hash, a.c.uri,
+                   t.runs.c.uuid.label("run_uuid")]
+        if named is not None:
+            same = t.registered_models.alias("same")
+            columns.append(select(func.count()).where(same.c.name == named.name).scalar_subquery().label("named"))
         rows = conn.execute(
-            select(mv, m.c.name, av.c.content_hash, a.c.uri, t.runs.c.uuid.label("run_uuid"))
-            .join(m, m.c.id == mv.c.model_id).join(av, av.c.id == mv.c.artifact_version_id)
+            select(*columns)
+            .join(m, m.c.id == mv.c.model_id).join(p, p.c.id == m.c.project_id)
+            .join(av, av.c.id == mv.c.artifact_version_id)
             .join(a, a.c.id == av.c.artifact_id).outerjoin(t.runs, t.runs.c.id == mv.c.run_id)
             .where(where).order_by(mv.c.model_id, mv.c.version)).all()
+        if named is not None and rows and rows[0].named > 1:
+            self._model_row(conn, named)  # raises, naming the projects
         if not rows or not detail:
             return [ModelVersion(model=r.name, version=r.version, artifact_uri=r.uri, content_hash=r.content_hash,
                                  id=r.id, run_id=r.run_uuid, artifact_version_id=r.artifact_version_id,
-                                 description=r.description, created_by=r.created_by, created_at=r.created_at)
+                                 description=r.description, created_by=r.created_by, created_at=r.created_at,
+                                 project=r.project, model_id=r.model_id)
                     for r in rows]
         ids = [r.id for r in rows]
         inputs: dict[int, list[tuple[int, str, str]]] = {}
@@ -251,13 +305,13 @@ class RegistryStore:
                              id=r.id, run_id=r.run_uuid, artifact_version_id=r.artifact_version_id,
                              description=r.description, created_by=r.created_by, created_at=r.created_at,
                              inputs=inputs.get(r.id, []), aliases=aliases.get(r.id, []),
-                             metrics=metrics.get(r.run_id, {}))
+                             metrics=metrics.get(r.run_id, {}), project=r.project, model_id=r.model_id)
                 for r in rows]
 
-    def model_versions(self: "SqlStore", name: str) -> list[ModelVersion]:
-        name = names.model_name(name)
+    def model_versions(self: "SqlStore", name: str, project: str | None = None) -> list[ModelVersion]:
+        ref = names.model_ref(name, project)
         with self._read() as conn:
-            model = self._model_row(conn, name)
+            model = self._model_row(conn, ref)
             return self._versions(conn, t.model_versions.c.model_id == model.id)
 
     def resolve_model(self: "SqlStore", ref: str | names.ModelRef, at: float | None = None,
@@ -267,34 +321,41 @@ class RegistryStore:
         ``detail=False``: only the artifact, its hash and the run (one statement; what loading needs)."""
         if not isinstance(ref, names.ModelRef):
             ref = names.parse(ref)
-        with self._read() as conn:
+        with self._read(short=True) as conn:
             return self._resolve(conn, ref, at, detail)
 
     def _resolve(self, conn: Connection, ref: names.ModelRef, at: float | None = None,
                  detail: bool = True) -> ModelVersion:
-        """One statement finds the version; only when it finds none do more say why."""
+        """One statement finds the version (and, for a name without its project, counts the
+        models of that name: several is an error naming their projects); only when it finds
+        none do more say why."""
         mv, m = t.model_versions, t.registered_models
+        models = m.c.name == ref.name
+        if ref.project is not None:
+            models = models & (m.c.project_id == select(t.projects.c.id).where(
+                t.projects.c.name == ref.project).scalar_subquery())
         if ref.alias is not None:
             if at is None:
                 ma = t.model_aliases
-                chosen = (select(ma.c.version_id).join(m, m.c.id == ma.c.model_id)
-                          .where(m.c.name == ref.name, ma.c.alias == ref.alias))
+                where = mv.c.id.in_(select(ma.c.version_id).join(m, m.c.id == ma.c.model_id)
+                                    .where(models, ma.c.alias == ref.alias))
             else:
                 am = t.alias_moves
-                chosen = (select(am.c.to_version_id).join(m, m.c.id == am.c.model_id)
-                          .where(m.c.name == ref.name, am.c.alias == ref.alias, am.c.at <= at)
-                          .order_by(am.c.at.desc(), am.c.id.desc()).limit(1))
-            where = mv.c.id == chosen.scalar_subquery()
+                # What the alias of each model so named pointed at then (the model: the outer row's).
+                then = (select(am.c.to_version_id).where(am.c.model_id == m.c.id, am.c.alias == ref.alias,
+                                                         am.c.at <= at)
+                        .order_by(am.c.at.desc(), am.c.id.desc()).limit(1).correlate(m).scalar_subquery())
+                where = models & (mv.c.id == then)
         elif ref.version is not None:
-            where = (m.c.name == ref.name) & (mv.c.version == ref.version)
+            where = models & (mv.c.version == ref.version)
         else:
             newest = t.model_versions.alias("newest")
-            where = (m.c.name == ref.name) & (mv.c.version == select(func.max(newest.c.version)).where(
+            where = models & (mv.c.version == select(func.max(newest.c.version)).where(
                 newest.c.model_id == mv.c.model_id).scalar_subquery())
-        found = self._versions(conn, where, detail=detail)
+        found = self._versions(conn, where, detail=detail, named=ref if ref.project is None else None)
         if found:
             return found[0]
-        self._model_row(conn, ref.name)  # an unknown model says so
+        self._model_row(conn, ref.model)  # an unknown (or ambiguous) model says so
         if ref.alias is not None:
             when = f" at {_iso(at)}" if at is not None else ""
             raise NotFoundError("alias", f"{ref}{when} (the alias points at no version)")
@@ -304,9 +365,9 @@ class RegistryStore:
 
     # -- aliases, policies, approvals --------------------------------------------
     def set_policy(self: "SqlStore", name: str, alias: str, rules: dict[str, Any], actor: str,
-                   reason: str | None = None) -> dict[str, Any]:
+                   reason: str | None = None, project: str | None = None) -> dict[str, Any]:
         """Store the promotion policy of ``name``'s ``alias`` (an empty one removes every rule)."""
-        name, alias = names.model_name(name), names.alias_name(alias)
+        ref, alias = names.model_ref(name, project), names.alias_name(alias)
         policy = policies.parse(rules)
         if policy.metrics:
             with self._read() as conn:
@@ -317,28 +378,28 @@ class RegistryStore:
         stored = policy.to_json()
 
         def work(conn: Connection) -> None:
-            model = self._model_row(conn, name)
+            model = self._model_row(conn, ref)
             pp = t.promotion_policies
             old = conn.execute(select(pp.c.rules).where(pp.c.model_id == model.id, pp.c.alias == alias)).scalar()
             conn.execute(pp.delete().where(pp.c.model_id == model.id, pp.c.alias == alias))
             conn.execute(pp.insert().values(model_id=model.id, alias=alias, rules=encode_json(stored),
                                             updated_at=time.time()))
-            self._audit(conn, actor, "policy.set", f"models:/{name}@{alias}", before=_decode(old), after=stored,
-                        reason=reason)
+            self._audit(conn, actor, "policy.set", f"{names.model_uri(model.name, model.project)}@{alias}",
+                        model.id, before=_decode(old), after=stored, reason=reason)
         self._registry_write(work)
         return stored
 
-    def get_policy(self: "SqlStore", name: str, alias: str) -> dict[str, Any] | None:
-        name, alias = names.model_name(name), names.alias_name(alias)
+    def get_policy(self: "SqlStore", name: str, alias: str, project: str | None = None) -> dict[str, Any] | None:
+        ref, alias = names.model_ref(name, project), names.alias_name(alias)
         with self._read() as conn:
-            model = self._model_row(conn, name)
+            model = self._model_row(conn, ref)
             return self._policy(conn, model.id, alias)
 
-    def policies(self: "SqlStore", name: str) -> dict[str, dict[str, Any]]:
-        name = names.model_name(name)
+    def policies(self: "SqlStore", name: str, project: str | None = None) -> dict[str, dict[str, Any]]:
+        ref = names.model_ref(name, project)
         pp = t.promotion_policies
         with self._read() as conn:
-            model = self._model_row(conn, name)
+            model = self._model_row(conn, ref)
             return {alias: json.loads(rules) for alias, rules in conn.execute(
                 select(pp.c.alias, pp.c.rules).where(pp.c.model_id == model.id).order_by(pp.c.alias))}
 
@@ -359,17 +420,17 @@ class RegistryStore:
                 version_id=version.id, alias=alias, actor=actor, at=now, reason=reason)
                 .on_conflict_do_nothing()).rowcount
             if done:
-                self._audit(conn, actor, "version.approve", version.uri, after={"alias": alias},
-                            reason=reason, at=now)
+                self._audit(conn, actor, "version.approve", version.qualified_uri, version.model_id,
+                            after={"alias": alias}, reason=reason, at=now)
             return Approval(version.model, version.version, alias, actor, now, reason)
         return self._registry_write(work)
 
-    def approvals(self: "SqlStore", name: str) -> list[Approval]:
-        name = names.model_name(name)
+    def approvals(self: "SqlStore", name: str, project: str | None = None) -> list[Approval]:
+        ref = names.model_ref(name, project)
         ap, mv = t.approvals, t.model_versions
         with self._read() as conn:
-            model = self._model_row(conn, name)
-            return [Approval(name, r.version, r.alias, r.actor, r.at, r.reason) for r in conn.execute(
+            model = self._model_row(conn, ref)
+            return [Approval(model.name, r.version, r.alias, r.actor, r.at, r.reason) for r in conn.execute(
                 select(ap, mv.c.version).join(mv, mv.c.id == ap.c.version_id)
                 .where(mv.c.model_id == model.id).order_by(ap.c.at, ap.c.id))]
 
@@ -388,12 +449,12 @@ class RegistryStore:
     def _promote(self, conn: Connection, ref: names.ModelRef, alias: str, actor: str, reason: str | None,
                  force: bool) -> AliasMove:
         candidate = self._resolve(conn, ref)
-        model = self._model_row(conn, candidate.model)
+        model_id = candidate.model_id
         holder_id = conn.execute(select(t.model_aliases.c.version_id).where(
-            t.model_aliases.c.model_id == model.id, t.model_aliases.c.alias == alias)).scalar()
+            t.model_aliases.c.model_id == model_id, t.model_aliases.c.alias == alias)).scalar()
         holder = self._versions(conn, t.model_versions.c.id == holder_id)[0] if holder_id is not None else None
         evidence: dict[str, Any] = {"holder": holder.version if holder else None}
-        rules = self._policy(conn, model.id, alias)
+        rules = self._policy(conn, model_id, alias)
         failed = None
         if rules:
             policy = policies.parse(rules)
@@ -411,13 +472,14 @@ class RegistryStore:
         forced = bool(force and failed is not None)
         now = time.time()
         am = t.alias_moves
-        conn.execute(am.insert().values(model_id=model.id, alias=alias, from_version_id=holder_id,
+        conn.execute(am.insert().values(model_id=model_id, alias=alias, from_version_id=holder_id,
                                         to_version_id=candidate.id, actor=actor, at=now, reason=reason,
                                         forced=forced, evidence=encode_json(evidence)))
-        conn.execute(t.model_aliases.delete().where(t.model_aliases.c.model_id == model.id,
+        conn.execute(t.model_aliases.delete().where(t.model_aliases.c.model_id == model_id,
                                                     t.model_aliases.c.alias == alias))
-        conn.execute(t.model_aliases.insert().values(model_id=model.id, alias=alias, version_id=candidate.id))
-        self._audit(conn, actor, "alias.force" if forced else "alias.move", f"models:/{candidate.model}@{alias}",
+        conn.execute(t.model_aliases.insert().values(model_id=model_id, alias=alias, version_id=candidate.id))
+        self._audit(conn, actor, "alias.force" if forced else "alias.move",
+                    f"{names.model_uri(candidate.model, candidate.project)}@{alias}", model_id,
                     before={"version": holder.version if holder else None},
                     after={"version": candidate.version, "forced": forced, "evidence": evidence},
                     reason=reason, at=now)
@@ -456,34 +518,32 @@ class RegistryStore:
             select(lm.c.key, lm.c.value, lm.c.is_nan).where(lm.c.run_id == rows[-1].id))}
         return [row.uuid for row in rows], measured
 
-    def alias_history(self: "SqlStore", name: str, alias: str | None = None) -> list[AliasMove]:
+    def alias_history(self: "SqlStore", name: str, alias: str | None = None,
+                      project: str | None = None) -> list[AliasMove]:
         """Every move of the model's aliases (or one alias), oldest first."""
-        name = names.model_name(name)
+        ref = names.model_ref(name, project)
         am, mv = t.alias_moves, t.model_versions
         with self._read() as conn:
-            model = self._model_row(conn, name)
+            model = self._model_row(conn, ref)
             numbers = dict(conn.execute(select(mv.c.id, mv.c.version).where(mv.c.model_id == model.id)).all())
             query = select(am).where(am.c.model_id == model.id).order_by(am.c.at, am.c.id)
             if alias is not None:
                 query = query.where(am.c.alias == names.alias_name(alias))
-            return [AliasMove(name, r.alias, numbers.get(r.from_version_id), numbers.get(r.to_version_id),
+            return [AliasMove(model.name, r.alias, numbers.get(r.from_version_id), numbers.get(r.to_version_id),
                               r.actor, r.at, r.reason, bool(r.forced), json.loads(r.evidence))
                     for r in conn.execute(query)]
 
     # -- the audit log -----------------------------------------------------------
     def audit_events(self: "SqlStore", subject: str | None = None, limit: int | None = 1000) -> list[AuditEvent]:
-        """Audit events, oldest first; ``subject`` keeps those about one model (``models:/name``
-        and its versions and aliases)."""
+        """Audit events, oldest first; ``subject`` (a model, or a version or alias of it: the
+        model is what counts) keeps those about one model, its versions, aliases and deployments."""
         ae = t.audit_events
         query = select(ae).order_by(ae.c.id)
-        if subject is not None:
-            model = names.parse(subject).name
-            base = f"models:/{model}"
-            query = query.where((ae.c.subject == base) | ae.c.subject.startswith(base + "/", autoescape=True)
-                                | ae.c.subject.startswith(base + "@", autoescape=True))
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
+            if subject is not None:
+                query = query.where(ae.c.model_id == self._model_row(conn, names.parse(subject).model).id)
             return [_event(r) for r in conn.execute(query)]
 
     def verify_audit(self: "SqlStore") -> ChainCheck:
@@ -533,8 +593,9 @@ def _apply_registrations(store: "SqlStore", conn: Connection, events: Sequence[E
     ready, _ = ready_for_registry(store, conn, events)
     for event in ready:
         data = event.data
-        store._register(conn, names.model_name(data["model"]), ArtifactVersion(**data["version"]),
-                        data.get("actor") or "unknown", event.subject, None, None)
+        ref = names.model_ref(data["model"])
+        store._register(conn, ref.name, ArtifactVersion(**data["version"]),
+                        data.get("actor") or "unknown", event.subject, None, ref.project)
     return []
 
 
@@ -555,6 +616,10 @@ def ready_for_registry(store: "SqlStore", conn: Connection, events: Sequence[Eve
     if ready and store.dialect == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
     return ready, runs
+
+
+def _project(project: str | None) -> str | None:
+    return None if project is None else validation.name("project", project)
 
 
 def _as_ref(ref: str | names.ModelRef) -> names.ModelRef:

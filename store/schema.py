@@ -250,18 +250,21 @@ parked_events = Table(
 )
 
 # -- the model registry (revision 0005; modeldb_core/registry) ---------------------------
-# Model names are unique in the store (NFC, trimmed), so ``models:/name/3`` names one version.
+# Model names (NFC, trimmed) are unique per project (revision 0011): ``models:/name/3`` names
+# one version while one project holds the name, ``models:/project/name/3`` always. The name
+# comes first in the unique index, so it serves lookups by the name alone too.
 registered_models = Table(
     "registered_models", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("name", String(250), nullable=False, unique=True),
-    Column("project_id", Id, ForeignKey("projects.id")),
+    Column("name", String(250), nullable=False),
+    Column("project_id", Id, ForeignKey("projects.id"), nullable=False),
     Column("description", Text),
     Column("owner", String(250)),
     Column("tags", Text, nullable=False),
     # Model-card fields (intended use, limitations, training data, ethics, risk tier) as JSON.
     Column("card", Text, nullable=False),
     Column("created_at", Double, nullable=False),
+    UniqueConstraint("name", "project_id"),
 )
 
 model_versions = Table(
@@ -343,7 +346,12 @@ audit_events = Table(
     Column("reason", Text),
     Column("prev_hash", String(64), nullable=False, unique=True),
     Column("hash", String(64), nullable=False, unique=True),
+    # The model the event is about (revision 0011): what lists a model's events, whatever
+    # project its subject names (events before 0011 name models without their project).
+    # Not part of the hash: the subject, which is, names the model too.
+    Column("model_id", Id, ForeignKey("registered_models.id")),
     Index(None, "subject"),
+    Index(None, "model_id", "id"),
 )
 
 # Where a model version is served: one row per deployment, from ``since`` to ``until``

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from . import output
-from .models import MOMENT, _actor
+from .models import MOMENT, _actor, project_option, qualified
 from .output import format_options
 
 COLUMNS = ["id", "environment", "model", "version", "state", "traffic", "since", "until", "actor", "endpoint"]
@@ -34,11 +34,13 @@ def deployments_group() -> None:
 @click.option("-e", "--environment", default=None, help="Only this environment.")
 @click.option("--at", "at", type=MOMENT, default=None, help="What served then (ISO 8601; no zone: UTC).")
 @click.option("--all", "history", is_flag=True, help="Every deployment ever recorded, not only what serves.")
+@project_option
 @format_options
 @click.pass_obj
-def list_deployments(obj, model, environment, at, history, fmt) -> None:
+def list_deployments(obj, model, environment, at, history, project, fmt) -> None:
     """What serves now, or what served at --at."""
-    found = obj.store.deployments(model=model, environment=environment, at=at, history=history)
+    found = obj.store.deployments(model=qualified(model, project) if model else None, environment=environment,
+                                  at=at, history=history)
     when = "then" if at is not None else "now"
     output.emit([deployment_row(d, fmt) for d in found], COLUMNS, fmt,
                 empty="No deployment recorded." if history else f"Nothing serves {when}.")
@@ -52,11 +54,12 @@ def list_deployments(obj, model, environment, at, history, fmt) -> None:
                                                           "most 1); without it, it takes all the traffic.")
 @click.option("--reason", default=None)
 @click.option("--run", "run_id", default=None, help="The run that deployed it.")
+@project_option
 @format_options
 @click.pass_obj
-def record(obj, ref, environment, endpoint, traffic, reason, run_id, fmt) -> None:
+def record(obj, ref, environment, endpoint, traffic, reason, run_id, project, fmt) -> None:
     """Record that the version REF names (name/N, name@alias: resolved now) serves in ENVIRONMENT."""
-    d = obj.store.record_deployment(ref, environment, _actor(obj), endpoint=endpoint, traffic=traffic,
+    d = obj.store.record_deployment(qualified(ref, project), environment, _actor(obj), endpoint=endpoint, traffic=traffic,
                                     reason=reason, run=run_id)
     if fmt == output.TABLE:
         share = "all the traffic" if d.traffic is None else f"{d.traffic:g} of the traffic"
@@ -69,10 +72,13 @@ def record(obj, ref, environment, endpoint, traffic, reason, run_id, fmt) -> Non
 @click.argument("target")
 @click.option("-e", "--environment", default=None, help="Where (needed when TARGET is a model or version).")
 @click.option("--reason", default=None)
+@project_option
 @format_options
 @click.pass_obj
-def retire(obj, target, environment, reason, fmt) -> None:
+def retire(obj, target, environment, reason, project, fmt) -> None:
     """End deployment TARGET (its number), or every deployment of a model or version in --environment."""
+    if project is not None and not target.strip().isdigit():
+        target = qualified(target, project)
     retired = obj.store.retire_deployment(target, _actor(obj), environment=environment, reason=reason)
     if fmt == output.TABLE:
         for d in retired:
@@ -101,9 +107,10 @@ def restore(obj, target, reason, fmt) -> None:
 @click.argument("target")
 @click.option("-m", "--model", default=None, help="Only this model's deployments in the environment.")
 @click.option("--at", "at", type=MOMENT, default=None, help="Only what served then (ISO 8601; no zone: UTC).")
+@project_option
 @format_options
 @click.pass_obj
-def show(obj, target, model, at, fmt) -> None:
+def show(obj, target, model, at, project, fmt) -> None:
     """The history of environment TARGET (which version served when), or one deployment by its number."""
     store = obj.store
     if target.strip().isdigit():
@@ -114,7 +121,8 @@ def show(obj, target, model, at, fmt) -> None:
         else:
             output.emit([row if fmt == output.JSON else deployment_row(d, fmt)], COLUMNS, fmt)
         return
-    found = store.deployments(model=model, environment=target, at=at, history=at is None)
+    found = store.deployments(model=qualified(model, project) if model else None, environment=target, at=at,
+                              history=at is None)
     if fmt == output.TABLE:
         click.echo(f"Environment {target}: " + ("what served at " + output.iso(at) if at is not None
                                                  else "every deployment, oldest first"))

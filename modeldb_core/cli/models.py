@@ -30,6 +30,18 @@ class Moment(click.ParamType):
 
 MOMENT = Moment()
 
+# Model names are unique per project: a name several projects hold needs its project,
+# given here or in the reference (models:/project/name@alias).
+project_option = click.option("-p", "--project", default=None,
+                              help="The model's project (needed when several projects hold its name).")
+
+
+def qualified(ref: str, project: str | None) -> str:
+    """``ref`` (a model, name/N, name@alias or models:/ URI) with ``project``, as the store takes it."""
+    from modeldb_core.registry import names
+
+    return str(names.qualify(names.parse(ref), project))
+
 
 def _actor(obj) -> str:
     from modeldb_core.registry import actor
@@ -87,17 +99,18 @@ def list_models(obj, project, fmt) -> None:
 @click.argument("ref")
 @click.option("--at", "at", type=MOMENT, default=None,
               help="What an alias pointed at then (ISO 8601; no zone: UTC).")
+@project_option
 @format_options
 @click.pass_obj
-def show(obj, ref, at, fmt) -> None:
+def show(obj, ref, at, project, fmt) -> None:
     """A model (REF: name) with its versions, or one version (name/N, name@alias, models:/...)."""
     from modeldb_core.registry import names
 
-    parsed = names.parse(ref)
+    parsed = names.qualify(names.parse(ref), project)
     store = obj.store
     if parsed.version is None and parsed.alias is None:
-        model = store.get_model(parsed.name)
-        versions = store.model_versions(parsed.name)
+        model = store.get_model(parsed.name, project=parsed.project)
+        versions = store.model_versions(model.name, project=model.project)
         if fmt == output.TABLE:
             output.key_values(f"Model {model.name}", {
                 "owner": model.owner, "project": model.project, "description": model.description,
@@ -105,7 +118,7 @@ def show(obj, ref, at, fmt) -> None:
             sys.stdout.write("\n")
         output.emit([_version_row(v, fmt) for v in versions], VERSION_COLUMNS, fmt, empty="No versions.")
         return
-    version = store.resolve_model(parsed, at=at)
+    version = store.resolve_model(str(parsed), at=at)
     row = _version_row(version, output.JSON)
     if fmt == output.TABLE:
         output.key_values(version.uri, {k: v for k, v in row.items() if k not in ("metrics", "inputs")})
@@ -121,14 +134,17 @@ def show(obj, ref, at, fmt) -> None:
 @click.option("--artifact", required=True, help="The model file (path or URI) to register.")
 @click.option("--run", "run_id", default=None, help="The run that made it.")
 @click.option("--description", default=None)
+@click.option("-p", "--project", default=None,
+              help="The model's project (default: the run's, else the one project holding NAME, else "
+                   "'default').")
 @format_options
 @click.pass_obj
-def register_version(obj, name, artifact, run_id, description, fmt) -> None:
+def register_version(obj, name, artifact, run_id, description, project, fmt) -> None:
     """Register ARTIFACT as the next version of NAME (the same content again: its version)."""
     from modeldb_core.fingerprint import fingerprint
 
     version = obj.store.register_model_version(name, fingerprint(artifact, kind="model"), _actor(obj),
-                                               run=run_id, description=description)
+                                               run=run_id, description=description, project=project)
     if fmt == output.TABLE:
         click.echo(f"Registered {version.uri} ({version.content_hash})")
     else:
@@ -146,13 +162,14 @@ def register_version(obj, name, artifact, run_id, description, fmt) -> None:
 @click.option("--ethical-considerations", default=None, help="Model card: fairness, privacy, harms.")
 @click.option("--risk-tier", default=None, help="Model card: the risk tier (e.g. SR 11-7 tier 1).")
 @click.option("--reason", default=None)
+@project_option
 @click.pass_obj
-def update(obj, name, description, owner, tags, reason, **card) -> None:
+def update(obj, name, description, owner, tags, reason, project, **card) -> None:
     """Set a model's description, owner, tags and model-card fields (audited before/after)."""
     from modeldb_core.errors import ValidationError
 
     store = obj.store
-    model = store.get_model(name)
+    model = store.get_model(name, project=project)
     changes: dict = {}
     if description is not None:
         changes["description"] = description
@@ -171,8 +188,8 @@ def update(obj, name, description, owner, tags, reason, **card) -> None:
         changes["card"] = {**model.card, **given}
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
-    store.update_model(name, _actor(obj), reason=reason, **changes)
-    click.echo(f"Updated models:/{model.name}")
+    store.update_model(model.name, _actor(obj), reason=reason, project=model.project, **changes)
+    click.echo(f"Updated {model.uri}")
 
 
 def _moved(move, fmt: str) -> None:
@@ -192,10 +209,11 @@ def _promote_command(command_name: str, doc: str):
     @click.argument("alias")
     @click.option("--reason", default=None, help="Why (kept in the alias history and the audit log).")
     @click.option("--force", is_flag=True, help="Move it even if a rule of the policy fails (needs --reason).")
+    @project_option
     @format_options
     @click.pass_obj
-    def move(obj, ref, alias, reason, force, fmt) -> None:
-        _moved(obj.store.promote(ref, alias, _actor(obj), reason=reason, force=force), fmt)
+    def move(obj, ref, alias, reason, force, project, fmt) -> None:
+        _moved(obj.store.promote(qualified(ref, project), alias, _actor(obj), reason=reason, force=force), fmt)
     return move
 
 
@@ -209,21 +227,23 @@ _promote_command("alias", "Point ALIAS at the version REF names (the same rules 
 @click.argument("ref")
 @click.argument("alias")
 @click.option("--reason", default=None)
+@project_option
 @click.pass_obj
-def approve(obj, ref, alias, reason) -> None:
+def approve(obj, ref, alias, reason, project) -> None:
     """Approve the version REF names for ALIAS (as the configured identity, else the OS user)."""
-    done = obj.store.approve(ref, alias, _actor(obj), reason=reason)
+    done = obj.store.approve(qualified(ref, project), alias, _actor(obj), reason=reason)
     click.echo(f"{done.actor} approved models:/{done.model}/{done.version} for {done.alias!r}")
 
 
 @models_group.command("history")
 @click.argument("name")
 @click.option("--alias", default=None, help="Only this alias.")
+@project_option
 @format_options
 @click.pass_obj
-def history(obj, name, alias, fmt) -> None:
+def history(obj, name, alias, project, fmt) -> None:
     """Every move of the model's aliases: from, to, who, when, why."""
-    moves = obj.store.alias_history(name, alias)
+    moves = obj.store.alias_history(name, alias, project=project)
     output.emit([_move_row(m, fmt) for m in moves], ["at", "alias", "from", "to", "actor", "forced", "reason"],
                 fmt, empty="No alias was ever set.")
 
@@ -238,8 +258,9 @@ def history(obj, name, alias, fmt) -> None:
 @click.option("--approver", "approvers", multiple=True, help="Who may approve (repeatable; default anyone).")
 @click.option("--evaluation-dataset", default=None, help="An evaluation run must have read the model and this data.")
 @click.option("--reason", default=None)
+@project_option
 @click.pass_obj
-def policy(obj, name, alias, thresholds, beat, approvals, approvers, evaluation_dataset, reason) -> None:
+def policy(obj, name, alias, thresholds, beat, approvals, approvers, evaluation_dataset, reason, project) -> None:
     """Set the promotion policy of NAME's ALIAS (no rule given: remove every rule)."""
     rules: dict = {}
     if thresholds:
@@ -251,7 +272,7 @@ def policy(obj, name, alias, thresholds, beat, approvals, approvers, evaluation_
         rules["approvals"] = {"count": approvals, "approvers": list(approvers)}
     if evaluation_dataset:
         rules["evaluation"] = {"dataset": evaluation_dataset}
-    stored = obj.store.set_policy(name, alias, rules, _actor(obj), reason=reason)
+    stored = obj.store.set_policy(name, alias, rules, _actor(obj), reason=reason, project=project)
     click.echo(f"Policy of models:/{name}@{alias}: {output.dumps(stored)}")
 
 
@@ -263,12 +284,13 @@ def audit_group() -> None:
 @audit_group.command("list")
 @click.option("-m", "--model", default=None, help="Only events about this model (name or models:/ URI).")
 @click.option("-n", "--limit", type=click.IntRange(1), default=None, help="At most this many (oldest first).")
+@project_option
 @format_options
 @click.pass_obj
-def audit_list(obj, model, limit, fmt) -> None:
+def audit_list(obj, model, limit, project, fmt) -> None:
     """Audit events, oldest first: when, who, what, on what, why."""
     store = obj.store
-    events = store.audit_events(model, limit=limit) if model else store.iter_audit()
+    events = store.audit_events(qualified(model, project), limit=limit) if model else store.iter_audit()
 
     def rows():
         for i, e in enumerate(events):
@@ -308,13 +330,14 @@ def audit_verify(obj, as_json) -> None:
 @click.option("--at", "at", type=MOMENT, default=None, help="Resolve an alias as it was then.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
+@project_option
 @click.pass_obj
-def report(obj, ref, fmt, at, out) -> None:
+def report(obj, ref, fmt, at, out, project) -> None:
     """The provenance report of the version REF names: card, run, code, environment, params,
     metrics, input data and its upstream lineage, evidence, approvals, alias history, audit."""
     from modeldb_core.registry import report as reports
 
-    text = reports.render(reports.build(obj.store, ref, at=at), fmt)
+    text = reports.render(reports.build(obj.store, qualified(ref, project), at=at), fmt)
     if out:
         with open(out, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -56,6 +56,7 @@ class MonitorResult:
     error: str | None = None
     # The degradation rule's answer for ``deployment`` after this batch (None: not asked).
     degraded: bool | None = None
+    uri: str | None = None  # the version monitored, with its project (models:/project/name/N)
 
     @property
     def flagged_features(self) -> list[str]:
@@ -70,6 +71,7 @@ class _Reference:
     run_id: str | None
     profile_hash: str | None
     training_metrics: tuple[str, ...]
+    uri: str  # models:/project/name/N: names the version whatever other projects hold the name
 
 
 _references: dict[tuple[str, str, int, str | None], _Reference] = {}
@@ -91,7 +93,7 @@ def _reference(client: Any, target: str) -> _Reference:
     from .reference import training_profile
 
     version = _resolve(client, target)
-    key = (client.settings.uri, version.model, int(version.version), version.run_id)
+    key = (client.settings.uri, version.qualified_uri, int(version.version), version.run_id)
     with _lock:
         found = _references.get(key)
     if found is not None:
@@ -104,7 +106,8 @@ def _reference(client: Any, target: str) -> _Reference:
         metrics = tuple(sorted(detail.metrics))
         picked = training_profile(store, version.run_id)
         profile_hash = picked[1] if picked else None
-    found = _Reference(version.model, int(version.version), project, version.run_id, profile_hash, metrics)
+    found = _Reference(version.model, int(version.version), project, version.run_id, profile_hash, metrics,
+                       version.qualified_uri)
     with _lock:
         _references[key] = found
     return found
@@ -223,7 +226,7 @@ def _mark_degraded(client: Any, result: MonitorResult) -> None:
     store = client.store
     target: Any = result.deployment
     if not target.isdigit():  # an environment's name: the deployment of this version serving there
-        serving = store.deployments(model=f"models:/{result.model}/{result.version}", environment=target)
+        serving = store.deployments(model=result.uri, environment=target)
         if not serving:
             return
         target = serving[0]
@@ -263,7 +266,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
 
     settings = client.settings
     ref = _reference(client, target)
-    result.model, result.version = ref.model, ref.version
+    result.model, result.version, result.uri = ref.model, ref.version, ref.uri
     tags = {MONITOR_TAG + "model": ref.model, MONITOR_TAG + "version": str(ref.version),
             MONITOR_TAG + "target": str(target)}
     if result.deployment is not None:

@@ -15,6 +15,7 @@ import pickle
 from typing import Any
 
 from .model import AliasMove, Approval, AuditEvent, ChainCheck, Deployment, ModelVersion, RegisteredModel
+from . import names
 from .names import ModelRef, parse as parse_model_uri
 
 __all__ = ["AliasMove", "Approval", "AuditEvent", "ChainCheck", "Deployment", "ModelRef", "ModelVersion",
@@ -53,10 +54,13 @@ def _run_id(run: Any) -> str | None:
     return getattr(run, "id", None) if not isinstance(run, (str, int)) else str(run)
 
 
-def register_model(name: str, run: Any = None, artifact: Any = None, description: str | None = None) -> ModelVersion:
+def register_model(name: str, run: Any = None, artifact: Any = None, description: str | None = None,
+                   project: str | None = None) -> ModelVersion:
     """Register ``artifact`` (a path, URI or ``ArtifactVersion``; by default the run's output
     named ``model``) as the next version of ``name``; the same content again returns its version.
-    ``run`` (an ``ActiveRun`` or run id; default: the active run) is the run that made it."""
+    ``run`` (an ``ActiveRun`` or run id; default: the active run) is the run that made it.
+    Model names are unique per project: the model is ``project``'s, else the run's project's,
+    else the one project's that holds the name, else the ``default`` project's."""
     from modeldb_core.errors import ValidationError
     from modeldb_core.fingerprint import fingerprint
     from modeldb_core.model import ArtifactVersion
@@ -75,16 +79,23 @@ def register_model(name: str, run: Any = None, artifact: Any = None, description
         version = artifact
     else:
         version = fingerprint(artifact, kind="model")
-    return store.register_model_version(name, version, actor(), run=run_id, description=description)
+    return store.register_model_version(name, version, actor(), run=run_id, description=description,
+                                        project=project)
 
 
-def resolve_model(uri: str, at: float | None = None, detail: bool = True) -> ModelVersion:
+def _qualified(uri: Any, project: str | None) -> str:
+    """``uri`` in ``project`` (a name several projects hold needs it: ``models:/project/name@alias``)."""
+    return str(names.qualify(names.parse(uri), project))
+
+
+def resolve_model(uri: str, at: float | None = None, detail: bool = True, project: str | None = None) -> ModelVersion:
     """The version ``models:/name/N`` or ``models:/name@alias`` names (as it was at ``at``);
-    ``detail=False`` leaves out its inputs, aliases and metrics (one store statement)."""
-    return _store().resolve_model(uri, at=at, detail=detail)
+    ``detail=False`` leaves out its inputs, aliases and metrics (one store statement). A name
+    several projects hold is refused unless qualified: ``models:/project/name...`` or ``project=``."""
+    return _store().resolve_model(_qualified(uri, project), at=at, detail=detail)
 
 
-def load_model(uri: str) -> Any:
+def load_model(uri: str, project: str | None = None) -> Any:
     """Unpickle the model file of the version ``uri`` names, after checking that its content
     hash is the one registered (a changed file is refused, never unpickled). A file that is
     not on this machine is read from the artifact store by its content hash (pulled from
@@ -92,7 +103,7 @@ def load_model(uri: str) -> Any:
     from modeldb_core.errors import IntegrityError, ValidationError
     from modeldb_core.fingerprint import hash_file
 
-    version = resolve_model(uri, detail=False)
+    version = resolve_model(uri, detail=False, project=project)
     if not version.artifact_uri.startswith("file://"):
         raise ValidationError("model artifact", version.artifact_uri, "load_model reads local files (file://) only")
     path = version.artifact_uri[len("file://"):]
@@ -112,16 +123,18 @@ def load_model(uri: str) -> Any:
         return pickle.load(fh)  # noqa: S301 - the content is the registered one (hash checked above)
 
 
-def set_policy(name: str, alias: str, rules: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-    return _store().set_policy(name, alias, rules, actor(), reason=reason)
+def set_policy(name: str, alias: str, rules: dict[str, Any], reason: str | None = None,
+               project: str | None = None) -> dict[str, Any]:
+    return _store().set_policy(name, alias, rules, actor(), reason=reason, project=project)
 
 
-def approve(uri: str, alias: str, reason: str | None = None) -> Approval:
-    return _store().approve(uri, alias, actor(), reason=reason)
+def approve(uri: str, alias: str, reason: str | None = None, project: str | None = None) -> Approval:
+    return _store().approve(_qualified(uri, project), alias, actor(), reason=reason)
 
 
-def promote(uri: str, alias: str, reason: str | None = None, force: bool = False) -> AliasMove:
-    return _store().promote(uri, alias, actor(), reason=reason, force=force)
+def promote(uri: str, alias: str, reason: str | None = None, force: bool = False,
+            project: str | None = None) -> AliasMove:
+    return _store().promote(_qualified(uri, project), alias, actor(), reason=reason, force=force)
 
 
 def record_deployment(model_ref: Any, environment: str, endpoint: str | None = None, traffic: float | None = None,
@@ -185,9 +198,9 @@ def deployments(model: Any = None, environment: str | None = None, at: Any = Non
 
 
 def _model_ref(value: Any) -> Any:
-    """A ``ModelVersion`` or ``RegisteredModel`` stands for its URI."""
+    """A ``ModelVersion`` or ``RegisteredModel`` stands for its URI (with its project: it names that one)."""
     if isinstance(value, ModelVersion):
-        return value.uri
+        return value.qualified_uri
     if isinstance(value, RegisteredModel):
-        return f"models:/{value.name}"
+        return value.uri
     return value

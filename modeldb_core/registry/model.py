@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .names import model_uri
+
 # What a model card holds (SR 11-7 inventories and EU AI Act records ask for these).
 CARD_FIELDS = ("intended_use", "limitations", "training_data", "ethical_considerations", "risk_tier")
 
@@ -26,6 +28,11 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
     latest_version: int | None = None
 
+    @property
+    def uri(self) -> str:
+        """``models:/project/name``: names this model whatever other projects hold."""
+        return model_uri(self.name, self.project)
+
 
 @dataclass
 class ModelVersion:
@@ -43,10 +50,18 @@ class ModelVersion:
     inputs: list[tuple[int, str, str]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    project: str | None = None  # the model's project
+    model_id: int | None = None
 
     @property
     def uri(self) -> str:
+        """``models:/name/N``: as users write it (enough while one project holds the name)."""
         return f"models:/{self.model}/{self.version}"
+
+    @property
+    def qualified_uri(self) -> str:
+        """``models:/project/name/N``: names this version whatever other projects hold (audit subjects)."""
+        return f"{model_uri(self.model, self.project)}/{self.version}"
 
 
 @dataclass
@@ -129,10 +144,16 @@ class Deployment:
     run_id: str | None = None  # the public id of the run that recorded it
     state_reason: str | None = None
     state_changed_at: float | None = None
+    project: str | None = None  # the model's project
+    model_id: int | None = None
 
     @property
     def uri(self) -> str:
         return f"models:/{self.model}/{self.version}"
+
+    @property
+    def qualified_uri(self) -> str:
+        return f"{model_uri(self.model, self.project)}/{self.version}"
 
     @property
     def serving(self) -> bool:

@@ -29,7 +29,8 @@ def _iso(at: float | None) -> str | None:
 
 def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
     version = store.resolve_model(ref, at=at)
-    model = store.get_model(version.model)
+    model = store.get_model(version.model, project=version.project)
+    named = model.uri  # models:/project/name: whatever other projects hold the name
     report: dict[str, Any] = {
         "title": f"{version.uri} ({ref})" if str(ref) != version.uri else version.uri,
         "generated_at": _iso(datetime.now(timezone.utc).timestamp()),
@@ -66,21 +67,21 @@ def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
             "nodes": [{"node": f"{n.kind}:{n.id}", "kind": n.kind, "label": n.label, "depth": n.depth}
                       for n in graph.nodes],
             "edges": [{"source": e.source, "target": e.target} for e in graph.edges]}
-    moves = store.alias_history(version.model)
+    moves = store.alias_history(named)
     report["promotions"] = [_move(m) for m in moves if m.to_version == version.version]
     report["evaluation_runs"] = sorted({r for m in moves if m.to_version == version.version
                                         for r in m.evidence.get("evaluation_runs", [])})
     report["approvals"] = [{"alias": a.alias, "actor": a.actor, "at": _iso(a.at), "reason": a.reason}
-                           for a in store.approvals(version.model) if a.version == version.version]
+                           for a in store.approvals(named) if a.version == version.version]
     report["alias_history"] = [_move(m) for m in moves]
-    report["policies"] = store.policies(version.model)
+    report["policies"] = store.policies(named)
     # Where the model served, oldest first: this version's deployments and the model's whole history.
-    report["deployments"] = [_deployment(d) for d in store.deployments(model=version.model, history=True)]
+    report["deployments"] = [_deployment(d) for d in store.deployments(model=named, history=True)]
     report["version_deployments"] = [d for d in report["deployments"] if d["version"] == version.version]
     report["monitoring"] = _monitoring(store, version.model)
     report["audit"] = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action,
                         "subject": e.subject, "reason": e.reason, "hash": e.hash}
-                       for e in store.audit_events(f"models:/{version.model}", limit=None)]
+                       for e in store.audit_events(named, limit=None)]
     return report
 
 

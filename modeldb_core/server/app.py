@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from modeldb_core import __version__, tokens, wire
+from modeldb_core.events import ACTOR_KINDS
 from modeldb_core.reading import StoreReader
 from modeldb_core.errors import (
     AuthenticationError, ModelDBError, QueryError, RateLimitedError, RequestTooLargeError,
@@ -102,6 +103,20 @@ class Counters:
         return "\n".join(lines) + "\n"
 
 
+def acting(token: tokens.ApiToken | None, claimed: str | None) -> str | None:
+    """Who a registry change is by: the token's name (the one it was made for: a person or a
+    service), never what the client claims; without tokens (``--no-auth``), the claim."""
+    return claimed if token is None else token.name
+
+
+def attributed(events: list[Any], token: tokens.ApiToken | None) -> list[Any]:
+    """The batch with the actor of its registry events (``events.ACTOR_KINDS``) made the token's."""
+    if token is None:
+        return events
+    return [e._replace(data={**e.data, "actor": acting(token, e.data.get("actor"))})
+            if e.kind in ACTOR_KINDS and isinstance(e.data, dict) else e for e in events]
+
+
 def audit(token: tokens.ApiToken | None, what: str, count: int) -> None:
     """Who wrote what: the token's public id and name, never its secret."""
     who = f"token {token.token_id} ({token.name})" if token is not None else "no token (--no-auth)"
@@ -141,9 +156,9 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
     app.state.apply_events = apply_events
     app.state.writing = writing
 
-    def decode_and_apply(body: bytes) -> int:
+    def decode_and_apply(body: bytes, token: tokens.ApiToken | None) -> int:
         events, definitions = wire.decode_batch(body)
-        apply_events(events, definitions)
+        apply_events(attributed(events, token), definitions)
         return len(events)
 
     def error(status: int, exc: Exception, headers: dict[str, str] | None = None, **extra: Any) -> Response:
@@ -194,7 +209,7 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
         started = time.perf_counter()
         # Decoding and checking a batch is CPU work: done in the worker thread with the batch,
         # it overlaps another request's wait on the database and leaves the event loop free.
-        applied = await run_in_threadpool(decode_and_apply, body)
+        applied = await run_in_threadpool(decode_and_apply, body, token)
         counters.add(events_applied_total=applied, batches_total=1,
                      batch_seconds_sum=time.perf_counter() - started)
         audit(token, "events", applied)

@@ -4,8 +4,9 @@ handler per declared route (``routes.py``), each calling the server's store meth
 Reads need a read token, writes a write token (``routes.Route.scope``). Writes run one at a
 time per process on SQLite, side by side on PostgreSQL, like batches of events
 (``app.state.writing``). Every write is logged with the token's
-identity (``app.audit``); the registry's own audit log records the ``actor`` the client
-names, as a local call does.
+identity (``app.audit``). The ``actor`` a registry write records (audit log, alias history,
+approvals, deployments) is the token's name, whatever the client names (``app.acting``);
+only a server without tokens (``--no-auth``) records the client's.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from modeldb_core import wire
 from modeldb_core.errors import ValidationError
 
 from . import routes
-from .app import audit, read_body
+from .app import acting, audit, read_body
 
 
 def _arguments(route: routes.Route, request: Request, body: bytes) -> dict[str, Any]:
@@ -62,7 +63,10 @@ def register(app: FastAPI, access) -> None:
 
         async def answer(request: Request, token=Depends(access(route.scope))) -> Response:
             body = b"" if route.in_query else await read_body(request)
-            result = await run_in_threadpool(call, _arguments(route, request, body))
+            kwargs = _arguments(route, request, body)
+            if "actor" in route.args and token is not None:
+                kwargs["actor"] = acting(token, kwargs.get("actor"))
+            result = await run_in_threadpool(call, kwargs)
             if route.scope == routes.WRITE:
                 audit(token, route.method, 1)
             return Response(wire.dumps(wire.to_json(result)), media_type="application/json")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from modeldb_core.errors import ValidationError
+from modeldb_core.registry import names
 
 from .encode import jsonable
 
@@ -86,7 +87,7 @@ def deployment_page(request: Request, number: str):
     # What else served in its environment while it did, and the audit events about it.
     neighbours = [x for x in store.deployments(environment=d.environment, history=True)
                   if x.id != d.id and x.since < (d.until or float("inf")) and (x.until is None or x.until > d.since)]
-    audit = [e for e in store.audit_events(f"models:/{d.model}", limit=None)
+    audit = [e for e in store.audit_events(names.model_uri(d.model, d.project), limit=None)
              if e.action.startswith("deployment.") and d.id in _mentioned(e)]
     return request.app.state.renderer.page(request, "deployment.html", {
         "title": f"Deployment {d.id}", "d": d, "neighbours": neighbours, "audit": audit})
@@ -113,12 +114,13 @@ def get_deployment(request: Request, number: str) -> dict[str, Any]:
 
 @api.get("/models/{name}/deployments", summary="A model's deployments per environment, oldest first, "
                                                "and what serves now (?at=: what served then)")
-def model_deployments(request: Request, name: str, at: str | None = None) -> dict[str, Any]:
+def model_deployments(request: Request, name: str, at: str | None = None,
+                      project: str | None = None) -> dict[str, Any]:
     store = _store(request)
-    model = store.get_model(name)
+    model = store.get_model(name, project=project or None)
     moment = parse_at(at)
-    history = store.deployments(model=model.name, history=True)
-    serving = store.deployments(model=model.name, at=moment)
+    history = store.deployments(model=model.uri, history=True)
+    serving = store.deployments(model=model.uri, at=moment)
     environments: dict[str, list[dict[str, Any]]] = {}
     for d in history:
         environments.setdefault(d.environment, []).append(as_json(d))

@@ -9,7 +9,7 @@ require("fastapi", "ui", "the web UI")  # a missing extra is named
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from modeldb_core.registry import report as reports
+from modeldb_core.registry import names, report as reports
 
 from .deployments import as_json, timelines
 from .encode import jsonable
@@ -24,7 +24,7 @@ def _store(request: Request):
 
 def _main_metric(store, model) -> str | None:
     """The metric a model is judged by: its production policy's, else the first of its newest version."""
-    for rules in store.policies(model.name).values():
+    for rules in store.policies(model.uri).values():
         beat = rules.get("beat_holder")
         if beat:
             return beat["metric"]
@@ -37,7 +37,7 @@ def models_summary(store) -> list[dict[str, Any]]:
     out = []
     for m in store.list_models():
         metric = _main_metric(store, m)
-        latest = store.resolve_model(f"models:/{m.name}") if m.latest_version else None
+        latest = store.resolve_model(m.uri) if m.latest_version else None
         if metric is None and latest is not None and latest.metrics:
             metric = sorted(latest.metrics)[0]
         out.append({"name": m.name, "project": m.project, "owner": m.owner, "description": m.description,
@@ -46,13 +46,20 @@ def models_summary(store) -> list[dict[str, Any]]:
     return out
 
 
-def model_detail(store, name: str) -> dict[str, Any]:
-    model = store.get_model(name)
-    return {"model": jsonable(model), "versions": jsonable(store.model_versions(model.name)),
-            "alias_history": jsonable(store.alias_history(model.name)),
-            "policies": store.policies(model.name), "approvals": jsonable(store.approvals(model.name)),
-            "audit": jsonable(store.audit_events(f"models:/{model.name}", limit=None)),
-            "deployments": [as_json(d) for d in store.deployments(model=model.name, history=True)]}
+def model_detail(store, name: str, project: str | None = None) -> dict[str, Any]:
+    """A model's page data; ``project`` is needed when several projects hold ``name``."""
+    model = store.get_model(name, project=project or None)
+    named = model.uri
+    return {"model": jsonable(model), "versions": jsonable(store.model_versions(named)),
+            "alias_history": jsonable(store.alias_history(named)),
+            "policies": store.policies(named), "approvals": jsonable(store.approvals(named)),
+            "audit": jsonable(store.audit_events(named, limit=None)),
+            "deployments": [as_json(d) for d in store.deployments(model=named, history=True)]}
+
+
+def _ref(name: str, ref: str, project: str | None) -> str:
+    """The report's reference: ``ref``, else the model's newest version; in ``project`` when given."""
+    return str(names.qualify(names.parse(ref or name), project or None))
 
 
 @pages.get("/models", response_class=HTMLResponse)
@@ -62,17 +69,18 @@ def models_page(request: Request):
 
 
 @pages.get("/models/{name}/report", response_class=HTMLResponse)
-def report_page(request: Request, name: str, ref: str = ""):
-    report = reports.build(_store(request), ref or f"models:/{name}")
+def report_page(request: Request, name: str, ref: str = "", project: str | None = None):
+    report = reports.build(_store(request), _ref(name, ref, project))
     return request.app.state.renderer.page(request, "model_report.html", {"title": report["title"],
                                                                           "report": report})
 
 
 @pages.get("/models/{name}", response_class=HTMLResponse)
-def model_page(request: Request, name: str):
+def model_page(request: Request, name: str, project: str | None = None):
     store = _store(request)
-    detail = model_detail(store, name)
-    environments = timelines(store.deployments(model=detail["model"]["name"], history=True))
+    detail = model_detail(store, name, project)
+    named = names.model_uri(detail["model"]["name"], detail["model"]["project"])
+    environments = timelines(store.deployments(model=named, history=True))
     return request.app.state.renderer.page(request, "model.html", {"title": detail["model"]["name"], "m": detail,
                                                                    "environments": environments})
 
@@ -84,10 +92,10 @@ def list_models(request: Request) -> list[dict[str, Any]]:
 
 @api.get("/models/{name}", summary="One model: versions, alias history, policies, approvals, audit events, "
                                    "deployments")
-def get_model(request: Request, name: str) -> dict[str, Any]:
-    return model_detail(_store(request), name)
+def get_model(request: Request, name: str, project: str | None = None) -> dict[str, Any]:
+    return model_detail(_store(request), name, project)
 
 
 @api.get("/models/{name}/report", summary="The provenance report of a version (ref: models:/name@alias or /N)")
-def get_report(request: Request, name: str, ref: str = "") -> dict[str, Any]:
-    return jsonable(reports.build(_store(request), ref or f"models:/{name}"))
+def get_report(request: Request, name: str, ref: str = "", project: str | None = None) -> dict[str, Any]:
+    return jsonable(reports.build(_store(request), _ref(name, ref, project)))

@@ -44,11 +44,12 @@ def test_audit_log_names_who_did_what_and_verifies(store):
     store.approve("models:/pricing/1", "production", actor="carol", reason="reviewed")
     store.promote("models:/pricing/1", "production", actor="alice", reason="go")
     events = store.audit_events("models:/pricing")
+    # Subjects name the model with its project (the default one: registered without a run).
     assert [(e.action, e.actor, e.subject) for e in events] == [
-        ("model.create", "alice", "models:/pricing"),
-        ("version.register", "alice", "models:/pricing/1"),
-        ("version.approve", "carol", "models:/pricing/1"),
-        ("alias.move", "alice", "models:/pricing@production")]
+        ("model.create", "alice", "models:/default/pricing"),
+        ("version.register", "alice", "models:/default/pricing/1"),
+        ("version.approve", "carol", "models:/default/pricing/1"),
+        ("alias.move", "alice", "models:/default/pricing@production")]
     assert events[3].before == {"version": None} and events[3].after["version"] == 1
     assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
     check = store.verify_audit()

@@ -41,7 +41,7 @@ def test_models_page_to_model_page_to_report(served):
         row = page.locator("#models tr", has_text="pricing")
         assert "production → v2" in row.inner_text()
         page.click("a.model-link:text-is('pricing')")
-        page.wait_for_url(re.compile(r"/models/pricing$"))
+        page.wait_for_url(re.compile(r"/models/pricing\?project=pricing$"))  # the link names its project
         history = page.locator("#alias-history li").all_inner_texts()
         assert history[0].endswith("v1 → v2 by alice: lower rmse")
         assert page.locator("#versions tbody tr").count() == 2

@@ -111,7 +111,7 @@ def test_audit_verify_names_an_edited_row(cli_store):
 @pytest.mark.parametrize("args, message", [
     (("models", "show", "nosuch"), "no model with id 'nosuch'"),
     (("models", "show", "pricing/7"), "models:/pricing/7"),
-    (("models", "show", "models:/pricing/seven"), "whole number"),
+    (("models", "show", "models:/pricing/0"), "whole number"),
     (("models", "promote", "pricing/1", "production", "--force"), "--force needs a reason"),
     (("models", "policy", "pricing", "production", "--threshold", "auc >= 0.9"), "not a metric any run"),
     (("report", "models:/pricing@production"), "points at no version"),

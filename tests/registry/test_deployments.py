@@ -129,11 +129,12 @@ def test_retire_and_degrade_are_audited_in_the_hash_chain(store):
         store.mark_degraded(full.id, "late", "monitor")
     events = [(e.action, e.actor, e.subject) for e in store.audit_events("models:/pricing")
               if e.action.startswith("deployment.")]
-    assert events == [("deployment.record", "alice", "models:/pricing/1"),
-                      ("deployment.record", "alice", "models:/pricing/2"),
-                      ("deployment.degrade", "monitor", "models:/pricing/1"),
-                      ("deployment.retire", "bob", "models:/pricing/2"),
-                      ("deployment.retire", "bob", "models:/pricing/1")]
+    # Subjects name the model with its project (the default one: registered without a run).
+    assert events == [("deployment.record", "alice", "models:/default/pricing/1"),
+                      ("deployment.record", "alice", "models:/default/pricing/2"),
+                      ("deployment.degrade", "monitor", "models:/default/pricing/1"),
+                      ("deployment.retire", "bob", "models:/default/pricing/2"),
+                      ("deployment.retire", "bob", "models:/default/pricing/1")]
     check = store.verify_audit()
     assert check.ok and check.checked == 8
 

@@ -60,10 +60,10 @@ def test_eight_processes_registering_at_once_get_versions_without_gap_or_duplica
 
 @pytest.mark.parametrize("uri, problem", [
     ("models:/pricing/0", "whole number from 1"),
-    ("models:/pricing/x", "whole number from 1"),
+    ("models:/pricing/-1", "whole number from 1"),
     ("models:/pricing@", "must not be empty"),
     ("models:/pricing@7", "must not be a number"),
-    ("models://pricing", "whole number from 1"),
+    ("models://pricing", "project before '/' is empty"),
     ("model:/pricing/1", "not a models:/ URI"),
     ("s3://bucket/pricing", "not a models:/ URI"),
 ])

@@ -66,4 +66,29 @@ def test_report_page_and_json(web):
 def test_unknown_model_is_a_404(web):
     assert web.get("/models/nosuch").status_code == 404
     assert web.get("/api/models/nosuch").status_code == 404
-    assert web.get("/api/models/pricing/report", params={"ref": "models:/pricing/x"}).status_code in (400, 422)
+    assert web.get("/api/models/pricing/report", params={"ref": "models:/pricing/0"}).status_code in (400, 422)
+
+
+def test_two_projects_pricing_pages_link_with_their_project(web, tmp_path):
+    """Another project registers ``pricing`` too: the Models page lists both, each linking to its own
+    page (``?project=``); the bare name is a 400 naming both projects."""
+    model = tmp_path / "sales.pkl"
+    model.write_bytes(b"sales")
+    with mdb.start_run("train", project="sales", phase="training") as run:
+        run.log_metric("rmse", 40.0)
+        run.log_output(model, name="model")
+    mdb.register_model("pricing", run=run)
+    listed = web.get("/api/models").json()
+    assert [(m["project"], m["latest_version"]) for m in listed] == [("pricing", 2), ("sales", 1)]
+    html = web.get("/models").text
+    assert 'href="/models/pricing?project=pricing"' in html and 'href="/models/pricing?project=sales"' in html
+    refused = web.get("/api/models/pricing")
+    assert refused.status_code == 400 and "'pricing', 'sales'" in refused.text
+    sales = web.get("/api/models/pricing", params={"project": "sales"}).json()
+    assert [v["version"] for v in sales["versions"]] == [1] and sales["alias_history"] == []
+    page = web.get("/models/pricing", params={"project": "pricing"}).text
+    assert "v1 → v2 by alice" in page and "ref=models%3A/pricing/pricing%40production" in page
+    report = web.get("/api/models/pricing/report", params={"ref": "models:/pricing@production",
+                                                           "project": "pricing"}).json()
+    assert report["version"]["version"] == 2
+    assert web.get("/models/pricing/report", params={"ref": "models:/sales/pricing/1"}).status_code == 200

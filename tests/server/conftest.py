@@ -35,11 +35,12 @@ def request(method: str, url: str, body=None, token: str | None = None) -> tuple
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def make_token(store_uri: str, scope: str = "write", expires_at: float | None = None) -> str:
+def make_token(store_uri: str, scope: str = "write", expires_at: float | None = None,
+               name: str | None = None) -> str:
     from modeldb_core import tokens
     from modeldb_core.store import open_store
 
-    token, text, secret_hash = tokens.new_token(f"test-{scope}", scope, expires_at)
+    token, text, secret_hash = tokens.new_token(name or f"test-{scope}", scope, expires_at)
     store = open_store(store_uri)
     try:
         store.add_token(token, secret_hash)

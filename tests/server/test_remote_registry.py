@@ -166,7 +166,7 @@ def test_the_scenario_answers_the_same_through_the_server(two_stores, start_serv
 
     with open_store(served_uri) as store:
         store.upgrade()
-    token = new_token(served_uri, "write")
+    token = new_token(served_uri, "write", name="alice")  # the clients' identity: the same actors
     server = start_server(served_uri)
 
     # Locally: both hosts name one database and one artifact folder (a team's shared disk).
@@ -257,6 +257,75 @@ def test_a_read_token_reads_but_cannot_change_the_registry(sqlite_uri, start_ser
     assert len(remote.audit_events()) == audited and remote.get_policy("pricing", "production") is None
     assert [v.version for v in remote.model_versions("pricing")] == [1]
     assert remote.verify_audit().ok
+
+
+def test_the_audit_actor_of_a_remote_write_is_the_tokens_owner(sqlite_uri, start_server, new_token, tmp_path,
+                                                                monkeypatch):
+    """Two tokens, made for alice and bob; every client claims to be mallory. The registry's
+    records (audit log, alias history, approvals, deployments) name the token's owner, for the
+    synchronous calls and for a registration sent as a tracking event."""
+    import modeldb_core as mdb
+    from modeldb_core.store import open_store
+    from modeldb_core.store.http_store import HttpStore
+
+    with open_store(sqlite_uri) as store:
+        store.upgrade()
+    alice = new_token(sqlite_uri, "write", name="alice")
+    bob = new_token(sqlite_uri, "write", name="bob")
+    server = start_server(sqlite_uri)
+    as_alice, as_bob = HttpStore(server.url, token=alice), HttpStore(server.url, token=bob)
+    assert as_alice.register_model_version("pricing", _content("v1"), "mallory").created_by == "alice"
+    as_bob.approve("models:/pricing/1", "production", "mallory", reason="checked")
+    as_alice.set_policy("pricing", "production", {"approvals": {"count": 1, "approvers": ["bob"]}}, "mallory")
+    moved = as_alice.promote("models:/pricing/1", "production", "mallory", reason="approved by bob")
+    deployed = as_bob.record_deployment("models:/pricing@production", "prod", "mallory")
+    assert (moved.actor, deployed.actor) == ("alice", "bob")
+
+    monkeypatch.setenv("MODELDB_TOKEN", bob)
+    monkeypatch.setenv("MODELDB_IDENTITY", "mallory")
+    client = mdb.configure(uri=server.url, artifacts=str(tmp_path / "artifacts"))
+    try:
+        with mdb.start_run("train", project="default", phase="training") as run:
+            run.register_model("pricing", _content("v2"))
+        mdb.flush()
+    finally:
+        client.close()
+
+    with open_store(sqlite_uri) as store:
+        actors = [(e.action, e.actor) for e in store.audit_events()]
+        assert actors == [("model.create", "alice"), ("version.register", "alice"), ("version.approve", "bob"),
+                          ("policy.set", "alice"), ("alias.move", "alice"), ("deployment.record", "bob"),
+                          ("version.register", "bob")]
+        assert [a.actor for a in store.approvals("pricing")] == ["bob"]
+        assert [m.actor for m in store.alias_history("pricing")] == ["alice"]
+        assert [d.actor for d in store.deployments()] == ["bob"]
+        assert store.resolve_model("models:/pricing/2").created_by == "bob"
+        assert store.verify_audit().ok
+
+
+def test_models_of_two_projects_through_the_server(sqlite_uri, start_server, new_token):
+    """The routes carry a model's project: each project's ``pricing`` is reached, the bare name
+    is refused with the error the local store raises."""
+    from modeldb_core.errors import AmbiguousModelError
+    from modeldb_core.store import open_store
+    from modeldb_core.store.http_store import HttpStore
+
+    with open_store(sqlite_uri) as store:
+        store.upgrade()
+    server = start_server(sqlite_uri)
+    remote = HttpStore(server.url, token=new_token(sqlite_uri, "write"))
+    remote.register_model_version("pricing", _content("risk"), "alice", project="risk")
+    remote.register_model_version("pricing", _content("sales"), "alice", project="sales/eu")
+    remote.set_policy("models:/sales/eu/pricing", "production", {}, "alice")
+    remote.promote("models:/sales/eu/pricing/1", "production", "alice")
+    assert remote.get_model("pricing", project="sales/eu").aliases == {"production": 1}
+    assert remote.alias_history("pricing", project="risk") == []
+    assert remote.resolve_model("models:/sales/eu/pricing@production").content_hash == _content("sales").content_hash
+    assert [v.project for v in remote.model_versions("models:/risk/pricing")] == ["risk"]
+    with pytest.raises(AmbiguousModelError, match="'risk', 'sales/eu'"):
+        remote.resolve_model("models:/pricing/1")
+    with pytest.raises(AmbiguousModelError):
+        remote.policies("pricing")
 
 
 def test_a_blob_is_kept_only_under_its_own_hash(sqlite_uri, start_server, http, new_token, tmp_path):
@@ -370,7 +439,7 @@ def _every_call(store) -> list:
     record("forced", lambda: store.promote("models:/pricing/1", "staging", "bob", reason="try", force=True))
     record("resolve", lambda: store.resolve_model("models:/pricing@production"))
     record("resolve-fast", lambda: store.resolve_model("models:/pricing/1", detail=False))
-    record("resolve-bad", lambda: store.resolve_model("models:/pricing/seven"))
+    record("resolve-bad", lambda: store.resolve_model("models:/pricing/0"))
     record("unknown", lambda: store.get_model("nosuch"))
     record("models", lambda: store.list_models())
     record("policies", lambda: (store.policies("pricing"), store.get_policy("pricing", "staging")))
@@ -394,7 +463,7 @@ def _every_call(store) -> list:
     return answers
 
 
-def test_every_call_answers_as_the_store_behind_the_server_does(two_stores, start_server, new_token):
+def test_every_call_answers_as_the_store_behind_the_server_does(two_stores, start_server):
     from modeldb_core.store import open_store
     from modeldb_core.store.http_store import HttpStore
 
@@ -402,10 +471,12 @@ def test_every_call_answers_as_the_store_behind_the_server_does(two_stores, star
     for uri in two_stores:
         with open_store(uri) as store:
             store.upgrade()
-    server = start_server(served_uri)
+    # Without tokens: the server records the actor each call names, as the local store does (with
+    # tokens it records the token's name: test_the_audit_actor_of_a_remote_write_is_the_tokens_owner).
+    server = start_server(served_uri, no_auth=True)
     with open_store(local_uri) as local:
         here = _every_call(local)
-    there = _every_call(HttpStore(server.url, token=new_token(served_uri, "write")))
+    there = _every_call(HttpStore(server.url))
     assert [a[0] for a in there] == [a[0] for a in here]
     for mine, theirs in zip(here, there, strict=True):
         assert _stable(_plain(theirs)) == _stable(_plain(mine)), mine[0]

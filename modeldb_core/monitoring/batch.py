@@ -57,6 +57,7 @@ class MonitorResult:
     # The degradation rule's answer for ``deployment`` after this batch (None: not asked).
     degraded: bool | None = None
     uri: str | None = None  # the version monitored, with its project (models:/project/name/N)
+    project: str | None = None  # the model's project
 
     @property
     def flagged_features(self) -> list[str]:
@@ -253,7 +254,8 @@ def _degraded(client: Any, result: MonitorResult) -> bool:
     rule = _rule(client)
     # The run just recorded may not be in the store yet: it is counted by its verdict.
     return deployment_degraded(client.store, result.deployment, latest_flagged=True, rule=rule,
-                               skip_run=result.run_id, model=result.model, version=result.version)
+                               skip_run=result.run_id, model=result.model, version=result.version,
+                               project=result.project)
 
 
 def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any, result: MonitorResult,
@@ -266,7 +268,7 @@ def _record(client: Any, target: str, batch: Any, predictions: Any, labels: Any,
 
     settings = client.settings
     ref = _reference(client, target)
-    result.model, result.version, result.uri = ref.model, ref.version, ref.uri
+    result.model, result.version, result.uri, result.project = ref.model, ref.version, ref.uri, ref.project
     tags = {MONITOR_TAG + "model": ref.model, MONITOR_TAG + "version": str(ref.version),
             MONITOR_TAG + "target": str(target)}
     if result.deployment is not None:

@@ -75,8 +75,10 @@ def _quoted(text: str) -> str:
 
 
 def monitoring_runs(store: Any, model: str | None = None, deployment: str | None = None,
-                    limit: int = 2000, version: int | None = None) -> list[Any]:
-    """Monitoring runs (``RunRecord``), newest first, of ``model`` (and ``version``) and/or ``deployment``."""
+                    limit: int = 2000, version: int | None = None, project: str | None = None) -> list[Any]:
+    """Monitoring runs (``RunRecord``), newest first, of ``model`` (and ``version``) and/or
+    ``deployment``; of ``project`` only when given (model names are unique per project: a
+    monitoring run is recorded in its model's project)."""
     from ..query import search_runs
 
     clauses = ['phase = "monitoring"', f"tags.{_quoted(MODEL_TAG)} is not null"]
@@ -86,7 +88,7 @@ def monitoring_runs(store: Any, model: str | None = None, deployment: str | None
         clauses.append(f"tags.{_quoted(VERSION_TAG)} = {_quoted(str(version))}")
     if deployment is not None:
         clauses.append(f"tags.{_quoted(DEPLOYMENT_TAG)} = {_quoted(str(deployment))}")
-    page = search_runs(" and ".join(clauses), order_by="-started", limit=limit, store=store)
+    page = search_runs(" and ".join(clauses), project=project, order_by="-started", limit=limit, store=store)
     return list(page.runs)
 
 
@@ -95,11 +97,12 @@ def _flagged(record: Any) -> bool:
 
 
 def latest_states(store: Any, model: str | None = None, deployment: str | None = None,
-                  rule: DegradationRule | None = None, limit: int = 2000) -> list[MonitorState]:
+                  rule: DegradationRule | None = None, limit: int = 2000,
+                  project: str | None = None) -> list[MonitorState]:
     """One state per (model, version, deployment) seen in the latest ``limit`` monitoring runs."""
     rule = rule or DegradationRule.from_settings()
     groups: dict[tuple[str, str | None, str | None], list[Any]] = {}
-    for record in monitoring_runs(store, model, deployment, limit):
+    for record in monitoring_runs(store, model, deployment, limit, project=project):
         key = (record.tags.get(MODEL_TAG, ""), record.tags.get(VERSION_TAG), record.tags.get(DEPLOYMENT_TAG))
         groups.setdefault(key, []).append(record)
     states = []
@@ -121,7 +124,7 @@ def latest_states(store: Any, model: str | None = None, deployment: str | None =
 
 def deployment_degraded(store: Any, deployment: str, latest_flagged: bool | None = None,
                         rule: DegradationRule | None = None, skip_run: str | None = None,
-                        model: str | None = None, version: int | None = None) -> bool:
+                        model: str | None = None, version: int | None = None, project: str | None = None) -> bool:
     """Whether ``deployment`` is degraded by the rule, from its recorded monitoring runs and,
     when given, the verdict of a batch just monitored (``skip_run``: its run, not counted
     twice if it is already in the store). ``model`` and ``version`` count only that version's
@@ -129,17 +132,17 @@ def deployment_degraded(store: Any, deployment: str, latest_flagged: bool | None
     (``deployment`` an environment's name) starts its own run of batches."""
     rule = rule or DegradationRule.from_settings()
     records = monitoring_runs(store, model=model, deployment=deployment, limit=rule.flagged_in_a_row + 1,
-                              version=version)
+                              version=version, project=project)
     verdicts = [_flagged(r) for r in records if r.id != skip_run][:rule.flagged_in_a_row]
     if latest_flagged is not None:
         verdicts = [latest_flagged, *verdicts]
     return is_degraded(verdicts, rule)
 
 
-def history(store: Any, model: str, limit: int = 500) -> list[dict[str, Any]]:
+def history(store: Any, model: str, limit: int = 500, project: str | None = None) -> list[dict[str, Any]]:
     """A model's monitoring runs, oldest first, with every drift and prediction metric:
     what the monitoring page and ``/api/models/{name}/monitoring`` show."""
-    records = monitoring_runs(store, model=model, limit=limit)
+    records = monitoring_runs(store, model=model, limit=limit, project=project)
     return [{"run_id": r.id, "started_at": r.run.started_at, "status": r.status,
              "version": r.tags.get(VERSION_TAG), "deployment": r.tags.get(DEPLOYMENT_TAG),
              "flagged": _flagged(r), "problems": r.tags.get(MONITOR_TAG + "problems"),

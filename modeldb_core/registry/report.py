@@ -78,7 +78,7 @@ def build(store: Any, ref: str, at: float | None = None) -> dict[str, Any]:
     # Where the model served, oldest first: this version's deployments and the model's whole history.
     report["deployments"] = [_deployment(d) for d in store.deployments(model=named, history=True)]
     report["version_deployments"] = [d for d in report["deployments"] if d["version"] == version.version]
-    report["monitoring"] = _monitoring(store, version.model)
+    report["monitoring"] = _monitoring(store, version.model, version.project)
     report["audit"] = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action,
                         "subject": e.subject, "reason": e.reason, "hash": e.hash}
                        for e in store.audit_events(named, limit=None)]
@@ -97,7 +97,7 @@ def _deployment(d: Any) -> dict[str, Any]:
             "state_reason": d.state_reason}
 
 
-def _monitoring(store: Any, model: str) -> list[dict[str, Any]]:
+def _monitoring(store: Any, model: str, project: str | None) -> list[dict[str, Any]]:
     """The latest monitoring state of each (version, deployment) of the model: its last batch,
     whether it was flagged, the flagged batches in a row, the most drifted features."""
     from modeldb_core.monitoring.status import latest_states
@@ -106,7 +106,7 @@ def _monitoring(store: Any, model: str) -> list[dict[str, Any]]:
              "flagged": s.flagged, "flagged_in_a_row": s.flagged_in_a_row, "degraded": s.degraded,
              "features_flagged": s.features_flagged,
              "top_drift": ", ".join(f"{feature} (PSI {psi:.3f})" for feature, psi in s.top_drift[:3])}
-            for s in latest_states(store, model=model)]
+            for s in latest_states(store, model=model, project=project)]
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -24,11 +24,13 @@ _PERFORMANCE = ("r2_score", "mean_squared_error", "mean_absolute_error", "accura
                 "precision_score", "recall_score")
 
 
-def monitoring(store: Any, name: str, limit: int = 200) -> dict[str, Any]:
-    """The monitoring of model ``name``: latest state per (version, deployment), every batch
-    with its metrics, and the drift of each feature per batch."""
-    store.get_model(name)  # an unknown model is a 404, not an empty page
-    batches = status.history(store, name, limit=limit)
+def monitoring(store: Any, name: str, limit: int = 200, project: str | None = None) -> dict[str, Any]:
+    """The monitoring of model ``name`` (of ``project``, or the one project holding the name):
+    latest state per (version, deployment), every batch with its metrics, and the drift of
+    each feature per batch."""
+    model = store.get_model(name, project)  # an unknown model is a 404, not an empty page
+    name, project = model.name, model.project
+    batches = status.history(store, name, limit=limit, project=project)
     features: list[str] = []
     for batch in batches:
         for key in batch["metrics"]:
@@ -45,7 +47,8 @@ def monitoring(store: Any, name: str, limit: int = 200) -> dict[str, Any]:
                           "p_value": m.get(f"drift.p.{feature}"),
                           "flagged": m.get(f"drift.feature_flagged.{feature}", 0.0) >= 0.5})
         drift.append({"feature": feature, "batches": cells})
-    return {"model": name, "states": jsonable(status.latest_states(store, model=name)), "batches": jsonable(batches),
+    return {"model": name, "states": jsonable(status.latest_states(store, model=name, project=project)),
+            "batches": jsonable(batches),
             "drift": jsonable(drift)}
 
 
@@ -61,8 +64,8 @@ def _level(ratio: float | None) -> int | None:
 
 
 @pages.get("/models/{name}/monitoring", response_class=HTMLResponse)
-def monitoring_page(request: Request, name: str):
-    data = monitoring(request.app.state.store.get(), name)
+def monitoring_page(request: Request, name: str, project: str | None = None):
+    data = monitoring(request.app.state.store.get(), name, project=project)
     for row in data["drift"]:
         for cell in row["batches"]:
             cell["level"] = _level(cell["ratio"] if isinstance(cell["ratio"], float) else None)
@@ -73,5 +76,5 @@ def monitoring_page(request: Request, name: str):
 
 @api.get("/models/{name}/monitoring",
          summary="A model's monitoring: latest state per deployment, batches, per-feature drift over time")
-def monitoring_json(request: Request, name: str, limit: int = 200) -> dict[str, Any]:
-    return monitoring(request.app.state.store.get(), name, limit=max(1, min(limit, 2000)))
+def monitoring_json(request: Request, name: str, limit: int = 200, project: str | None = None) -> dict[str, Any]:
+    return monitoring(request.app.state.store.get(), name, limit=max(1, min(limit, 2000)), project=project)

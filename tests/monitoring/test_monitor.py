@@ -235,3 +235,30 @@ def test_a_retrained_version_deployed_in_its_place_starts_its_own_run_of_flagged
     assert (now.version, now.state) == (2, "deployed")
     assert not deployment_degraded(tracking.store, "prod", model="pricing", version=2, rule=DegradationRule(3))
     assert deployment_degraded(tracking.store, "prod", model="pricing", version=1, rule=DegradationRule(3))
+
+
+def test_two_projects_models_of_one_name_are_monitored_apart(tracking):
+    """Model names are unique per project: two teams' ``pricing`` version 1, both in ``prod``,
+    keep their own run of flagged batches (the rule of one never counts the other's)."""
+    from sklearn.linear_model import Ridge
+
+    from modeldb_core.sklearn import autolog
+
+    train = _data(3000, seed=1)
+    for project in ("risk", "retail"):
+        with mdb.start_run("train", project=project):
+            autolog(register_model="pricing")
+            try:
+                Ridge().fit(train[FEATURES], train["area"] * 3 + train["age"])
+            finally:
+                autolog(disable=True)
+    mdb.flush()
+    risk = [mdb.monitor("models:/risk/pricing/1", batch=_data(400, seed=50 + seed, shift=1.0), deployment="prod")
+            for seed in range(2)]
+    assert [r.flagged for r in risk] == [True, True] and not risk[-1].degraded
+    retail = mdb.monitor("models:/retail/pricing/1", batch=_data(400, seed=60, shift=1.0), deployment="prod")
+    assert retail.flagged and not retail.degraded, "the other project's flagged batches are not this one's"
+    mdb.flush()
+    [state] = latest_states(tracking.store, "pricing", project="risk", rule=DegradationRule(3))
+    assert (state.batches, state.flagged_in_a_row) == (2, 2)
+    assert [h["flagged"] for h in history(tracking.store, "pricing", project="retail")] == [True]

@@ -114,7 +114,7 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
         return None
     prun = _pipeline_run(client, record.dag, record.run_id, dag_run_start)
     run = modeldb_core.start_run(
-        record.task_id, phase=phase, params=params, tags=tags, parent=None,
+        record.task_id, project=record.project, phase=phase, params=params, tags=tags, parent=None,
         pipeline_run_id=prun, orchestrator=ORCHESTRATOR, external_id=record.external_id,
         try_number=record.try_number, code=record.callable or getattr(record.dag, "fileloc", None),
         started_at=started_at, client=client, run_id=_run_id(prun, record.external_id, record.try_number))

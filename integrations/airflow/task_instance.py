@@ -111,6 +111,12 @@ class TaskRecord:
             tags.update(self.tracker.tags)
         return tags
 
+    @property
+    def project(self) -> str | None:
+        """``@tracked_task(project=)`` of the callable, which logs into this task's run (None:
+        the configured project, ``MODELDB_PROJECT``)."""
+        return self.tracker.project if self.tracker is not None else None
+
     def phase(self, params: dict[str, Any]) -> str | None:
         """The one phase rule (``modeldb_core.phases``): the ``modeldb_phase`` param, then
         ``@tracked_task(phase=)``, then a DAG tag ``phase:<phase>``, then the task id's words."""

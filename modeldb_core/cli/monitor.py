@@ -5,7 +5,7 @@ import click
 
 from .output import emit, format_options, iso, timestamp
 
-COLUMNS = ["model", "version", "deployment", "state", "flagged_in_a_row", "batches", "rows",
+COLUMNS = ["model", "project", "version", "deployment", "state", "flagged_in_a_row", "batches", "rows",
            "features_flagged", "top_drift", "last_run", "last_at"]
 
 
@@ -37,7 +37,7 @@ def status(obj, target, model, deployment, degraded_after, fmt) -> None:
     for s in states:
         state = "degraded" if s.degraded else ("drifting" if s.flagged else "ok")
         drift = ", ".join(f"{name} {value:.3g}" for name, value in s.top_drift[:3])
-        rows.append({"model": s.model, "version": s.version, "deployment": s.deployment or "", "state": state,
+        rows.append({"model": s.model, "project": s.project, "version": s.version, "deployment": s.deployment or "", "state": state,
                      "flagged_in_a_row": s.flagged_in_a_row, "batches": s.batches, "rows": s.rows,
                      "features_flagged": s.features_flagged,
                      "top_drift": drift if fmt != "json" else [list(t) for t in s.top_drift],

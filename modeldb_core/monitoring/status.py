@@ -68,6 +68,7 @@ class MonitorState:
     features_flagged: int
     rows: int | None
     top_drift: list[tuple[str, float]] = field(default_factory=list)  # (feature, PSI), largest first
+    project: str | None = None  # the model's (names are unique per project)
 
 
 def _quoted(text: str) -> str:
@@ -101,12 +102,13 @@ def latest_states(store: Any, model: str | None = None, deployment: str | None =
                   project: str | None = None) -> list[MonitorState]:
     """One state per (model, version, deployment) seen in the latest ``limit`` monitoring runs."""
     rule = rule or DegradationRule.from_settings()
-    groups: dict[tuple[str, str | None, str | None], list[Any]] = {}
+    groups: dict[tuple[str | None, str, str | None, str | None], list[Any]] = {}
     for record in monitoring_runs(store, model, deployment, limit, project=project):
-        key = (record.tags.get(MODEL_TAG, ""), record.tags.get(VERSION_TAG), record.tags.get(DEPLOYMENT_TAG))
+        key = (record.project, record.tags.get(MODEL_TAG, ""), record.tags.get(VERSION_TAG),
+               record.tags.get(DEPLOYMENT_TAG))
         groups.setdefault(key, []).append(record)
     states = []
-    for (name, version, where), records in groups.items():
+    for (in_project, name, version, where), records in groups.items():
         verdicts = [_flagged(r) for r in records]
         last = records[0]
         psi = sorted(((k[len("drift.psi."):], v) for k, v in last.metrics.items() if k.startswith("drift.psi.")),
@@ -117,8 +119,8 @@ def latest_states(store: Any, model: str | None = None, deployment: str | None =
             batches=len(records), last_run_id=last.id, last_at=last.run.started_at, flagged=verdicts[0],
             flagged_in_a_row=flagged_run_length(verdicts), degraded=is_degraded(verdicts, rule),
             features_flagged=int(last.metrics.get("drift.features_flagged", 0)),
-            rows=int(rows) if rows is not None else None, top_drift=psi[:5]))
-    states.sort(key=lambda s: (s.model, s.deployment or "", -(s.version or 0)))
+            rows=int(rows) if rows is not None else None, top_drift=psi[:5], project=in_project))
+    states.sort(key=lambda s: (s.model, s.project or "", s.deployment or "", -(s.version or 0)))
     return states
 
 

@@ -18,7 +18,7 @@ def test_monitor_status_by_model_and_by_deployment(monitored):
     assert [(r["model"], r["version"], r["deployment"], r["state"], r["batches"]) for r in rows] == \
         [("pricing", 1, "prod", "degraded", 7)]
     lenient = runner.invoke(cli, ["--uri", monitored, "monitor", "status", "--degraded-after", "5", "--csv"])
-    assert lenient.output.splitlines()[0].startswith("model,version,deployment,state")
+    assert lenient.output.splitlines()[0].startswith("model,project,version,deployment,state")
     assert ",drifting," in lenient.output
     none = runner.invoke(cli, ["--uri", monitored, "monitor", "status", "nothing-here"])
     assert none.exit_code == 0 and "(no monitoring runs)" in none.output

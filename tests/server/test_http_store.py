@@ -79,11 +79,13 @@ def test_a_write_waits_what_its_batch_and_the_servers_pace_need(sqlite_uri, star
         remote.close()
     assert _batches(server.url) == 1, "the batch was sent once"
 
-    # A server slower than the client's expected pace (here: only the store's 10 ms): the
-    # first write runs out of time, each next one waits twice as long, until one is answered.
+    # A server slower than the client's expected pace (here: only the store's 1 ms, nothing for
+    # the batch's events or bytes; a quiet machine applies 2,000 events in ~20 ms): the first
+    # write runs out of time, each next one waits twice as long, until one is answered.
     monkeypatch.setattr(http_store, "SECONDS_PER_EVENT", 0.0)
+    monkeypatch.setattr(http_store, "BYTES_PER_SECOND", float("inf"))
     slow, events = _batch("slow", 2000)
-    remote = open_store(server.url, timeout=0.01)
+    remote = open_store(server.url, timeout=0.001)
     attempts = 0
     try:
         while True:  # what the writer does: send the batch again after each failure

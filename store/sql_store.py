@@ -637,19 +637,22 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         same. What they do not see (a run's end rewritten by a later one) is at most
         ``SUMMARY_MAX_AGE`` old. One thread computes; the others wait for its answer.
         """
-        kept = self._summaries
-        with self._read() as conn:
+        def still(conn: Connection) -> tuple[tuple, list[ProjectSummary] | None]:
             marker = tuple(conn.execute(self._summary_marker).one())
-            if kept is not None and kept[0] == marker and time.monotonic() - kept[1] < SUMMARY_MAX_AGE:
-                return kept[2]
+            kept = self._summaries
+            fresh = kept is not None and kept[0] == marker and time.monotonic() - kept[1] < SUMMARY_MAX_AGE
+            return marker, kept[2] if fresh else None
+
+        with self._read() as conn:
+            _, found = still(conn)
+        if found is not None:
+            return found
         with self._summarising:
             with self._read() as conn:
-                marker = tuple(conn.execute(self._summary_marker).one())
-                kept = self._summaries
-                if kept is not None and kept[0] == marker and time.monotonic() - kept[1] < SUMMARY_MAX_AGE:
-                    return kept[2]
-                found = self._compute_summaries(conn)
-            self._summaries = (marker, time.monotonic(), found)
+                marker, found = still(conn)  # another thread may have computed them meanwhile
+                if found is None:
+                    found = self._compute_summaries(conn)
+                    self._summaries = (marker, time.monotonic(), found)
             return found
 
     def _compute_summaries(self, conn: Connection) -> list[ProjectSummary]:

@@ -28,19 +28,24 @@ def _data(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture
-def pricing(tracking):
-    """A real scikit-learn model trained under autolog and registered as ``pricing``; the model."""
+def _train_pricing(train: pd.DataFrame):
+    """A real scikit-learn model fitted under autolog, which registers it as the next version of
+    ``pricing`` (in the current run's project); the model."""
     from sklearn.linear_model import Ridge
 
     from modeldb_core.sklearn import autolog
 
-    train = _data(5000, seed=1)
     autolog(register_model="pricing")
     try:
-        model = Ridge().fit(train[FEATURES], train["area"] * 3 + train["age"])
+        return Ridge().fit(train[FEATURES], train["area"] * 3 + train["age"])
     finally:
         autolog(disable=True)
+
+
+@pytest.fixture
+def pricing(tracking):
+    """``pricing`` version 1; the model."""
+    model = _train_pricing(_data(5000, seed=1))
     mdb.flush()
     return model
 
@@ -213,20 +218,11 @@ def test_a_retrained_version_deployed_in_its_place_starts_its_own_run_of_flagged
     """The degradation rule counts the batches of one version in one deployment: the flagged batches
     of the version a retrained one replaced in ``prod`` do not make the new one degraded at its
     first flagged batch (found by the lifecycle scenario, tests/lifecycle)."""
-    from sklearn.linear_model import Ridge
-
-    from modeldb_core.sklearn import autolog
-
     mdb.record_deployment("models:/pricing/1", "prod")
     answers = [mdb.monitor("models:/pricing/1", batch=_data(400, seed=50 + seed, shift=1.0)[FEATURES],
                            deployment="prod").degraded for seed in range(3)]
     assert answers == [False, False, True]
-    recent = _data(5000, seed=2, shift=1.0)
-    autolog(register_model="pricing")
-    try:
-        Ridge().fit(recent[FEATURES], recent["area"] * 3 + recent["age"])
-    finally:
-        autolog(disable=True)
+    _train_pricing(_data(5000, seed=2, shift=1.0))
     mdb.flush()
     mdb.record_deployment("models:/pricing/2", "prod")
     first = mdb.monitor("models:/pricing/2", batch=_data(400, seed=60, shift=3.0)[FEATURES], deployment="prod")
@@ -240,18 +236,10 @@ def test_a_retrained_version_deployed_in_its_place_starts_its_own_run_of_flagged
 def test_two_projects_models_of_one_name_are_monitored_apart(tracking):
     """Model names are unique per project: two teams' ``pricing`` version 1, both in ``prod``,
     keep their own run of flagged batches (the rule of one never counts the other's)."""
-    from sklearn.linear_model import Ridge
-
-    from modeldb_core.sklearn import autolog
-
     train = _data(3000, seed=1)
     for project in ("risk", "retail"):
         with mdb.start_run("train", project=project):
-            autolog(register_model="pricing")
-            try:
-                Ridge().fit(train[FEATURES], train["area"] * 3 + train["age"])
-            finally:
-                autolog(disable=True)
+            _train_pricing(train)
     mdb.flush()
     risk = [mdb.monitor("models:/risk/pricing/1", batch=_data(400, seed=50 + seed, shift=1.0), deployment="prod")
             for seed in range(2)]

@@ -58,8 +58,14 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
     drained = client.flush(600)
     drain_end = time.perf_counter()
     cpu = time.process_time() - cpu0
-    writer.stop()
     server = _server_cpu(uri) - server0
+    writer_figures = {
+        "writer: runs/s of its time in apply_events (wall)": runs / writer.wall,
+        "writer: CPU per run in apply_events (ms, its thread)": writer.cpu / runs * 1e3,
+        "writer: transactions (batches)": writer.batches,
+    }
+    backlog = _backlog(client, train, writer, runs, uri)
+    writer.stop()
     with mdb.start_run("metrics", project="bench") as run:
         m0 = time.perf_counter()
         for step in range(20_000):
@@ -75,10 +81,34 @@ def caller_and_drain(uri: str, runs: int) -> dict[str, float]:
         "process CPU per run, caller + writer (ms)": cpu / runs * 1e3,
         "drain throughput (runs/s, calls to all stored)": runs / (drain_end - wall0) if drained else float("nan"),
         "writer lag after the last call (s)": drain_end - calls_done,
-        "writer: runs/s of its time in apply_events (wall)": runs / writer.wall,
-        "writer: CPU per run in apply_events (ms, its thread)": writer.cpu / runs * 1e3,
-        "writer: transactions (batches)": writer.batches,
+        **writer_figures,
         **({} if math.isnan(server) else {"PostgreSQL backends: CPU per run (ms)": server / runs * 1e3}),
+        **backlog,
+    }
+
+
+def _backlog(client, train, writer: "_WriterClock", runs: int, uri: str) -> dict[str, float]:
+    """The writer alone draining a backlog (the store was away while ``runs`` calls were
+    journaled; the caller is idle meanwhile): from the store's return to all stored."""
+    import threading
+
+    gate = threading.Event()
+    writer.gate = gate  # the writer's next batch waits at the gate: the events pile up
+    train(seed=-1)
+    for n in range(runs):
+        train(seed=n)
+    server0 = _server_cpu(uri)
+    cpu0, wall0, batches0 = time.process_time(), time.perf_counter(), writer.batches
+    gate.set()
+    drained = client.flush(600)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    server = _server_cpu(uri) - server0
+    writer.gate = None
+    return {
+        "backlog drain (runs/s, writer alone)": runs / wall if drained else float("nan"),
+        "backlog: process CPU per run (ms)": cpu / runs * 1e3,
+        "backlog: transactions": writer.batches - batches0,
+        **({} if math.isnan(server) else {"backlog: PostgreSQL backends CPU per run (ms)": server / runs * 1e3}),
     }
 
 
@@ -112,9 +142,13 @@ class _WriterClock:
 
     def __init__(self, store):
         self.store, self.wall, self.cpu, self.batches = store, 0.0, 0.0, 0
+        self.gate = None
         apply = store.apply_events
 
         def timed(events, definitions=None):
+            gate = self.gate
+            if gate is not None:
+                gate.wait()
             w, c = time.perf_counter(), time.thread_time()
             try:
                 return apply(events, definitions)

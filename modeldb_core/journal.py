@@ -23,9 +23,7 @@ configured journal folder, created owner-only.
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import gc
 import hashlib
 import json
 import mmap
@@ -38,6 +36,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import collector
 from .events import DEFINE, Event
 from .files import make_dirs
 
@@ -268,25 +267,12 @@ def definitions(path: Path) -> dict[str, Any]:
 _DEFINE_RECORD = b'["' + DEFINE.encode() + b'",'
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while parsing: the parser makes only live objects, and
-    the collections their number sets off took more than half of a replay's parsing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _decode(ends: list[int], payloads: list[bytes]) -> tuple[list[tuple[int, Event]], tuple[int, str] | None]:
     """The events of checked records, up to the first that is not an event (its start and why).
 
     The records are parsed as one JSON array: a replay reads millions of small records,
     and a parser call per record cost as much as applying them."""
-    with _collector_paused():
+    with collector.paused():
         try:
             values = json.loads(b"[" + b",".join(payloads) + b"]") if payloads else []
         except ValueError:  # a record that is not JSON (its checksum matched): find it

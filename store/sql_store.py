@@ -13,6 +13,7 @@ from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from modeldb_core import collector
 from modeldb_core.errors import (
     NotFoundError, ParamConflictError, StoreBusyError, StoreError, StoreUnavailableError,
 )
@@ -238,7 +239,8 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         from . import events as applied
 
         try:
-            self._write(lambda conn: applied.apply(self, conn, events, definitions or {}), attempts=1)
+            with collector.paused():
+                self._write(lambda conn: applied.apply(self, conn, events, definitions or {}), attempts=1)
         except StoreError as exc:
             if _is_retryable(exc):
                 raise StoreBusyError(str(exc)) from exc

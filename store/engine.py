@@ -107,6 +107,12 @@ def _postgres_engine(url, timeout: float | None) -> Engine:
         connect_args=connect_args,
     )
     _ping_when_idle(engine)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        from . import arrays
+
+        arrays.register(dbapi_connection.adapters)  # the event path's array parameters
     return engine
 
 

@@ -22,7 +22,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import ARRAY, BigInteger, Float, String, Text, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, String, Text, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -32,7 +32,7 @@ from modeldb_core.events import (
 )
 from modeldb_core.model import ArtifactVersion, RunStatus
 
-from . import schema as t
+from . import arrays, schema as t
 from .bulk import METRIC_COLUMNS, PARAM_COLUMNS, param_row
 from .rows import encode_json
 
@@ -108,19 +108,15 @@ class SetWise:
         if found is None:
             compiled = self.build(_rows_of({c: self.types[c] for c in columns})).compile(dialect=conn.dialect)
             fixed = {k: v for k, v in compiled.params.items() if not k.startswith("all_")}
-            # psycopg refuses a list that mixes ints and floats: a float column gets floats.
-            floats = frozenset(c for c in columns if isinstance(self.types[c], Float))
-            # The arrays travel in PostgreSQL's binary format: psycopg dumps a list twice as fast
-            # so as in text, where every element is quoted and escaped (py-spy: a third of the
-            # server's CPU on a batch of runs).
+            # The arrays travel in PostgreSQL's binary format, encoded by the column's type
+            # (store/arrays.py): text arrays, where every element is quoted and escaped, were
+            # a third of the server's CPU on a batch of runs.
             sql = _ARRAY_PARAMETER.sub(r"%(\1)b", str(compiled))
-            found = self._compiled[columns] = (sql, fixed, floats)
-        sql, fixed, floats = found
+            found = self._compiled[columns] = (sql, fixed, [arrays.encoding_of(self.types[c]) for c in columns])
+        sql, fixed, encodings = found
         params = dict(fixed)
-        for column, values in zip(columns, zip(*rows)):
-            if column in floats:
-                values = [v if v is None or v.__class__ is float else float(v) for v in values]
-            params[f"all_{column}"] = list(values)
+        for column, encoding, values in zip(columns, encodings, zip(*rows)):
+            params[f"all_{column}"] = arrays.BinaryArray(encoding, values)
         _driver_call(conn, sql, lambda cursor: cursor.execute(sql, params))
 
 
@@ -318,6 +314,15 @@ def _keys_by_uuid(conn: Connection, table: Any, uuids: Iterable[str]) -> dict[st
     """The keys of the rows of ``table`` (runs, pipeline runs) named by these uuids."""
     uuids = list(uuids)
     out: dict[str, int] = {}
+    if not uuids:
+        return out
+    if conn.dialect.name == "postgresql":
+        # One array parameter: the same statement for any number of uuids (an IN list of
+        # 500 parameters was compiled by SQLAlchemy and parsed by the server every time:
+        # a tenth of a server's CPU ingesting batches of runs).
+        sql = f"SELECT uuid, id FROM {table.name} WHERE uuid = ANY(%s)"
+        _driver_call(conn, sql, lambda cursor: out.update(cursor.execute(sql, (uuids,)).fetchall()))
+        return out
     for start in range(0, len(uuids), 500):
         out.update(conn.execute(select(table.c.uuid, table.c.id)
                                 .where(table.c.uuid.in_(uuids[start:start + 500]))).all())

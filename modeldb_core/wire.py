@@ -68,22 +68,29 @@ def decode_batch(body: bytes) -> tuple[list[Event], dict[str, Any]]:
     definitions = value.get("definitions") or {}
     if not isinstance(definitions, dict) or not all(isinstance(v, dict) for v in definitions.values()):
         raise ValidationError("definitions", definitions, "must map keys to objects")
-    return [_event(f"events[{i}]", raw) for i, raw in enumerate(raw_events)], definitions
+    events: list[Event] = []
+    try:
+        for raw in raw_events:
+            events.append(_event(raw))
+    except ValidationError as exc:  # named by its place only now: thousands of valid events a batch
+        raise ValidationError(f"events[{len(events)}]{exc.field}", exc.value, exc.problem) from None
+    return events, definitions
 
 
-def _event(where: str, raw: Any) -> Event:
+def _event(raw: Any) -> Event:
+    """An event checked; a ValidationError's field is relative to the event (``.kind``, ...)."""
     if not isinstance(raw, list) or len(raw) != 4:
-        raise ValidationError(where, raw, "must be [kind, subject, seq, data]")
+        raise ValidationError("", raw, "must be [kind, subject, seq, data]")
     kind, subject, seq, data = raw
     if kind not in KINDS:
-        raise ValidationError(f"{where}.kind", kind, f"must be one of {', '.join(sorted(KINDS))}")
+        raise ValidationError(".kind", kind, f"must be one of {', '.join(sorted(KINDS))}")
     if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
-        raise ValidationError(f"{where}.subject", subject, f"must be an id of 1 to {MAX_SUBJECT} characters")
+        raise ValidationError(".subject", subject, f"must be an id of 1 to {MAX_SUBJECT} characters")
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= validation.MAX_ID:
-        raise ValidationError(f"{where}.seq", seq, "must be a whole number from 0 to 2**63 - 1")
+        raise ValidationError(".seq", seq, "must be a whole number from 0 to 2**63 - 1")
     check = _DATA.get(kind)
     if check is not None:
-        check(f"{where}.data", data)
+        check(".data", data)
     return Event(kind, subject, seq, data)
 
 

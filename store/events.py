@@ -320,8 +320,9 @@ def _keys_by_uuid(conn: Connection, table: Any, uuids: Iterable[str]) -> dict[st
         # One array parameter: the same statement for any number of uuids (an IN list of
         # 500 parameters was compiled by SQLAlchemy and parsed by the server every time:
         # a tenth of a server's CPU ingesting batches of runs).
-        sql = f"SELECT uuid, id FROM {table.name} WHERE uuid = ANY(%s)"
-        _driver_call(conn, sql, lambda cursor: out.update(cursor.execute(sql, (uuids,)).fetchall()))
+        sql = f"SELECT uuid, id FROM {table.name} WHERE uuid = ANY(%b)"
+        given = (arrays.BinaryArray(arrays.encoding_of(table.c.uuid.type), uuids),)
+        _driver_call(conn, sql, lambda cursor: out.update(cursor.execute(sql, given).fetchall()))
         return out
     for start in range(0, len(uuids), 500):
         out.update(conn.execute(select(table.c.uuid, table.c.id)

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from modeldb_core import __version__, tokens, wire
+from modeldb_core import __version__, collector, tokens, wire
 from modeldb_core.events import ACTOR_KINDS
 from modeldb_core.reading import StoreReader
 from modeldb_core.errors import (
@@ -157,8 +157,9 @@ def build(uri: str | None = None, auth: bool = True, artifacts: str | None = Non
     app.state.writing = writing
 
     def decode_and_apply(body: bytes, token: tokens.ApiToken | None) -> int:
-        events, definitions = wire.decode_batch(body)
-        apply_events(attributed(events, token), definitions)
+        with collector.paused():  # as a replay parses and applies a journal (collector.py)
+            events, definitions = wire.decode_batch(body)
+            apply_events(attributed(events, token), definitions)
         return len(events)
 
     def error(status: int, exc: Exception, headers: dict[str, str] | None = None, **extra: Any) -> Response:

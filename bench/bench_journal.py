@@ -176,7 +176,8 @@ def replay_speed(runs: int, folder: Path) -> dict[str, float]:
             "    [mdb.log_metric(k, 0.5) for k in ('rmse', 'mae', 'r2', 'loss', 'acc')]",
             "    mdb.set_tags({'team': 'pricing', 'owner': 'me', 'stage': 'dev'})",
             f"for n in range({runs}): train(seed=n)"]))
-    env = {**os.environ, "HOME": str(home)}
+    # No handoff at exit: the journal stays for the replay measured here.
+    env = {**os.environ, "HOME": str(home), "MODELDB_EXIT_HANDOFF": "0"}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
     journaled = time.perf_counter() - t0

@@ -426,6 +426,29 @@ def test_a_tracked_task_function_under_task_logs_into_the_task_run(sqlite_tracki
     assert ("report_path", f"file://{report}") in {(io.name, io.artifact.uri) for io in detail.outputs}
 
 
+@modeldb_core.tracked_task(project="risk")
+def score_risk(limit: float) -> float:
+    modeldb_core.log_metric("exposure", limit * 0.1)
+    return limit * 0.1
+
+
+@flow
+def two_projects_flow() -> float:
+    return task(score_risk, name="score_risk")(1000.0) + evaluate_task(0.5, "/dev/null")
+
+
+def test_a_tracked_task_functions_project_wins_over_the_flows(sqlite_tracking):
+    """As its phase does, and as an Airflow task's callable does: the run is in the project the
+    function names; a function that names none takes the flow's."""
+    state = track(two_projects_flow, project="pricing")(return_state=True)
+    assert state.result() == 100.5
+    projects = {d.run.name: d.run.project for d in task_runs(sqlite_tracking, state)}
+    assert projects == {"score_risk": "risk", "evaluate": "pricing"}
+    [risk] = modeldb_core.search_runs(project="risk", store=sqlite_tracking.store).runs
+    assert risk.metrics == {"exposure": 100.0}
+    assert pipeline_run(sqlite_tracking, state).status == "succeeded"
+
+
 def test_final_flow_states_map_to_pipeline_run_statuses():
     """The mapping the terminal flow hooks apply (a runner-driven cancellation cannot run in-process)."""
     from prefect.states import Cancelling, Completed, Crashed, Failed

@@ -30,6 +30,7 @@ EXTRAS = {
     "luigi": "luigi",
     "prefect": "prefect",
     "airflow": "airflow",
+    "openlineage": "openlineage",
 }
 
 

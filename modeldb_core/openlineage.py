@@ -206,17 +206,27 @@ def _run_event(kind: str, run_id: str, at: float | None, job: dict[str, str], fa
 
 class Emitter:
     """Sends the RunEvents of the batches the tracking runtime's writer applied to
-    ``MODELDB_OPENLINEAGE_URL``, on the writer's thread, through the one safe-call path:
-    an endpoint that is down loses its events (logged), never the store's."""
+    ``MODELDB_OPENLINEAGE_URL`` through the official OpenLineage client (``openlineage-python``,
+    the ``openlineage`` extra) and its HTTP transport, on the writer's thread, through the one
+    safe-call path: an endpoint that is down loses its events (logged), never the store's."""
+
+    # The writer waits for each event: one retry of a refused or lost request, not the
+    # client's default five with backoff (seconds a batch while an endpoint is down).
+    RETRY = {"total": 1, "connect": 1, "read": 1, "backoff_factor": 0.1,
+             "status_forcelist": [500, 502, 503, 504], "allowed_methods": ["POST"]}
 
     def __init__(self, url: str, timeout: float = 5.0):
         self.url = url
         self.timeout = timeout
         self._known: dict[str, dict[str, Any]] = {}
+        self._client: Any = None  # made on the first batch: the client's import is ~0.8 s
+        self._unavailable = False
 
     def emit(self, batch: Iterable[ev.Event]) -> int:
         from .safety import safe_call
 
+        if self._unavailable:
+            return 0
         return safe_call("make OpenLineage events", self._emit, list(batch), default=0)
 
     def _emit(self, batch: list[ev.Event]) -> int:
@@ -224,15 +234,42 @@ class Emitter:
 
         sent = 0
         for run_event in run_events(batch, self._known):
+            if self._unavailable:
+                break
             if safe_call("send an OpenLineage event", self._post, run_event, default=False):
                 sent += 1
         return sent
 
-    def _post(self, run_event: dict[str, Any]) -> bool:
-        import json
-        import urllib.request
+    def _openlineage(self) -> Any:
+        if self._client is None:
+            from .errors import MissingExtraError
+            from .extras import require
 
-        request = urllib.request.Request(self.url, data=json.dumps(run_event).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout):
-            return True
+            try:
+                client = require("openlineage.client", "openlineage", "send runs as OpenLineage events")
+            except MissingExtraError:
+                self._unavailable = True  # said once (safe_call logs it), then quiet
+                raise
+            from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+            config = HttpConfig(url=self.url, endpoint="", timeout=self.timeout, retry=dict(self.RETRY))
+            self._client = client.OpenLineageClient(transport=HttpTransport(config))
+        return self._client
+
+    def _post(self, run_event: dict[str, Any]) -> bool:
+        self._openlineage().emit(client_event(run_event))
+        return True
+
+
+def client_event(run_event: dict[str, Any]) -> Any:
+    """``run_event`` (a RunEvent as JSON) as the OpenLineage client's own ``RunEvent``."""
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+
+    def datasets(kind: Any, items: list[dict[str, Any]]) -> list[Any]:
+        return [kind(namespace=d["namespace"], name=d["name"], facets=d.get("facets") or {}) for d in items]
+    return RunEvent(eventType=RunState(run_event["eventType"]), eventTime=run_event["eventTime"],
+                    producer=run_event["producer"],
+                    run=Run(runId=run_event["run"]["runId"], facets=run_event["run"].get("facets") or {}),
+                    job=Job(namespace=run_event["job"]["namespace"], name=run_event["job"]["name"]),
+                    inputs=datasets(InputDataset, run_event.get("inputs") or []),
+                    outputs=datasets(OutputDataset, run_event.get("outputs") or []))

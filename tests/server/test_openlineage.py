@@ -193,6 +193,37 @@ def test_modeldb_runs_go_out_as_openlineage_events(sqlite_uri, tmp_path, start_s
         received.close()
 
 
+def test_without_the_openlineage_extra_runs_are_stored_and_the_extra_is_named_once(
+        sqlite_uri, monkeypatch, caplog):
+    """The emitter goes through the official client (the ``openlineage`` extra): without it the
+    runs land as ever and one warning says what to install."""
+    import sys
+
+    import modeldb_core as m
+
+    monkeypatch.setitem(sys.modules, "openlineage.client", None)  # as if it were not installed
+    monkeypatch.setenv("MODELDB_OPENLINEAGE_URL", "http://127.0.0.1:9/api/v1/lineage")
+    client = m.configure(uri=sqlite_uri)
+    try:
+        @m.tracked_task(project="pricing")
+        def train(lr=0.1):
+            return lr
+
+        with caplog.at_level("WARNING", logger="modeldb"):
+            for lr in (0.1, 0.2, 0.3):
+                assert train(lr=lr) == lr
+                assert m.flush(60)
+    finally:
+        client.close()
+    store = _store(sqlite_uri)
+    try:
+        assert len(store.list_runs(project="pricing")) == 3
+    finally:
+        store.close()
+    said = [r.getMessage() for r in caplog.records if "modeldb[openlineage]" in r.getMessage()]
+    assert len(said) == 1, said
+
+
 def _contents(uri) -> tuple:
     from sqlalchemy import select
 

@@ -29,6 +29,7 @@ Out (``run_events``): the tracking events of ModelDB runs as RunEvents (START on
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from typing import Any, Callable, Iterable, Sequence
 
 from . import events as ev
@@ -152,9 +153,33 @@ def _iso(seconds: float) -> str:
     return _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def run_events(batch: Sequence[ev.Event], known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+class _Seen:
+    """What the emitter knows of a run between batches: its job, the last value of each
+    metric (by step, then time) and the models registered from it."""
+
+    __slots__ = ("job", "metrics", "models")
+
+    def __init__(self, job: dict[str, str]):
+        self.job = job
+        self.metrics: dict[str, tuple[Any, Any, Any]] = {}  # key -> (step, timestamp, value)
+        self.models: list[dict[str, Any]] = []
+
+    def facets(self) -> dict[str, Any]:
+        out = {}
+        if self.metrics:
+            # JSON has no NaN or infinity (strict readers refuse them): those are null.
+            out[f"{FACET_PREFIX}metrics"] = _facet({"metrics": {
+                key: value if isinstance(value, (int, float)) and math.isfinite(value) else None
+                for key, (_, _, value) in sorted(self.metrics.items())}})
+        if self.models:
+            out[f"{FACET_PREFIX}models"] = _facet({"models": self.models})
+        return out
+
+
+def run_events(batch: Sequence[ev.Event], known: dict[str, _Seen]) -> list[dict[str, Any]]:
     """RunEvents for the ``started`` and ``ended`` events of a batch, with the datasets its
-    ``io`` events name. ``known`` keeps each run's job between batches (run id -> job)."""
+    ``io`` events name; the end carries the run's last metric values and the models registered
+    from it. ``known`` keeps what is known of each run between batches (run id -> _Seen)."""
     datasets: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for event in batch:
         if event.kind == ev.IO and isinstance(event.data, dict):
@@ -169,24 +194,34 @@ def run_events(batch: Sequence[ev.Event], known: dict[str, dict[str, Any]]) -> l
     for event in batch:
         if event.kind == ev.STARTED:
             data = event.data
-            job = known[event.subject] = {"namespace": str(data.get("project") or "default"),
-                                          "name": str(data.get("name") or "run")}
+            seen = known[event.subject] = _Seen({"namespace": str(data.get("project") or "default"),
+                                                 "name": str(data.get("name") or "run")})
             facets = {}
             if data.get("params"):
                 facets[f"{FACET_PREFIX}params"] = _facet({"params": data["params"]})
-            out.append(_run_event("START", event.subject, data["started_at"], job, facets,
+            out.append(_run_event("START", event.subject, data["started_at"], seen.job, facets,
                                   datasets.pop(event.subject, None)))
+        elif event.kind == ev.METRIC and event.subject in known:
+            key, value, step, timestamp = event.data
+            metrics = known[event.subject].metrics
+            if key not in metrics or (step, timestamp) >= metrics[key][:2]:
+                metrics[key] = (step, timestamp, value)
+        elif event.kind == ev.MODEL_REGISTERED and event.subject in known:
+            version = event.data.get("version") or {}
+            known[event.subject].models.append({"model": event.data.get("model"), "uri": version.get("uri"),
+                                                "content_hash": version.get("content_hash")})
         elif event.kind == ev.ENDED and event.subject in known:
             data = event.data
-            facets = {}
+            seen = known.pop(event.subject)
+            facets = seen.facets()
             if data.get("error_message"):
                 facets["errorMessage"] = {**_facet({}), "message": str(data["error_message"]),
                                           "programmingLanguage": "python"}
             out.append(_run_event(_TYPES.get(data.get("status"), "OTHER"), event.subject, data["ended_at"],
-                                  known.pop(event.subject), facets, datasets.pop(event.subject, None)))
+                                  seen.job, facets, datasets.pop(event.subject, None)))
     for run_id, found in datasets.items():  # datasets recorded between the start and the end
         if run_id in known:
-            out.append(_run_event("RUNNING", run_id, None, known[run_id], {}, found))
+            out.append(_run_event("RUNNING", run_id, None, known[run_id].job, {}, found))
     return out
 
 
@@ -218,7 +253,7 @@ class Emitter:
     def __init__(self, url: str, timeout: float = 5.0):
         self.url = url
         self.timeout = timeout
-        self._known: dict[str, dict[str, Any]] = {}
+        self._known: dict[str, _Seen] = {}
         self._client: Any = None  # made on the first batch: the client's import is ~0.8 s
         self._unavailable = False
 

@@ -271,3 +271,33 @@ def test_the_official_openlineage_client_delivers_at_least_once(store_uri, start
     for event in events:
         client.emit(event)
     assert _contents(store_uri) == first
+
+
+def test_a_runs_end_carries_its_last_metrics_and_models_as_modeldb_facets():
+    """What OpenLineage out sends of a run beyond its datasets (``modeldb_`` facets), across
+    batches, valid against the OpenLineage schema (NaN, which JSON lacks, as null)."""
+    from modeldb_core import events as ev
+    from modeldb_core.openlineage import run_events
+    from modeldb_core.server.lineage import check
+
+    run_id, known = ev.uuid7(), {}
+    first = [ev.Event(ev.STARTED, run_id, 1, {"project": "pricing", "name": "train", "started_at": 1000.0,
+                                               "params": {"alpha": 0.5}}),
+             ev.Event(ev.METRIC, run_id, 2, ["rmse", 31.0, 0, 1001.0]),
+             ev.Event(ev.METRIC, run_id, 3, ["rmse", 29.5, 1, 1002.0])]
+    second = [ev.Event(ev.METRIC, run_id, 4, ["rmse", 40.0, 0, 1003.0]),  # an older step: not the last
+              ev.Event(ev.METRIC, run_id, 5, ["loss", float("nan"), 0, 1003.0]),
+              ev.Event(ev.MODEL_REGISTERED, run_id, 6, {"model": "pricing", "version": {
+                  "uri": "file:///m/model.pkl", "kind": "model", "content_hash": "sha256:ab"}}),
+              ev.Event(ev.ENDED, run_id, 7, {"status": "succeeded", "ended_at": 1004.0})]
+    [start] = run_events(first, known)
+    [end] = run_events(second, known)
+    for event in (start, end):
+        check(event)
+    assert start["run"]["facets"]["modeldb_params"]["params"] == {"alpha": 0.5}
+    facets = end["run"]["facets"]
+    assert end["eventType"] == "COMPLETE" and end["job"] == {"namespace": "pricing", "name": "train"}
+    assert facets["modeldb_metrics"]["metrics"] == {"loss": None, "rmse": 29.5}
+    assert facets["modeldb_models"]["models"] == [
+        {"model": "pricing", "uri": "file:///m/model.pkl", "content_hash": "sha256:ab"}]
+    assert known == {}  # nothing kept of an ended run

@@ -114,10 +114,13 @@ class SetWise:
             sql = _ARRAY_PARAMETER.sub(r"%(\1)b", str(compiled))
             found = self._compiled[columns] = (sql, fixed, [arrays.encoding_of(self.types[c]) for c in columns])
         sql, fixed, encodings = found
-        params = dict(fixed)
-        for column, encoding, values in zip(columns, encodings, zip(*rows)):
-            params[f"all_{column}"] = arrays.BinaryArray(encoding, values)
-        _driver_call(conn, sql, lambda cursor: cursor.execute(sql, params))
+
+        def execute(cursor: Any) -> None:  # a value the column cannot hold fails as the driver's error
+            params = dict(fixed)
+            for column, encoding, values in zip(columns, encodings, zip(*rows)):
+                params[f"all_{column}"] = arrays.BinaryArray(encoding, values)
+            cursor.execute(sql, params)
+        _driver_call(conn, sql, execute)
 
 
 class Statements:

@@ -46,3 +46,32 @@ def test_an_empty_array_and_nothing_but_nulls(postgres):
                               ).fetchone()[0] == 0
         assert cursor.execute("SELECT unnest(%b::text[])", [BinaryArray(encoding_of(sa.Text()), [None, None])]
                               ).fetchall() == [(None,), (None,)]
+
+
+def test_a_value_of_another_type_is_made_the_columns_and_one_it_cannot_hold_is_a_store_error(postgres):
+    """An int in a float column, a number in a text one, as the column's type; a number beyond
+    BIGINT or text that is not Unicode fails as the database's own refusal would (a StoreError
+    the writer reports and drops, never an error it would retry forever)."""
+    import psycopg
+
+    with postgres.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        assert cursor.execute("SELECT unnest(%b::float8[])", [BinaryArray(encoding_of(sa.Float()), [1, 2.5, True])]
+                              ).fetchall() == [(1.0,), (2.5,), (1.0,)]
+        assert cursor.execute("SELECT unnest(%b::text[])", [BinaryArray(encoding_of(sa.Text()), ["a", 7, None])]
+                              ).fetchall() == [("a",), ("7",), (None,)]
+        with pytest.raises(psycopg.DataError, match="PostgreSQL type 20"):
+            BinaryArray(encoding_of(sa.BigInteger()), [1, 2 ** 63])
+        with pytest.raises(psycopg.DataError):
+            BinaryArray(encoding_of(sa.Text()), ["\ud800"])
+
+
+def test_a_batch_the_store_cannot_hold_is_refused_as_a_store_error(postgres):
+    from modeldb_core import events as ev
+    from modeldb_core.errors import StoreError
+
+    run = ev.uuid7()
+    postgres.apply_events([ev.Event(ev.STARTED, run, 1, {"project": "p", "name": "n", "started_at": 1.0})], {})
+    with pytest.raises(StoreError):
+        postgres.apply_events([ev.Event(ev.METRIC, run, 2, ["loss", 0.5, 2 ** 63, 2.0])], {})
+    assert postgres.get_run_detail(run).run.status == "running"  # nothing half-written, the store goes on

@@ -218,11 +218,12 @@ class RegistryStore:
                   run: str | int | None, description: str | None, project: str | None) -> ModelVersion:
         run_key = self._run_key(conn, run) if run is not None else None
         now = time.time()
-        made = None
-        if self.dialect == "postgresql":
-            made = self._register_at_once(conn, name, artifact, actor, run_key, description, project, now)
-        if made is None:
-            made = self._register_by_steps(conn, name, artifact, actor, run_key, description, project, now)
+        at_once = self.dialect == "postgresql"
+        made = self._register_at_once(conn, name, artifact, actor, run_key, description, project, now) \
+            if at_once else None
+        if made is None:  # after the one statement, the artifact's rows are there: looked up first
+            made = self._register_by_steps(conn, name, artifact, actor, run_key, description, project, now,
+                                           new_first=not at_once)
         mv = t.model_versions
         if made.existing is not None:
             return self._versions(conn, mv.c.id == made.existing)[0]
@@ -256,17 +257,20 @@ class RegistryStore:
 
     def _register_by_steps(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
                            run_key: int | None, description: str | None, project: str | None,
-                           now: float) -> "_Made":
-        """The registration's rows statement by statement (the model made if new)."""
+                           now: float, new_first: bool = True) -> "_Made":
+        """The registration's rows statement by statement (the model made if new). ``new_first``:
+        the artifact's rows are likely new (a model file registered mostly is): inserted first,
+        one round trip when they are."""
         model_id, project = self._model_for_write(conn, name, project, run_key, actor)
-        # A model file registered is mostly new: insert first (one round trip when it is).
         artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
-                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now}, True)
+                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now},
+                                   new_first)
         version_id = self._row_id(
             conn, self._select_version, {"artifact": artifact_id, "hash": artifact.content_hash},
             self._insert_version, {"artifact_id": artifact_id, "content_hash": artifact.content_hash,
                                    "size": artifact.size, "metadata": encode_json(artifact.metadata),
-                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
+                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now},
+            new_first)
         # With the chain's end (under the lock, only this transaction appends to it): one round trip less.
         newest, existing, chain_end = conn.execute(_numbers, {"model": model_id, "version": version_id}).one()
         self._remember_chain_end(conn, chain_end)

@@ -243,8 +243,8 @@ class RegistryStore:
                           run_key: int | None, description: str | None, project: str | None,
                           now: float) -> "_Made | None":
         """PostgreSQL: the registration's rows in one statement (``_register_statement``). None when
-        it wrote no version: the model is not there yet (or the name is ambiguous), or the
-        artifact's row came from a writer that committed while the statement ran (no lock keeps
+        it found no model (not there yet, or the name is ambiguous) or no artifact version (its
+        artifact's row came from a writer that committed while the statement ran: no lock keeps
         tracking from writing artifacts); the steps do it then."""
         row = conn.execute(_register_statement(), {
             "name": name, "project": project, "run": run_key, "uri": artifact.uri, "kind": artifact.kind or "model",

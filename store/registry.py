@@ -1,22 +1,25 @@
 """The model registry in the SQL store: models, versions, aliases, policies, approvals, audit.
 
 Every change runs in one write transaction that first takes the registry's lock
-(``_lock``): PostgreSQL's transaction-scoped advisory lock, SQLite's ``BEGIN
+(``_registry_write``): PostgreSQL's transaction-scoped advisory lock, SQLite's ``BEGIN
 IMMEDIATE`` (store/engine.py). Under it, version numbers are ``max + 1`` (no gap,
 no duplicate whatever the number of registering processes), an alias move reads
 the holder it replaces, and each change appends its audit event to the hash chain
 (modeldb_core/registry/audit.py) in the same transaction: a change and its audit
 event land together or not at all. No statement here updates or deletes an audit
-event.
+event. On PostgreSQL the lock is taken by the statement sent with the transaction's
+``BEGIN``, and a model's new version is written by one more (``_register_statement``)
+before its audit event: four round trips with the ``COMMIT``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Sequence
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import and_, bindparam, func, literal, or_, select, true, union_all
 from sqlalchemy.engine import Connection
 
 from modeldb_core import validation
@@ -51,11 +54,9 @@ class RegistryStore:
 
     # -- the write path ------------------------------------------------------------
     def _registry_write(self: "SqlStore", work):
-        def locked(conn: Connection):
-            if self.dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
-            return work(conn)
-        return self._write(locked)
+        if self.dialect == "postgresql":  # the lock is the transaction's first statement, sent with its BEGIN
+            return self._write(work, opening=f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
+        return self._write(work)
 
     # The hash of the chain's last event (None: no event yet).
     _chain_end = select(t.audit_events.c.hash).order_by(t.audit_events.c.id.desc()).limit(1)
@@ -82,9 +83,9 @@ class RegistryStore:
         before_text = None if before is None else encode_json(before)
         after_text = None if after is None else encode_json(after)
         digest = audit.link_hash(prev, at, actor, action, subject, before_text, after_text, reason)
-        conn.execute(t.audit_events.insert().values(
-            at=at, actor=actor, action=action, subject=subject, before=before_text, after=after_text,
-            reason=reason, prev_hash=prev, hash=digest, model_id=model_id))
+        conn.execute(_insert_audit, {
+            "at": at, "actor": actor, "action": action, "subject": subject, "before": before_text,
+            "after": after_text, "reason": reason, "prev_hash": prev, "hash": digest, "model_id": model_id})
         conn.info[_CHAIN_END] = (transaction, digest)
 
     # -- models ------------------------------------------------------------------
@@ -216,45 +217,74 @@ class RegistryStore:
     def _register(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
                   run: str | int | None, description: str | None, project: str | None) -> ModelVersion:
         run_key = self._run_key(conn, run) if run is not None else None
-        model_id, project = self._model_for_write(conn, name, project, run_key, actor)
         now = time.time()
-        # A model file registered is mostly new: insert first (one round trip when it is).
+        at_once = self.dialect == "postgresql"
+        made = self._register_at_once(conn, name, artifact, actor, run_key, description, project, now) \
+            if at_once else None
+        if made is None:  # after the one statement, the artifact's rows are there: looked up first
+            made = self._register_by_steps(conn, name, artifact, actor, run_key, description, project, now,
+                                           new_first=not at_once)
+        mv = t.model_versions
+        if made.existing is not None:
+            return self._versions(conn, mv.c.id == made.existing)[0]
+        if run_key is not None:  # the run's uuid, the inputs it read, its metrics
+            found = self._versions(conn, mv.c.id == made.new_id)[0]
+        else:  # nothing to read back: what was written is the whole version
+            found = ModelVersion(model=name, version=made.number, artifact_uri=artifact.uri,
+                                 content_hash=artifact.content_hash, id=made.new_id,
+                                 artifact_version_id=made.version_id, description=description, created_by=actor,
+                                 created_at=now, project=made.project, model_id=made.model_id)
+        self._audit(conn, actor, "version.register", found.qualified_uri, made.model_id, after={
+            "version": made.number, "artifact": artifact.uri, "content_hash": artifact.content_hash,
+            "run": found.run_id}, at=now)
+        return found
+
+    def _register_at_once(self, conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
+                          run_key: int | None, description: str | None, project: str | None,
+                          now: float) -> "_Made | None":
+        """PostgreSQL: the registration's rows in one statement (``_register_statement``). None when
+        it found no model (not there yet, or the name is ambiguous) or no artifact version (its
+        artifact's row came from a writer that committed while the statement ran: no lock keeps
+        tracking from writing artifacts); the steps do it then."""
+        row = conn.execute(_register_statement(), {
+            "name": name, "project": project, "run": run_key, "uri": artifact.uri, "kind": artifact.kind or "model",
+            "hash": artifact.content_hash, "size": artifact.size, "metadata": encode_json(artifact.metadata),
+            "method": artifact.fingerprint_method, "description": description, "actor": actor, "now": now}).first()
+        if row is None:
+            return None
+        self._remember_chain_end(conn, row.chain_end)
+        return _Made(row.model_id, row.project, row.version_id, row.number, row.existing, row.new_id)
+
+    def _register_by_steps(self: "SqlStore", conn: Connection, name: str, artifact: ArtifactVersion, actor: str,
+                           run_key: int | None, description: str | None, project: str | None,
+                           now: float, new_first: bool = True) -> "_Made":
+        """The registration's rows statement by statement (the model made if new). ``new_first``:
+        the artifact's rows are likely new (a model file registered mostly is): inserted first,
+        one round trip when they are."""
+        model_id, project = self._model_for_write(conn, name, project, run_key, actor)
         artifact_id = self._row_id(conn, self._select_artifact, {"uri": artifact.uri}, self._insert_artifact,
-                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now}, True)
+                                   {"uri": artifact.uri, "kind": artifact.kind or "model", "created_at": now},
+                                   new_first)
         version_id = self._row_id(
             conn, self._select_version, {"artifact": artifact_id, "hash": artifact.content_hash},
             self._insert_version, {"artifact_id": artifact_id, "content_hash": artifact.content_hash,
                                    "size": artifact.size, "metadata": encode_json(artifact.metadata),
-                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now}, True)
-        mv = t.model_versions
+                                   "fingerprint_method": artifact.fingerprint_method, "created_at": now},
+            new_first)
         # With the chain's end (under the lock, only this transaction appends to it): one round trip less.
-        newest, existing, chain_end = conn.execute(select(
-            func.max(mv.c.version), func.max(case((mv.c.artifact_version_id == version_id, mv.c.id))),
-            self._chain_end.scalar_subquery()).where(mv.c.model_id == model_id)).one()
+        newest, existing, chain_end = conn.execute(_numbers, {"model": model_id, "version": version_id}).one()
         self._remember_chain_end(conn, chain_end)
         if existing is not None:
-            return self._versions(conn, mv.c.id == existing)[0]
+            return _Made(model_id, project, version_id, None, existing, None)
         number = (newest or 0) + 1
-        new_id = conn.execute(mv.insert().values(
-            model_id=model_id, version=number, run_id=run_key, artifact_version_id=version_id,
-            description=description, created_by=actor, created_at=now).returning(mv.c.id)).scalar_one()
+        new_id = conn.execute(_insert_model_version, {
+            "model_id": model_id, "version": number, "run_id": run_key, "artifact_version_id": version_id,
+            "description": description, "created_by": actor, "created_at": now}).scalar_one()
         if run_key is not None:
             conn.execute(self._insert_io, {"run_id": run_key, "artifact_version_id": version_id,
                                            "direction": "output", "name": "model", "created_at": now})
-            conn.execute(t.model_version_inputs.insert().from_select(
-                ["model_version_id", "artifact_version_id"],
-                select(literal(new_id), t.run_io.c.artifact_version_id).distinct()
-                .where(t.run_io.c.run_id == run_key, t.run_io.c.direction == "input")))
-            found = self._versions(conn, mv.c.id == new_id)[0]
-        else:  # nothing to read back: what was written is the whole version
-            found = ModelVersion(model=name, version=number, artifact_uri=artifact.uri,
-                                 content_hash=artifact.content_hash, id=new_id, artifact_version_id=version_id,
-                                 description=description, created_by=actor, created_at=now, project=project,
-                                 model_id=model_id)
-        self._audit(conn, actor, "version.register", found.qualified_uri, model_id, after={
-            "version": number, "artifact": artifact.uri, "content_hash": artifact.content_hash,
-            "run": found.run_id}, at=now)
-        return found
+            conn.execute(_insert_inputs, {"version": new_id, "run": run_key})
+        return _Made(model_id, project, version_id, number, None, new_id)
 
     def _versions(self, conn: Connection, where: Any, detail: bool = True,
                   named: names.ModelRef | None = None) -> list[ModelVersion]:
@@ -583,6 +613,102 @@ class RegistryStore:
             for row in rows:
                 yield _event(row)
             last_id = rows[-1].id
+
+
+class _Made(NamedTuple):
+    """What a registration wrote: its model (and the model's project), the artifact version,
+    and the new version (its number and id), or the version that had this content already."""
+    model_id: int
+    project: str
+    version_id: int
+    number: int | None
+    existing: int | None
+    new_id: int | None
+
+
+_insert_audit = t.audit_events.insert()
+_insert_model_version = t.model_versions.insert().returning(t.model_versions.c.id)
+
+
+def _version_numbers(model: Any, version: Any) -> tuple[Any, Any]:
+    """The newest version number of the model ``model`` and the id of its version of the
+    artifact version ``version`` (if any): two index lookups, whatever the number of versions."""
+    mv = t.model_versions
+    return (select(mv.c.version).where(mv.c.model_id == model).order_by(mv.c.version.desc()).limit(1)
+            .scalar_subquery(),
+            select(mv.c.id).where(mv.c.model_id == model, mv.c.artifact_version_id == version).scalar_subquery())
+
+
+# With the audit chain's end (under the lock, only this transaction appends to it).
+_numbers = select(*_version_numbers(bindparam("model"), bindparam("version")),
+                  RegistryStore._chain_end.scalar_subquery())
+# A version made from a run keeps the data versions the run read (its identity).
+_insert_inputs = t.model_version_inputs.insert().from_select(
+    ["model_version_id", "artifact_version_id"],
+    select(bindparam("version", type_=t.model_versions.c.id.type), t.run_io.c.artifact_version_id).distinct()
+    .where(t.run_io.c.run_id == bindparam("run"), t.run_io.c.direction == "input"))
+
+
+@functools.cache
+def _register_statement():
+    """PostgreSQL: a registration in one statement, run under the registry's lock (taken by the
+    statement before, so this one's snapshot sees every version committed before): the model
+    found (of the project given, else of the run's project, else of the one project holding the
+    name), the artifact and its version inserted unless there, the version numbers read, the new
+    version inserted unless this content has one, the run's output edge and the data versions
+    it read kept with the new version; with the audit chain's end. No row when the model is
+    not found or the artifact version is not (see ``_register_at_once``)."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    m, p, a, av, mv, io = (t.registered_models, t.projects, t.artifacts, t.artifact_versions, t.model_versions,
+                           t.run_io)
+    project, run, now = (bindparam("project", type_=p.c.name.type), bindparam("run", type_=mv.c.run_id.type),
+                         bindparam("now", type_=mv.c.created_at.type))
+    uri, content_hash = bindparam("uri", type_=a.c.uri.type), bindparam("hash", type_=av.c.content_hash.type)
+    run_project = select(t.runs.c.project_id).where(t.runs.c.id == run).scalar_subquery()
+    holders = (select(m.c.id, p.c.name.label("project")).join(p, p.c.id == m.c.project_id)
+               .where(m.c.name == bindparam("name", type_=m.c.name.type),
+                      or_(p.c.name == project, and_(project.is_(None), or_(run.is_(None), p.c.id == run_project))))
+               .cte("holders"))
+    model = select(holders).where(select(func.count()).select_from(holders).scalar_subquery() == 1).cte("model")
+    new_artifact = (insert(a).from_select(["uri", "kind", "created_at"],
+                                          select(uri, bindparam("kind", type_=a.c.kind.type), now))
+                    .on_conflict_do_nothing().returning(a.c.id).cte("new_artifact"))
+    artifact = union_all(select(new_artifact.c.id), select(a.c.id).where(a.c.uri == uri)).cte("artifact")
+    new_version = (insert(av).from_select(
+        ["artifact_id", "content_hash", "size", "metadata", "fingerprint_method", "created_at"],
+        select(artifact.c.id, content_hash, bindparam("size", type_=av.c.size.type),
+               bindparam("metadata", type_=av.c.metadata.type),
+               bindparam("method", type_=av.c.fingerprint_method.type), now))
+        .on_conflict_do_nothing().returning(av.c.id).cte("new_version"))
+    version = union_all(select(new_version.c.id),
+                        select(av.c.id).join(artifact, artifact.c.id == av.c.artifact_id)
+                        .where(av.c.content_hash == content_hash)).cte("version")
+    newest, existing = _version_numbers(model.c.id, version.c.id)
+    numbers = (select(newest.label("newest"), existing.label("existing"))
+               .select_from(model.join(version, true())).cte("numbers"))
+    new_mv = (insert(mv).from_select(
+        ["model_id", "version", "run_id", "artifact_version_id", "description", "created_by", "created_at"],
+        select(model.c.id, func.coalesce(numbers.c.newest, 0) + 1, run, version.c.id,
+               bindparam("description", type_=mv.c.description.type),
+               bindparam("actor", type_=mv.c.created_by.type), now)
+        .select_from(model.join(version, true()).join(numbers, true())).where(numbers.c.existing.is_(None)))
+        .returning(mv.c.id, mv.c.version, mv.c.run_id, mv.c.artifact_version_id).cte("new_version_row"))
+    output = (insert(io).from_select(
+        ["run_id", "artifact_version_id", "direction", "name", "created_at"],
+        select(new_mv.c.run_id, new_mv.c.artifact_version_id, literal("output"), literal("model"), now)
+        .where(new_mv.c.run_id.is_not(None)))
+        .on_conflict_do_nothing().cte("output"))
+    inputs = (insert(t.model_version_inputs).from_select(
+        ["model_version_id", "artifact_version_id"],
+        select(new_mv.c.id, io.c.artifact_version_id).distinct().select_from(new_mv)
+        .join(io, io.c.run_id == run).where(io.c.direction == "input"))
+        .cte("inputs"))
+    return (select(model.c.id.label("model_id"), model.c.project, version.c.id.label("version_id"),
+                   numbers.c.existing, new_mv.c.version.label("number"), new_mv.c.id.label("new_id"),
+                   RegistryStore._chain_end.scalar_subquery().label("chain_end"))
+            .select_from(model.join(version, true()).join(numbers, true()).outerjoin(new_mv, true()))
+            .add_cte(output, inputs))
 
 
 @applier(MODEL_REGISTERED)

@@ -136,15 +136,25 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
     def _shown_uri(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
-    def _write(self, work, attempts: int = 8):
-        """Run ``work(conn)`` in one write transaction, retrying on lock contention."""
+    def _write(self, work, attempts: int = 8, opening: str | None = None):
+        """Run ``work(conn)`` in one write transaction, retrying on lock contention.
+
+        ``opening`` (PostgreSQL): a statement without parameters that the transaction starts
+        with, sent with its ``BEGIN`` in one round trip (psycopg sends its own ``BEGIN`` alone):
+        the connection is in autocommit mode and the transaction is begun by hand, committed
+        or rolled back by the driver as any other (it ends any transaction it finds open).
+        """
         delay = 0.02
         for attempt in range(attempts):
             try:
                 with self._translated():
                     with self.engine.connect().execution_options(**WRITE) as conn:
+                        if opening is not None:
+                            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                         conn.info[_FRESH_IDS] = {}
                         with conn.begin():
+                            if opening is not None:
+                                conn.exec_driver_sql(f"BEGIN; {opening}")
                             done = work(conn)
                         self._ids.update(conn.info.pop(_FRESH_IDS))
                         return done

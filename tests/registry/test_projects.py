@@ -67,6 +67,7 @@ def test_the_bare_name_is_refused_naming_both_projects(store, call):
     message = str(caught.value)
     assert "'risk'" in message and "'sales'" in message and "models:/risk/pricing" in message
     assert len(store.audit_events(limit=None)) == events  # nothing written
+    assert store.find_artifact_versions(content("no-run").uri) == []  # not the refused version's file
 
 
 def test_a_name_one_project_holds_stays_valid_bare(store):

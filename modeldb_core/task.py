@@ -213,6 +213,14 @@ def tracked(fn: Any) -> TrackedFunction | None:
     return None
 
 
+def project_for(fn: Any, default: str | None = None) -> str | None:
+    """The project of an orchestrator task's run whose callable is ``fn``: the function's
+    ``@tracked_task(project=)`` (it logs into that run), else ``default`` (the pipeline's, or
+    None: the configured one). The one rule of every integration, as ``phases.phase_for`` is."""
+    declared = tracked(fn)
+    return declared.project if declared is not None and declared.project else default
+
+
 def _provided_run(fn: Callable[..., Any]) -> ActiveRun | None:
     """The current run, if an orchestrator started it for a call of ``fn``.
 

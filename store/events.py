@@ -324,8 +324,11 @@ def _keys_by_uuid(conn: Connection, table: Any, uuids: Iterable[str]) -> dict[st
         # 500 parameters was compiled by SQLAlchemy and parsed by the server every time:
         # a tenth of a server's CPU ingesting batches of runs).
         sql = f"SELECT uuid, id FROM {table.name} WHERE uuid = ANY(%b)"
-        given = (arrays.BinaryArray(arrays.encoding_of(table.c.uuid.type), uuids),)
-        _driver_call(conn, sql, lambda cursor: out.update(cursor.execute(sql, given).fetchall()))
+
+        def lookup(cursor: Any) -> None:  # the array made inside: a bad value fails as the driver's error
+            given = (arrays.BinaryArray(arrays.encoding_of(table.c.uuid.type), uuids),)
+            out.update(cursor.execute(sql, given).fetchall())
+        _driver_call(conn, sql, lookup)
         return out
     for start in range(0, len(uuids), 500):
         out.update(conn.execute(select(table.c.uuid, table.c.id)

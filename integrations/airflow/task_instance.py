@@ -16,7 +16,7 @@ from modeldb_core import fingerprint as fp
 from modeldb_core import validation
 from modeldb_core.model import ArtifactVersion
 from modeldb_core.safety import safe_call
-from modeldb_core.task import tracked
+from modeldb_core.task import project_for, tracked
 
 from . import dag as dag_rules
 
@@ -115,7 +115,7 @@ class TaskRecord:
     def project(self) -> str | None:
         """``@tracked_task(project=)`` of the callable, which logs into this task's run (None:
         the configured project, ``MODELDB_PROJECT``)."""
-        return self.tracker.project if self.tracker is not None else None
+        return project_for(self.callable)
 
     def phase(self, params: dict[str, Any]) -> str | None:
         """The one phase rule (``modeldb_core.phases``): the ``modeldb_phase`` param, then

@@ -30,7 +30,7 @@ from modeldb_core.model import RunStatus
 from modeldb_core.client import get_client
 from modeldb_core.run import active_run, start_run, status_for
 from modeldb_core.safety import safe_call
-from modeldb_core.task import callable_chain, tracked
+from modeldb_core.task import callable_chain, project_for
 
 from . import flow_run, values
 from .flow_run import Attempt, FlowRunRecord
@@ -65,13 +65,6 @@ def _phase(record: FlowRunRecord, task: Any) -> str | None:
     options = record.options
     return phases.phase_for(task.name, task=options.phases.get(task.name), function=task.fn,
                             pipeline=options.phase)
-
-
-def _project(record: FlowRunRecord, task: Any) -> str:
-    """The function's ``@tracked_task(project=)`` (it logs into this task's run), else the
-    flow's: as for the phase, and as the Airflow integration does for a task's callable."""
-    declared = tracked(task.fn)
-    return declared.project if declared is not None and declared.project else record.project
 
 
 def _declared(run: Any, items: tuple[Any, ...], parameters: dict[str, Any], log: Callable) -> list:
@@ -150,7 +143,7 @@ def _start(task: Any, task_run: Any, state: Any) -> None:
     # function calling the flow), but never under one that already ended.
     current = active_run()
     parent = current if current is not None and not current.ended else None
-    run = start_run(task.name, project=_project(record, task), phase=_phase(record, task),
+    run = start_run(task.name, project=project_for(task.fn, record.project), phase=_phase(record, task),
                     params=params, tags=_tags(task_run), parent=parent,
                     pipeline_run_id=record.pipeline_run_id, orchestrator=flow_run.ORCHESTRATOR,
                     external_id=str(task_run.id), try_number=task_run.run_count, code=task.fn,

@@ -109,9 +109,12 @@ class Journal:
         return end
 
     def sync(self) -> None:
-        journal_map = self.map
-        if journal_map is not None:
-            journal_map.flush()
+        # fsync, not the map's flush: on these systems (one page cache for the file and its
+        # shared mapping) it writes the mapped records as well, and it lets go of the
+        # interpreter while the disk works; mmap.flush holds it, and every other thread of
+        # the user's process waits out the msync (~1.5 ms an Airflow task, bench_airflow).
+        if self.map is not None:
+            os.fsync(self.fd)
 
     def mark_applied(self, offset: int) -> None:
         os.pwrite(self.applied_fd, _OFFSET.pack(offset), 0)

@@ -35,6 +35,7 @@ from .task_instance import ORCHESTRATOR, TaskRecord
 
 hookimpl = require("airflow.listeners", "airflow", "the Airflow integration").hookimpl
 _RETRY = "up_for_retry"
+_RETURNS_KEPT = 10_000  # task instances whose return value a long-lived process remembers
 
 
 class _State:
@@ -46,6 +47,10 @@ class _State:
         self.pipeline_runs: dict[tuple, Any] = {}
         self.shapes: dict[int, tuple] = {}
         self.open: dict[tuple, tuple[TaskRecord, Any]] = {}
+        # The whole return value of the last try of each task instance this process ran, by
+        # external id: a downstream try in the same process (dag.test(), a worker running
+        # both) finds it here, before the writer has put it in the store.
+        self.returned: dict[str, Any] = {}
         self.lock = threading.Lock()
 
     def config(self) -> settings_mod.TrackingSettings:
@@ -130,11 +135,13 @@ def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str 
 
 def _upstream_output(store: Any, record: TaskRecord, upstream: str, map_index: int | None) -> Any:
     """The whole return value version of the last try of ``upstream`` (of its mapped try
-    ``map_index``) in the same DAG run."""
+    ``map_index``) in the same DAG run: from this process's memory, else from the store."""
     from .task_instance import external_id
 
-    tries = store.runs_by_external_id(external_id(record.dag_id, record.run_id, upstream, map_index),
-                                      orchestrator=ORCHESTRATOR)
+    ext = external_id(record.dag_id, record.run_id, upstream, map_index)
+    if ext in _state.returned:
+        return _state.returned[ext]
+    tries = store.runs_by_external_id(ext, orchestrator=ORCHESTRATOR)
     if not tries:
         return None
     last = max(tries, key=lambda run: (run.try_number or 0, run.started_at or 0.0))
@@ -185,6 +192,13 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
     if status == RunStatus.FAILED.value:
         tags["airflow.will_retry"] = "true" if state == _RETRY else "false"
     outputs = record.outputs() if status == RunStatus.SUCCEEDED.value else []
+    returned = next((version for name, version in outputs if name == calls.RETURN), None)
+    if returned is not None:
+        with _state.lock:
+            _state.returned.pop(record.external_id, None)
+            _state.returned[record.external_id] = returned  # the newest last
+            while len(_state.returned) > _RETURNS_KEPT:
+                del _state.returned[next(iter(_state.returned))]
 
     def end() -> None:
         run.set_tags(tags)

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 RUNNER = "modeldb_core.integrations.airflow.reproduction:run"
@@ -37,10 +38,13 @@ _file_hashes: dict[tuple[str, int, int], str] = {}
 
 
 def file_hash(path: str) -> str | None:
-    """The DAG file's SHA-256, computed once per content (its size and mtime) and process."""
+    """The DAG file's SHA-256, computed once per content (its size and mtime) and process;
+    None if ``path`` is not a file."""
     try:
         stat = os.stat(path)
     except OSError:
+        return None
+    if not S_ISREG(stat.st_mode):
         return None
     key = (path, stat.st_size, stat.st_mtime_ns)
     found = _file_hashes.get(key)
@@ -65,7 +69,8 @@ def record_entry(run: Any, record: Any) -> None:
 
     dag = record.dag
     dag_file = getattr(dag, "fileloc", None)
-    if run.id is None or not dag_file or not os.path.isfile(dag_file):
+    dag_file_hash = file_hash(dag_file) if run.id is not None and dag_file else None
+    if dag_file_hash is None:
         return
     dag_run = record.context().get("dag_run")
     conf = dict(getattr(dag_run, "conf", None) or {})
@@ -78,7 +83,7 @@ def record_entry(run: Any, record: Any) -> None:
         target += f"[{record.map_index}]"
     run.record_recipe(recipe.ENTRY, {
         "kind": "airflow", "target": target, "dag_id": record.dag_id, "task_id": record.task_id,
-        "map_index": record.map_index, "dag_file": os.path.abspath(dag_file), "dag_file_hash": file_hash(dag_file),
+        "map_index": record.map_index, "dag_file": os.path.abspath(dag_file), "dag_file_hash": dag_file_hash,
         "bundle": {"name": getattr(bundle, "name", None), "version": getattr(bundle, "version", None)},
         "logical_date": _iso(getattr(dag_run, "logical_date", None)), "conf": shown,
         "airflow_run_id": record.run_id, "arguments": arguments, "cwd": os.getcwd(), "runner": RUNNER})

@@ -95,6 +95,7 @@ class TaskRecord:
         self.result: Any = None
         self.has_result = False
         self._context: dict[str, Any] | None = None
+        self._upstream: list[tuple[str, str, int | None]] | None = None
 
     @property
     def key(self) -> tuple:
@@ -217,6 +218,8 @@ class TaskRecord:
           map), the output of the upstream's try with the same map index;
         - a task given a mapped upstream's results (a reduce) receives a lazy sequence: its
           inputs are the outputs of each of the upstream's tries (``name[i]``)."""
+        if self._upstream is not None:  # asked for the params, then again for the inputs
+            return self._upstream
         from airflow.sdk.definitions.mappedoperator import MappedOperator
         from airflow.sdk.definitions.xcom_arg import XComArg
 
@@ -233,6 +236,7 @@ class TaskRecord:
             elif upstream_mapped and not expanded:
                 count = safe_call("count a mapped task's results", len, arguments.get(name), default=0) or 0
                 found += [(f"{name}[{i}]", operator.task_id, i) for i in range(min(count, calls.MAX_ITEMS))]
+        self._upstream = found
         return found
 
     def params_and_inputs(self) -> tuple[dict[str, Any], list[tuple[str | None, ArtifactVersion]]]:

@@ -8,16 +8,20 @@ return value, so every task has params, an input and an output) with real
 ``--repeat`` pairs of runs (which of the two goes first alternates).
 Target (issue 12): a whole task, tracked minus untracked, at most 2 ms.
 
-Two figures for that:
+Figures for that:
 
-- the whole task: the median of the pairs' wall-time differences per task. A
-  dag.test() task costs ~100 ms of Airflow scheduling, and on this VM the same
-  untracked run varies by +-10 %: the quartiles printed show how far this
-  figure can be trusted (a few ms either way);
-- tracking's CPU a task, which is what a tracked task adds to that machine
-  work, component by component, each measured precisely: the listener's hooks
-  (on the task's thread), the writer thread (its own CPU clock: it shares the
-  interpreter with the task), and the extra garbage collection.
+- the whole task: each task's own time (from the end of the task before it to
+  its own end), pooled over all runs, tracked median minus untracked median,
+  plus the tracked run's final drain spread over its tasks, with a bootstrap
+  95 % interval. A dag.test() task costs ~100 ms of Airflow's own work and on
+  this VM the same untracked task varies by +-20 ms: the interval says how far
+  the figure can be trusted;
+- the whole DAG run per task: the median of the pairs' differences, with its
+  quartiles (the slower drift of the machine shows here);
+- tracking's CPU a task, component by component, each measured precisely: the
+  listener's hooks (on the task's thread), the writer thread (its own CPU
+  clock: it shares the interpreter with the task), and the extra garbage
+  collection.
 
 Each DAG run starts from a collected heap (``gc.collect()`` before it, not
 timed). Without it, one full collection of Airflow's heap (~0.5 s, 10 ms a
@@ -149,7 +153,6 @@ def main() -> None:
         register(dag)
         clock, meter = HookClock(), Meter()
         figures: dict[bool, list[dict[str, float]]] = {True: [], False: []}
-
         durations: dict[bool, list[float]] = {True: [], False: []}
 
         def run(tracked: bool) -> float:
@@ -175,7 +178,8 @@ def main() -> None:
         modeldb_core.configure(uri=uri)
         run(True)   # warm-up: Airflow's one-off start, the store's schema, code versions
         run(False)
-        figures, durations = {True: [], False: []}, {True: [], False: []}
+        for series in (*figures.values(), *durations.values()):
+            series.clear()  # the warm-up does not count
         differences = []
         for i in range(args.repeat):
             # Alternate which goes first (ABBA): a run's position in a pair must not count.

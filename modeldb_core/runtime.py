@@ -267,11 +267,11 @@ class Runtime:
             self._wake.wait(max(0.0, min(due - time.monotonic(), SYNC_AFTER_END)))
             self._wake.clear()
             now = time.monotonic()
+            if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
+                last_sync = now
+                self._sync()
             if now < due and not self._urgent and not stop.is_set():
-                if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
-                    last_sync = now
-                    self._sync()
-                continue
+                continue  # woken to sync a run's end: the batch still gathers
             self._urgent = False
             # Woken early by a read or the exit that drains (every few ms while the store fails):
             # the rest of ``quiet_until`` is slept out; only the exit (``stop``) cuts it short,
@@ -308,9 +308,6 @@ class Runtime:
                     backoff = quiet = min(BACKOFF_MAX, exc.retry_after)
                 quiet_until = time.monotonic() + quiet
                 self._outage(exc)
-            if self._unsynced_end or now - last_sync >= SYNC_SECONDS:
-                last_sync = now
-                self._sync()
             due = time.monotonic() + max(backoff, WRITE_EVERY)
             with self._progress:
                 self._progress.notify_all()

@@ -230,7 +230,7 @@ def _membership(row, f: Field, node: In):
         if numbers:
             parts.append(row.c.value_num.in_(numbers))
         if texts:
-            parts.append(row.c.value_text.in_(texts))
+            parts.append(_text_in(row, texts))
         test, present = or_(*parts), row.c.run_id.is_not(None)
     elif f.kind == METRIC:
         test, present = row.c.value.in_([float(v) for v in node.values]), row.c.value.is_not(None)
@@ -248,6 +248,8 @@ def _comparison(row, f: Field, op: str, value: Any):
             if math.isnan(value):
                 return false() if op != "!=" else row.c.value_num.is_not(None)
             return _apply(row.c.value_num, op, value)
+        if op == "=":
+            return _text_in(row, [_param_text(value)])
         return _apply(row.c.value_text, op, _param_text(value))
     if f.kind == METRIC:
         value = float(value)
@@ -260,6 +262,30 @@ def _comparison(row, f: Field, op: str, value: Any):
             return false()
         return _apply(row.c.value, op, value)
     return _apply(row.c.value, op, value)
+
+
+def _text_in(params, texts: list[str]):
+    """Params whose text is one of ``texts``. A number's text (its JSON) is not in the (key,
+    value_text) index (revision 0013), only in (key, value_num): the rows that are not numbers
+    are found through the first, and a text that is a number's (``"0.5"``) through the second."""
+    parts = [and_(params.c.value_num.is_(None), _one_of(params.c.value_text, texts))]
+    for text in texts:
+        number = _finite_number(text)
+        if number is not None:
+            parts.append(and_(params.c.value_num == number, params.c.value_text == text))
+    return or_(*parts)
+
+
+def _one_of(column, values: list[str]):
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
+def _finite_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _param_text(value: Any) -> str:

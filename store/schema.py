@@ -134,7 +134,9 @@ params = Table(
     Column("value_text", Text, nullable=False),
     Column("value_num", Double),
     Index(None, "key", "value_num"),
-    Index(None, "key", "value_text"),
+    # A number is found by value_num; its text (its JSON) is not indexed again (revision 0013).
+    Index("ix_params_key_value_text", "key", "value_text", sqlite_where=text("value_num IS NULL"),
+          postgresql_where=text("value_num IS NULL")),
 )
 # Revision 0002 adds, on PostgreSQL only, multi-column statistics on params
 # (key, value_text), (key, value_num) and tags (key, value) for the query planner.

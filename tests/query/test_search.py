@@ -37,6 +37,15 @@ def test_params_compare_numerically_when_both_sides_are_numbers(store, runs):
     assert names(search_runs('params.depth = "none"', store=store)) == ["linear"]
 
 
+def test_a_text_matches_string_params_and_the_text_of_numbers(store, runs):
+    # Strings and numbers are indexed apart (revision 0013); a text finds both as before.
+    assert names(search_runs('params.depth = "10"', store=store)) == ["rf-2"]
+    assert set(names(search_runs('params.depth in ("none", "12", "x")', store=store))) == {"linear", "rf-3"}
+    assert set(names(search_runs('params.model = "rf"', store=store))) == {"rf-1", "rf-2", "rf-3"}
+    assert set(names(search_runs('params.depth != "10" and params.depth = "none"', store=store))) == {"linear"}
+    assert names(search_runs('params.depth = "inf"', store=store)) == []
+
+
 @pytest.mark.parametrize("text, expected", [
     ('params.model like "r%"', {"rf-1", "rf-2", "rf-3", "RF-upper"}),  # like ignores case
     ('params.model not like "r%"', {"gbm-1", "gbm-2", "linear"}),

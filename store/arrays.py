@@ -9,6 +9,8 @@ with the array type's OID.
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
@@ -19,32 +21,74 @@ _LENGTH = struct.Struct(">i").pack
 
 class _Encoding:
     """How the elements of one PostgreSQL type are written: ``element`` turns a value (never
-    None) into its length-prefixed bytes; ``coerce`` makes the column's Python type of a value
-    of another (an int in a float column, a number in a text one)."""
+    None) into its length-prefixed bytes, ``elements`` a sequence of them (no None) into all
+    of theirs at once (one pass in C: a Python call an element was most of the encoding);
+    ``coerce`` makes the column's Python type of a value of another (an int in a float
+    column, a number in a text one)."""
 
     def __init__(self, element_oid: int, array_oid: int, element: Callable[[Any], bytes],
-                 coerce: Callable[[Any], Any]):
-        self.element_oid, self.array_oid, self.element, self.coerce = element_oid, array_oid, element, coerce
+                 elements: Callable[[Sequence[Any]], bytes], coerce: Callable[[Any], Any]):
+        self.element_oid, self.array_oid, self.coerce = element_oid, array_oid, coerce
+        self.element, self.elements = element, elements
 
 
 def _fixed(code: str, element_oid: int, array_oid: int, coerce: Callable[[Any], Any]) -> _Encoding:
+    """Elements of ``code``, a type code of both ``struct`` and ``array`` of the element's width."""
     item = struct.Struct(">i" + code)
     size = item.size - 4
     pack = item.pack
-    return _Encoding(element_oid, array_oid, lambda value: pack(size, value), coerce)
+    if array(code).itemsize != size:  # array's widths are the platform's; PostgreSQL's are fixed
+        raise RuntimeError(f"array type code {code!r} is not {size} bytes wide on this platform")
+    prefix = _LENGTH(size)
+    width = 4 + size
+
+    def elements(values: Sequence[Any]) -> bytes:
+        # The values packed side by side in C (big-endian), then laid out byte lane by byte
+        # lane behind their length prefixes: a dozen slice copies, whatever the batch's size.
+        packed = array(code, values)
+        if sys.byteorder == "little":
+            packed.byteswap()
+        raw, count = packed.tobytes(), len(values)
+        out = bytearray(count * width)
+        for lane in range(4):
+            out[lane::width] = prefix[lane:lane + 1] * count
+        for lane in range(size):
+            out[4 + lane::width] = raw[lane::size]
+        return bytes(out)
+    return _Encoding(element_oid, array_oid, lambda value: pack(size, value), elements, coerce)
+
+
+class _Prefixes(dict):
+    """The length prefixes of short texts, made once (keys and values repeat batch after batch)."""
+
+    def __missing__(self, length: int) -> bytes:
+        prefix = _LENGTH(length)
+        if length < 4096:
+            self[length] = prefix
+        return prefix
+
+
+_prefix_of = _Prefixes().__getitem__
 
 
 def _text(element_oid: int, array_oid: int) -> _Encoding:
     def element(value: Any) -> bytes:
         raw = value.encode()
         return _LENGTH(len(raw)) + raw
-    return _Encoding(element_oid, array_oid, element, str)
+
+    def elements(values: Sequence[Any]) -> bytes:
+        raws = list(map(str.encode, values))
+        parts = [b""] * (2 * len(raws))
+        parts[::2] = map(_prefix_of, map(len, raws))
+        parts[1::2] = raws
+        return b"".join(parts)
+    return _Encoding(element_oid, array_oid, element, elements, str)
 
 
 _FLOAT8 = _fixed("d", 701, 1022, float)
 _INT8 = _fixed("q", 20, 1016, int)
 _INT4 = _fixed("i", 23, 1007, int)
-_BOOL = _fixed("?", 16, 1000, bool)
+_BOOL = _fixed("B", 16, 1000, bool)  # one byte, 0 or 1
 _TEXT = _text(25, 1009)
 _VARCHAR = _text(1043, 1015)
 
@@ -64,15 +108,18 @@ class BinaryArray:
     __slots__ = ("oid", "data")
 
     def __init__(self, encoding: _Encoding, values: Sequence[Any]):
-        element = encoding.element
-        try:
-            items = [_NULL if value is None else element(value) for value in values]
-        except (struct.error, TypeError, AttributeError, ValueError):
-            items = self._coerced(encoding, values)
         has_null = 1 if None in values else 0
+        try:
+            if has_null:
+                element = encoding.element
+                body = b"".join([_NULL if value is None else element(value) for value in values])
+            else:
+                body = encoding.elements(values)
+        except (struct.error, TypeError, AttributeError, ValueError, OverflowError):
+            body = b"".join(self._coerced(encoding, values))
         self.oid = encoding.array_oid
         # ndim, has-null flag, element type, then the one dimension's length and lower bound.
-        self.data = struct.pack(">iiiii", 1, has_null, encoding.element_oid, len(items), 1) + b"".join(items)
+        self.data = struct.pack(">iiiii", 1, has_null, encoding.element_oid, len(values), 1) + body
 
     @staticmethod
     def _coerced(encoding: _Encoding, values: Sequence[Any]) -> list[bytes]:

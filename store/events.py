@@ -20,7 +20,7 @@ from math import isnan
 import operator
 import re
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from sqlalchemy import ARRAY, BigInteger, String, Text, bindparam, case, cast, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -35,6 +35,8 @@ from modeldb_core.model import ArtifactVersion, RunStatus
 from . import arrays, schema as t
 from .bulk import METRIC_COLUMNS, PARAM_COLUMNS, param_row
 from .rows import encode_json
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .sql_store import SqlStore
@@ -99,8 +101,10 @@ class SetWise:
         self.types = types
         self._compiled: dict[tuple[str, ...], tuple[str, dict[str, Any], frozenset[str]]] = {}
 
-    def execute(self, conn: Connection, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
-        """``rows``: dicts, or tuples of the values of ``columns``."""
+    def execute(self, conn: Connection, rows: Sequence[Any],
+                columns: tuple[str, ...] | None = None) -> list[tuple[Any, ...]]:
+        """``rows``: dicts, or tuples of the values of ``columns``. Returns the rows the
+        statement returns (none unless it has RETURNING)."""
         if columns is None:
             columns = tuple(rows[0])
             rows = list(map(operator.itemgetter(*columns), rows))
@@ -115,12 +119,13 @@ class SetWise:
             found = self._compiled[columns] = (sql, fixed, [arrays.encoding_of(self.types[c]) for c in columns])
         sql, fixed, encodings = found
 
-        def execute(cursor: Any) -> None:  # a value the column cannot hold fails as the driver's error
+        def execute(cursor: Any) -> list[tuple[Any, ...]]:  # a value the column cannot hold fails as the driver's error
             params = dict(fixed)
             for column, encoding, values in zip(columns, encodings, zip(*rows)):
                 params[f"all_{column}"] = arrays.BinaryArray(encoding, values)
             cursor.execute(sql, params)
-        _driver_call(conn, sql, execute)
+            return cursor.fetchall() if cursor.description else []
+        return _driver_call(conn, sql, execute)
 
 
 class Statements:
@@ -132,6 +137,11 @@ class Statements:
         self.insert_param = insert(t.params).on_conflict_do_nothing()
         metric_point = ["run_id", "key", "step", "timestamp"]
         self.insert_metric = insert(t.metrics).on_conflict_do_nothing(index_elements=metric_point)
+        # The values of a run the batch itself created: nothing of that run can be in the
+        # store yet, so they go in without a conflict check (``_Batch._insert_values``).
+        self.insert_new_param = insert(t.params)
+        self.insert_new_metric = insert(t.metrics)
+        self.insert_new_tag = insert(t.tags)
         self.upsert_latest = store._upsert_latest
 
         def upsert_tag(tag: Any) -> Any:
@@ -185,8 +195,13 @@ class Statements:
                     index_elements=["run_id", "key"],
                     set_={c: stmt.excluded[c] for c in ("value", "is_nan", "step", "timestamp")}, where=newer)
             self._set_wise = {
-                id(self.insert_run): inserting(t.runs, lambda s: s.on_conflict_do_nothing(index_elements=["uuid"])),
+                # Returns the runs it inserted: those the batch created (``_Batch._insert_runs``).
+                id(self.insert_run): inserting(t.runs, lambda s: s.on_conflict_do_nothing(
+                    index_elements=["uuid"]).returning(t.runs.c.uuid, t.runs.c.id)),
                 id(self.insert_param): inserting(t.params, lambda s: s.on_conflict_do_nothing()),
+                id(self.insert_new_param): inserting(t.params, lambda s: s),
+                id(self.insert_new_metric): inserting(t.metrics, lambda s: s),
+                id(self.insert_new_tag): inserting(t.tags, lambda s: s),
                 id(self.insert_metric): inserting(
                     t.metrics, lambda s: s.on_conflict_do_nothing(index_elements=metric_point)),
                 id(self.upsert_latest): inserting(t.latest_metrics, latest),
@@ -198,17 +213,18 @@ class Statements:
                 id(self.beat): SetWise(lambda batch: beat(lambda name: batch.c[name]), _BEAT_TYPES),
             }
 
-    def many(self, conn: Connection, stmt: Any, rows: Sequence[Any], columns: tuple[str, ...] | None = None) -> None:
+    def many(self, conn: Connection, stmt: Any, rows: Sequence[Any],
+             columns: tuple[str, ...] | None = None) -> list[tuple[Any, ...]] | None:
         """``stmt`` for every row (dicts, or tuples of the values of ``columns``): one
-        statement for them all where the database has a set-wise form of it, else the
-        driver's ``executemany``."""
+        statement for them all where the database has a set-wise form of it (returning the
+        rows that form returns), else the driver's ``executemany`` (returning None)."""
         if not rows:
-            return
+            return []
         set_wise = self._set_wise.get(id(stmt))
         if set_wise is not None:
-            set_wise.execute(conn, rows, columns)
-        else:
-            _many(conn, stmt, rows, columns)
+            return set_wise.execute(conn, rows, columns)
+        _many(conn, stmt, rows, columns)
+        return None
 
 
 _compiled: dict[tuple[int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None, dict[str, Any], Any]] = {}
@@ -277,12 +293,12 @@ def _positional(conn: Connection, stmt: Any, columns: tuple[str, ...]) -> tuple[
     return _positionals[key]
 
 
-def _driver_call(conn: Connection, sql: str, call: Callable[[Any], Any]) -> None:
+def _driver_call(conn: Connection, sql: str, call: Callable[[Any], T]) -> T:
     """``call(cursor)`` on the driver's own cursor, in ``conn``'s transaction."""
     cursor = conn.connection.driver_connection.cursor()
     dbapi_error = conn.dialect.dbapi.Error
     try:
-        call(cursor)
+        return call(cursor)
     except dbapi_error as exc:
         # As SQLAlchemy wraps what it executes itself, so the store translates (and retries)
         # a driver's error here as it does everywhere else.
@@ -378,6 +394,8 @@ class _Batch:
         # batch is inserted ended, so the end's update finds nothing to change (no index of
         # status to move); it still runs, for a run another writer inserted first.
         self.final_ends: dict[str, Event] = {}
+        # The keys of the runs this batch inserted (``_insert_values``).
+        self.created: set[int] = set()
 
     def park(self, waits_for: str, event: Event) -> None:
         """Keep ``event`` until ``waits_for`` arrives (with the definitions a start refers to)."""
@@ -410,9 +428,9 @@ class _Batch:
             self.final_ends = _final_ends(by_kind.get(ENDED, ()))
         parents = {e.data["parent"] for e in starts if isinstance(e.data.get("parent"), str)}
         ids = _run_ids(conn, subjects | parents)
-        arrived += self._insert_runs(starts, ids)
+        new, known = self._insert_runs(starts, ids)  # known: what came with the starts, first
+        arrived += new
         self._pipeline_ends(by_kind.get(PIPELINE_ENDED, ()))
-        known = []
         for event in about_runs:
             run_key = ids.get(event.subject)
             if run_key is None:
@@ -427,12 +445,15 @@ class _Batch:
         return arrived
 
     # -- runs ---------------------------------------------------------------------------
-    def _insert_runs(self, starts: Sequence[Event], ids: dict[str, int]) -> list[str]:
+    def _insert_runs(self, starts: Sequence[Event], ids: dict[str, int]) -> tuple[list[str], list[tuple[int, Event]]]:
         """Insert the runs started (parents before children); park those whose parent or
-        pipeline run has not arrived. ``ids`` learns the new runs' ids."""
+        pipeline run has not arrived. ``ids`` learns the new runs' ids, ``created`` the keys
+        of those this batch inserted. Returns the runs now in the store, and the params and
+        tags that came with their starts, as events about them."""
         waiting = [e for e in starts if e.subject not in ids]
+        carried: list[tuple[int, Event]] = []
         if not waiting:
-            return []
+            return [], carried
         conn, store = self.conn, self.store
         prun_keys = {e.data["pipeline_run"] for e in waiting if e.data.get("pipeline_run")}
         prun_ids = _pipeline_run_ids(conn, prun_keys) if prun_keys else {}
@@ -479,17 +500,28 @@ class _Batch:
                     "environment_id": definition_ids.get(data.get("env")),
                     "error_type": None, "error_message": None, "error_traceback": None,
                     "end_seq": None}))
-            self.s.many(conn, self.s.insert_run, rows)
-            found = _run_ids(conn, [e.subject for e in ready])
+            inserted = self.s.many(conn, self.s.insert_run, rows)
+            subjects = {e.subject for e in ready}
+            if inserted is None:
+                # SQLite: the write transaction holds the database's write lock since its
+                # BEGIN IMMEDIATE, so every run of ``ready`` (none was there) is this batch's.
+                found = _run_ids(conn, subjects)
+                self.created.update(found.values())
+            else:
+                # PostgreSQL: the statement returns the runs it inserted; a run another
+                # writer committed in the meantime is there, but not this batch's.
+                found = dict(inserted)
+                self.created.update(found.values())
+                if len(found) < len(subjects):
+                    found.update(_run_ids(conn, subjects - found.keys()))
             ids.update(found)
             new += [e.subject for e in ready]
-            # What came with the start: params and tags, applied like their own events.
-            self._apply_to_runs([(found[e.subject], Event(PARAMS, e.subject, e.seq, e.data["params"]))
-                                 for e in ready if e.data.get("params")]
-                                + [(found[e.subject], Event(TAGS, e.subject, e.seq, e.data["tags"]))
-                                   for e in ready if e.data.get("tags")])
+            carried += [(found[e.subject], Event(PARAMS, e.subject, e.seq, e.data["params"]))
+                        for e in ready if e.data.get("params")]
+            carried += [(found[e.subject], Event(TAGS, e.subject, e.seq, e.data["tags"]))
+                        for e in ready if e.data.get("tags")]
             waiting = later
-        return new
+        return new, carried
 
     def _apply_to_runs(self, events: Sequence[tuple[int, Event]]) -> None:
         conn, s = self.conn, self.s
@@ -516,9 +548,9 @@ class _Batch:
             elif kind == HEARTBEAT:
                 beats.append({"run_key": run_key, "beat_at": float(data)})
         if params:
-            s.many(conn, s.insert_param, params, PARAM_COLUMNS)
+            self._insert_values(s.insert_param, s.insert_new_param, params, PARAM_COLUMNS, _PARAM_KEY)
         if metrics:
-            s.many(conn, s.insert_metric, metrics, METRIC_COLUMNS)
+            self._insert_values(s.insert_metric, s.insert_new_metric, metrics, METRIC_COLUMNS, _METRIC_POINT)
             latest: dict[tuple[int, str], tuple[Any, ...]] = {}
             for m in metrics:  # (run, key, value, is_nan, step, timestamp)
                 seen = latest.get(m[:2])
@@ -526,7 +558,7 @@ class _Batch:
                     latest[m[:2]] = m
             s.many(conn, s.upsert_latest, list(latest.values()), METRIC_COLUMNS)
         if tags:
-            s.many(conn, s.upsert_tag, _last_by_seq(tags), _TAG_COLUMNS)
+            self._insert_values(s.upsert_tag, s.insert_new_tag, _last_by_seq(tags), _TAG_COLUMNS, _PARAM_KEY)
         if notes:
             s.many(conn, s.insert_note, notes)
         if edges:
@@ -536,6 +568,29 @@ class _Batch:
                 s.many(conn, s.end_run, round_)
         if beats:
             s.many(conn, s.beat, _last_beat_of_each_run(beats))
+
+    def _insert_values(self, checked: Any, unchecked: Any, rows: list[tuple[Any, ...]],
+                       columns: tuple[str, ...], unique: Callable[[tuple[Any, ...]], Any]) -> None:
+        """Insert rows of a run's values (params, metrics, tags; their first column the run's key).
+
+        Those of a run this batch created go in by ``unchecked``, a plain INSERT: nothing of
+        that run can be in the store but what this one call writes (``apply`` calls
+        ``_apply_to_runs`` once a batch), and only the first row of each ``unique`` key is
+        kept, as ``checked``'s conflict rule would keep it. On PostgreSQL a conflict check
+        is a speculative insertion a row: a fifth of the database's work on a batch of runs.
+        """
+        created = self.created
+        if created:
+            fresh, others, seen = [], [], set()
+            for row in rows:
+                if row[0] not in created:
+                    others.append(row)
+                elif (key := unique(row)) not in seen:
+                    seen.add(key)
+                    fresh.append(row)
+            self.s.many(self.conn, unchecked, fresh, columns)
+            rows = others
+        self.s.many(self.conn, checked, rows, columns)
 
     def _pipeline_ends(self, events: Sequence[Event]) -> None:
         if not events:
@@ -562,6 +617,9 @@ def _uuid_of(conn: Connection, key: int | None) -> str | None:
 
 # The rows of params, metrics (bulk.PARAM_COLUMNS, METRIC_COLUMNS) and tags are tuples.
 _TAG_COLUMNS = ("run_id", "key", "value", "seq")
+# The unique keys of those rows: (run, key) of a param or tag; (run, key, step, timestamp) of a point.
+_PARAM_KEY = operator.itemgetter(0, 1)
+_METRIC_POINT = operator.itemgetter(0, 1, 4, 5)
 
 
 def _metric(run_key: int, data: Sequence[Any]) -> tuple[Any, ...]:

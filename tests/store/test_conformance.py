@@ -192,6 +192,25 @@ def test_params_are_write_once_and_metric_points_are_kept_once_in_step_order(sto
     assert detail.metrics["loss"] == 1 / 3  # the latest step
 
 
+def test_new_runs_and_their_values_delivered_twice_in_one_batch_land_once(store):
+    # The values of a run that its own batch creates go in without a conflict check
+    # (store/events.py): the batch must keep one row of each param, tag and metric point
+    # itself, child runs (inserted after their parent) included.
+    drawn = ([0.5, 0.25, float("nan"), 0.125], ["prep", "fit", "eval"], ["n1", "n2"], "failed")
+    a_parent, a_child, a_prun, b_parent, b_child, b_prun = _uuids(6)
+    for event in _stream(a_parent, a_child, a_prun, drawn):
+        store.apply_events([event], {})
+    twice = _stream(b_parent, b_child, b_prun, drawn) * 2
+    twice.append(Event(ev.PARAMS, b_parent, 90, {"lr": 0.1}))  # a param the start gave, again
+    random.Random(7).shuffle(twice)
+    store.apply_events(twice, {})
+    assert _values_without_their_run(store) == {}
+    assert _state(store, b_parent) == _state(store, a_parent)
+    assert _state(store, b_child) == _state(store, a_child)
+    assert _state(store, b_parent)["params"] == {"lr": 0.1}
+    assert [v for _, _, v in _state(store, b_parent)["metrics"]["loss"]][:2] == [0.5, 0.25]
+
+
 def test_search_filters_and_sorts_runs_made_by_events(store):
     runs = {name: ev.uuid7() for name in ("low", "mid", "high", "other")}
     events = []

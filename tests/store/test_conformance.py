@@ -28,6 +28,7 @@ def _state(store, ref: str) -> dict:
         "status": d.run.status, "started": d.run.started_at, "ended": d.run.ended_at,
         "error": d.run.error_message, "params": d.params, "tags": d.tags,
         "metrics": {k: [(m.step, m.timestamp, m.value) for m in v] for k, v in d.metric_history.items()},
+        "latest": {k: repr(v) for k, v in d.metrics.items()},  # repr: a NaN equals its own kind
         "notes": sorted(n.text for n in d.notes),
         "inputs": sorted((io.name, io.artifact.uri, io.artifact.content_hash) for io in d.inputs),
         "children": len(d.children),

@@ -1,6 +1,6 @@
 """Event ingest through one `modeldb server` process (uvicorn), on SQLite and PostgreSQL.
 
-    python bench/bench_server.py [--runs 5000] [--batch 5000] [--clients 2] [--postgres URL]
+    python bench/bench_server.py [--runs 20000] [--batch 5000] [--clients 2] [--postgres URL]
     python bench/bench_server.py --cluster --postgres URL [--processes 16] [--tasks 1000]
 
 Each run is what a tracked task journals with 10 params, 5 metrics and 3 tags
@@ -203,7 +203,7 @@ _EVENTS = "/api/v1/events"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--openlineage", type=int, default=1000, help="START/COMPLETE pairs")

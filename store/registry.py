@@ -452,7 +452,7 @@ class RegistryStore:
             if done:
                 self._audit(conn, actor, "version.approve", version.qualified_uri, version.model_id,
                             after={"alias": alias}, reason=reason, at=now)
-            return Approval(version.model, version.version, alias, actor, now, reason)
+            return Approval(version.model, version.version, alias, actor, now, reason, version.project)
         return self._registry_write(work)
 
     def approvals(self: "SqlStore", name: str, project: str | None = None) -> list[Approval]:
@@ -460,9 +460,9 @@ class RegistryStore:
         ap, mv = t.approvals, t.model_versions
         with self._read() as conn:
             model = self._model_row(conn, ref)
-            return [Approval(model.name, r.version, r.alias, r.actor, r.at, r.reason) for r in conn.execute(
-                select(ap, mv.c.version).join(mv, mv.c.id == ap.c.version_id)
-                .where(mv.c.model_id == model.id).order_by(ap.c.at, ap.c.id))]
+            rows = conn.execute(select(ap, mv.c.version).join(mv, mv.c.id == ap.c.version_id)
+                                .where(mv.c.model_id == model.id).order_by(ap.c.at, ap.c.id))
+            return [Approval(model.name, r.version, r.alias, r.actor, r.at, r.reason, model.project) for r in rows]
 
     def promote(self: "SqlStore", ref: str, alias: str, actor: str, reason: str | None = None,
                 force: bool = False) -> AliasMove:
@@ -514,7 +514,7 @@ class RegistryStore:
                     after={"version": candidate.version, "forced": forced, "evidence": evidence},
                     reason=reason, at=now)
         return AliasMove(candidate.model, alias, holder.version if holder else None, candidate.version,
-                         actor, now, reason, forced, evidence)
+                         actor, now, reason, forced, evidence, candidate.project)
 
     def _facts(self, conn: Connection, policy: policies.Policy, candidate: ModelVersion,
                holder: ModelVersion | None, alias: str) -> policies.Facts:
@@ -560,7 +560,7 @@ class RegistryStore:
             if alias is not None:
                 query = query.where(am.c.alias == names.alias_name(alias))
             return [AliasMove(model.name, r.alias, numbers.get(r.from_version_id), numbers.get(r.to_version_id),
-                              r.actor, r.at, r.reason, bool(r.forced), json.loads(r.evidence))
+                              r.actor, r.at, r.reason, bool(r.forced), json.loads(r.evidence), model.project)
                     for r in conn.execute(query)]
 
     # -- the audit log -----------------------------------------------------------

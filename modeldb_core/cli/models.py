@@ -195,7 +195,7 @@ def update(obj, name, description, owner, tags, reason, project, **card) -> None
 def _moved(move, fmt: str) -> None:
     if fmt == output.TABLE:
         held = f"v{move.from_version}" if move.from_version is not None else "nothing"
-        click.echo(f"models:/{move.model}@{move.alias} now v{move.to_version} (was {held})"
+        click.echo(f"{move.uri} now v{move.to_version} (was {held})"
                    + (" -- FORCED" if move.forced else ""))
         for verdict in move.evidence.get("verdicts", []):
             click.echo(f"  {'passed' if verdict['passed'] else 'FAILED'}  {verdict['rule']}: {verdict['detail']}")
@@ -232,7 +232,7 @@ _promote_command("alias", "Point ALIAS at the version REF names (the same rules 
 def approve(obj, ref, alias, reason, project) -> None:
     """Approve the version REF names for ALIAS (as the configured identity, else the OS user)."""
     done = obj.store.approve(qualified(ref, project), alias, _actor(obj), reason=reason)
-    click.echo(f"{done.actor} approved models:/{done.model}/{done.version} for {done.alias!r}")
+    click.echo(f"{done.actor} approved {done.version_uri} for {done.alias!r}")
 
 
 @models_group.command("history")

@@ -77,6 +77,12 @@ class AliasMove:
     reason: str | None = None
     forced: bool = False
     evidence: dict[str, Any] = field(default_factory=dict)
+    project: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """``models:/project/name@alias``."""
+        return f"{model_uri(self.model, self.project)}@{self.alias}"
 
 
 @dataclass
@@ -87,6 +93,12 @@ class Approval:
     actor: str
     at: float
     reason: str | None = None
+    project: str | None = None
+
+    @property
+    def version_uri(self) -> str:
+        """``models:/project/name/N``: the version approved."""
+        return f"{model_uri(self.model, self.project)}/{self.version}"
 
 
 @dataclass

@@ -168,7 +168,7 @@ def _registry_part(world: Scenario, run_dag) -> float:
     assert "approval" in unapproved, unapproved
     world.cli("models", "approve", "pricing/3", "production", "--reason", "MR-12 reviewed", identity="risk-officer")
     moved = world.cli("models", "promote", "pricing/3", "production", "--reason", "lower rmse")
-    assert "models:/pricing@production now v3 (was v1)" in moved, moved
+    assert "models:/pricing/pricing@production now v3 (was v1)" in moved, moved
     assert mdb.resolve_model("models:/pricing@production").version == 3
 
     # 4. The report of @production reaches the Airflow task that prepared the data, and the raw file.

@@ -89,7 +89,9 @@ def test_cli_project_option_and_the_ambiguity_message(store_uri, tmp_path):
     assert "2 projects have a model named 'pricing' ('risk', 'sales')" in refused.output
     assert "Traceback" not in refused.output
     moved = invoke(store_uri, "models", "promote", "pricing/1", "production", "--project", "sales")
-    assert "now v1" in moved.output
+    assert "models:/sales/pricing@production now v1" in moved.output  # which of the two moved
+    approved = invoke(store_uri, "models", "approve", "pricing/1", "staging", "--project", "risk")
+    assert "approved models:/risk/pricing/1 for 'staging'" in approved.output
     shown = invoke(store_uri, "models", "show", "models:/sales/pricing@production", "--json")
     assert '"version": 1' in shown.output
     listed = invoke(store_uri, "audit", "list", "--model", "pricing", "--project", "risk", "--json").output

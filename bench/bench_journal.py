@@ -1,11 +1,13 @@
 """The tracking runtime's costs: what the caller pays, what the writer drains, what a replay takes.
 
-    python bench/bench_journal.py [--runs 2000] [--replay 100000] [--postgres URL]
+    python bench/bench_journal.py [--runs 2000] [--replay 100000] [--postgres URL] [--server]
 
 Prints, for a tracked task logging 10 params, 5 metrics and 3 tags:
 - the caller's thread: median time of one tracked call minus the same untracked call;
   ``log_metric`` per call; process CPU per run (caller + writer) over the whole drain;
 - drain throughput (runs/s) from the journal into SQLite (and PostgreSQL with --postgres);
+- with --server, the same through a ``modeldb server`` on loopback over its own SQLite file
+  (``MODELDB_URI=http://...``: the writer posts batches, the caller's path is unchanged);
 - replay of ``--replay`` journaled runs into an empty SQLite store.
 """
 from __future__ import annotations
@@ -204,6 +206,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--replay", type=int, default=100_000)
     parser.add_argument("--postgres", help="a PostgreSQL URL to measure the drain into as well")
+    parser.add_argument("--server", action="store_true", help="and through a `modeldb server` on loopback")
     args = parser.parse_args()
     # Wall figures on a shared machine follow its load: print it beside them.
     print("load average at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
@@ -213,6 +216,15 @@ def main() -> None:
         results = {"SQLite": caller_and_drain(f"sqlite:///{folder / 'bench.db'}", args.runs)}
         if args.postgres:
             results["PostgreSQL"] = caller_and_drain(args.postgres, args.runs)
+        if args.server:
+            from bench_server import _serve
+
+            process, url = _serve(f"sqlite:///{folder / 'server.db'}", folder)
+            try:
+                results["modeldb server (SQLite behind it)"] = caller_and_drain(url, args.runs)
+            finally:
+                process.terminate()
+                process.wait(30)
         for name, figures in results.items():
             print(f"== {name}, {args.runs} tracked calls (10 params, 5 metrics, 3 tags)")
             for key, value in figures.items():

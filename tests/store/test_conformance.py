@@ -325,6 +325,41 @@ def test_writers_in_threads_of_one_process_create_the_same_new_projects_at_once(
         f"p{r}-{n}" for r in range(15) for n in range(3))
 
 
+def test_the_same_batch_applied_by_writers_at_once_lands_once(store):
+    """Replicas given one batch twice (a client's retry after a timeout) apply it at the
+    same moment: one inserts the runs and writes their values without conflict checks,
+    the others find them there and go through the checks; none fails, nothing doubles."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+    rounds = [[(run, [_start(run, "same", params={"lr": 0.1, "depth": 3}, tags={"team": "a"}),
+                      *[Event(ev.METRIC, run, 10 + s, ["loss", 1.0 / (s + 1), s, 100.0 + s]) for s in range(3)],
+                      _end(run)]) for run in _uuids(5)] for _ in range(8)]
+
+    def write() -> None:
+        try:
+            for runs in rounds:
+                barrier.wait(timeout=30)
+                store.apply_events([e for _, events in runs for e in events], {})
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for runs in rounds:
+        for run, _ in runs:
+            detail = store.get_run_detail(run)
+            assert (detail.run.status, detail.params, detail.tags["team"]) == ("succeeded", {"lr": 0.1, "depth": 3}, "a")
+            assert [(m.step, m.value) for m in detail.metric_history["loss"]] == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+            assert detail.metrics["loss"] == 1 / 3
+
+
 def test_one_batch_with_several_ends_heartbeats_and_tag_values_of_one_run(store):
     # Delivered together (a replay, a writer catching up): the end of the highest seq wins,
     # the latest heartbeat and the tag value of the highest seq stay, whatever the order.

@@ -69,6 +69,7 @@ def _move_row(m, fmt: str) -> dict:
            "forced": m.forced, "reason": m.reason}
     if fmt == output.JSON:
         row["evidence"] = m.evidence
+        row["uri"] = m.uri  # which model: two projects may hold the name
     return row
 
 

@@ -90,6 +90,8 @@ def test_cli_project_option_and_the_ambiguity_message(store_uri, tmp_path):
     assert "Traceback" not in refused.output
     moved = invoke(store_uri, "models", "promote", "pricing/1", "production", "--project", "sales")
     assert "models:/sales/pricing@production now v1" in moved.output  # which of the two moved
+    history = invoke(store_uri, "models", "history", "pricing", "--project", "sales", "--json").output
+    assert '"uri": "models:/sales/pricing@production"' in history
     approved = invoke(store_uri, "models", "approve", "pricing/1", "staging", "--project", "risk")
     assert "approved models:/risk/pricing/1 for 'staging'" in approved.output
     shown = invoke(store_uri, "models", "show", "models:/sales/pricing@production", "--json")

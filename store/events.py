@@ -504,18 +504,13 @@ class _Batch:
                     "end_seq": None}))
             inserted = self.s.many(conn, self.s.insert_run, rows)
             subjects = {e.subject for e in ready}
-            if inserted is None:
-                # SQLite: the write transaction holds the database's write lock since its
-                # BEGIN IMMEDIATE, so every run of ``ready`` (none was there) is this batch's.
-                found = _run_ids(conn, subjects)
-                self.created.update(found.values())
-            else:
-                # PostgreSQL: the statement returns the runs it inserted; a run another
-                # writer committed in the meantime is there, but not this batch's.
-                found = dict(inserted)
-                self.created.update(found.values())
-                if len(found) < len(subjects):
-                    found.update(_run_ids(conn, subjects - found.keys()))
+            # PostgreSQL: the statement returns the runs it inserted. SQLite: the transaction
+            # holds the write lock since its BEGIN IMMEDIATE, so every run of ``ready`` (none
+            # was there) is this batch's.
+            found = dict(inserted) if inserted is not None else _run_ids(conn, subjects)
+            self.created.update(found.values())
+            if len(found) < len(subjects):  # another writer committed them meanwhile: not the batch's
+                found.update(_run_ids(conn, subjects - found.keys()))
             ids.update(found)
             new += [e.subject for e in ready]
             carried += [(found[e.subject], Event(PARAMS, e.subject, e.seq, e.data["params"]))

@@ -4,30 +4,39 @@
 
 Runs a DAG of ``--tasks`` TaskFlow tasks (each takes the previous task's
 return value, so every task has params, an input and an output) with real
-``dag.test()``, tracked and untracked, in one process, in temp dirs, as
-``--repeat`` pairs of runs (which of the two goes first alternates).
-Target (issue 12): a whole task, tracked minus untracked, at most 2 ms.
+``dag.test()``, in one process, in temp dirs. Target (issue 12): a whole task,
+tracked minus untracked, at most 2 ms.
 
-Figures for that:
+This VM's speed drifts by tens of percent within seconds: the same untracked
+task takes 55 ms in one DAG run and 90 ms in the next, +-20 ms in all, while
+two tasks next to each other in one DAG run differ by a third of that. So the
+whole task is measured on tasks next to each other in time:
 
-- the whole task: each task's own time (from the end of the task before it to
-  its own end), pooled over all runs, tracked median minus untracked median,
-  plus the tracked run's final drain spread over its tasks, with a bootstrap
-  95 % interval. A dag.test() task costs ~100 ms of Airflow's own work and on
-  this VM the same untracked task varies by +-20 ms: the interval says how far
-  the figure can be trusted;
-- the whole DAG run per task: the median of the pairs' differences, with its
-  quartiles (the slower drift of the machine shows here);
-- tracking's CPU a task, component by component, each measured precisely: the
-  listener's hooks (on the task's thread), the writer thread (its own CPU
-  clock: it shares the interpreter with the task), and the extra garbage
-  collection.
+- **interleaved DAG runs**: tracking is on for tasks in blocks of two and off
+  for the blocks between (``T T U U T T ...``; the next run starts with the
+  other kind). The second task of a block is compared with the second task of
+  the next block: the tracked one follows a tracked task and the untracked one
+  an untracked task, as in a fully tracked or untracked DAG run, so what a
+  tracked task leaves for the next one to pay (its writer wake-up, colder
+  caches) is counted to the tracked side. A task's own time runs from the end
+  of the task before it to its own end;
+- what tracking does beside the tasks lands on tracked and untracked tasks
+  alike there, so it is added in full, spread over the tracked tasks: the
+  writer thread's CPU (its own clock: it shares the interpreter with the task;
+  an upper bound, as SQLite's C code and the fsyncs run beside the task on the
+  second core), the extra garbage collection, and the last batch's drain,
+  measured in **pairs of whole DAG runs**, tracked and untracked, whose order
+  alternates (ABBA);
+- whole task = the interleaved difference (median, with a 95 % interval from
+  resampling whole DAG runs) + those three. The pairs also print the older
+  figures: the pooled task medians of tracked and untracked runs, and the
+  whole DAG run per task (the machine's drift shows in their spread).
 
 Each DAG run starts from a collected heap (``gc.collect()`` before it, not
 timed). Without it, one full collection of Airflow's heap (~0.5 s, 10 ms a
 task) lands on whichever run the previous runs' garbage happens to tip over,
-tracked or untracked alike, and the difference swings by +-10 ms a task.
-Tracking's own garbage is still collected inside the run that made it.
+tracked or untracked alike. Tracking's own garbage is still collected inside
+the run that made it.
 """
 from __future__ import annotations
 
@@ -84,7 +93,10 @@ def register(dag) -> None:
 
 
 class HookClock:
-    """Adds up the wall time of the listener's task hooks, and notes when each task ended."""
+    """Adds up the wall time of the listener's task hooks, and notes when each task ended.
+
+    ``tracks`` (a task id -> bool), when set, says which tasks of an interleaved DAG run
+    the listener tracks; the hooks of the others are not called."""
 
     def __init__(self) -> None:
         from modeldb_core.integrations.airflow import listener
@@ -93,14 +105,16 @@ class HookClock:
         self.total = 0.0
         self.cpu = 0.0
         self.ends: list[float] = []
+        self.tracks = None
         for name in ("_task_started", "_finish"):
             setattr(listener, name, self._timed(getattr(listener, name), name == "_finish"))
 
     def _timed(self, fn, ends: bool):
-        def timed(*args, **kwargs):
+        def timed(ti, *args, **kwargs):
             start, cpu = time.perf_counter(), time.thread_time()
             try:
-                return fn(*args, **kwargs)
+                if self.tracks is None or self.tracks(ti.task_id):
+                    return fn(ti, *args, **kwargs)
             finally:
                 # The task thread's own CPU: the writer's is counted apart (Meter).
                 now = time.perf_counter()
@@ -114,6 +128,23 @@ class HookClock:
         """One task's whole time: from the end of the one before (its last hook) to its own
         end. The DAG's tasks run one after the other; the first task has no such time."""
         return [b - a for a, b in zip(self.ends, self.ends[1:])]
+
+
+def interleaved(tasks: int, tracked_first: bool):
+    """Which tasks an interleaved DAG run tracks (blocks of two), and the differences it
+    yields: each block's second task minus the next block's second task, tracked minus
+    untracked, from the run's task durations (``durations[i]`` is task ``i + 1``'s)."""
+    def tracks_index(index: int) -> bool:
+        return (index // 2 % 2 == 0) == tracked_first
+
+    def tracks(task_id: str) -> bool:
+        return tracks_index(int(task_id.rsplit("_", 1)[1]))
+
+    def differences(durations: list[float]) -> list[float]:
+        seconds = range(1, tasks - 2, 2)  # the second task of each block but the last
+        return [(durations[i - 1] - durations[i + 1]) * (1 if tracks_index(i) else -1) for i in seconds]
+
+    return tracks, differences
 
 
 class Meter:
@@ -140,7 +171,8 @@ class Meter:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=20, help="pairs of DAG runs, tracked and untracked")
+    parser.add_argument("--repeat", type=int, default=20,
+                        help="rounds: a pair of whole DAG runs (tracked, untracked) and two interleaved runs")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="modeldb-bench-airflow-"))
     try:
@@ -154,25 +186,36 @@ def main() -> None:
         clock, meter = HookClock(), Meter()
         figures: dict[bool, list[dict[str, float]]] = {True: [], False: []}
         durations: dict[bool, list[float]] = {True: [], False: []}
+        side_by_side: list[list[float]] = []  # an interleaved run's differences, a list a run
+        tracked_tasks = 0
 
-        def run(tracked: bool) -> float:
+        def run(tracked: bool, tracked_first: bool | None = None) -> float:
+            """One DAG run: all tasks tracked or none, or (``tracked_first`` given) interleaved."""
+            nonlocal tracked_tasks
             os.environ["AIRFLOW__MODELDB__ENABLED"] = "true" if tracked else "false"
             listener.reset()
+            mixed = interleaved(args.tasks, tracked_first) if tracked_first is not None else None
+            clock.tracks = mixed[0] if mixed is not None else None
             gc.collect()
             clock.total, clock.cpu, clock.ends, meter.gc_seconds = 0.0, 0.0, [], 0.0
             writer = meter.writer_cpu()
             start = time.perf_counter()
             dr = dag.test()
-            # The writer's last batch, written now rather than during the next (untracked) run.
+            # The writer's last batch, written now rather than during the next run.
             drained = time.perf_counter()
             modeldb_core.get_client().flush()
             drained = time.perf_counter() - drained
             elapsed = time.perf_counter() - start
             assert dr.state == "success", dr.state
+            if mixed is not None:
+                side_by_side.append(mixed[1](clock.task_durations()))
+                tracked_tasks += sum(mixed[0](t) for t in dag.task_ids)
+                return elapsed
             figures[tracked].append({"wall": elapsed, "hooks": clock.total, "hooks_cpu": clock.cpu,
                                      "writer": meter.writer_cpu() - writer, "gc": meter.gc_seconds,
                                      "drain": drained})
             durations[tracked].extend(clock.task_durations())
+            tracked_tasks += args.tasks if tracked else 0
             return elapsed
 
         modeldb_core.configure(uri=uri)
@@ -180,44 +223,64 @@ def main() -> None:
         run(False)
         for series in (*figures.values(), *durations.values()):
             series.clear()  # the warm-up does not count
+        tracked_tasks = 0
         differences = []
         for i in range(args.repeat):
-            # Alternate which goes first (ABBA): a run's position in a pair must not count.
-            if i % 2:
+            # Alternate which goes first (ABBA): a run's position in a round must not count.
+            first = i % 2 == 0
+            run(True, tracked_first=first)
+            if first:
                 t = run(True)
                 differences.append(t - run(False))
             else:
                 u = run(False)
                 differences.append(run(True) - u)
+            run(True, tracked_first=not first)
         runs = len(modeldb_core.get_client().store.list_runs(limit=100_000))
-        assert runs == args.tasks * (args.repeat + 1), runs
+        assert runs == args.tasks + tracked_tasks, (runs, tracked_tasks)
 
         def per_task(tracked: bool, key: str) -> float:
             return statistics.median(f[key] for f in figures[tracked]) / args.tasks * 1000
 
-        quartiles = statistics.quantiles([d / args.tasks * 1000 for d in differences], n=4)
-        task_t, task_u = (statistics.median(durations[k]) * 1000 for k in (True, False))
-        whole = task_t - task_u + per_task(True, "drain")
-        # How far that median difference moves when the tasks are drawn again (bootstrap, 95 %).
         draws = random.Random(1)
+        # Beside the tasks: the writer, the garbage collector, the last batch's drain.
+        hooks_cpu, writer = per_task(True, "hooks_cpu"), per_task(True, "writer") - per_task(False, "writer")
+        gc_extra = per_task(True, "gc") - per_task(False, "gc")
+        drain = per_task(True, "drain")
+        beside = writer + gc_extra + drain
+
+        def pooled(runs_: list[list[float]]) -> float:
+            return statistics.median(d for run_ in runs_ for d in run_) * 1000
+
+        task = pooled(side_by_side)
+        # Its interval: whole interleaved DAG runs drawn again (a run's differences share its drift).
+        redrawn = sorted(pooled(draws.choices(side_by_side, k=len(side_by_side))) for _ in range(400))
+        low, high = redrawn[10], redrawn[389]
+        task_t, task_u = (statistics.median(durations[k]) * 1000 for k in (True, False))
+        # The pooled medians' interval: the tasks of each side drawn again.
         spread = sorted(
             statistics.median(draws.choices(durations[True], k=len(durations[True])))
             - statistics.median(draws.choices(durations[False], k=len(durations[False])))
             for _ in range(400))
-        low, high = spread[10] * 1000 - (task_t - task_u), spread[389] * 1000 - (task_t - task_u)
-        hooks_cpu, writer = per_task(True, "hooks_cpu"), per_task(True, "writer") - per_task(False, "writer")
-        gc_extra = per_task(True, "gc") - per_task(False, "gc")
-        print(f"dag.test() of a {args.tasks}-task DAG, SQLite store, {args.repeat} pairs of runs, medians:")
-        print(f"  untracked task               {task_u:8.1f} ms   (median of {len(durations[False])} tasks)")
-        print(f"  tracked task                 {task_t:8.1f} ms   (median of {len(durations[True])} tasks)")
-        print(f"  whole task, tracked - untracked {whole:5.2f} ms   (95 %: {whole + low:.1f} .. {whole + high:.1f}; "
-              f"target <= 2 ms; with the last batch's drain, {per_task(True, 'drain'):.2f} ms a task)")
+        pooled_low, pooled_high = spread[10] * 1000, spread[389] * 1000
+        quartiles = statistics.quantiles([d / args.tasks * 1000 for d in differences], n=4)
+        pairs = len(side_by_side) * len(side_by_side[0])
+        print(f"dag.test() of a {args.tasks}-task DAG, SQLite store, {args.repeat} rounds "
+              f"({2 * args.repeat} interleaved DAG runs, {args.repeat} pairs of whole ones), medians:")
+        print(f"  whole task, tracked - untracked {task + beside:5.2f} ms   "
+              f"(95 %: {low + beside:.1f} .. {high + beside:.1f}; target <= 2 ms)")
+        print(f"    the task itself            {task:8.2f} ms   "
+              f"(interleaved: {pairs} tasks next to ones of the other kind; 95 %: {low:.2f} .. {high:.2f})")
+        print(f"    beside it, a task          {beside:8.2f} ms   (writer thread CPU {writer:.2f}, "
+              f"more garbage collection {gc_extra:.2f}, last batch's drain {drain:.2f})")
+        print(f"  pooled tasks of whole runs   {task_t - task_u + drain:8.2f} ms   "
+              f"(tracked {task_t:.1f} - untracked {task_u:.1f} + drain; 95 %: "
+              f"{pooled_low + drain:.1f} .. {pooled_high + drain:.1f})")
         print(f"  whole DAG run, per task      {statistics.median(differences) / args.tasks * 1000:8.2f} ms   "
-              f"(median of pairs; quartiles {quartiles[0]:.1f} .. {quartiles[2]:.1f}: the machine's noise)")
-        print(f"  tracking's CPU a task        {hooks_cpu + writer + gc_extra:8.2f} ms")
-        print(f"    listener hooks             {per_task(True, 'hooks'):8.2f} ms wall, {hooks_cpu:.2f} ms CPU")
-        print(f"    writer thread              {writer:8.2f} ms CPU")
-        print(f"    more garbage collection    {gc_extra:8.2f} ms")
+              f"(median of pairs; quartiles {quartiles[0]:.1f} .. {quartiles[2]:.1f}: the machine's drift)")
+        print(f"  tracking's CPU a task        {hooks_cpu + writer + gc_extra:8.2f} ms   "
+              f"(listener hooks {hooks_cpu:.2f} on the task's thread, {per_task(True, 'hooks'):.2f} wall; "
+              f"writer {writer:.2f}; more GC {gc_extra:.2f})")
         print(f"  load average while measuring {os.getloadavg()[0]:8.2f}   (2 cores: above 2, figures inflate)")
         print(f"  runs recorded                {runs:8d}")
     finally:

@@ -125,7 +125,7 @@ class SetWise:
                 params[f"all_{column}"] = arrays.BinaryArray(encoding, values)
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
-        return _driver_call(conn, sql, execute)
+        return driver_call(conn, sql, execute)
 
 
 class Statements:
@@ -249,7 +249,7 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[Any], columns: tuple[str, 
         else:
             sql, pick = direct
             values = rows if pick is None else list(map(pick, rows))
-            _driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
+            driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
             return
     columns = tuple(rows[0])
     key = (id(stmt), conn.dialect.name, columns)
@@ -273,7 +273,7 @@ def _many(conn: Connection, stmt: Any, rows: Sequence[Any], columns: tuple[str, 
         values = list(map(pick, ({**fixed, **row} for row in rows)))
     else:
         values = list(map(pick, rows))
-    _driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
+    driver_call(conn, sql, lambda cursor: cursor.executemany(sql, values))
 
 
 _positionals: dict[tuple[int, str, tuple[str, ...]], tuple[str, Any] | None] = {}
@@ -295,7 +295,7 @@ def _positional(conn: Connection, stmt: Any, columns: tuple[str, ...]) -> tuple[
     return _positionals[key]
 
 
-def _driver_call(conn: Connection, sql: str, call: Callable[[Any], T]) -> T:
+def driver_call(conn: Connection, sql: str, call: Callable[[Any], T]) -> T:
     """``call(cursor)`` on the driver's own cursor, in ``conn``'s transaction."""
     cursor = conn.connection.driver_connection.cursor()
     dbapi_error = conn.dialect.dbapi.Error
@@ -331,35 +331,40 @@ def _definition_ids(store: "SqlStore", conn: Connection, definitions: Mapping[st
     return out
 
 
-def _keys_by_uuid(conn: Connection, table: Any, uuids: Iterable[str]) -> dict[str, int]:
-    """The keys of the rows of ``table`` (runs, pipeline runs) named by these uuids."""
-    uuids = list(uuids)
-    out: dict[str, int] = {}
-    if not uuids:
+def keys_by(conn: Connection, table: Any, column: str, values: Iterable[Any]) -> dict[Any, int]:
+    """The keys (``id``) of the rows of ``table`` whose unique ``column`` holds these values
+    (runs and pipeline runs by uuid, artifacts by uri), by value; values no row holds are absent."""
+    values = list(values)
+    out: dict[Any, int] = {}
+    if not values:
         return out
     if conn.dialect.name == "postgresql":
-        # One array parameter: the same statement for any number of uuids (an IN list of
+        # One array parameter: the same statement for any number of values (an IN list of
         # 500 parameters was compiled by SQLAlchemy and parsed by the server every time:
         # a tenth of a server's CPU ingesting batches of runs).
-        sql = f"SELECT uuid, id FROM {table.name} WHERE uuid = ANY(%b)"
+        sql = f"SELECT {column}, id FROM {table.name} WHERE {column} = ANY(%b)"
 
         def lookup(cursor: Any) -> None:  # the array made inside: a bad value fails as the driver's error
-            given = (arrays.BinaryArray(arrays.encoding_of(table.c.uuid.type), uuids),)
+            given = (arrays.BinaryArray(arrays.encoding_of(table.c[column].type), values),)
             out.update(cursor.execute(sql, given).fetchall())
-        _driver_call(conn, sql, lookup)
+        driver_call(conn, sql, lookup)
         return out
-    for start in range(0, len(uuids), 500):
-        out.update(conn.execute(select(table.c.uuid, table.c.id)
-                                .where(table.c.uuid.in_(uuids[start:start + 500]))).all())
+    # SQLite: the driver's own statement, an IN list of ? a chunk (SQLAlchemy rendered an
+    # expanding IN parameter on every call: a fifth of a small batch's CPU went to it).
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        sql = f"SELECT {column}, id FROM {table.name} WHERE {column} IN ({','.join('?' * len(chunk))})"
+        out.update(driver_call(conn, sql, lambda cursor: cursor.execute(sql, chunk).fetchall()))
     return out
 
 
 def _pipeline_run_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
-    return _keys_by_uuid(conn, t.pipeline_runs, keys)
+    return keys_by(conn, t.pipeline_runs, "uuid", keys)
 
 
-def _run_ids(conn: Connection, uuids: Iterable[str]) -> dict[str, int]:
-    return _keys_by_uuid(conn, t.runs, uuids)
+def run_ids(conn: Connection, uuids: Iterable[str]) -> dict[str, int]:
+    """The keys of the runs named by these uuids (those in the store)."""
+    return keys_by(conn, t.runs, "uuid", uuids)
 
 
 def _start_pipeline_runs(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
@@ -429,7 +434,7 @@ class _Batch:
         if starts:
             self.final_ends = _final_ends(by_kind.get(ENDED, ()))
         parents = {e.data["parent"] for e in starts if isinstance(e.data.get("parent"), str)}
-        ids = _run_ids(conn, subjects | parents)
+        ids = run_ids(conn, subjects | parents)
         new, known = self._insert_runs(starts, ids)  # known: what came with the starts, first
         arrived += new
         self._pipeline_ends(by_kind.get(PIPELINE_ENDED, ()))
@@ -507,10 +512,10 @@ class _Batch:
             # PostgreSQL: the statement returns the runs it inserted. SQLite: the transaction
             # holds the write lock since its BEGIN IMMEDIATE, so every run of ``ready`` (none
             # was there) is this batch's.
-            found = dict(inserted) if inserted is not None else _run_ids(conn, subjects)
+            found = dict(inserted) if inserted is not None else run_ids(conn, subjects)
             self.created.update(found.values())
             if len(found) < len(subjects):  # another writer committed them meanwhile: not the batch's
-                found.update(_run_ids(conn, subjects - found.keys()))
+                found.update(run_ids(conn, subjects - found.keys()))
             ids.update(found)
             new += [e.subject for e in ready]
             carried += [(found[e.subject], Event(PARAMS, e.subject, e.seq, e.data["params"]))
@@ -695,19 +700,26 @@ def _last_by_seq(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return list(last.values())
 
 
-def _arrived_elsewhere(conn: Connection) -> list[str]:
-    """Subjects parked events wait for that exist now.
+_WAITING_LISTED = 500
+
+
+def _arrived(conn: Connection, new: list[str]) -> list[str]:
+    """Subjects parked events wait for that exist now: of those this batch made exist
+    (``new``), the ones something waits for, and any other that exists by now.
 
     Two writers can miss each other: one parks an event for a pipeline run while the
     other, in a transaction that cannot see that yet, inserts the pipeline run and
     looks for what waited for it. Every batch looks again, so such an event waits at
     most until the next batch of any process (one indexed query when nothing waits).
     """
-    waiting = list(conn.execute(select(t.parked_events.c.waits_for).distinct().limit(500)).scalars())
+    sql = f"SELECT DISTINCT waits_for FROM {t.parked_events.name} LIMIT {_WAITING_LISTED}"
+    waiting = [row[0] for row in driver_call(conn, sql, lambda cursor: cursor.execute(sql).fetchall())]
     if not waiting:
-        return []
-    found = set(conn.execute(select(t.runs.c.uuid).where(t.runs.c.uuid.in_(waiting))).scalars())
-    found |= set(conn.execute(select(t.pipeline_runs.c.uuid).where(t.pipeline_runs.c.uuid.in_(waiting))).scalars())
+        return []  # nothing is parked: nothing to look for
+    if len(waiting) < _WAITING_LISTED:  # all that wait are listed
+        listed = set(waiting)
+        new = [subject for subject in new if subject in listed]
+    found = set(new) | run_ids(conn, waiting).keys() | _pipeline_run_ids(conn, waiting).keys()
     return sorted(found)
 
 
@@ -715,7 +727,7 @@ def apply(store: "SqlStore", conn: Connection, events: Sequence[Event],
           definitions: Mapping[str, Any]) -> None:
     """Apply ``events`` in ``conn``'s transaction; unpark what they make applicable."""
     batch = _Batch(store, conn, definitions)
-    arrived = batch.apply(events) + _arrived_elsewhere(conn)
+    arrived = _arrived(conn, batch.apply(events))
     for _ in range(1000):  # each round unparks what the previous one made arrive
         if not arrived:
             break

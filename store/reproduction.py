@@ -18,7 +18,7 @@ from modeldb_core.events import RECIPE, REPRODUCTION, Event
 from modeldb_core.model import Reproduction
 
 from . import schema as t
-from .events import applier
+from .events import applier, run_ids
 from .rows import encode_json
 
 if TYPE_CHECKING:
@@ -50,10 +50,6 @@ class ReproductionStore:
         return of, [f for f, row in zip(found, rows, strict=True) if row.original_run_id == key]
 
 
-def _run_keys(conn: Connection, uuids: set[str]) -> dict[str, int]:
-    return dict(conn.execute(select(t.runs.c.uuid, t.runs.c.id).where(t.runs.c.uuid.in_(uuids))).all())
-
-
 def _park(conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
     if events:
         now = time.time()
@@ -64,7 +60,7 @@ def _park(conn: Connection, events: Sequence[tuple[str, Event]]) -> None:
 
 @applier(RECIPE)
 def _apply_recipes(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
-    runs = _run_keys(conn, {e.subject for e in events})
+    runs = run_ids(conn, {e.subject for e in events})
     _park(conn, [(e.subject, e) for e in events if e.subject not in runs])
     latest: dict[tuple[int, str], Event] = {}
     for event in events:
@@ -87,7 +83,7 @@ _RECIPE_COLUMNS = ("run_id", "part", "data", "seq")
 @applier(REPRODUCTION)
 def _apply_reproductions(store: "SqlStore", conn: Connection, events: Sequence[Event]) -> list[str]:
     subjects = {e.subject for e in events} | {e.data["original"] for e in events if e.data.get("original")}
-    runs = _run_keys(conn, subjects)
+    runs = run_ids(conn, subjects)
     waiting = []
     for event in events:
         original = event.data.get("original")

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, tuple_, union_all, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, text, union_all, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -30,6 +30,7 @@ from .interface import MetadataStore
 from .deployments import DeploymentStore
 from .registry import RegistryStore
 from .reproduction import ReproductionStore
+from .events import driver_call, keys_by
 from .rows import encode_json
 
 # Where a write transaction keeps the ids it made until it commits (``_cached_id``).
@@ -286,11 +287,7 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         versions = {e[3].uri: e[3] for e in edges}
 
         def artifact_ids(uris: Sequence[str]) -> dict[str, int]:
-            found: dict[str, int] = {}
-            for chunk in _chunks(list(uris), 400):
-                found.update((r.uri, r.id) for r in conn.execute(
-                    select(t.artifacts.c.id, t.artifacts.c.uri).where(t.artifacts.c.uri.in_(chunk))))
-            return found
+            return keys_by(conn, t.artifacts, "uri", uris)
 
         artifacts = artifact_ids(versions)
         missing = [uri for uri in versions if uri not in artifacts]
@@ -299,14 +296,18 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
                          [{"uri": uri, "kind": versions[uri].kind, "created_at": now} for uri in missing])
             artifacts.update(artifact_ids(missing))
 
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
         def version_ids(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+            # The driver's own statement (a row-value IN list): SQLAlchemy's expanding tuple
+            # IN was rendered on every call, as much CPU as the rest of a small batch's edges.
             found: dict[tuple[int, str], int] = {}
             for chunk in _chunks(list(pairs), 400):
-                found.update(((r.artifact_id, r.content_hash), r.id) for r in conn.execute(
-                    select(t.artifact_versions.c.id, t.artifact_versions.c.artifact_id,
-                           t.artifact_versions.c.content_hash)
-                    .where(tuple_(t.artifact_versions.c.artifact_id,
-                                  t.artifact_versions.c.content_hash).in_(chunk))))
+                sql = (f"SELECT artifact_id, content_hash, id FROM {t.artifact_versions.name} "
+                       f"WHERE (artifact_id, content_hash) IN (VALUES {','.join([f'({mark}, {mark})'] * len(chunk))})")
+                given = [value for pair in chunk for value in pair]
+                rows = driver_call(conn, sql, lambda cursor: cursor.execute(sql, given).fetchall())
+                found.update(((artifact_id, content_hash), key) for artifact_id, content_hash, key in rows)
             return found
 
         wanted = {(artifacts[v.uri], v.content_hash): v for *_, v in edges}

@@ -299,12 +299,15 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
         def version_ids(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
-            # The driver's own statement (a row-value IN list): SQLAlchemy's expanding tuple
-            # IN was rendered on every call, as much CPU as the rest of a small batch's edges.
+            # The driver's own statement, the pairs joined to the unique index: SQLite answers
+            # a row-value IN list (SQLAlchemy's tuple IN) by scanning the whole table.
             found: dict[tuple[int, str], int] = {}
             for chunk in _chunks(list(pairs), 400):
-                sql = (f"SELECT artifact_id, content_hash, id FROM {t.artifact_versions.name} "
-                       f"WHERE (artifact_id, content_hash) IN (VALUES {','.join([f'({mark}, {mark})'] * len(chunk))})")
+                rows_sql = ", ".join([f"(CAST({mark} AS BIGINT), {mark})"] * len(chunk))
+                sql = (f"WITH wanted (artifact_id, content_hash) AS (VALUES {rows_sql}) "
+                       f"SELECT v.artifact_id, v.content_hash, v.id FROM wanted "
+                       f"JOIN {t.artifact_versions.name} v ON v.artifact_id = wanted.artifact_id "
+                       f"AND v.content_hash = wanted.content_hash")
                 given = [value for pair in chunk for value in pair]
                 rows = driver_call(conn, sql, lambda cursor: cursor.execute(sql, given).fetchall())
                 found.update(((artifact_id, content_hash), key) for artifact_id, content_hash, key in rows)

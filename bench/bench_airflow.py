@@ -273,7 +273,7 @@ def main() -> None:
         print(f"  whole task, tracked - untracked {task + beside:5.2f} ms   "
               f"(95 %: {low + beside:.1f} .. {high + beside:.1f}; target <= 2 ms)")
         print(f"    the task itself            {task:8.2f} ms   "
-              f"(interleaved: {pairs} tasks next to ones of the other kind; 95 %: {low:.2f} .. {high:.2f})")
+              f"(interleaved: {pairs} differences of tasks close in time; 95 %: {low:.2f} .. {high:.2f})")
         print(f"    beside it, a task          {beside:8.2f} ms   (writer thread CPU {writer:.2f}, "
               f"more garbage collection {gc_extra:.2f}, last batch's drain {drain:.2f})")
         print(f"  pooled tasks of whole runs   {task_t - task_u + drain:8.2f} ms   "

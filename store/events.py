@@ -371,8 +371,14 @@ def _start_pipeline_runs(store: "SqlStore", conn: Connection, events: Sequence[E
     """Ensure the pipelines and pipeline runs started; returns their keys."""
     import hashlib
 
+    # A pipeline run is started by every worker process of its DAG run (one a task in
+    # production Airflow): those after the first find it by its key in one statement.
+    known = _pipeline_run_ids(conn, {event.subject for event in events})
     done = []
     for event in events:
+        if event.subject in known:
+            done.append(event.subject)
+            continue
         data = event.data
         body = encode_json(data.get("structure") or {})
         digest = data.get("structure_hash") or "sha256:" + hashlib.sha256(body.encode()).hexdigest()

@@ -46,6 +46,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import params as param_rule
 from .model import ArtifactVersion
 from .validation import uri as validate_uri
 
@@ -572,8 +573,6 @@ def value_version(value: Any) -> ArtifactVersion | None:
         return None
     if is_artifact(value):
         return fingerprint(value)
-    from . import params as param_rule
-
     normalized = param_rule.normalize(value)
     if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
         body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()

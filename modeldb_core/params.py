@@ -30,7 +30,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from .redaction import MASK, is_secret_key, redact_text, redact_value
+from .redaction import MASK, NUMBERS, is_secret_key, redact_text, redact_value
 
 MAX_JSON = 10_000
 MAX_REPR = 500
@@ -93,6 +93,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
+        if NUMBERS.issuperset(map(type, value)):  # exact numbers are plain as they are
+            return list(value)
         return [_plain(v, depth + 1) for v in value]
     if isinstance(value, (set, frozenset)):
         items = [_plain(v, depth + 1) for v in value]

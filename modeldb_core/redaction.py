@@ -27,6 +27,8 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 MASK = "***"
+# Values with nothing to redact, whole lists of which are taken as they are.
+NUMBERS = frozenset({int, float, bool, type(None)})
 
 _SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "secrets", "token", "credential",
                            "credentials", "passphrase", "authorization", "apikey", "api_key"})
@@ -135,6 +137,8 @@ def redact_value(key: str | None, value: Any) -> Any:
     if isinstance(value, dict):
         return {k: redact_value(k, v) for k, v in value.items()}
     if isinstance(value, list):
+        if NUMBERS.issuperset(map(type, value)):  # a list of numbers: nothing to redact
+            return list(value)
         return [redact_value(None, v) for v in value]
     return value
 

@@ -21,7 +21,9 @@ import time
 import uuid
 from typing import Any
 
+import modeldb_core
 from modeldb_core import calls
+from modeldb_core.client import get_client
 from modeldb_core.extras import require
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
@@ -111,9 +113,6 @@ def _timestamp(value: Any) -> float | None:
 # -- task instances -----------------------------------------------------------
 def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str | None,
            tags: dict[str, Any], started_at: float, dag_run_start: float | None) -> Any:
-    import modeldb_core
-    from modeldb_core.client import get_client
-
     client = get_client()
     if client.disabled:
         return None
@@ -259,8 +258,6 @@ def _dag_run_event(dag_run: Any, status: str | None) -> None:
         return
 
     def record() -> None:
-        from modeldb_core.client import get_client
-
         client = get_client()
         if client.disabled:
             return
@@ -281,7 +278,6 @@ def _not_run(client: Any, dag: Any, dag_run: Any, prun: str) -> None:
     short-circuit or a trigger rule, upstream failed, removed) becomes a run in that state:
     ``skipped``, tagged with Airflow's state. A task that skipped itself already has its run
     (same id): this changes nothing of it."""
-    import modeldb_core
     from modeldb_core import phases
 
     from .task_instance import external_id

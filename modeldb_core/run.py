@@ -23,19 +23,6 @@ from .runtime import _dict as version_dict
 from .safety import report, safe_call
 
 _current: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar("modeldb_run", default=None)
-_checked_keys: dict[str, str] = {}
-
-
-def _metric_key(key: Any) -> str:
-    """The key, checked and normalized (NFC); a 2,000-step series checks it once."""
-    if key.__class__ is str:
-        found = _checked_keys.get(key)
-        if found is not None:
-            return found
-    checked = validation.key("metrics key", key)
-    if len(_checked_keys) < 10_000:
-        _checked_keys[key] = checked
-    return checked
 
 
 def ending(status: str, error: BaseException | None, message: str | None,
@@ -101,7 +88,7 @@ class ActiveRun:
 
     def log_metric(self, key: str, value: float, step: int | None = None,
                    timestamp: float | None = None) -> None:
-        key = _metric_key(key)
+        key = validation.key("metrics key", key)
         number = validation.metric_value(f"metrics.{key}", value)
         if timestamp is not None:
             timestamp = validation.timestamp(f"metrics.{key} timestamp", timestamp)

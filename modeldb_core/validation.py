@@ -76,8 +76,25 @@ def record_id(field: str, value: Any) -> int | str:
     return value
 
 
+# Keys already found valid, and their NFC form: a process checks the same few names (params,
+# tags, a metric of a 2,000-step series) over and over.
+_VALID_KEYS: dict[str, str] = {}
+_VALID_KEYS_KEPT = 10_000
+
+
 def key(field: str, value: Any) -> str:
     """The key in NFC form; refused when empty, too long or holding invisible characters."""
+    if value.__class__ is str:
+        found = _VALID_KEYS.get(value)
+        if found is not None:
+            return found
+    checked = _checked_key(field, value)
+    if value.__class__ is str and len(_VALID_KEYS) < _VALID_KEYS_KEPT:
+        _VALID_KEYS[value] = checked
+    return checked
+
+
+def _checked_key(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ValidationError(field, value, "must be a string")
     if not value:

@@ -51,7 +51,7 @@ def test_log_metric_refuses_a_text_timestamp_and_the_run_goes_on(tracking):
 
 
 # needs, in ActiveRun.log_params: key = validation.key("params key", key); and in log_metric:
-# key = _metric_key(key) (the NFC form is what validation.key returns)
+# key = validation.key("metrics key", key) (the NFC form is what validation.key returns)
 def test_keys_logged_one_by_one_are_normalized_too(tracking):
     with mdb.start_run("nfc") as run:
         run.log_param("cafe\u0301", 1)

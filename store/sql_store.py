@@ -286,15 +286,12 @@ class SqlStore(DeploymentStore, RegistryStore, ReproductionStore, MetadataStore)
         in one more."""
         versions = {e[3].uri: e[3] for e in edges}
 
-        def artifact_ids(uris: Sequence[str]) -> dict[str, int]:
-            return keys_by(conn, t.artifacts, "uri", uris)
-
-        artifacts = artifact_ids(versions)
+        artifacts = keys_by(conn, t.artifacts, "uri", versions)
         missing = [uri for uri in versions if uri not in artifacts]
         if missing:
             conn.execute(self._insert(t.artifacts).on_conflict_do_nothing(),
                          [{"uri": uri, "kind": versions[uri].kind, "created_at": now} for uri in missing])
-            artifacts.update(artifact_ids(missing))
+            artifacts.update(keys_by(conn, t.artifacts, "uri", missing))
 
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 

@@ -288,6 +288,11 @@ def test_pipeline_runs_are_read_with_their_pipeline(store):
                                             "structure_hash": "sha256:s", "external_id": "build-1",
                                             "started_at": 10.0}),
         Event(ev.PIPELINE_ENDED, key, 2, {"status": "failed", "ended_at": 20.0})], {})
+    # Another worker of the same build starts it again later (a process a task): still one
+    # pipeline run, as it was.
+    store.apply_events([Event(ev.PIPELINE_STARTED, key, 3, {
+        "project": "conf", "name": "nightly", "orchestrator": "luigi", "structure": {"tasks": ["a", "b"]},
+        "structure_hash": "sha256:s", "external_id": "build-1", "started_at": 30.0})], {})
     [(run, pipeline)] = store.pipeline_runs(external_id="build-1")
     assert (run.status, run.started_at, run.ended_at) == ("failed", 10.0, 20.0)
     assert (pipeline.name, pipeline.orchestrator, pipeline.structure["edges"]) == ("nightly", "luigi", [["a", "b"]])

@@ -46,6 +46,8 @@ def _items(name: str, value: Any) -> list[tuple[str, Any]] | None:
     if isinstance(value, dict) and len(value) <= MAX_ITEMS:
         return [(f"{name}.{k}", v) for k, v in value.items() if isinstance(k, str)]
     if isinstance(value, (list, tuple)) and len(value) <= MAX_ITEMS:
+        if NUMBERS.issuperset(map(type, value)):  # numbers: no item is an artifact
+            return []
         return [(f"{name}[{i}]", v) for i, v in enumerate(value)]
     return None
 

@@ -21,6 +21,7 @@ the content is journaled once per process instead of once per run.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -125,17 +126,34 @@ def uuid7() -> str:
         _clock[0], _clock[1] = millis, counter
         random_bits = int.from_bytes(_random_bytes(8), "big") & ((1 << 62) - 1)
     value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | random_bits
-    return str(uuid.UUID(int=value))
+    return _formatted(value)
 
 
-_PIPELINE_NAMESPACE = uuid.UUID("6f1c2a4e-7d3b-5e8a-9c41-0b2d3e4f5a6b")
+def name_uuid(namespace: str, name: str) -> str:
+    """The UUID of ``name`` in ``namespace`` (RFC 9562 version 5, as ``uuid.uuid5`` makes it):
+    the id every process gives one thing, with no store round trip.
+
+    Made without the ``uuid`` module's classes: an orchestrator task makes one on its
+    path, where parsing and building ``UUID`` objects cost ~100 µs of a cold CPU cache."""
+    digest = hashlib.sha1(bytes.fromhex(namespace.replace("-", "")) + name.encode()).digest()
+    value = int.from_bytes(digest[:16], "big") & ~(0xF000 << 64 | 0xC000 << 48) | 0x5 << 76 | 0x2 << 62
+    return _formatted(value)
+
+
+def _formatted(value: int) -> str:
+    """A 128-bit UUID in its canonical text form (``str(uuid.UUID(int=value))``)."""
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_PIPELINE_NAMESPACE = "6f1c2a4e-7d3b-5e8a-9c41-0b2d3e4f5a6b"
 
 
 def pipeline_run_key(project: str, pipeline: str, orchestrator: str, structure_hash: str,
                      external_id: str) -> str:
     """The id every process gives one pipeline run (a DAG run seen by many workers)."""
     name = "\x1f".join((project, pipeline, orchestrator, structure_hash, external_id))
-    return str(uuid.uuid5(_PIPELINE_NAMESPACE, name))
+    return name_uuid(_PIPELINE_NAMESPACE, name)
 
 
 def is_uuid(text: str) -> bool:

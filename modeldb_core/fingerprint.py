@@ -559,6 +559,11 @@ def _text_version(text: str, uri: str | None, kind: str | None, budget: Budget) 
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 
+# A value's canonical JSON (what json.dumps(sort_keys=True, default=str) writes: the content
+# hashes of values recorded before stay the same), the encoder made once for every value.
+_canonical_json = json.JSONEncoder(sort_keys=True, allow_nan=True, default=str).encode
+
+
 def value_version(value: Any) -> ArtifactVersion | None:
     """The version of any value passed between tasks (an XCom, a Prefect result).
 
@@ -575,7 +580,7 @@ def value_version(value: Any) -> ArtifactVersion | None:
         return fingerprint(value)
     normalized = param_rule.normalize(value)
     if not (isinstance(normalized, str) and normalized.startswith("<") and not isinstance(value, str)):
-        body = json.dumps(normalized, sort_keys=True, allow_nan=True, default=str).encode()
+        body = _canonical_json(normalized).encode()
         kind = method = "json"
     else:
         try:

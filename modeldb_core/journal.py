@@ -1,7 +1,8 @@
 """The durable local journal: an append-only file of tracking events per process.
 
 Shaped like a database's write-ahead log. Each record is a 4-byte length, a
-4-byte CRC-32 of the payload, and the payload (one event as JSON). The file is
+4-byte CRC-32 of the payload, and the payload (one event as JSON, or an array of
+events recorded together, whose offset is the record's end). The file is
 allocated ahead in chunks (``posix_fallocate``, so a full disk is an error when
 a chunk is taken, never a fault while a record is copied) and mapped into
 memory: appending a record is a copy into the operating system's page cache,
@@ -64,12 +65,15 @@ def folder_for(root: Path, store_uri: str) -> Path:
     return Path(root).expanduser() / digest
 
 
-def encode(event: Event) -> bytes:
-    """One journal record: length, CRC-32, and the event as JSON ``[kind, subject, seq, data]``."""
+def encode(*events: Event) -> bytes:
+    """One journal record: length, CRC-32, and the event as JSON ``[kind, subject, seq, data]``;
+    several events (what one hook of an orchestrator task records) as one array of them,
+    read back all or none."""
+    value: Any = events[0] if len(events) == 1 else events
     if _encode_chunks is not None:
-        text = "".join(_encode_chunks(event, 0))  # a tuple encodes as the array
+        text = "".join(_encode_chunks(value, 0))  # a tuple encodes as the array
     else:  # an interpreter without the C accelerator
-        text = _ENCODER.encode(event.to_json())
+        text = _ENCODER.encode([e.to_json() for e in events] if len(events) > 1 else events[0].to_json())
     payload = text.encode("utf-8", "surrogatepass")
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -286,7 +290,10 @@ def _decode(ends: list[int], payloads: list[bytes]) -> tuple[list[tuple[int, Eve
         for n, end in enumerate(ends):
             try:
                 raw = values[n] if values is not None else json.loads(payloads[n].decode("utf-8", "surrogatepass"))
-                events.append((end, Event.from_json(raw)))
+                if raw and isinstance(raw[0], list):  # a record of several events: each ends with it
+                    events += [(end, Event.from_json(item)) for item in raw]
+                else:
+                    events.append((end, Event.from_json(raw)))
             except (ValueError, TypeError) as exc:
                 return events, (end - len(payloads[n]) - _HEADER.size, str(exc))
     return events, None

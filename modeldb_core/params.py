@@ -30,6 +30,7 @@ import os
 import re
 from typing import Any, Mapping
 
+from . import validation
 from .redaction import MASK, NUMBERS, is_secret_key, redact_text, redact_value
 
 MAX_JSON = 10_000
@@ -122,6 +123,9 @@ def describe(value: Any) -> str:
     return storable(redact_text(text))
 
 
+_json = json.JSONEncoder(allow_nan=True, default=str).encode  # made once, not per value
+
+
 def normalize(value: Any, key: str | None = None) -> Any:
     """A JSON-able, storable, redacted value for ``value`` following the module's rule.
 
@@ -136,7 +140,7 @@ def normalize(value: Any, key: str | None = None) -> Any:
     except Exception:  # noqa: BLE001
         return describe(value)
     if isinstance(plain, (list, dict)):
-        if len(json.dumps(plain, allow_nan=True, default=str)) > MAX_JSON:
+        if len(_json(plain)) > MAX_JSON:
             return describe(value)
     return redact_value(None, plain)
 
@@ -144,8 +148,6 @@ def normalize(value: Any, key: str | None = None) -> Any:
 def normalize_items(values: Mapping[str, Any], field: str = "params key") -> dict[str, Any]:
     """Params as stored: each key checked and in NFC form (``validation.key``), each value
     normalized and redacted under its key. Raises ``ValidationError`` for a bad key."""
-    from . import validation
-
     checked = {}
     for raw_key, value in values.items():
         key = validation.key(field, raw_key)

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import validation
 from .safety import report
+from .task import tracked
 
 _WORDS = [
     ("data_prep", ("prep", "prepare", "clean", "ingest", "extract", "load", "split", "etl", "data")),
@@ -33,10 +34,12 @@ _WORDS = [
     ("monitoring", ("monitor", "monitoring", "drift", "alert")),
 ]
 
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
 
 def guessed(name: str) -> str | None:
     """The phase the words of a task's name suggest, if any."""
-    words = set(re.split(r"[^a-z0-9]+", name.lower()))
+    words = set(_NOT_WORD.split(name.lower()))
     for phase, hints in _WORDS:
         if words & set(hints):
             return phase
@@ -57,8 +60,6 @@ def phase_for(name: str, *, task: Any = None, function: Any = None, pipeline: An
     """The phase of an orchestrator task named ``name`` (see the module rule): ``task`` is
     what the task says for itself, ``function`` the ``@tracked_task`` function it calls
     (or its phase), ``pipeline`` the pipeline's default."""
-    from .task import tracked
-
     if callable(function):  # a plain, untracked function says nothing about its phase
         own = tracked(function)
         function = own.phase if own is not None else None

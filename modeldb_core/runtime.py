@@ -62,6 +62,7 @@ SYNC_AFTER_END = 0.05       # a run's end is fsynced this soon, however long its
 # ~4 ms of writer CPU a task at 0.05 s, ~0.5 ms at 1 s (bench/bench_airflow.py).
 WRITE_EVERY = 1.0
 MAX_BATCH = 5_000           # events in one transaction
+MAX_TOGETHER = 1_000        # events in one journal record (below MAX_BATCH: a batch read back holds one whole)
 MAX_IN_MEMORY = 200_000     # beyond this, events wait in the journal only (read back by the writer)
 RESTART_AT = 16 * 1024 * 1024   # an applied journal this large is emptied
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
@@ -102,6 +103,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._journal: journal_file.Journal | None = None
         self._queue: collections.deque[tuple[int, Event]] = collections.deque()
+        self._together: dict[int, list[Event]] = {}  # a thread's events journaled as one record
         self._spilled = False
         self._seq = _sequence()
         self._wake = threading.Event()
@@ -136,14 +138,34 @@ class Runtime:
         """Journal one event and queue it for the writer. ``seq`` 0 makes an event that
         anything else about its subject overrides (an end presumed at exit)."""
         event = Event(kind, subject, next(self._seq) if seq is None else seq, data)
-        record = journal_file.encode(event)
+        if self._together:
+            group = self._together.get(threading.get_ident())
+            if group is not None:
+                group.append(event)
+                return
+        self._journal_events((event,))
+
+    def together(self) -> "Together":
+        """``with runtime.together():`` the events this thread emits inside are journaled as
+        one record when the block ends (an orchestrator hook's start, input and recipe: one
+        encoding, checksum and copy instead of one each, on a cache the orchestrator's own
+        work left cold). Nested blocks are the outermost one's."""
+        return Together(self)
+
+    def _journal_events(self, events: tuple[Event, ...]) -> None:
+        record = journal_file.encode(*events)
+        kinds = {e.kind for e in events} if len(events) > 1 else {events[0].kind}
         with self._lock:
             if self._journal is None:
                 self._start()
             journal = self._journal
-            if kind in DROPPABLE and self._over_cap(journal):
-                self._drop(kind)
-                return
+            if not kinds.isdisjoint(DROPPABLE) and self._over_cap(journal):
+                for dropped in [e for e in events if e.kind in DROPPABLE]:
+                    self._drop(dropped.kind)
+                events = tuple(e for e in events if e.kind not in DROPPABLE)
+                if not events:
+                    return
+                record = journal_file.encode(*events)
             try:
                 end = journal.append(record)
             except OSError as exc:  # a full or read-only disk: the store may still take it
@@ -151,10 +173,13 @@ class Runtime:
                 end = journal.end
             if not self._spilled:
                 if len(self._queue) < MAX_IN_MEMORY:
-                    self._queue.append((end, event))
+                    # The events of one record share its end: the writer marks a record
+                    # applied only once all of its events are (_write_batch).
+                    for event in events:
+                        self._queue.append((end, event))
                 else:
                     self._spilled = True  # the writer reads the rest back from the journal
-            if kind == ENDED:
+            if ENDED in kinds:
                 self._unsynced_end = True
 
     def code_key(self, fn: Any, source_file: str | None) -> str:
@@ -320,7 +345,8 @@ class Runtime:
             if self._spilled and not self._queue:
                 batch = self._read_back()
             else:
-                batch = list(itertools.islice(self._queue, MAX_BATCH))
+                batch = list(itertools.islice(self._queue, MAX_BATCH + 1))
+            following = batch.pop() if len(batch) > MAX_BATCH else None
         if not batch:
             return False
         events = [event for _, event in batch]
@@ -340,6 +366,10 @@ class Runtime:
             journal = self._journal
             if journal is not None:
                 offset = batch[-1][0]
+                if following is not None and following[0] == offset:
+                    # The batch ends inside a record of several events: the record is applied
+                    # once all of them are (those applied now are applied again, as after a crash).
+                    offset = max((end for end, _ in batch if end < offset), default=journal.applied)
                 journal.mark_applied(max(offset, journal.applied))
                 if not self._queue and not self._spilled and journal.end >= RESTART_AT \
                         and journal.applied >= journal.end:
@@ -361,7 +391,8 @@ class Runtime:
                 report(f"write a {event.kind} event of {event.subject} (dropped)", exc)
 
     def _read_back(self) -> list[tuple[int, Event]]:
-        """The events past the applied offset, read back from the journal (the lock is held)."""
+        """The events past the applied offset, read back from the journal (the lock is held),
+        a batch and the one after it."""
         journal = self._journal
         # One batch and one event more (parsing the whole rest of a journal for every batch
         # made a long outage's catching up quadratic).
@@ -371,7 +402,7 @@ class Runtime:
         chunks.close()
         if len(events) <= MAX_BATCH:
             self._spilled = False  # caught up: new events go to memory again
-        return events[:MAX_BATCH]
+        return events[:MAX_BATCH + 1]  # one more: _write_batch sees whether a record goes on
 
     def _definitions_for(self, events: list[Event]) -> dict[str, dict[str, Any]]:
         """The definitions the batch refers to, captured (and journaled) the first time."""
@@ -568,6 +599,7 @@ class Runtime:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._queue = collections.deque()
+        self._together = {}
         self._spilled = False
         self._writer = None
         self._store_lock = threading.Lock()  # the store object stays: its engine was disposed at the fork
@@ -585,6 +617,31 @@ class Runtime:
     @property
     def folder(self) -> Path:
         return self._folder
+
+
+class Together:
+    """What ``Runtime.together()`` returns: while it is open, the thread's events gather and
+    are journaled when it closes (at most ``MAX_TOGETHER`` to a record), whatever ended it."""
+
+    __slots__ = ("_runtime", "_thread", "_events")
+
+    def __init__(self, runtime: Runtime):
+        self._runtime = runtime
+        self._thread = threading.get_ident()
+        self._events: list[Event] | None = None
+
+    def __enter__(self) -> "Together":
+        if self._thread not in self._runtime._together:  # an inner block: the outer one journals
+            self._events = self._runtime._together[self._thread] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        events = self._events
+        if events is None:
+            return
+        self._runtime._together.pop(self._thread, None)
+        for start in range(0, len(events), MAX_TOGETHER):
+            self._runtime._journal_events(tuple(events[start:start + MAX_TOGETHER]))
 
 
 _runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()

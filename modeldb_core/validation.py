@@ -29,6 +29,7 @@ from typing import Any
 
 from .errors import ValidationError
 from .model import Phase, RunStatus
+from .redaction import redact_uri, redact_value
 
 MAX_KEY = 250
 MAX_TAG_VALUE = 5000
@@ -200,8 +201,6 @@ def text(field: str, value: Any, limit: int) -> str:
     if not value.isascii() and _SURROGATE.search(value):
         raise ValidationError(field, value, "must not contain lone surrogates (undecodable bytes); "
                               "decode them first, e.g. os.fsencode(text).decode('utf-8', 'replace')")
-    from .redaction import redact_value
-
     # "tags.<key>" or "runs[3].tags.<key>" (bulk records): the tag's key decides masking.
     tag_key = field.split("tags.", 1)[1] if field.startswith("tags.") or ".tags." in field else None
     return redact_value(tag_key, value)
@@ -259,8 +258,6 @@ def uri(field: str, value: Any) -> str:
             return "file://" + os.path.abspath(rest)
         if ".." in rest.split("/"):
             raise ValidationError(field, value, "must not contain '..' path segments")
-        from .redaction import redact_uri
-
         return redact_uri(value)
     return "file://" + os.path.abspath(os.path.expanduser(value))
 

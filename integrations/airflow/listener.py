@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 import modeldb_core
 from modeldb_core import calls
 from modeldb_core.client import get_client
+from modeldb_core.events import name_uuid
 from modeldb_core.extras import require
 from modeldb_core.model import RunStatus
 from modeldb_core.safety import safe_call
@@ -100,7 +100,7 @@ def _pipeline_run(client: Any, dag: Any, run_id: str, started_at: float | None =
 def _run_id(pipeline_run: str, external_id: str, try_number: int | None) -> str:
     """The id of one try of one task instance, the same in every process that speaks of it
     (the worker that ran it, the scheduler that saw it skipped)."""
-    return str(uuid.uuid5(uuid.UUID(pipeline_run), f"{external_id}\x1f{try_number}"))
+    return name_uuid(pipeline_run, f"{external_id}\x1f{try_number}")
 
 
 def _timestamp(value: Any) -> float | None:
@@ -114,8 +114,6 @@ def _timestamp(value: Any) -> float | None:
 def _start(record: TaskRecord, params: dict[str, Any], inputs: list, phase: str | None,
            tags: dict[str, Any], started_at: float, dag_run_start: float | None) -> Any:
     client = get_client()
-    if client.disabled:
-        return None
     prun = _pipeline_run(client, record.dag, record.run_id, dag_run_start)
     run = modeldb_core.start_run(
         record.task_id, project=record.project, phase=phase, params=params, tags=tags, parent=None,
@@ -156,14 +154,18 @@ def _task_started(ti: Any) -> None:
     if dag is None or not dag_rules.tracked(dag, settings):
         return
     started_at = time.time()
+    client = get_client()
+    if client.disabled:
+        return
     record = TaskRecord(ti)
     params, inputs = record.params_and_inputs()
     phase = record.phase(record.dag_params())
-    run = safe_call("start the run of an Airflow task", _start,
-                    record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
-    if run is None:
-        return
-    safe_call("record how to run the task again", reproduction.record_entry, run, record)
+    with client.runtime.together():  # the start, its inputs and the recipe: one journal record
+        run = safe_call("start the run of an Airflow task", _start,
+                        record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
+        if run is None:
+            return
+        safe_call("record how to run the task again", reproduction.record_entry, run, record)
     # A @tracked_task under @task logs into this run instead of starting its own.
     run.provide_for(callable_chain(record.callable) if record.callable is not None else ())
     record.capture_result()
@@ -200,13 +202,14 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
                 del _state.returned[next(iter(_state.returned))]
 
     def end() -> None:
-        run.set_tags(tags)
-        for name, version in outputs:
-            run.log_output(version, name=name)
-        if isinstance(error, BaseException):
-            run.end(status, error=error)
-        else:
-            run.end(status, message=str(error) if error else None)
+        with run.client.runtime.together():  # the end's tags, outputs and status: one record
+            run.set_tags(tags)
+            for name, version in outputs:
+                run.log_output(version, name=name)
+            if isinstance(error, BaseException):
+                run.end(status, error=error)
+            else:
+                run.end(status, message=str(error) if error else None)
 
     safe_call("end the run of an Airflow task", end)
 

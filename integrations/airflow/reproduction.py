@@ -29,6 +29,9 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from modeldb_core import recipe
+from modeldb_core.redaction import redact_value
+
 RUNNER = "modeldb_core.integrations.airflow.reproduction:run"
 CONF_PREFIX = "conf."
 # The seconds ``airflow db migrate`` and ``airflow dags test`` may take (the DAG run itself).
@@ -64,9 +67,6 @@ def _iso(value: Any) -> str | None:
 
 def record_entry(run: Any, record: Any) -> None:
     """The ``entry`` part of an Airflow task run's recipe (``modeldb_core/recipe.py``)."""
-    from modeldb_core import recipe
-    from modeldb_core.redaction import redact_value
-
     dag = record.dag
     dag_file = getattr(dag, "fileloc", None)
     dag_file_hash = file_hash(dag_file) if run.id is not None and dag_file else None

@@ -95,6 +95,8 @@ class TaskRecord:
         self.result: Any = None
         self.has_result = False
         self._context: dict[str, Any] | None = None
+        self._dag_params: dict[str, Any] | None = None
+        self._sources: dict[str, tuple[Any, bool]] | None = None
         self._upstream: list[tuple[str, str, int | None]] | None = None
 
     @property
@@ -137,8 +139,10 @@ class TaskRecord:
 
     def dag_params(self) -> dict[str, Any]:
         """The DAG and task params as this run resolved them (run conf included)."""
-        params = self.context().get("params") or getattr(self.task, "params", None) or {}
-        return {str(k): params[k] for k in list(params.keys())}
+        if self._dag_params is None:  # asked for the phase, then again for the params
+            params = self.context().get("params") or getattr(self.task, "params", None) or {}
+            self._dag_params = {str(k): params[k] for k in list(params.keys())}
+        return self._dag_params
 
     def dag_run_start(self) -> float | None:
         try:
@@ -175,6 +179,11 @@ class TaskRecord:
     def _argument_sources(self) -> dict[str, tuple[Any, bool]]:
         """Each argument as the DAG was written (an XComArg where an upstream task feeds it),
         and whether the task is expanded over it."""
+        if self._sources is None:  # asked for the upstream tries, then for what XCom fed
+            self._sources = self._read_argument_sources()
+        return self._sources
+
+    def _read_argument_sources(self) -> dict[str, tuple[Any, bool]]:
         original = self.dag.task_dict.get(self.task_id) if self.dag is not None else None
         if original is None or self.callable is None:
             return {}

@@ -17,11 +17,11 @@ import multiprocessing
 import numbers
 import os
 import time
-import uuid
 from typing import Any, Callable
 
 from modeldb_core import phases
 from modeldb_core.client import TrackingClient, get_client
+from modeldb_core.events import name_uuid
 from modeldb_core.model import Phase, RunStatus
 from modeldb_core.run import ActiveRun, start_run
 from modeldb_core.runtime import on_exit
@@ -131,7 +131,7 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
     tries = safe_call("count the task's tries", builds.try_number, task)
     run_id = None
     if build is not None:
-        run_id = str(uuid.uuid5(uuid.UUID(build.pipeline_run_id), f"{task.task_id}\x1f{tries}"))
+        run_id = name_uuid(build.pipeline_run_id, f"{task.task_id}\x1f{tries}")
     run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
                     pipeline_run_id=build.pipeline_run_id if build else None,
                     orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),

@@ -532,3 +532,64 @@ def test_other_writers_holding_sqlite_is_contention_not_an_outage(sqlite_uri, ca
         assert said == [], said
     finally:
         client.close()
+
+
+def test_events_recorded_together_are_one_record_read_back_whole_or_not_at_all(tmp_path):
+    # An orchestrator hook's events (a start, its input, its recipe) are one record: a crash
+    # while it was copied loses all of them, never a run without its start.
+    log = journal.Journal(tmp_path / "j")
+    first = journal.encode(ev.Event(ev.METRIC, "r", 1, ["m", 1.0, 1, 1.0]))
+    together = journal.encode(ev.Event(ev.STARTED, "s", 2, {"project": "p", "name": "n", "started_at": 1.0}),
+                              ev.Event(ev.TAGS, "s", 3, {"k": "v"}), ev.Event(ev.ENDED, "s", 4, {"status": "succeeded"}))
+    end_of_first = log.append(first)
+    end = log.append(together)
+    contents = journal.read(log.path)
+    assert [(offset, e.seq) for offset, e in contents.events] == [(end_of_first, 1), (end, 2), (end, 3), (end, 4)]
+    assert contents.torn is None
+    assert [e.seq for _, e in journal.read(log.path, start=end_of_first).events] == [2, 3, 4]
+    log.map[end - 5:end] = bytes(5)
+    contents = journal.read(log.path)
+    assert [e.seq for _, e in contents.events] == [1]
+    assert contents.torn and "checksum" in contents.torn
+    log.close(remove=False)
+
+
+def test_a_batch_ending_inside_a_record_marks_the_record_applied_only_with_its_last_event(
+        tmp_path, sqlite_uri, monkeypatch):
+    from modeldb_core import config, runtime
+
+    monkeypatch.setattr(runtime, "MAX_BATCH", 2)
+    monkeypatch.setattr(runtime.Runtime, "_ensure_writer", lambda self: None)  # batches written here
+    settings = config.resolve(uri=sqlite_uri, journal=str(tmp_path / "journal"))
+    store = open_store(sqlite_uri)
+    rt = runtime.Runtime(settings, lambda: store)
+    run = ev.uuid7()
+    with rt.together():
+        rt.emit(ev.STARTED, run, {"project": "p", "name": "together", "started_at": 1.0, "params": {"a": 1}})
+        rt.emit(ev.TAGS, run, {"k": "v"})
+        rt.emit(ev.ENDED, run, {"status": "succeeded", "ended_at": 2.0})
+    rt.emit(ev.NOTE, run, {"text": "after", "at": 3.0})
+    log = rt._journal
+    assert len(journal.read(log.path).events) == 4
+    assert rt._write_batch(store)  # the start and the tags: the record is not all applied yet
+    assert log.applied == 0
+    assert rt._write_batch(store)  # its end, and the note (a record of its own)
+    assert log.applied == log.end
+    assert not rt._write_batch(store)
+    found = store.get_run_detail(run)
+    assert found.run.status == "succeeded" and found.tags == {"k": "v"} and found.params == {"a": 1}
+    assert [n.text for n in found.notes] == ["after"]
+    log.close(remove=True)
+
+
+def test_ids_made_without_the_uuid_classes_are_the_ones_they_make():
+    import random
+    import uuid
+
+    rng = random.Random(7)
+    for name in ["", "dag/run/task\x1f1", "é漢\x1f" * 20, "x" * 1000]:
+        namespace = str(uuid.UUID(int=rng.getrandbits(128)))
+        assert ev.name_uuid(namespace, name) == str(uuid.uuid5(uuid.UUID(namespace), name))
+    made = [ev.uuid7() for _ in range(100)]
+    assert all(uuid.UUID(u).version == 7 and str(uuid.UUID(u)) == u for u in made)
+    assert made == sorted(made)

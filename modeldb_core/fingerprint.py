@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-import json
 import os
 import pickle
 import stat
@@ -46,6 +45,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import json_text
 from . import params as param_rule
 from .model import ArtifactVersion
 from .validation import uri as validate_uri
@@ -561,7 +561,7 @@ MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 # A value's canonical JSON (what json.dumps(sort_keys=True, default=str) writes: the content
 # hashes of values recorded before stay the same), the encoder made once for every value.
-_canonical_json = json.JSONEncoder(sort_keys=True, allow_nan=True, default=str).encode
+_canonical_json = json_text.encoder(sort_keys=True, default=str)
 
 
 def value_version(value: Any) -> ArtifactVersion | None:

@@ -33,11 +33,10 @@ import socket
 import struct
 import zlib
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import collector
+from . import collector, json_text
 from .events import DEFINE, Event
 from .files import make_dirs
 
@@ -51,12 +50,8 @@ MAX_RECORD = 256 * 1024 * 1024
 FIRST_CHUNK = 1024 * 1024
 MAX_CHUNK = 64 * 1024 * 1024
 
-# The C encoder, made once: ``JSONEncoder.encode`` builds one for every call, which cost
-# the caller a third of an event's encoding. No circular-reference bookkeeping: events
-# hold plain JSON values (a cycle still fails, with a RecursionError).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)
-_encode_chunks = c_make_encoder(None, _ENCODER.default, encode_basestring_ascii, None, ":", ",",
-                                False, False, True) if c_make_encoder is not None else None
+# Set up once (it cost the caller a third of an event's encoding when set up per call).
+_json = json_text.encoder(separators=(",", ":"))
 
 
 def folder_for(root: Path, store_uri: str) -> Path:
@@ -69,11 +64,7 @@ def encode(*events: Event) -> bytes:
     """One journal record: length, CRC-32, and the event as JSON ``[kind, subject, seq, data]``;
     several events (what one hook of an orchestrator task records) as one array of them,
     read back all or none."""
-    value: Any = events[0] if len(events) == 1 else events
-    if _encode_chunks is not None:
-        text = "".join(_encode_chunks(value, 0))  # a tuple encodes as the array
-    else:  # an interpreter without the C accelerator
-        text = _ENCODER.encode([e.to_json() for e in events] if len(events) > 1 else events[0].to_json())
+    text = _json(events[0] if len(events) == 1 else events)  # a tuple encodes as the array
     payload = text.encode("utf-8", "surrogatepass")
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 

@@ -30,7 +30,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from . import validation
+from . import json_text, validation
 from .redaction import MASK, NUMBERS, is_secret_key, redact_text, redact_value
 
 MAX_JSON = 10_000
@@ -123,7 +123,7 @@ def describe(value: Any) -> str:
     return storable(redact_text(text))
 
 
-_json = json.JSONEncoder(allow_nan=True, default=str).encode  # made once, not per value
+_json = json_text.encoder(default=str)
 
 
 def normalize(value: Any, key: str | None = None) -> Any:

@@ -54,7 +54,6 @@ def _words(key: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(key)]
 
 
-@lru_cache(maxsize=4096)
 @lru_cache(maxsize=4096)  # keys repeat: a run's params, every run of a sweep
 def _is_secret(key: str, extra: tuple[str, ...]) -> bool:
     words = _words(key)

@@ -4,6 +4,7 @@ Real SQLite files and real PostgreSQL servers, real processes and signals.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -593,3 +594,15 @@ def test_ids_made_without_the_uuid_classes_are_the_ones_they_make():
     made = [ev.uuid7() for _ in range(100)]
     assert all(uuid.UUID(u).version == 7 and str(uuid.UUID(u)) == u for u in made)
     assert made == sorted(made)
+
+
+@pytest.mark.parametrize("value", [
+    [1, 2.5, float("nan"), float("-inf"), -0.0, True, None, "é\x1f漢\ud800", {"b": 1, "a": [1e308, 10**40]}],
+    "text", 3, {"not json": object(), "nested": {"z": 1, "a": (1, 2)}}, []])
+def test_json_set_up_once_writes_what_json_dumps_writes(value):
+    # Content hashes of values (value:json/<hash>) depend on these exact bytes.
+    from modeldb_core import json_text
+
+    assert json_text.encoder(sort_keys=True, default=str)(value) == json.dumps(
+        value, sort_keys=True, allow_nan=True, default=str)
+    assert json_text.encoder(default=str)(value) == json.dumps(value, allow_nan=True, default=str)

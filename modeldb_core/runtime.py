@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import capture, journal as journal_file, replay
 from .errors import StoreBusyError, StoreError, StoreUnavailableError
 from .events import DEFINE, DROPPABLE, ENDED, HEARTBEAT, STARTED, Event
-from .safety import report
+from .safety import report, safe_call
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -639,9 +639,15 @@ class Together:
         events = self._events
         if events is None:
             return
-        self._runtime._together.pop(self._thread, None)
+        runtime = self._runtime
+        runtime._together.pop(self._thread, None)
         for start in range(0, len(events), MAX_TOGETHER):
-            self._runtime._journal_events(tuple(events[start:start + MAX_TOGETHER]))
+            chunk = tuple(events[start:start + MAX_TOGETHER])
+            try:
+                runtime._journal_events(chunk)
+            except Exception:  # noqa: BLE001 - an event that is no JSON costs only itself, as alone
+                for event in chunk:
+                    safe_call(f"journal a {event.kind} event", runtime._journal_events, (event,))
 
 
 _runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()

@@ -606,3 +606,17 @@ def test_json_set_up_once_writes_what_json_dumps_writes(value):
     assert json_text.encoder(sort_keys=True, default=str)(value) == json.dumps(
         value, sort_keys=True, allow_nan=True, default=str)
     assert json_text.encoder(default=str)(value) == json.dumps(value, allow_nan=True, default=str)
+
+
+def test_an_event_that_is_no_json_costs_only_itself_when_recorded_together(tracking, caplog):
+    caplog.set_level("DEBUG", logger="modeldb")  # reported once a process: later as a debug line
+    rt = tracking.runtime
+    with mdb.start_run("together", project="together") as run:
+        with rt.together():
+            run.set_tag("kept", "yes")
+            rt.emit(ev.NOTE, run.id, {"text": object(), "at": 1.0})  # what no caller should make
+            run.log_param("also", 1)
+    assert tracking.flush(60)
+    detail = tracking.store.get_run_detail(run.id)
+    assert detail.tags["kept"] == "yes" and detail.params["also"] == 1 and detail.run.status == "succeeded"
+    assert "journal a note event" in caplog.text

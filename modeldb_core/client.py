@@ -10,6 +10,7 @@ recorded. A forked child gets a client of its own with the parent's settings.
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -97,6 +98,12 @@ class TrackingClient:
 
                     self._runtime = Runtime(self.settings, self._writer_store)
         return self._runtime
+
+    def together(self) -> Any:
+        """``with client.together():`` what this thread records inside is journaled as one
+        record (``Runtime.together``): an orchestrator hook's start or end. Nothing when
+        tracking is off."""
+        return contextlib.nullcontext() if self.disabled else self.runtime.together()
 
     def _writer_store(self) -> "MetadataStore":
         """The writer's own store: a locked or hanging store answers it within seconds (it

@@ -118,7 +118,7 @@ class TrackedFunction:
         run = _provided_run(self.fn)
         # One fingerprint budget for everything this call reads; the start, inputs and recipe
         # journaled as one record.
-        with fp.call_budget(), client.runtime.together():
+        with fp.call_budget(), client.together():
             if run is not None:
                 # An orchestrator already records this very call (the Airflow listener
                 # started the task instance's run, params included): log into it.
@@ -161,7 +161,7 @@ class TrackedFunction:
 
     def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
         run.deactivate()
-        with run.client.runtime.together():  # the outputs and the end: one journal record
+        with run.client.together():  # the outputs and the end: one journal record
             self._succeeded(run, call, result)
 
     def _succeeded(self, run: ActiveRun, call: _Call, result: Any) -> None:

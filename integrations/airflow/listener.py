@@ -160,7 +160,7 @@ def _task_started(ti: Any) -> None:
     record = TaskRecord(ti)
     params, inputs = record.params_and_inputs()
     phase = record.phase(record.dag_params())
-    with client.runtime.together():  # the start, its inputs and the recipe: one journal record
+    with client.together():  # the start, its inputs and the recipe: one journal record
         run = safe_call("start the run of an Airflow task", _start,
                         record, params, inputs, phase, record.tags(), started_at, record.dag_run_start())
         if run is None:
@@ -202,7 +202,7 @@ def _finish(ti: Any, status: str, error: BaseException | str | None = None) -> N
                 del _state.returned[next(iter(_state.returned))]
 
     def end() -> None:
-        with run.client.runtime.together():  # the end's tags, outputs and status: one record
+        with run.client.together():  # the end's tags, outputs and status: one record
             run.set_tags(tags)
             for name, version in outputs:
                 run.log_output(version, name=name)

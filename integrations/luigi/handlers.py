@@ -132,12 +132,13 @@ def _begin(client: TrackingClient, task: Any, started_at: float | None = None) -
     run_id = None
     if build is not None:
         run_id = name_uuid(build.pipeline_run_id, f"{task.task_id}\x1f{tries}")
-    run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
-                    pipeline_run_id=build.pipeline_run_id if build else None,
-                    orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
-                    try_number=tries, started_at=started_at, client=client, run_id=run_id)
-    _record(run.log_input, "inputs", targets.inputs, task)
-    safe_call("record how to run the task again", _record_entry, run, task)
+    with client.together():  # the start, its inputs and the recipe: one journal record
+        run = start_run(task.task_family, project=project, phase=phase_of(task), params=params, parent=None,
+                        pipeline_run_id=build.pipeline_run_id if build else None,
+                        orchestrator=builds.ORCHESTRATOR, external_id=task.task_id, code=code_of(task),
+                        try_number=tries, started_at=started_at, client=client, run_id=run_id)
+        _record(run.log_input, "inputs", targets.inputs, task)
+        safe_call("record how to run the task again", _record_entry, run, task)
     return run
 
 
@@ -176,12 +177,15 @@ def _in_task_process() -> bool:
 
 
 def _finish(client: TrackingClient, task: Any, run: ActiveRun, status: str,
-            error: BaseException | None = None, message: str | None = None) -> None:
+            error: BaseException | None = None, message: str | None = None, outputs: bool = False) -> None:
     run.deactivate()
-    # What run() yielded: all complete now, or the task failed with them.
-    _record(run.log_input, "dynamic dependencies", dynamic.requirement_targets, task)
-    dynamic.forget(task)
-    run.end(status, error=error, message=message)
+    with client.together():  # the outputs, what run() yielded and the end: one journal record
+        if outputs:
+            _record(run.log_output, "outputs", targets.outputs, task)
+        # What run() yielded: all complete now, or the task failed with them.
+        _record(run.log_input, "dynamic dependencies", dynamic.requirement_targets, task)
+        dynamic.forget(task)
+        run.end(status, error=error, message=message)
     build = _builds_of.pop(task.task_id, None) or builds.current(client, task, options.project)
     if status != RunStatus.SUCCEEDED.value:
         builds.finish(client, build, RunStatus.FAILED.value, task.task_id)
@@ -255,8 +259,7 @@ def _processing_time(client: TrackingClient, task: Any, seconds: Any) -> None:
 def _success(client: TrackingClient, task: Any) -> None:
     """SUCCESS: record the outputs as written and end the run."""
     run = _open.pop(task.task_id, None) or _begin(client, task)
-    _record(run.log_output, "outputs", targets.outputs, task)
-    _finish(client, task, run, RunStatus.SUCCEEDED.value)
+    _finish(client, task, run, RunStatus.SUCCEEDED.value, outputs=True)
 
 
 def _failure(client: TrackingClient, task: Any, exception: BaseException | None = None) -> None:

@@ -279,16 +279,21 @@ def crash_status(state: Any) -> str:
 
 
 # -- the hooks Prefect calls: (task, task_run, state) ------------------------
+def _together(hook: Callable[..., None], *args: Any) -> None:
+    with get_client().together():  # what one hook records: one journal record
+        hook(*args)
+
+
 def on_running(task: Any, task_run: Any, state: Any) -> None:
-    safe_call("record a Prefect task run starting", _start, task, task_run, state)
+    safe_call("record a Prefect task run starting", _together, _start, task, task_run, state)
 
 
 def on_completion(task: Any, task_run: Any, state: Any) -> None:
-    safe_call("record a Prefect task run's result", _completed, task, task_run, state)
+    safe_call("record a Prefect task run's result", _together, _completed, task, task_run, state)
 
 
 def on_failure(task: Any, task_run: Any, state: Any) -> None:
-    safe_call("record a failed Prefect task run", _failed, task, task_run, state)
+    safe_call("record a failed Prefect task run", _together, _failed, task, task_run, state)
 
 
 on_running.__name__ = "modeldb_task_running"

@@ -143,7 +143,7 @@ class Runtime:
             if group is not None:
                 group.append(event)
                 return
-        self._journal_events((event,))
+        self._journal_events((event,), kind in DROPPABLE, kind == ENDED)
 
     def together(self) -> "Together":
         """``with runtime.together():`` the events this thread emits inside are journaled as
@@ -152,14 +152,15 @@ class Runtime:
         work left cold). Nested blocks are the outermost one's."""
         return Together(self)
 
-    def _journal_events(self, events: tuple[Event, ...]) -> None:
+    def _journal_events(self, events: tuple[Event, ...], droppable: bool, ended: bool) -> None:
+        """Append ``events`` as one record and queue them; ``droppable``: some may be dropped
+        over the journal's cap, ``ended``: one ends a run."""
         record = journal_file.encode(*events)
-        kinds = {e.kind for e in events} if len(events) > 1 else {events[0].kind}
         with self._lock:
             if self._journal is None:
                 self._start()
             journal = self._journal
-            if not kinds.isdisjoint(DROPPABLE) and self._over_cap(journal):
+            if droppable and self._over_cap(journal):
                 for dropped in [e for e in events if e.kind in DROPPABLE]:
                     self._drop(dropped.kind)
                 events = tuple(e for e in events if e.kind not in DROPPABLE)
@@ -175,11 +176,10 @@ class Runtime:
                 if len(self._queue) < MAX_IN_MEMORY:
                     # The events of one record share its end: the writer marks a record
                     # applied only once all of its events are (_write_batch).
-                    for event in events:
-                        self._queue.append((end, event))
+                    self._queue.extend(zip(itertools.repeat(end), events))
                 else:
                     self._spilled = True  # the writer reads the rest back from the journal
-            if ENDED in kinds:
+            if ended:
                 self._unsynced_end = True
 
     def code_key(self, fn: Any, source_file: str | None) -> str:
@@ -643,11 +643,13 @@ class Together:
         runtime._together.pop(self._thread, None)
         for start in range(0, len(events), MAX_TOGETHER):
             chunk = tuple(events[start:start + MAX_TOGETHER])
+            kinds = {event.kind for event in chunk}
             try:
-                runtime._journal_events(chunk)
+                runtime._journal_events(chunk, not kinds.isdisjoint(DROPPABLE), ENDED in kinds)
             except Exception:  # noqa: BLE001 - an event that is no JSON costs only itself, as alone
                 for event in chunk:
-                    safe_call(f"journal a {event.kind} event", runtime._journal_events, (event,))
+                    safe_call(f"journal a {event.kind} event", runtime._journal_events, (event,),
+                              event.kind in DROPPABLE, event.kind == ENDED)
 
 
 _runtimes: "weakref.WeakSet[Runtime]" = weakref.WeakSet()

@@ -116,9 +116,7 @@ class TrackedFunction:
             return None
         call = _Call(self.signature, args, kwargs)
         run = _provided_run(self.fn)
-        # One fingerprint budget for everything this call reads; the start, inputs and recipe
-        # journaled as one record.
-        with fp.call_budget(), client.together():
+        with fp.call_budget():  # one fingerprint budget for everything this call reads
             if run is not None:
                 # An orchestrator already records this very call (the Airflow listener
                 # started the task instance's run, params included): log into it.
@@ -161,10 +159,6 @@ class TrackedFunction:
 
     def succeed(self, run: ActiveRun, call: _Call, result: Any) -> None:
         run.deactivate()
-        with run.client.together():  # the outputs and the end: one journal record
-            self._succeeded(run, call, result)
-
-    def _succeeded(self, run: ActiveRun, call: _Call, result: Any) -> None:
         if call.randomness is not None and not call.provided:
             used = safe_call("look at the random generators", call.randomness.used, default=[])
             if used:

@@ -42,7 +42,8 @@ Named = list[tuple[str, ArtifactVersion]]
 
 
 def _items(name: str, value: Any) -> list[tuple[str, Any]] | None:
-    """The named items of a dict, list or tuple (None for anything else or a long one)."""
+    """The named items of a dict, list or tuple that may be artifacts (None for anything else
+    or a long one; none of a list of numbers)."""
     if isinstance(value, dict) and len(value) <= MAX_ITEMS:
         return [(f"{name}.{k}", v) for k, v in value.items() if isinstance(k, str)]
     if isinstance(value, (list, tuple)) and len(value) <= MAX_ITEMS:

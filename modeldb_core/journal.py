@@ -281,7 +281,7 @@ def _decode(ends: list[int], payloads: list[bytes]) -> tuple[list[tuple[int, Eve
         for n, end in enumerate(ends):
             try:
                 raw = values[n] if values is not None else json.loads(payloads[n].decode("utf-8", "surrogatepass"))
-                if raw and isinstance(raw[0], list):  # a record of several events: each ends with it
+                if isinstance(raw, list) and raw and isinstance(raw[0], list):  # several events: each ends with it
                     events += [(end, Event.from_json(item)) for item in raw]
                 else:
                     events.append((end, Event.from_json(raw)))

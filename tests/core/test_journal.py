@@ -405,7 +405,7 @@ def test_with_the_handoff_off_the_exit_writes_the_run_itself(sqlite_uri, tmp_pat
 
 
 @pytest.mark.parametrize("bad", [b'{"not": "closed"', b'["metric","r",7,["m",1.0,7,1.0]],["note","r",8,{}]',
-                                 b'["no such kind","r",7,{}]'])
+                                 b'["no such kind","r",7,{}]', b'{"a": 1}', b'[["metric","r",7,["m",1.0,7,1.0]],"junk"]'])
 def test_a_checked_record_that_is_no_event_stops_the_read_after_what_came_before(tmp_path, bad):
     # A record whose checksum holds but whose payload is not one event (written by something
     # else than ModelDB): everything before it is read, and the read says where it stopped.

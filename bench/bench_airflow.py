@@ -33,6 +33,10 @@ whole task is measured on tasks next to each other in time:
   figures: the pooled task medians of tracked and untracked runs, and the
   whole DAG run per task (the machine's drift shows in their spread).
 
+A last tracked DAG run, not timed, counts the Python bytecodes the listener's
+hooks run for one task (``sys.settrace``): a figure that does not drift, for
+changes of the hooks too small for the timings to show.
+
 Each DAG run starts from a collected heap (``gc.collect()`` before it, not
 timed). Without it, one full collection of Airflow's heap (~0.5 s, 10 ms a
 task) lands on whichever run the previous runs' garbage happens to tip over,
@@ -107,6 +111,8 @@ class HookClock:
         self.cpu = 0.0
         self.ends: list[float] = []
         self.tracks = None
+        self.counted: str | None = None  # the task whose hooks are counted in bytecodes
+        self.bytecodes: dict[str, int] = {}
         for name in ("_task_started", "_finish"):
             setattr(listener, name, self._timed(getattr(listener, name), name == "_finish"))
 
@@ -114,6 +120,10 @@ class HookClock:
         def timed(ti, *args, **kwargs):
             start, cpu = time.perf_counter(), time.thread_time()
             try:
+                if self.counted == ti.task_id:
+                    hook = "end" if ends else "start"
+                    self.bytecodes[hook], result = bytecodes(fn, ti, *args, **kwargs)
+                    return result
                 if self.tracks is None or self.tracks(ti.task_id):
                     return fn(ti, *args, **kwargs)
             finally:
@@ -129,6 +139,30 @@ class HookClock:
         """One task's whole time: from the end of the one before (its last hook) to its own
         end. The DAG's tasks run one after the other; the first task has no such time."""
         return [b - a for a, b in zip(self.ends, self.ends[1:])]
+
+
+def bytecodes(fn, *args, **kwargs) -> tuple[int, object]:
+    """The Python bytecodes ``fn(*args, **kwargs)`` runs (``sys.settrace``'s opcode events),
+    and its result: a count that does not drift with the machine, for changes to the hooks
+    too small for the timings to show (C code, such as JSON encoding, is not counted)."""
+    count = 0
+
+    def call(frame, event, arg):
+        frame.f_trace_opcodes = True
+        return opcode
+
+    def opcode(frame, event, arg):
+        nonlocal count
+        if event == "opcode":
+            count += 1
+        return opcode
+
+    sys.settrace(call)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.settrace(None)
+    return count, result
 
 
 def interleaved(tasks: int, tracked_first: bool):
@@ -241,6 +275,12 @@ def main() -> None:
             run(True, tracked_first=not first)
         runs = len(modeldb_core.get_client().store.list_runs(limit=100_000))
         assert runs == args.tasks + tracked_tasks, (runs, tracked_tasks)
+        # One more tracked DAG run (not timed): its middle task's hooks counted in bytecodes.
+        clock.counted = dag.task_ids[args.tasks // 2]
+        run(True)
+        clock.counted = None
+        figures[True].pop()
+        del durations[True][-(args.tasks - 1):]
 
         def per_task(tracked: bool, key: str) -> float:
             return statistics.median(f[key] for f in figures[tracked]) / args.tasks * 1000
@@ -284,6 +324,8 @@ def main() -> None:
         print(f"  tracking's CPU a task        {hooks_cpu + writer + gc_extra:8.2f} ms   "
               f"(listener hooks {hooks_cpu:.2f} on the task's thread, {per_task(True, 'hooks'):.2f} wall; "
               f"writer {writer:.2f}; more GC {gc_extra:.2f})")
+        print(f"  listener hooks' bytecodes    {sum(clock.bytecodes.values()):8d}      (a task's Python bytecodes: "
+              f"start {clock.bytecodes['start']}, end {clock.bytecodes['end']}; counted, so they do not drift)")
         print(f"  load average while measuring {os.getloadavg()[0]:8.2f}   (2 cores: above 2, figures inflate)")
         print(f"  runs recorded                {runs:8d}")
     finally:

@@ -54,7 +54,7 @@ def _items(name: str, value: Any) -> list[tuple[str, Any]] | None:
 
 
 def _is_artifact(value: Any) -> bool:
-    if type(value) in NUMBERS:  # the items of a list of numbers, without a call each
+    if type(value) in NUMBERS:  # a number is no artifact: no guarded call to find out
         return False
     return bool(safe_call("inspect a value", fp.is_artifact, value, default=False))
 

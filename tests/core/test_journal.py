@@ -581,6 +581,7 @@ def test_a_batch_ending_inside_a_record_marks_the_record_applied_only_with_its_l
     assert found.run.status == "succeeded" and found.tags == {"k": "v"} and found.params == {"a": 1}
     assert [n.text for n in found.notes] == ["after"]
     log.close(remove=True)
+    store.close()
 
 
 def test_ids_made_without_the_uuid_classes_are_the_ones_they_make():
